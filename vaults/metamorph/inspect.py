@@ -1,0 +1,172 @@
+"""Read-side queries on a Metamorph file: per-vault counts, database health.
+
+Every function takes an open (read-only) connection and returns plain data
+(dicts and lists) that a page, a command's --json and the count cache share.
+"""
+import os
+import sqlite3
+import time
+from datetime import datetime, timezone
+
+from . import schema
+from .connection import describe_lock, lock_state, time_limit
+from .errors import QueryTimedOut
+
+# When a count is cut short we still show a floor: counting this many rows is cheap.
+LOWER_BOUND_ROWS = 100_000
+
+
+def existing_tables(conn):
+    """{table: [columns]} for every table in the file."""
+    names = [r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+    return {n: [r[1] for r in conn.execute(f"PRAGMA table_info({schema.quote(n)})")]
+            for n in names}
+
+
+def table_states(tables):
+    """For each of the 24 vault tables: absent, not-migrated (no vault_id) or migrated."""
+    out = {}
+    for t in schema.VAULT_TABLES:
+        if t not in tables:
+            out[t] = "absent"
+        else:
+            out[t] = "migrated" if schema.VAULT_COLUMN in tables[t] else "not-migrated"
+    return out
+
+
+def _count_table(conn, table, migrated):
+    q = schema.quote(table)
+    if not migrated:
+        return {"total": conn.execute(f"SELECT COUNT(*) FROM {q}").fetchone()[0], "by_vault": {}}
+    # GROUP BY vault_id walks the vault index when one exists (6-7x faster than the table).
+    rows = conn.execute(f"SELECT {schema.quote(schema.VAULT_COLUMN)}, COUNT(*) FROM {q} "
+                        f"GROUP BY 1").fetchall()
+    by_vault = {}
+    blank = 0
+    for vault, n in rows:
+        if vault is None or (isinstance(vault, str) and not vault.strip()):
+            blank += n
+        else:
+            by_vault[str(vault)] = n
+    return {"total": sum(n for _, n in rows), "by_vault": by_vault, "blank_vault": blank}
+
+
+def _lower_bound(conn, table):
+    q = schema.quote(table)
+    return conn.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM {q} LIMIT ?)",
+                        (LOWER_BOUND_ROWS,)).fetchone()[0]
+
+
+def vault_row_counts(conn, seconds=None, tables=None):
+    """Row counts per vault for every vault table; with `seconds`, bounded in time.
+
+    A table whose count runs out of time is marked `partial` with a lower bound
+    (`total` = at least that many rows) instead of hanging the caller.
+    """
+    tables = existing_tables(conn) if tables is None else tables
+    states = table_states(tables)
+    started = time.monotonic()
+    result = {"tables": {}, "complete": True}
+    for t, state in states.items():
+        entry = {"state": state}
+        if state != "absent":
+            left = None if seconds is None else max(0.05, seconds - (time.monotonic() - started))
+            try:
+                if left is None:
+                    entry.update(_count_table(conn, t, state == "migrated"))
+                else:
+                    with time_limit(conn, left, f"Counting {t}"):
+                        entry.update(_count_table(conn, t, state == "migrated"))
+            except QueryTimedOut:
+                entry.update(total=_lower_bound(conn, t), by_vault={}, partial=True)
+                result["complete"] = False
+        result["tables"][t] = entry
+    result["seconds"] = round(time.monotonic() - started, 4)
+    result["counted_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return summarize_matrix(result)
+
+
+def summarize_matrix(result):
+    """Add vault totals (largest first), table totals and the distinct vault count."""
+    vaults = {}
+    for entry in result["tables"].values():
+        for v, n in entry.get("by_vault", {}).items():
+            vaults[v] = vaults.get(v, 0) + n
+    result["vaults"] = sorted(vaults.items(), key=lambda kv: (-kv[1], kv[0]))
+    result["distinct_vaults"] = len(vaults)
+    result["total_rows"] = sum(e.get("total", 0) for e in result["tables"].values())
+    result["blank_vault_rows"] = sum(e.get("blank_vault", 0) for e in result["tables"].values())
+    return result
+
+
+def vault_detail(matrix, vault):
+    """One vault's rows per table, from a count matrix."""
+    rows = []
+    for t, entry in matrix["tables"].items():
+        if entry["state"] == "migrated":
+            rows.append({"table": t, "rows": entry.get("by_vault", {}).get(vault, 0)})
+    return rows
+
+
+def applied_migrations(conn, tables=None):
+    tables = existing_tables(conn) if tables is None else tables
+    if "schema_migrations" not in tables:
+        return []
+    cols = set(tables["schema_migrations"])
+    if not {"id", "applied_at", "checksum"} <= cols:
+        return [{"id": r[0], "applied_at": "", "checksum": ""}
+                for r in conn.execute("SELECT id FROM schema_migrations ORDER BY id")]
+    return [{"id": r[0], "applied_at": r[1], "checksum": r[2]} for r in conn.execute(
+        "SELECT id, applied_at, checksum FROM schema_migrations ORDER BY id")]
+
+
+def _pragma(conn, name):
+    return conn.execute(f"PRAGMA {name}").fetchone()[0]
+
+
+def database_health(conn, path, tables=None):
+    """File, page and journal facts, lock state and applied migrations: all cheap."""
+    stat = os.stat(path)
+    wal = f"{path}-wal"
+    lock = lock_state(path)
+    return {
+        "path": os.path.abspath(path),
+        "size_bytes": stat.st_size,
+        "modified_at": datetime.fromtimestamp(stat.st_mtime, timezone.utc).isoformat(
+            timespec="seconds"),
+        "page_size": _pragma(conn, "page_size"),
+        "page_count": _pragma(conn, "page_count"),
+        "freelist_count": _pragma(conn, "freelist_count"),
+        "journal_mode": _pragma(conn, "journal_mode"),
+        "wal_size_bytes": os.path.getsize(wal) if os.path.exists(wal) else None,
+        "sqlite_version": sqlite3.sqlite_version,
+        "applied_migrations": applied_migrations(conn, tables),
+        "lock": {"held": lock.held, "description": describe_lock(lock),
+                 "writer_pid": lock.writer or lock.exclusive, "reader_pid": lock.readers},
+    }
+
+
+def integrity(conn, full=False, seconds=None):
+    """`PRAGMA quick_check` (or the full `integrity_check`): ('ok' | problems, seconds)."""
+    started = time.monotonic()
+    pragma = "integrity_check" if full else "quick_check"
+    try:
+        if seconds:
+            with time_limit(conn, seconds, pragma):
+                rows = [r[0] for r in conn.execute(f"PRAGMA {pragma}(20)")]
+        else:
+            rows = [r[0] for r in conn.execute(f"PRAGMA {pragma}(20)")]
+    except sqlite3.DatabaseError as exc:
+        rows = [f"could not run: {exc}"]
+    return {"check": pragma, "ok": rows == ["ok"], "messages": rows,
+            "seconds": round(time.monotonic() - started, 3)}
+
+
+def object_sizes(conn):
+    """Bytes per table and index from SQLite's dbstat (reads every page: background only)."""
+    try:
+        rows = conn.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").fetchall()
+    except sqlite3.OperationalError:
+        return None  # dbstat not compiled into this SQLite
+    return {name: size for name, size in rows}

@@ -1,0 +1,51 @@
+"""The whole picture of one Metamorph file, as the dashboard and `vaultreport` show it."""
+import time
+
+from . import checks, inspect, indexes
+from .connection import open_readonly
+
+
+def build_report(path, counts=None, integrity=None, sizes=None, count_seconds=None):
+    """Schema, health, index health and checks, read live (cheap); counts from the cache.
+
+    Without cached `counts`, counts are taken live, bounded by `count_seconds` when given.
+    """
+    conn = open_readonly(path)
+    try:
+        tables = inspect.existing_tables(conn)
+        states = inspect.table_states(tables)
+        report = {
+            "path": path,
+            "table_states": states,
+            "columns": {t: tables[t] for t in states if t in tables},
+            "health": inspect.database_health(conn, path, tables),
+            "indexes": indexes.index_health(conn, states, tables),
+            "integrity": integrity,
+            "sizes": sizes,
+        }
+        if counts is None:
+            counts = inspect.vault_row_counts(conn, seconds=count_seconds, tables=tables)
+        report["counts"] = counts
+        report["checks"] = checks.run_checks(report)
+    finally:
+        conn.close()
+    return report
+
+
+def full_snapshot(path, progress=None):
+    """The slow part, for the background: exact counts, quick_check and object sizes."""
+    report = progress or (lambda *a: None)
+    started = time.monotonic()
+    conn = open_readonly(path)
+    try:
+        report("counts", 0, 3, "counting rows per vault")
+        counts = inspect.vault_row_counts(conn)
+        report("integrity", 1, 3, "running quick_check")
+        integrity = inspect.integrity(conn)
+        report("sizes", 2, 3, "measuring table and index sizes")
+        sizes = inspect.object_sizes(conn)
+        report("done", 3, 3, "done")
+    finally:
+        conn.close()
+    return {"counts": counts, "integrity": integrity, "sizes": sizes,
+            "seconds": round(time.monotonic() - started, 3)}
