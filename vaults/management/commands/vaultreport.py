@@ -1,0 +1,82 @@
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from vaults import selectors
+from vaults.metamorph import report as reports
+from vaults.metamorph.errors import MetamorphError
+
+FORMAT_VERSION = 1
+
+
+class Command(BaseCommand):
+    help = ("Print the vault x table row counts, index health, database health and the "
+            "troubleshooting checks for a Metamorph database (read-only). Exit code 1 when a "
+            "check reports an error. --json prints a stable document for scripts (README).")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--db", help="Metamorph database (default METAMORPH_DATABASE_PATH)")
+        parser.add_argument("--json", action="store_true", help="print JSON")
+        parser.add_argument("--timeout", type=float, default=None,
+                            help="bound the counts to this many seconds (tables cut short "
+                                 "show a lower bound); default: count everything")
+        parser.add_argument("--integrity", action="store_true",
+                            help="also run PRAGMA quick_check (reads the whole file)")
+        parser.add_argument("--top", type=int, default=20,
+                            help="vaults to list in the text report (default 20)")
+
+    def handle(self, *args, **opts):
+        path = opts["db"] or selectors.metamorph_path()
+        if opts["timeout"] is not None and opts["timeout"] <= 0:
+            raise CommandError("--timeout must be a positive number of seconds.")
+        try:
+            integrity = None
+            if opts["integrity"]:
+                integrity = reports.full_snapshot(path)["integrity"]
+            data = reports.build_report(path, integrity=integrity, count_seconds=opts["timeout"])
+        except MetamorphError as exc:
+            raise CommandError(str(exc)) from None
+        if opts["json"]:
+            data = {"format_version": FORMAT_VERSION, **data}
+            self.stdout.write(json.dumps(data, indent=2, sort_keys=True))
+        else:
+            self._text(data, opts["top"])
+        if any(f["status"] == "error" for f in data["checks"]):
+            raise SystemExit(1)
+
+    def _text(self, data, top):
+        w = self.stdout.write
+        counts, health = data["counts"], data["health"]
+        w(f"Metamorph database {health['path']}")
+        w(f"  {health['size_bytes']} bytes, journal {health['journal_mode']}, SQLite "
+          f"{health['sqlite_version']}, last written {health['modified_at']}")
+        w(f"  applied migrations: {', '.join(m['id'] for m in health['applied_migrations']) or 'none'}")
+        w(f"\nVaults: {counts['distinct_vaults']} distinct, {counts['total_rows']} rows"
+          + ("" if counts["complete"] else " (counts cut short: lower bounds)"))
+        for vault, n in counts["vaults"][:top]:
+            w(f"  {vault:<40} {n:>12}")
+        w("\nTables:")
+        for t, e in counts["tables"].items():
+            if e["state"] == "absent":
+                continue
+            floor = "more than " if e.get("partial") else ""
+            w(f"  {t:<28} {e['state']:<13} {floor}{e['total']:>10} rows"
+              + (f", {len(e['by_vault'])} vaults" if e["by_vault"] else ""))
+        absent = [t for t, e in counts["tables"].items() if e["state"] == "absent"]
+        if absent:
+            w(f"  absent: {', '.join(absent)}")
+        ix = data["indexes"]
+        w("\nIndexes: " + ", ".join(f"{n} {s}" for s, n in sorted(ix["status_counts"].items())))
+        for row in ix["expected"]:
+            if row["status"] in ("missing", "differs"):
+                w(f"  {row['status']:<8} {row['name']} ({row['table']}) {row['note']} {row['fix']}")
+        for p in ix["plans"]:
+            if p["full_scan"]:
+                w(f"  full SCAN for vault queries on {p['table']}: {p['fix']}")
+        for r in ix["redundant"]:
+            w(f"  redundant {r['name']} ({r['reason']} of {r['covered_by']})")
+        w("\nChecks:")
+        for f in data["checks"]:
+            w(f"  [{f['status']}] {f['title']}: {f['detail']}")
+            if f["fix"] and f["status"] != "ok":
+                w(f"      fix: {f['fix']}")

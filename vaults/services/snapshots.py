@@ -1,0 +1,53 @@
+"""Background reads of the Metamorph file whose results the pages show from cache."""
+from datetime import timedelta
+
+from django.utils import timezone
+
+from vaults.metamorph import inspect, report
+from vaults.metamorph.connection import open_readonly
+from vaults.metamorph.errors import MetamorphError
+from vaults.models import Snapshot
+
+# A queued read older than this is taken as lost (worker restarted) and queued again.
+STUCK_AFTER = timedelta(hours=1)
+
+
+def request_snapshot(db_path, kind=Snapshot.Kind.COUNTS):
+    """Queue a background read, unless one for the same file and kind is already under way."""
+    under_way = Snapshot.objects.filter(
+        db_path=db_path, kind=kind, state__in=[Snapshot.State.QUEUED, Snapshot.State.RUNNING],
+        requested_at__gte=timezone.now() - STUCK_AFTER).first()
+    if under_way:
+        return under_way
+    snap = Snapshot.objects.create(db_path=db_path, kind=kind)
+    from vaults.tasks import take_snapshot_task
+    take_snapshot_task.enqueue(snap.id)
+    return snap
+
+
+def take_snapshot(snapshot_id):
+    """Run one queued read and store its result (or the operator-facing error)."""
+    snap = Snapshot.objects.get(id=snapshot_id)
+    Snapshot.objects.filter(id=snap.id).update(state=Snapshot.State.RUNNING)
+
+    def progress(phase, done, total, message=""):
+        Snapshot.objects.filter(id=snap.id).update(phase=phase, done=done, total=total)
+
+    try:
+        if snap.kind == Snapshot.Kind.COUNTS:
+            payload = report.full_snapshot(snap.db_path, progress)
+        else:
+            progress("integrity_check", 0, 1)
+            conn = open_readonly(snap.db_path, require_metamorph=False)
+            try:
+                payload = {"integrity": inspect.integrity(conn, full=True)}
+            finally:
+                conn.close()
+        state, error = Snapshot.State.DONE, ""
+    except MetamorphError as exc:
+        payload, state, error = {}, Snapshot.State.FAILED, str(exc)
+    Snapshot.objects.filter(id=snap.id).update(
+        state=state, error=error, payload=payload, finished_at=timezone.now(),
+        phase="done" if state == Snapshot.State.DONE else "failed")
+    snap.refresh_from_db()
+    return snap

@@ -1,0 +1,134 @@
+"""Vaults pages: thin wrappers that read selectors and render; errors become pages."""
+import functools
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from vaults import charts, selectors
+from vaults.metamorph.errors import MetamorphError
+from vaults.models import Snapshot
+from vaults.services import snapshots
+
+PAGE_SIZE = 50
+
+
+def metamorph_page(view):
+    """Render a MetamorphError (missing file, not SQLite, locked…) as a page, never a 500."""
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except MetamorphError as exc:
+            return render(request, "vaults/problem.html", {"problem": str(exc)})
+    return wrapper
+
+
+def _overview(request):
+    db_path = selectors.metamorph_path()
+    data = selectors.overview(db_path)
+    if data.needs_snapshot:
+        data.pending = snapshots.request_snapshot(db_path)
+        if data.pending.state == Snapshot.State.DONE:  # the immediate backend ran it already
+            data = selectors.overview(db_path)
+    return data
+
+
+def _int(value, default):
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return default
+
+
+@require_GET
+@metamorph_page
+def dashboard(request):
+    data = _overview(request)
+    counts = data.report["counts"]
+    query = request.GET.get("q", "").strip()[:128]
+    offset = _int(request.GET.get("offset"), 0)
+    matrix = selectors.matrix_rows(counts, query, offset, PAGE_SIZE)
+    states = data.report["table_states"]
+    return render(request, "vaults/dashboard.html", {
+        "o": data, "r": data.report, "counts": counts, "matrix": matrix, "q": query,
+        "offset": offset, "next_offset": offset + PAGE_SIZE if offset + PAGE_SIZE < matrix["matched"] else None,
+        "prev_offset": max(0, offset - PAGE_SIZE) if offset else None,
+        "not_migrated": [(t, counts["tables"][t]) for t, s in states.items() if s == "not-migrated"],
+        "absent": [t for t, s in states.items() if s == "absent"],
+        "chart": charts.bar_chart(counts["vaults"]), "chart_title": "Largest vaults by rows",
+        "problems": [f for f in data.report["checks"] if f["status"] in ("error", "warning")],
+    })
+
+
+@require_GET
+@metamorph_page
+def vault_detail(request):
+    vault = request.GET.get("id", "")
+    data = _overview(request)
+    page = selectors.vault_page(data.report["counts"], vault)
+    return render(request, "vaults/vault.html", {
+        "o": data, "page": page, "chart_title": f"Rows per table in {vault}",
+        "chart": charts.bar_chart(sorted(((r["table"], r["rows"]) for r in page["rows"]
+                                          if r["rows"]), key=lambda x: -x[1]), limit=30)})
+
+
+@require_GET
+@metamorph_page
+def indexes(request):
+    data = _overview(request)
+    return render(request, "vaults/indexes.html", {"o": data, "r": data.report,
+                                                   "ix": data.report["indexes"],
+                                                   "sizes": data.report["sizes"] or {}})
+
+
+@require_GET
+@metamorph_page
+def health(request):
+    data = _overview(request)
+    db_path = selectors.metamorph_path()
+    return render(request, "vaults/health.html", {
+        "o": data, "h": data.report["health"], "integrity": data.report["integrity"],
+        "full": selectors.latest_snapshot(db_path, Snapshot.Kind.INTEGRITY),
+        "full_pending": selectors.pending_snapshot(db_path, Snapshot.Kind.INTEGRITY)})
+
+
+@require_GET
+@metamorph_page
+def checks(request):
+    data = _overview(request)
+    return render(request, "vaults/checks.html", {"o": data, "findings": data.report["checks"]})
+
+
+@require_GET
+def snapshot_status(request):
+    """The htmx-polled fragment saying how far the background read is."""
+    db_path = selectors.metamorph_path()
+    return render(request, "vaults/partials/snapshot_status.html", {
+        "pending": selectors.pending_snapshot(db_path),
+        "snapshot": selectors.latest_snapshot(db_path),
+        "failed": selectors.last_failed_snapshot(db_path)})
+
+
+def _request(request, kind, done_message):
+    if not request.user.has_perm("vaults.request_snapshot"):
+        raise PermissionDenied("You need the viewer role (or higher) to request a recount.")
+    snapshots.request_snapshot(selectors.metamorph_path(), kind)
+    messages.success(request, done_message)
+    target = request.POST.get("next", "")
+    return redirect(target if target.startswith("/") and not target.startswith("//")
+                    else "vaults:dashboard")
+
+
+@require_POST
+def refresh(request):
+    return _request(request, Snapshot.Kind.COUNTS,
+                    "Recount queued: counts, quick_check and sizes refresh in the background.")
+
+
+@require_POST
+def integrity(request):
+    return _request(request, Snapshot.Kind.INTEGRITY,
+                    "Full integrity_check queued; it reads the whole file (about 5 s per GB "
+                    "warm, longer cold).")
