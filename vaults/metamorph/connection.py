@@ -9,12 +9,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from . import schema
-from .errors import (DatabaseLocked, DatabaseMissing, EmptyDatabase, NotAFile,
-                     NotAMetamorphDatabase, NotSQLite, QueryTimedOut)
+from .errors import (DatabaseLocked, DatabaseMissing, DiskFull, EmptyDatabase, InterruptedWrite,
+                     NotAFile, NotAMetamorphDatabase, NotSQLite, QueryTimedOut, ReadOnlyDatabase)
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 # better-sqlite3 waits 5 s; inspection waits less so a page never hangs on a writer.
 READ_BUSY_TIMEOUT = 2.0
+# A write waits a little for a short Metamorph write, then fails instead of hanging.
+WRITE_BUSY_TIMEOUT = 3.0
 # SQLite's lock bytes (os_unix.c): a lock on these ranges is how it excludes writers.
 _PENDING_BYTE = 0x40000000
 _RESERVED_BYTE = _PENDING_BYTE + 1
@@ -57,6 +59,57 @@ def open_readonly(path, timeout=READ_BUSY_TIMEOUT, require_metamorph=True):
             conn.close()
             raise NotAMetamorphDatabase(path, tables)
     return conn
+
+
+def writable_problem(path):
+    """Why this process cannot write `path` (or create its journal beside it), or ''."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.access(path, os.W_OK):
+        return "the file is read-only for this user or on a read-only volume"
+    if not os.access(directory, os.W_OK):
+        return f"its directory {directory} is not writable, so no rollback journal can be created"
+    return ""
+
+
+def open_writable(path, timeout=WRITE_BUSY_TIMEOUT, require_metamorph=True):
+    """Open an existing Metamorph file for writing (mode=rw: never creates one), autocommit.
+
+    The caller opens every transaction itself (BEGIN IMMEDIATE); nothing is written here.
+    """
+    check_file(path)
+    problem = writable_problem(path)
+    if problem:
+        raise ReadOnlyDatabase(path, problem)
+    uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=rw"
+    conn = None
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None,
+                               check_same_thread=False)
+        # The first read also rolls back a hot journal left by a killed writer.
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.DatabaseError as exc:
+        if conn is not None:
+            conn.close()
+        raise translate_write_error(exc, path) from None
+    if require_metamorph and not tables & schema.METAMORPH_TABLES:
+        conn.close()
+        raise (NotAMetamorphDatabase(path, tables) if tables else EmptyDatabase(path))
+    return conn
+
+
+def translate_write_error(exc, path):
+    """Like translate_error, for the errors only a writer meets (full disk, read-only file)."""
+    name = getattr(exc, "sqlite_errorname", "")
+    text = str(exc).lower()
+    if name == "SQLITE_READONLY_ROLLBACK":
+        return InterruptedWrite(path)
+    if name == "SQLITE_FULL" or "disk is full" in text:
+        return DiskFull(path, str(exc))
+    if name.startswith("SQLITE_READONLY") or "readonly database" in text:
+        return ReadOnlyDatabase(path, str(exc))
+    if name == "SQLITE_CANTOPEN":
+        return ReadOnlyDatabase(path, f"{exc}: the journal could not be created")
+    return translate_error(exc, path)
 
 
 def translate_error(exc, path):

@@ -70,3 +70,135 @@ class QueryTimedOut(MetamorphError):
 
 class InvalidVaultId(MetamorphError):
     """A vault id we would write does not follow the id rules."""
+
+
+class ReadOnlyDatabase(MetamorphError):
+    def __init__(self, path, reason=""):
+        why = f" ({reason})" if reason else ""
+        super().__init__(
+            f"{path} cannot be written{why}. Nothing was changed. Run metamorph-admin as a user "
+            "that may write both the file and its directory (SQLite creates its rollback journal "
+            "beside the file), or remount the volume read-write, then try again."
+        )
+
+
+class DiskFull(MetamorphError):
+    def __init__(self, path, detail=""):
+        what = f" ({detail})" if detail else ""
+        super().__init__(
+            f"The disk holding {path} or the temporary directory is full{what}. The transaction "
+            "was rolled back, so the database is unchanged. Free space (index builds need about "
+            "the size of the indexed tables, in the database's directory and in the temporary "
+            "directory), then try again."
+        )
+
+
+class InterruptedWrite(MetamorphError):
+    def __init__(self, path):
+        super().__init__(
+            f"A write to {path} was interrupted (its {path}-journal holds the undo log), so it "
+            "cannot be read safely without a writer first rolling that write back. Run "
+            "`python manage.py runmigration` (any run rolls it back before doing anything) or "
+            "start Metamorph once; do not delete the -journal file."
+        )
+
+
+def _bytes(n):
+    """A size in the operator's words: 1.4 GB, 730 MB, 12 kB."""
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} bytes"
+
+
+_SEE_BACKUPS = "See the backups there with `python manage.py listbackups`."
+
+
+class BackupDirUnusable(MetamorphError):
+    def __init__(self, path, reason):
+        super().__init__(
+            f"Cannot write backups into {path}: {reason}. Nothing was written. Set "
+            "METAMORPH_BACKUP_DIR to a directory this user can create and write (default "
+            "./data/backups/), on a volume with room for a full copy of the database."
+        )
+        self.path = path
+
+
+class BackupDiskFull(MetamorphError):
+    def __init__(self, path, needed, free):
+        super().__init__(
+            f"Not enough disk space for the backup in {path}: it needs about {_bytes(needed)} "
+            f"and {_bytes(free)} is free. The partial copy was removed; the database was not "
+            "touched. Delete old backups (`python manage.py listbackups` shows them) or set "
+            "METAMORPH_BACKUP_DIR to a larger volume, then try again."
+        )
+        self.needed, self.free = needed, free
+
+
+class InvalidBackupName(MetamorphError):
+    def __init__(self, name):
+        shown = repr(name)[:120]
+        super().__init__(
+            f"{shown} is not a backup name. Backup names look like "
+            "metamorph-backup-20261125-093000.db (or .db.gz) and name a file directly inside "
+            f"METAMORPH_BACKUP_DIR: no folders and no paths. {_SEE_BACKUPS}"
+        )
+
+
+class BackupNotFound(MetamorphError):
+    def __init__(self, name, backup_dir, detail=""):
+        why = f" ({detail})" if detail else ""
+        super().__init__(
+            f"No backup named {name} in {backup_dir}{why}. {_SEE_BACKUPS} Check "
+            "METAMORPH_BACKUP_DIR if the list is not the one you expect."
+        )
+
+
+class BackupInvalidOption(MetamorphError):
+    """A backup option out of range, e.g. --keep 0."""
+
+
+class BackupCorrupt(MetamorphError):
+    def __init__(self, source, problems):
+        shown = "; ".join(problems[:3])
+        super().__init__(
+            f"The fresh copy of {source} fails SQLite's integrity_check ({shown}), so the source "
+            "database itself is probably damaged. No backup was kept. Run the integrity check on "
+            "the Database health page, keep the file untouched, and restore the newest verified "
+            "backup if the damage is confirmed."
+        )
+
+
+class BackupNotVerified(MetamorphError):
+    """A backup that does not match its manifest (changed, corrupt, or without one)."""
+
+    REASONS = {
+        "changed": "its sha256 no longer matches its manifest: the file changed after it "
+                   "was written",
+        "corrupt": "it fails SQLite's integrity check or cannot be read",
+        "missing-manifest": "it has no valid manifest, so nobody can tell what it holds or "
+                            "whether it is intact",
+    }
+
+    def __init__(self, name, state, detail=""):
+        reason = self.REASONS.get(state, state)
+        extra = f" ({detail})" if detail else ""
+        super().__init__(
+            f"Backup {name} cannot be trusted: {reason}{extra}. It was not used and nothing "
+            "was changed. Choose another backup from `python manage.py listbackups`."
+        )
+        self.state = state
+
+
+class RestoreNotVerified(MetamorphError):
+    def __init__(self, db_path, name, mismatches, safety_name=None):
+        shown = ", ".join(f"{t}: {got} rows, backup has {want}"
+                          for t, (want, got) in list(mismatches.items())[:5])
+        undo = (f" The database as it was before the restore is kept as {safety_name} "
+                f"(`python manage.py restorebackup {safety_name}`)." if safety_name else "")
+        super().__init__(
+            f"Restored {name} into {db_path}, but its row counts differ from the backup's "
+            f"manifest ({shown}): another process probably wrote during the restore.{undo} "
+            "Stop Metamorph, then restore again."
+        )
+        self.mismatches = mismatches

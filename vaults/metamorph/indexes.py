@@ -3,8 +3,6 @@
 Keyed on the *set* of expected index names (schema file §5): a definition that differs
 (DESC, uniqueness, extra key columns) is information, not a missing index.
 """
-import sqlite3
-
 from . import schema
 
 FIX_001 = "python manage.py runmigration --migration=001_add_vault_id"
@@ -116,34 +114,38 @@ def redundant_indexes(actual):
     return rows
 
 
-def query_plans(conn, states):
+def _plan_row(table, sql, plan, used=None, scan=False):
+    fix = (FIX_002 if table in schema.SANDBOX_TABLES else FIX_001) if scan else ""
+    return {"table": table, "sql": sql, "plan": plan, "index_used": used, "full_scan": scan,
+            "fix": fix}
+
+
+def query_plans(conn, states, tables):
     """EXPLAIN QUERY PLAN of each migrated table's canonical vault-scoped query."""
     rows = []
     for t, state in states.items():
         if state != "migrated":
             continue
-        sql, params = schema.canonical_query(t)
-        try:
-            detail = [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
-        except sqlite3.OperationalError as exc:  # a table without the columns Metamorph uses
-            rows.append({"table": t, "sql": sql, "plan": f"cannot plan: {exc}",
-                         "index_used": None, "full_scan": False, "fix": ""})
+        sql, params, needed = schema.canonical_query(t)
+        # SQLite reads an unknown "column" as a string literal: check the names first.
+        lacking = [c for c in needed if c not in tables[t]]
+        if lacking:
+            rows.append(_plan_row(t, sql, f"cannot plan: no such column {', '.join(lacking)}"))
             continue
-        text = " / ".join(detail)
+        detail = [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, params)]
         used = None
         for d in detail:
             if " INDEX " in d:
                 used = d.split(" INDEX ", 1)[1].split(" ", 1)[0]
-        scan = any(d.startswith("SCAN") for d in detail)
-        rows.append({"table": t, "sql": sql, "plan": text, "index_used": used, "full_scan": scan,
-                     "fix": (FIX_002 if t in schema.SANDBOX_TABLES else FIX_001) if scan else ""})
+        rows.append(_plan_row(t, sql, " / ".join(detail), used,
+                              any(d.startswith("SCAN") for d in detail)))
     return rows
 
 
 def index_health(conn, states, tables):
     """Everything the index-health page and `vaultreport` show, sizes aside."""
     actual = actual_indexes(conn, [t for t in tables if not t.startswith("sqlite_")])
-    plans = query_plans(conn, states)
+    plans = query_plans(conn, states, tables)
     used = {p["index_used"] for p in plans if p["index_used"]}
     expected = expected_index_status(conn, states, actual)
     for row in expected:

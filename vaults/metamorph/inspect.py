@@ -71,7 +71,7 @@ def vault_row_counts(conn, seconds=None, tables=None):
     for t, state in states.items():
         entry = {"state": state}
         if state != "absent":
-            left = None if seconds is None else max(0.05, seconds - (time.monotonic() - started))
+            left = None if seconds is None else max(0.001, seconds - (time.monotonic() - started))
             try:
                 if left is None:
                     entry.update(_count_table(conn, t, state == "migrated"))

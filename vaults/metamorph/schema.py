@@ -284,11 +284,12 @@ _SANDBOX_SECOND_KEYS = {"vercel_connections": "connection_status", "sandboxes": 
 
 
 def canonical_query(table):
-    """The vault-scoped query Metamorph runs on `table`: WHERE vault_id = ? plus its second key."""
+    """(sql, params, columns it names): `WHERE vault_id = ?` plus the table's second key."""
     second = _SECOND_KEYS.get(table, (None, _SANDBOX_SECOND_KEYS.get(table)))[1]
     sql = f"SELECT * FROM {quote(table)} WHERE {quote(VAULT_COLUMN)} = ?"
-    params = [DEFAULT_VAULT]
+    params, columns = [DEFAULT_VAULT], [VAULT_COLUMN]
     if second:
         sql += f" AND {quote(second)} = ?"
         params.append("x")
-    return sql, params
+        columns.append(second)
+    return sql, params, columns

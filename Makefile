@@ -1,0 +1,58 @@
+# metamorph-admin: `make run` and `make test` do all set-up on a fresh machine.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+# The first Python >= 3.12 on PATH (pyenv honours .python-version = 3.12).
+PYTHON ?= $(shell for p in python3.12 python3.13 python3.14 python3 python; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' \
+	>/dev/null 2>&1 && echo $$p && break; done)
+
+.PHONY: run test bench install install-test browser clean-venv
+
+$(PY):
+	@test -n "$(PYTHON)" || { echo "metamorph-admin needs Python 3.12 or newer on PATH (pyenv install 3.12)."; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.installed-run: requirements.txt | $(PY)
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-test: requirements.txt requirements-test.txt | $(PY)
+	$(PY) -m pip install -q -r requirements-test.txt
+	touch $@ $(VENV)/.installed-run
+
+install: $(VENV)/.installed-run
+
+install-test: $(VENV)/.installed-test browser
+
+# Debian's Chromium for the browser tests (Playwright's own download does not work here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || { \
+	  echo "Installing Debian's chromium for the browser tests…"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+
+.env:
+	@echo "SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env
+	@chmod 600 .env
+	@echo "Wrote .env with a new SECRET_KEY (see .env.example for every setting)."
+
+run: install .env
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) manage.py collectstatic --noinput -v0
+	$(PY) manage.py ensuredemodb
+	$(PY) manage.py ensurelogin
+	@echo "Starting the task worker and gunicorn on http://$${BIND:-127.0.0.1:8000}/ (Ctrl-C stops both)."
+	@trap 'kill 0' EXIT INT TERM; \
+	$(PY) manage.py db_worker --no-reload & \
+	$(VENV)/bin/gunicorn -c gunicorn.conf.py metamorph_admin.wsgi
+
+test: install-test
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) bench/run.py
+
+clean-venv:
+	rm -rf $(VENV)

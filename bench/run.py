@@ -1,0 +1,34 @@
+"""`make bench`: measured figures with ratios against raw sqlite3 in the same process.
+
+Never fails on timing: it prints "meets" / "MISSES" beside each target.
+"""
+import argparse
+import os
+import platform
+import sys
+from datetime import datetime, timezone
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bench import bench_vaults  # noqa: E402
+from bench.common import bench_database, row_total  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sessions", type=int, default=int(os.environ.get("BENCH_SESSIONS", 25000)),
+                        help="sessions in the benchmark databases (25,000 ~ 1 GB)")
+    parser.add_argument("--only", action="append", help="vaults")
+    args = parser.parse_args()
+    print(f"make bench — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
+          f"{os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"SQLite {__import__('sqlite3').sqlite_version}")
+    migrated = bench_database("migrated", args.sessions)
+    print(f"  migrated database: {os.path.getsize(migrated) / 1e9:.2f} GB, "
+          f"{row_total(migrated)} rows, 1000 vaults")
+    if not args.only or "vaults" in args.only:
+        bench_vaults.run(migrated)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,17 @@
+"""Run manage.py as an operator does: a real subprocess with its own environment."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def manage(*args, env=None, tmp_path=None, timeout=120):
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    environ.update({"SECRET_KEY": "test", "DEBUG": "false", "PYTHONPATH": str(ROOT)})
+    if tmp_path is not None:
+        environ["DATABASE_URL"] = f"sqlite:///{tmp_path / 'admin.sqlite3'}"
+    environ.update(env or {})
+    return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT,
+                          env=environ, capture_output=True, text=True, timeout=timeout)

@@ -1,0 +1,78 @@
+"""vaultreport and makedemodb as real subprocesses: output, exit codes, clear errors."""
+import json
+
+from conftest import sql
+from vaults.tests.commands import manage
+
+
+def test_vaultreport_json_is_stable_and_matches_the_file(metamorph_db):
+    path = metamorph_db("migrated", vaults=6)
+    result = manage("vaultreport", "--json", "--db", path)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["format_version"] == 1
+    assert set(doc) >= {"path", "table_states", "health", "indexes", "counts", "checks"}
+    assert doc["counts"]["tables"]["messages"]["by_vault"] == dict(
+        sql(path, "SELECT vault_id, COUNT(*) FROM messages GROUP BY 1"))
+    assert doc["table_states"]["steering_messages"] == "absent"
+
+
+def test_vaultreport_text_lists_vaults_tables_and_checks(metamorph_db):
+    result = manage("vaultreport", "--db", metamorph_db("migrated"), "--integrity")
+    assert result.returncode == 0, result.stderr
+    assert "Vaults: 6 distinct" in result.stdout
+    assert "[ok] Integrity: quick_check ok" in result.stdout
+    assert "redundant idx_sandboxes_vault_id" in result.stdout
+
+
+def test_vaultreport_exits_1_when_a_check_finds_an_error(metamorph_db):
+    result = manage("vaultreport", "--db", metamorph_db("autoupgraded"))
+    assert result.returncode == 1
+    assert "[error] Partial migration: vault_id on 10 tables, missing on: session_states" in (
+        result.stdout)
+
+
+def test_vaultreport_on_a_missing_file_is_a_clear_error_without_traceback(tmp_path):
+    result = manage("vaultreport", "--db", str(tmp_path / "nope.db"))
+    assert result.returncode != 0
+    assert "No Metamorph database at" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_vaultreport_rejects_a_non_positive_timeout(metamorph_db):
+    result = manage("vaultreport", "--db", metamorph_db("legacy"), "--timeout", "0")
+    assert result.returncode != 0 and "--timeout must be a positive number" in result.stderr
+
+
+def test_makedemodb_builds_the_requested_state(tmp_path):
+    path = tmp_path / "demo.db"
+    result = manage("makedemodb", str(path), "--sessions", "30", "--state", "autoupgraded",
+                    "--without-session-states")
+    assert result.returncode == 0, result.stderr
+    assert "Created" in result.stdout
+    names = {r[0] for r in sql(str(path), "SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "session_states" not in names and "sessions" in names
+
+
+def test_makedemodb_refuses_an_existing_path_and_bad_arguments(tmp_path):
+    existing = tmp_path / "x.db"
+    existing.write_text("keep me")
+    result = manage("makedemodb", str(existing))
+    assert result.returncode != 0 and "never overwrites" in result.stderr
+    assert existing.read_text() == "keep me"
+    bad = manage("makedemodb", str(tmp_path / "y.db"), "--state", "sideways")
+    assert bad.returncode != 0 and "invalid choice: 'sideways'" in bad.stderr
+    zero = manage("makedemodb", str(tmp_path / "z.db"), "--sessions", "0")
+    assert zero.returncode != 0 and "at least 1" in zero.stderr
+
+
+def test_a_malformed_environment_setting_names_the_variable(tmp_path):
+    result = manage("check", env={"METAMORPH_PAGE_QUERY_SECONDS": "soon"})
+    assert result.returncode == 2
+    assert "Environment variable METAMORPH_PAGE_QUERY_SECONDS" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_missing_secret_key_in_production_is_explained(tmp_path):
+    result = manage("check", env={"SECRET_KEY": "", "DEBUG": "false"})
+    assert result.returncode == 2 and "SECRET_KEY is not set" in result.stderr
