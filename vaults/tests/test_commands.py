@@ -76,3 +76,9 @@ def test_a_malformed_environment_setting_names_the_variable(tmp_path):
 def test_a_missing_secret_key_in_production_is_explained(tmp_path):
     result = manage("check", env={"SECRET_KEY": "", "DEBUG": "false"})
     assert result.returncode == 2 and "SECRET_KEY is not set" in result.stderr
+
+
+def test_deploy_check_is_clean_apart_from_https_settings():
+    result = manage("check", "--deploy", env={"SECRET_KEY": __import__("secrets").token_urlsafe(50)})
+    found = set(__import__("re").findall(r"security\.W\d+", result.stderr + result.stdout))
+    assert found <= {"security.W004", "security.W008", "security.W012", "security.W016"}
