@@ -29,10 +29,11 @@ def run_backup(db_path, backup_dir, label="", compress=False, keep=None, progres
     warnings = files.prepare_dir(backup_dir)
     leftovers = files.clean_partials(backup_dir) + manifests.clean_orphans(backup_dir)
     needed = files.source_bytes(db_path) * (2 if compress else 1) + 1024 ** 2
-    files.check_free_space(backup_dir, needed)
     work = files.Workspace(backup_dir)
+    data = work.new("db")  # proves files can be created there before anything else
     try:
-        data, manifest = _verified_copy(db_path, work, label, warnings, report)
+        files.check_free_space(backup_dir, needed)
+        manifest = _verified_copy(db_path, data, label, warnings, report)
         if compress:
             data = _compress(work, data, manifest, report)
         path = _publish(backup_dir, work, data, manifest, report)
@@ -56,8 +57,7 @@ def _clean_label(label):
 
 
 
-def _verified_copy(db_path, work, label, warnings, report):
-    data = work.new("db")
+def _verified_copy(db_path, data, label, warnings, report):
     source = {"size_bytes": files.source_bytes(db_path)}
     report("copy", 0, source["size_bytes"], "starting the online copy")
     copy = copier.online_copy(db_path, data, report)
@@ -78,7 +78,7 @@ def _verified_copy(db_path, work, label, warnings, report):
         facts=facts, database_sha256=sha, warnings=warnings,
         verify_seconds=round(time.monotonic() - started, 3))
     manifests.record_file(manifest, data)
-    return data, manifest
+    return manifest
 
 
 def _compress(work, data, manifest, report):

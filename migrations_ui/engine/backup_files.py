@@ -66,7 +66,7 @@ def prepare_dir(backup_dir):
         except FileExistsError:
             pass
         except OSError as exc:
-            raise BackupDirUnusable(backup_dir, _reason(exc)) from None
+            raise BackupDirUnusable(backup_dir, f"it cannot be created ({_reason(exc)})") from None
     if not os.access(backup_dir, os.W_OK | os.X_OK):
         raise BackupDirUnusable(backup_dir, "this user may not create files in it")
     return _tighten(backup_dir, created)
@@ -109,7 +109,8 @@ class Workspace:
         except OSError as exc:
             if is_disk_full(exc):
                 raise
-            raise BackupDirUnusable(self.backup_dir, _reason(exc)) from None
+            raise BackupDirUnusable(self.backup_dir,
+                                    f"no file can be created in it ({_reason(exc)})") from None
         self.paths.append(path)
         return path
 
@@ -224,7 +225,7 @@ def free_bytes(path):
 def check_free_space(backup_dir, needed):
     free = free_bytes(backup_dir)
     if free < needed:
-        raise BackupDiskFull(backup_dir, needed, free)
+        raise BackupDiskFull(backup_dir, needed, free, started=False)
 
 
 def is_disk_full(exc):

@@ -92,7 +92,8 @@ def latest_verified_backup(backup_dir, max_age_hours=None):
         if entry["state"] != "verified":
             continue
         created = datetime.fromisoformat(entry["created_at"])
-        if max_age_hours is not None and entry["age_seconds"] > max_age_hours * 3600:
+        age = (manifests.utc_now() - created).total_seconds()
+        if max_age_hours is not None and age > max_age_hours * 3600:
             return None
         manifest, _ = manifests.read(entry["path"])
         if manifest:

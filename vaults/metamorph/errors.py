@@ -125,10 +125,11 @@ class BackupDirUnusable(MetamorphError):
 
 
 class BackupDiskFull(MetamorphError):
-    def __init__(self, path, needed, free):
+    def __init__(self, path, needed, free, started=True):
+        undone = "The partial copy was removed" if started else "Nothing was written"
         super().__init__(
             f"Not enough disk space for the backup in {path}: it needs about {_bytes(needed)} "
-            f"and {_bytes(free)} is free. The partial copy was removed; the database was not "
+            f"and {_bytes(free)} is free. {undone}; the database was not "
             "touched. Delete old backups (`python manage.py listbackups` shows them) or set "
             "METAMORPH_BACKUP_DIR to a larger volume, then try again."
         )
