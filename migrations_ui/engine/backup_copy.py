@@ -108,7 +108,7 @@ class _CountingReader:
     def __init__(self, raw, total, phase, progress, message):
         self.raw, self.total, self.phase = raw, total, phase
         self.progress, self.message = progress, message
-        self.done, self._next = 0, _PROGRESS_EVERY
+        self.done, self._next, self._ended = 0, _PROGRESS_EVERY, False
         self.extra = None
 
     def readable(self):
@@ -128,8 +128,10 @@ class _CountingReader:
 
     def _advance(self, n):
         self.done += n
-        if self.done >= self._next or (n == 0 and self.done):
+        ended = n == 0 and not self._ended
+        if self.done >= self._next or ended:
             self._next = self.done + _PROGRESS_EVERY
+            self._ended = self._ended or ended
             self.progress(self.phase, self.done, self.total, self.message)
 
 
@@ -181,6 +183,7 @@ def gzip_file(src_path, dest_path, inner_name, progress=silent):
     """Stream `src_path` into the gzip file `dest_path` (already created 0600) and fsync it."""
     total = os.path.getsize(src_path)
     done = 0
+    progress("compress", 0, total, "compressing with gzip")
     with open(src_path, "rb") as src, open(dest_path, "wb") as raw:
         with gzip.GzipFile(filename=inner_name, mode="wb", fileobj=raw,
                            compresslevel=COMPRESS_LEVEL, mtime=0) as gz:
