@@ -26,10 +26,7 @@ COUNT_KEYS = {"column": ("columns_added", "columns_skipped"),
               "drop-index": ("indexes_dropped", "indexes_absent"),
               "drop-table": ("tables_dropped", "tables_absent")}
 
-# 001_add_vault_id.ts lists the steering_messages indexes last; schema.py keeps them after
-# emotion_context. Same set, but the console output and creation order follow the file.
-INDEXES_001 = (tuple(i for i in schema.MIGRATION_001_INDEXES if i.table != "steering_messages")
-               + tuple(i for i in schema.MIGRATION_001_INDEXES if i.table == "steering_messages"))
+INDEXES_001 = schema.MIGRATION_001_INDEXES
 
 
 @dataclass(frozen=True)
@@ -144,17 +141,6 @@ def plan_001_down(conn):
     return plan
 
 
-def sandbox_table_ddl(table):
-    """002's CREATE TABLE as Metamorph writes it: the foreign key as a table constraint."""
-    cols, keys = [], []
-    for definition in schema.MIGRATION_002_TABLES[table]:
-        col, found, ref = definition.partition(" REFERENCES ")
-        cols.append(col)
-        if found:
-            keys.append(f"FOREIGN KEY ({col.split()[0]}) REFERENCES {ref}")
-    return f"CREATE TABLE IF NOT EXISTS {table} (\n  " + ",\n  ".join(cols + keys) + "\n)"
-
-
 def plan_002_up(conn):
     tables, existing = _tables(conn), _indexes(conn)
     columns = {t: set(_columns(conn, t)) for t in schema.SANDBOX_TABLES if t in tables}
@@ -164,7 +150,7 @@ def plan_002_up(conn):
         if t in tables:
             plan.steps.append(Step("table", t, None, "table already exists", t))
         else:
-            plan.steps.append(Step("table", t, sandbox_table_ddl(t), "", t))
+            plan.steps.append(Step("table", t, schema.sandbox_table_ddl(t), "", t))
             columns[t] = set(schema.expected_columns(t))
             tables.add(t)
         for ix in (i for i in schema.MIGRATION_002_INDEXES if i.table == t):

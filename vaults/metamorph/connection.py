@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from . import schema
 from .errors import (DatabaseLocked, DatabaseMissing, DiskFull, EmptyDatabase, InterruptedWrite,
-                     NotAFile, NotAMetamorphDatabase, NotSQLite, QueryTimedOut, ReadOnlyDatabase)
+                     NotAFile, NotAMetamorphDatabase, NotSQLite, QueryTimedOut, ReadOnlyDatabase,
+                     UnreadableDatabase)
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 # better-sqlite3 waits 5 s; inspection waits less so a page never hangs on a writer.
@@ -101,8 +102,6 @@ def translate_write_error(exc, path):
     """Like translate_error, for the errors only a writer meets (full disk, read-only file)."""
     name = getattr(exc, "sqlite_errorname", "")
     text = str(exc).lower()
-    if name == "SQLITE_READONLY_ROLLBACK":
-        return InterruptedWrite(path)
     if name == "SQLITE_FULL" or "disk is full" in text:
         return DiskFull(path, str(exc))
     if name.startswith("SQLITE_READONLY") or "readonly database" in text:
@@ -114,12 +113,14 @@ def translate_write_error(exc, path):
 
 def translate_error(exc, path):
     """Turn an sqlite3 error into the operator's words."""
+    if getattr(exc, "sqlite_errorname", "") == "SQLITE_READONLY_ROLLBACK":
+        return InterruptedWrite(path)  # a killed writer left a hot journal a reader cannot undo
     text = str(exc).lower()
     if "locked" in text or "busy" in text:
         return DatabaseLocked(path, describe_lock(lock_state(path)))
-    if "not a database" in text or "malformed" in text or "encrypted" in text:
+    if "not a database" in text or "encrypted" in text:
         return NotSQLite(path)
-    return exc
+    return UnreadableDatabase(path, str(exc))
 
 
 @contextmanager

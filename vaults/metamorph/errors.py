@@ -203,3 +203,12 @@ class RestoreNotVerified(MetamorphError):
             "Stop Metamorph, then restore again."
         )
         self.mismatches = mismatches
+
+
+class UnreadableDatabase(MetamorphError):
+    def __init__(self, path, detail):
+        super().__init__(
+            f"SQLite could not read {path}: {detail}. The file may be damaged or on a failing "
+            "disk: run `python manage.py vaultreport --integrity`, and restore the newest "
+            "verified backup if the check fails."
+        )

@@ -1,10 +1,24 @@
 """The whole picture of one Metamorph file, as the dashboard and `vaultreport` show it."""
+import functools
+import sqlite3
 import time
 
 from . import checks, inspect, indexes
-from .connection import open_readonly
+from .connection import open_readonly, translate_error
 
 
+def _operator_errors(func):
+    """Any SQLite error met while reading becomes one the operator can act on."""
+    @functools.wraps(func)
+    def wrapper(path, *args, **kwargs):
+        try:
+            return func(path, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            raise translate_error(exc, path) from None
+    return wrapper
+
+
+@_operator_errors
 def build_report(path, counts=None, integrity=None, sizes=None, count_seconds=None):
     """Schema, health, index health and checks, read live (cheap); counts from the cache.
 
@@ -32,6 +46,7 @@ def build_report(path, counts=None, integrity=None, sizes=None, count_seconds=No
     return report
 
 
+@_operator_errors
 def full_snapshot(path, progress=None):
     """The slow part, for the background: exact counts, quick_check and object sizes."""
     report = progress or (lambda *a: None)

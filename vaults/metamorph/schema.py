@@ -151,9 +151,10 @@ _SECOND_KEYS = {
 _MIGRATION_001_INDEX_TABLES = (
     "sessions", "session_states", "conversations", "messages", "semantic_memory", "identity",
     "evolution_snapshots", "operator_performance", "subagent_results", "emotional_arcs",
-    "emotion_context", "steering_messages", "identity_checkpoints", "operator_efficacy",
+    "emotion_context", "identity_checkpoints", "operator_efficacy",
     "coherence_metrics", "persona_variants", "emergence_traces", "memory_associations",
     "memory_compression_queue", "remote_sync_queue", "identity_compression",
+    "steering_messages",
 )
 
 
@@ -178,7 +179,7 @@ MIGRATION_002_TABLES = {
         "updated_at TEXT NOT NULL", "UNIQUE(vault_id, vercel_user_id)"],
     "sandboxes": [
         "id TEXT PRIMARY KEY", "vault_id TEXT NOT NULL",
-        "vercel_connection_id TEXT REFERENCES vercel_connections(id)",
+        "vercel_connection_id TEXT",
         "sandbox_vercel_id TEXT", "name TEXT NOT NULL",
         "status TEXT NOT NULL DEFAULT 'pending'", "runtime TEXT NOT NULL DEFAULT 'node22'",
         "vcpus INTEGER NOT NULL DEFAULT 2", "memory_mb INTEGER NOT NULL DEFAULT 2048",
@@ -186,7 +187,8 @@ MIGRATION_002_TABLES = {
         "working_directory TEXT DEFAULT '/vercel/sandbox'", "agent_session_id TEXT",
         "agent_config TEXT", "created_at TEXT NOT NULL", "started_at TEXT", "stopped_at TEXT",
         "last_activity_at TEXT", "total_runtime_seconds INTEGER DEFAULT 0",
-        "error_message TEXT"],
+        "error_message TEXT",
+        "FOREIGN KEY (vercel_connection_id) REFERENCES vercel_connections(id)"],
     "sandbox_resource_usage": [
         "id TEXT PRIMARY KEY", "vault_id TEXT NOT NULL", "period_start TEXT NOT NULL",
         "period_end TEXT NOT NULL", "sandbox_count INTEGER DEFAULT 0",
