@@ -2,10 +2,12 @@
 import functools
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from migrations_ui.models import AuditRecord
+from migrations_ui.permissions import require_perm
+from migrations_ui.services import audit
 from vaults import charts, selectors
 from vaults.metamorph.errors import MetamorphError
 from vaults.models import Snapshot
@@ -112,9 +114,12 @@ def snapshot_status(request):
 
 
 def _request(request, kind, done_message):
-    if not request.user.has_perm("vaults.request_snapshot"):
-        raise PermissionDenied("You need the viewer role (or higher) to request a recount.")
-    snapshots.request_snapshot(selectors.metamorph_path(), kind)
+    action = "request-recount" if kind == Snapshot.Kind.COUNTS else "request-integrity-check"
+    require_perm(request, "vaults.request_snapshot", action=action)
+    db_path = selectors.metamorph_path()
+    snap = snapshots.request_snapshot(db_path, kind)
+    audit.record_request(request, action, target=db_path, parameters={"snapshot": snap.id},
+                         outcome=AuditRecord.Outcome.REQUESTED)
     messages.success(request, done_message)
     target = request.POST.get("next", "")
     return redirect(target if target.startswith("/") and not target.startswith("//")
