@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench import bench_vaults  # noqa: E402
+from bench import bench_migrations, bench_vaults  # noqa: E402
 from bench.common import bench_database, row_total  # noqa: E402
 
 
@@ -18,7 +18,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sessions", type=int, default=int(os.environ.get("BENCH_SESSIONS", 25000)),
                         help="sessions in the benchmark databases (25,000 ~ 1 GB)")
-    parser.add_argument("--only", action="append", help="vaults")
+    parser.add_argument("--only", action="append", help="run only these parts: vaults, migrations, backups, remap")
     args = parser.parse_args()
     print(f"make bench — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
           f"{os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -28,6 +28,9 @@ def main():
           f"{row_total(migrated)} rows, 1000 vaults")
     if not args.only or "vaults" in args.only:
         bench_vaults.run(migrated)
+    if not args.only or "migrations" in args.only:
+        legacy = bench_database("legacy", args.sessions)
+        bench_migrations.run(legacy)
 
 
 if __name__ == "__main__":
