@@ -1,4 +1,5 @@
 """Shared by the jobs, roles and audit tests: users with a role, test job kinds, real processes."""
+import atexit
 import os
 import shutil
 import subprocess
@@ -58,6 +59,7 @@ def migrated_admin_db(tmp_path):
     """A private copy of a migrated admin database file, for real manage.py subprocesses."""
     if "path" not in _TEMPLATE:
         folder = Path(tempfile.mkdtemp(prefix="admin-db-"))
+        atexit.register(shutil.rmtree, folder, True)
         result = manage("migrate", "-v0", tmp_path=folder)
         assert result.returncode == 0, result.stderr
         _TEMPLATE["path"] = folder / "admin.sqlite3"
@@ -79,9 +81,11 @@ def subprocess_env(admin_db, **extra):
 JOB_SCRIPT = """
 import json, sys, time, django
 django.setup()
+from migrations_ui import liveness
 from migrations_ui.services import jobs, kinds
 from migrations_ui.services.kinds import JobKind
 mode, db_path, actor = sys.argv[1:4]
+liveness.HEARTBEAT_SECONDS = 0.1
 
 def engine(progress, db_path):
     progress("holding", 0, 1, "holding the lock")

@@ -1,8 +1,10 @@
 """One mutating job at a time per database, across processes; a dead holder frees its lock."""
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
+import time
 
 import pytest
 from django.contrib.auth.models import User
@@ -126,12 +128,23 @@ def test_a_job_left_running_by_a_dead_process_shows_as_interrupted(client, test_
     assert job.state == "interrupted"
 
 
+def _lock_heartbeat(admin_db):
+    conn = sqlite3.connect(admin_db)
+    try:
+        return conn.execute("SELECT heartbeat_at FROM migrations_ui_mutationlock").fetchone()[0]
+    finally:
+        conn.close()
+
+
 def test_a_lock_held_by_a_sigkilled_process_is_refused_while_alive_then_released(tmp_path):
     admin_db = migrated_admin_db(tmp_path)
     db_path = tmp_path / "metamorph.db"
     holder = start_job_process(admin_db, "hold", db_path, "alice")
     try:
         assert holder.stdout.readline().strip() == "HOLDING", holder.stderr.read()
+        first_beat = _lock_heartbeat(admin_db)
+        time.sleep(0.5)
+        assert _lock_heartbeat(admin_db) > first_beat  # the holder's heartbeat thread runs
         second = start_job_process(admin_db, "quick", db_path, "bob")
         refused = json.loads(second.communicate(timeout=60)[0])
         assert refused["state"] == "failed"
