@@ -17,10 +17,13 @@ from vaults.metamorph.connection import readonly_uri
 
 SOURCE_MMAP_BYTES = 2 * 1024 ** 3
 COPY_STEP_PAGES = 4096
-# After this many restarts (another connection keeps writing) the rest is copied in one
-# step: it holds the source's read lock to the end, so it always finishes.
+# After this many restarts (another connection keeps committing) the copy keeps the
+# source's read lock to the end, so it always finishes: rollback-journal writers then wait.
 MAX_STEPWISE_RESTARTS = 3
 SOURCE_BUSY_TIMEOUT = 5.0
+# Metamorph's commits take milliseconds: retry a busy step soon (Python's default is 250 ms).
+BUSY_RETRY_SECONDS = 0.01
+_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 COMPRESS_LEVEL = 1  # gzip -1: 2x faster than -6 on Metamorph data, files ~4 % larger
 CHUNK = 1024 * 1024
 _PROGRESS_EVERY = 64 * CHUNK
@@ -39,46 +42,69 @@ def online_copy(db_path, dest_path, progress):
     started = time.monotonic()
     src = sqlite3.connect(readonly_uri(db_path), uri=True, timeout=SOURCE_BUSY_TIMEOUT,
                           isolation_level=None)
-    dst = sqlite3.connect(dest_path, isolation_level=None)
     try:
         src.execute(f"PRAGMA mmap_size = {int(SOURCE_MMAP_BYTES)}")
-        dst.execute("PRAGMA journal_mode = OFF")
-        dst.execute("PRAGMA synchronous = OFF")
         journal_mode = src.execute("PRAGMA journal_mode").fetchone()[0]
         page_size = src.execute("PRAGMA page_size").fetchone()[0]
         if journal_mode == "wal":
-            # A read transaction pins one WAL snapshot: writers go on, the copy never restarts.
-            src.execute("BEGIN")
-            src.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-        restarts = _copy_with_restarts(src, dst, page_size, progress)
+            # One WAL snapshot: writers go on committing, the copy never restarts.
+            _pin_snapshot(src)
+        mode, restarts = _copy_with_restarts(src, dest_path, page_size, progress,
+                                             "wal-snapshot" if journal_mode == "wal" else "steps")
     finally:
-        dst.close()
         src.close()
-    return {"source_journal_mode": journal_mode, "copy_restarts": restarts,
+    return {"source_journal_mode": journal_mode, "copy_restarts": restarts, "copy_mode": mode,
             "copy_seconds": round(time.monotonic() - started, 3)}
 
 
-def _copy_with_restarts(src, dst, page_size, progress):
+def _pin_snapshot(src):
+    """Open a read transaction on the source that lasts until the copy ends."""
+    src.execute("BEGIN")
+    src.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+
+
+def _open_destination(path):
+    """An empty scratch file we own until it is renamed: no journal, no syncs until the end."""
+    os.truncate(path, 0)
+    dst = sqlite3.connect(path, isolation_level=None)
+    dst.execute("PRAGMA journal_mode = OFF")
+    dst.execute("PRAGMA synchronous = OFF")
+    return dst
+
+
+def _copy_with_restarts(src, dest_path, page_size, progress, mode):
+    """Copy in steps; each time another connection's commit restarts the copy, take bigger
+    steps, and after MAX_STEPWISE_RESTARTS keep the source's read lock to the end."""
     pages, restarts = COPY_STEP_PAGES, 0
     while True:
+        # Each attempt starts from an empty file: without a journal, an abandoned attempt
+        # cannot be rolled back and would leave the destination unreadable.
+        dst = _open_destination(dest_path)
         try:
-            src.backup(dst, pages=pages, progress=_watch(pages, page_size, progress))
-            return restarts
+            src.backup(dst, pages=pages, sleep=BUSY_RETRY_SECONDS,
+                       progress=_watch(mode == "steps", page_size, progress))
+            return mode, restarts
         except _Restarted:
             restarts += 1
-            one_step = restarts >= MAX_STEPWISE_RESTARTS
-            pages = -1 if one_step else pages * 8
-            how = ("in one pass (Metamorph's writes wait until it ends)" if one_step
-                   else "in bigger steps")
+            if restarts >= MAX_STEPWISE_RESTARTS:
+                _pin_snapshot(src)  # a rollback-journal writer now waits for the copy
+                mode, how = "read-lock", "holding a read lock to the end (writers wait)"
+            else:
+                pages, how = pages * 8, "in bigger steps"
             progress("copy", 0, 0, f"the database changed during the copy: restarting {how}")
+        finally:
+            dst.close()
 
 
-def _watch(pages, page_size, progress):
+def _watch(detect_restarts, page_size, progress):
     last = {"copied": -1}
 
     def step(status, remaining, total):
+        if status in _BUSY:
+            return  # a writer is committing: the backup API retries after `sleep`
         copied = total - remaining
-        if pages > 0 and copied < last["copied"]:
+        # A step that got no further than the last one started again from page 1.
+        if detect_restarts and copied <= last["copied"]:
             raise _Restarted()
         last["copied"] = copied
         progress("copy", copied * page_size, total * page_size,

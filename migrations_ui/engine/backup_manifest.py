@@ -50,6 +50,7 @@ def build(*, created_at, label, db_path, source, copy, facts, database_sha256, v
         "total_rows": facts["total_rows"],
         "copy_seconds": copy["copy_seconds"],
         "copy_restarts": copy["copy_restarts"],
+        "copy_mode": copy["copy_mode"],
         "verify_seconds": verify_seconds,
         "compress_seconds": None,
         "warnings": warnings,
