@@ -52,6 +52,7 @@ def build(*, created_at, label, db_path, source, copy, facts, database_sha256, v
         "copy_restarts": copy["copy_restarts"],
         "copy_mode": copy["copy_mode"],
         "verify_seconds": verify_seconds,
+        "count_seconds": facts["count_seconds"],
         "compress_seconds": None,
         "warnings": warnings,
         "last_verification": None,

@@ -4,6 +4,7 @@
     driver.py restore DB DIR NAME [--kill-at ...] [--step-pages N]
     driver.py write DB            insert a conversation and 3 messages per transaction, forever
     driver.py hold DB             open a write transaction, print "locked", sleep
+    driver.py read DB             open a read transaction, print "reading", sleep
 
 --kill-at sends SIGKILL to this process at the Nth progress report of PHASE (or when the
 phase reports done == total), so the test sees exactly what a killed run leaves behind.
@@ -63,6 +64,14 @@ def hold(db):
     time.sleep(120)
 
 
+def read(db):
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("BEGIN")
+    conn.execute("SELECT COUNT(*) FROM messages").fetchone()
+    print("reading", flush=True)
+    time.sleep(120)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("command")
@@ -86,6 +95,8 @@ def main():
         write_forever(opts.args[0])
     elif opts.command == "hold":
         hold(opts.args[0])
+    elif opts.command == "read":
+        read(opts.args[0])
 
 
 if __name__ == "__main__":

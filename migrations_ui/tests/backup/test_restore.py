@@ -198,3 +198,17 @@ def test_backup_of_a_file_a_killed_writer_left_half_written_is_refused_untouched
     assert "do not delete the -journal file" in str(err.value)
     assert (sha256(source), sha256(source + "-journal")) == before
     assert not [n for n in os.listdir(backup_dir) if n.startswith(".")]
+
+
+def test_restore_gives_up_on_a_reader_that_never_finishes_and_changes_nothing(
+        source, backup_dir, backed_up, background, monkeypatch):
+    from migrations_ui.engine import backup_restore
+    monkeypatch.setattr(backup_restore, "RESTORE_BUSY_SECONDS", 0.5)
+    made, _, before_restore = backed_up
+    reader = background("read", source, ready="reading")
+
+    with pytest.raises(DatabaseLocked) as err:
+        backup.restore_backup(source, backup_dir, made["name"], safety_backup=False)
+    assert f"process {reader.pid} is reading" in str(err.value)
+    reader.stop()
+    assert integrity(source) == ["ok"] and table_counts(source) == before_restore
