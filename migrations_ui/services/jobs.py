@@ -131,6 +131,8 @@ def enqueue_job(kind, params, *, user, remote_addr=None):
         raise PermissionDenied(f"{user.get_username()} may not start {job_kind.label} jobs.")
     if any(audit.is_secret_name(name) for name in params):
         raise ValueError("Job parameters must not carry secrets: they are stored on the job.")
+    # The web only ever works on the configured database, whatever a form may carry.
+    params = {**params, "db_path": settings.METAMORPH_DATABASE_PATH}
     job = create_job(kind, params, actor=user.get_username(), origin=Origin.WEB, user=user,
                      remote_addr=remote_addr)
     holder = locks.current_holder(job.db_path) if job_kind.mutating else None

@@ -4,14 +4,17 @@ import io
 import json
 
 import pytest
+from django import forms
 from django.core.management.base import CommandError
 from django.urls import reverse
 
 from migrations_ui.models import AuditRecord, Job, JobLog
-from migrations_ui.services import jobs, progress as job_progress
+from migrations_ui.services import jobs, kinds, progress as job_progress
 from migrations_ui.services.cli import run_from_command
+from migrations_ui.services.kinds import JobKind
 from migrations_ui.services.progress import JobProgress
-from migrations_ui.tests.job_helpers import test_kinds, user_with_role  # noqa: F401
+from migrations_ui.tests.job_helpers import (  # noqa: F401
+    counting_engine, test_kinds, user_with_role)
 
 pytestmark = pytest.mark.django_db
 
@@ -177,3 +180,35 @@ def test_the_integrity_check_kind_reads_a_real_metamorph_file(metamorph_db):
                        origin="cli")
     assert job.state == "succeeded" and job.result["ok"] is True
     assert job.result["check"] == "integrity_check"
+
+
+class StepsForm(forms.Form):
+    steps = forms.IntegerField(min_value=1, max_value=10)
+    db_path = forms.CharField(required=False)
+
+
+@pytest.fixture
+def kind_with_form(test_kinds):
+    kinds.register(JobKind("test-form", "Test form", counting_engine, "migrations_ui.run_backup",
+                           form=StepsForm))
+    yield
+    kinds.unregister("test-form")
+
+
+def test_a_web_job_takes_its_parameters_from_the_kinds_form_but_never_the_database(
+        client, kind_with_form, settings):
+    settings.METAMORPH_DATABASE_PATH = "/tmp/web-metamorph.db"
+    client.force_login(user_with_role("operator"))
+    url = reverse("migrations_ui:start_job", args=["test-form"])
+    client.post(url, {"steps": "2", "db_path": "/etc/passwd"})
+    job = Job.objects.get()
+    assert job.db_path == "/tmp/web-metamorph.db" and job.result["steps"] == 2
+    assert job.parameters == {"steps": 2, "db_path": "/tmp/web-metamorph.db"}
+
+
+def test_a_web_job_with_invalid_form_input_is_not_started_and_says_why(client, kind_with_form):
+    client.force_login(user_with_role("operator"))
+    response = client.post(reverse("migrations_ui:start_job", args=["test-form"]),
+                           {"steps": "99", "next": "/jobs/"}, follow=True)
+    assert "Ensure this value is less than or equal to 10." in response.content.decode()
+    assert not Job.objects.exists()
