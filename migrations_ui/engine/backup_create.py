@@ -5,8 +5,7 @@ import time
 from datetime import datetime
 
 from vaults.metamorph.connection import check_file, translate_error
-from vaults.metamorph.errors import (BackupCorrupt, BackupDiskFull, BackupInvalidOption,
-                                     MetamorphError)
+from vaults.metamorph.errors import BackupCorrupt, BackupDiskFull, MetamorphError
 
 from . import backup_copy as copier
 from . import backup_files as files
@@ -41,8 +40,9 @@ def run_backup(db_path, backup_dir, label="", compress=False, keep=None, progres
         work.discard()
         if files.is_disk_full(exc):
             raise BackupDiskFull(backup_dir, needed, files.free_bytes(backup_dir)) from None
-        if isinstance(exc, sqlite3.DatabaseError):
-            raise translate_error(exc, db_path) from exc
+        translated = translate_error(exc, db_path) if isinstance(exc, sqlite3.Error) else exc
+        if translated is not exc:
+            raise translated from exc
         raise
     deleted = apply_retention(backup_dir, keep, protect=manifest["name"]) if keep else []
     report("done", 1, 1, f"backup {manifest['name']} written and verified")

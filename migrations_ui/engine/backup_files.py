@@ -169,7 +169,7 @@ def publish(partial, final):
 
 
 def candidate_names(backup_dir, when, compressed):
-    """metamorph-backup-YYYYMMDD-HHMMSS.db, then -2, -3… while the name or its manifest exists."""
+    """metamorph-backup-YYYYMMDD-HHMMSS.db, then -2, -3… while it or its manifest exists."""
     base = f"metamorph-backup-{when:%Y%m%d-%H%M%S}"
     ext = ".db.gz" if compressed else ".db"
     for n in range(1, 10000):

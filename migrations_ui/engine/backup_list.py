@@ -7,7 +7,9 @@ from vaults.metamorph.errors import BackupInvalidOption
 from . import backup_files as files
 from . import backup_manifest as manifests
 
+
 def check_keep(keep):
+    """`keep` if it is None or a whole number >= 1, else a clear BackupInvalidOption."""
     if keep is None:
         return None
     if not isinstance(keep, int) or keep < 1:
@@ -24,7 +26,8 @@ def list_backups(backup_dir):
         return []
     entries = [_describe(entry) for entry in os.scandir(backup_dir)
                if files.NAME_RE.match(entry.name) and entry.is_file(follow_symlinks=False)]
-    entries.sort(key=lambda e: (e["created_at"], e["name"]), reverse=True)
+    entries.sort(key=lambda e: (datetime.fromisoformat(e["created_at"]), e["name"]),
+                 reverse=True)
     return entries
 
 
@@ -44,7 +47,8 @@ def _describe(entry):
         "label": m.get("label", ""), "state": state, "problem": problem,
         "compressed": entry.name.endswith(".gz"),
         "total_rows": m.get("total_rows"), "row_totals": manifests.manifest_row_counts(m),
-        "applied_migrations": [r.get("id") for r in m.get("applied_migrations", [])],
+        "applied_migrations": [r.get("id") for r in m.get("applied_migrations") or []
+                               if isinstance(r, dict)],
         "sha256": m.get("sha256"), "source_path": m.get("source_path"),
         "last_verification": m.get("last_verification"), "has_manifest": bool(manifest),
     }
@@ -83,11 +87,13 @@ def apply_retention(backup_dir, keep, protect=None):
     return [e["name"] for e in doomed]
 
 
-def latest_verified_backup(backup_dir, max_age_hours=None):
-    """(path, created_at, manifest) of the newest verified backup, or None.
+def latest_verified_backup(backup_dir, max_age_hours=None, source_path=None):
+    """(path, created_at, manifest) of the newest verified backup (of `source_path` when
+    given), or None.
 
     Trusts the manifest and a stat of the file; call verify_backup for a full re-check.
     """
+    wanted = os.path.realpath(source_path) if source_path else None
     for entry in list_backups(backup_dir):
         if entry["state"] != "verified":
             continue
@@ -96,6 +102,7 @@ def latest_verified_backup(backup_dir, max_age_hours=None):
         if max_age_hours is not None and age > max_age_hours * 3600:
             return None
         manifest, _ = manifests.read(entry["path"])
-        if manifest:
+        if manifest and (wanted is None
+                         or os.path.realpath(manifest.get("source_path") or "") == wanted):
             return entry["path"], created, manifest
     return None

@@ -120,6 +120,12 @@ def _shape_problem(manifest, name):
                 "metamorph-admin understands")
     if manifest["name"] != name:
         return f"its manifest describes {manifest['name']}, not this file"
+    try:
+        created = datetime.fromisoformat(manifest["created_at"])
+    except ValueError:
+        created = None
+    if created is None or created.tzinfo is None:
+        return "its manifest has no valid created_at"
     return ""
 
 
@@ -150,8 +156,9 @@ def record_verification(work, data_path, manifest, result):
 
 def manifest_row_counts(manifest):
     """{table: total rows} as the backup recorded them (absent tables left out)."""
-    return {t: entry["total"] for t, entry in (manifest.get("row_counts") or {}).items()
-            if entry.get("state") != "absent" and "total" in entry}
+    counts = manifest.get("row_counts")
+    return {t: entry["total"] for t, entry in (counts if isinstance(counts, dict) else {}).items()
+            if isinstance(entry, dict) and entry.get("state") != "absent" and "total" in entry}
 
 
 def clean_orphans(backup_dir):

@@ -89,7 +89,10 @@ def refuse_if_busy(db_path):
     except sqlite3.OperationalError as exc:
         if "locked" in str(exc) or "busy" in str(exc):
             raise DatabaseLocked(db_path, _holder(db_path)) from None
-        raise translate_error(exc, db_path) from exc
+        translated = translate_error(exc, db_path)
+        if translated is exc:
+            raise
+        raise translated from exc
     finally:
         conn.close()
 

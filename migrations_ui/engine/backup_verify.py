@@ -52,8 +52,8 @@ def check_against_manifest(path, manifest, work, report, keep_inner=False):
         state, message = "corrupt", "integrity check fails: " + "; ".join(problems[:3])
     elif actual != manifest["sha256"] or not inner_ok:
         state = "changed"
-        message = (f"sha256 is {actual[:16]}…, the manifest recorded {manifest['sha256'][:16]}…: "
-                   "the file changed after it was written")
+        message = (f"sha256 is {actual[:16]}…, the manifest recorded "
+                   f"{manifest['sha256'][:16]}…: the file changed after it was written")
     else:
         state, message = "ok", "sha256 and integrity_check match the manifest"
     if db_path != path and (state != "ok" or not keep_inner):

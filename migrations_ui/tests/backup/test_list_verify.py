@@ -132,7 +132,8 @@ def test_verify_again_accepts_a_backup_copied_without_its_mtime(source, backup_d
 
 
 @pytest.mark.parametrize("name", [
-    "../metamorph.db", "../../etc/passwd", "/etc/passwd", "sub/metamorph-backup-20261125-093000.db",
+    "../metamorph.db", "../../etc/passwd", "/etc/passwd",
+    "sub/metamorph-backup-20261125-093000.db",
     "metamorph-backup-20261125-093000.db/../../x", "", ".", "..", "metamorph.db",
     "metamorph-backup-20261125-093000.db.json", ".metamorph-backup-20261125-093000-1-abcdef12"
     ".db.partial", "metamorph-backup-20261125-093000.db\0", None,
@@ -174,3 +175,25 @@ def test_latest_verified_backup_skips_changed_ones_and_honours_max_age(source, b
     assert created.isoformat() == older["created_at"]
     assert backup.latest_verified_backup(backup_dir, max_age_hours=1)[0] == older["path"]
     assert backup.latest_verified_backup(backup_dir, max_age_hours=0) is None
+
+
+@pytest.mark.parametrize("content", ["{not json", "[]", '{"written_by": "metamorph-admin"}'])
+def test_a_damaged_manifest_makes_its_backup_unverified_without_breaking_the_list(
+        source, backup_dir, content):
+    good = backup.run_backup(source, backup_dir)
+    bad = backup.run_backup(source, backup_dir)
+    open(bad["manifest_path"], "w").write(content)
+
+    states = {e["name"]: e["state"] for e in backup.list_backups(backup_dir)}
+    assert states == {good["name"]: "verified", bad["name"]: "unverified"}
+    assert backup.verify_backup(backup_dir, bad["name"])["state"] == "missing-manifest"
+
+
+def test_a_manifest_with_an_unreadable_date_is_not_trusted(source, backup_dir):
+    result = backup.run_backup(source, backup_dir)
+    manifest = json.load(open(result["manifest_path"]))
+    manifest["created_at"] = "yesterday"
+    json.dump(manifest, open(result["manifest_path"], "w"))
+
+    listed = entry(backup_dir, result["name"])
+    assert listed["state"] == "unverified" and "created_at" in listed["problem"]

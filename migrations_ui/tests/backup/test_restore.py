@@ -113,7 +113,8 @@ def test_restore_into_a_wal_database_ignores_its_stale_wal(source, backup_dir):
 
     result = backup.restore_backup(source, backup_dir, made["name"], safety_backup=False)
     assert result["journal_mode"] == "wal"
-    assert metamorph.execute("SELECT COUNT(*) FROM messages").fetchone()[0] == at_backup["messages"]
+    seen_by_metamorph = metamorph.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
+    assert seen_by_metamorph == at_backup["messages"]
     metamorph.close()
     assert table_counts(source) == at_backup and integrity(source) == ["ok"]
 
