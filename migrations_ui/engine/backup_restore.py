@@ -126,17 +126,33 @@ def _copy_into_live(source, db_path, page_size, report):
     try:
         src.execute(f"PRAGMA mmap_size = {int(copier.SOURCE_MMAP_BYTES)}")
         mode = live.execute("PRAGMA journal_mode").fetchone()[0]
+        left_wal = mode == "wal" and _leave_wal_for_new_page_size(live, page_size, db_path)
         try:
             src.backup(live, pages=copier.COPY_STEP_PAGES,
                        progress=_bounded_wait(page_size, report))
         except _StillBusy:
             raise DatabaseLocked(db_path, _holder(db_path)) from None
-        if mode == "wal":
+        if left_wal:
+            live.execute("PRAGMA journal_mode = WAL")
+        elif mode == "wal":
             live.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         live.close()
         src.close()
     return {"journal_mode": mode, "copy_seconds": round(time.monotonic() - started, 3)}
+
+
+def _leave_wal_for_new_page_size(live, page_size, db_path):
+    """The backup API cannot change the page size of a WAL file: restore in rollback mode."""
+    if live.execute("PRAGMA page_size").fetchone()[0] == page_size:
+        return False
+    try:
+        mode = live.execute("PRAGMA journal_mode = DELETE").fetchone()[0]
+    except sqlite3.OperationalError:
+        mode = "wal"
+    if mode == "wal":  # another connection still has the WAL open
+        raise DatabaseLocked(db_path, _holder(db_path) or "another connection uses its WAL")
+    return True
 
 
 class _StillBusy(Exception):

@@ -213,3 +213,24 @@ def test_restore_gives_up_on_a_reader_that_never_finishes_and_changes_nothing(
     assert f"process {reader.pid} is reading" in str(err.value)
     reader.stop()
     assert integrity(source) == ["ok"] and table_counts(source) == before_restore
+
+
+def test_restore_into_a_wal_database_with_another_page_size(tmp_path, backup_dir):
+    source, live = str(tmp_path / "big-pages.db"), str(tmp_path / "live.db")
+    for path, page_size, row in ((source, 8192, "from-backup"), (live, 4096, "live")):
+        conn = sqlite3.connect(path)
+        conn.execute(f"PRAGMA page_size={page_size}")
+        conn.execute("CREATE TABLE sessions (id TEXT PRIMARY KEY)")
+        conn.execute("INSERT INTO sessions VALUES (?)", (row,))
+        conn.commit()
+        conn.close()
+    sqlite3.connect(live).execute("PRAGMA journal_mode=WAL").fetchone()
+    made = backup.run_backup(source, backup_dir)
+
+    result = backup.restore_backup(live, backup_dir, made["name"], safety_backup=False)
+    conn = sqlite3.connect(live)
+    assert conn.execute("SELECT id FROM sessions").fetchall() == [("from-backup",)]
+    assert conn.execute("PRAGMA page_size").fetchone()[0] == 8192
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+    assert result["journal_mode"] == "wal"
