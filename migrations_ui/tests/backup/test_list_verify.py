@@ -197,3 +197,16 @@ def test_a_manifest_with_an_unreadable_date_is_not_trusted(source, backup_dir):
 
     listed = entry(backup_dir, result["name"])
     assert listed["state"] == "unverified" and "created_at" in listed["problem"]
+
+
+def test_latest_verified_backup_of_one_database_ignores_other_databases(source, backup_dir,
+                                                                        metamorph_db):
+    other = metamorph_db(state="legacy", sessions=20, vaults=1)
+    mine = backup.run_backup(source, backup_dir)
+    backup.run_backup(other, backup_dir)
+
+    assert backup.latest_verified_backup(backup_dir, source_path=source)[0] == mine["path"]
+    link = os.path.join(os.path.dirname(source), "alias.db")
+    os.symlink(source, link)
+    assert backup.latest_verified_backup(backup_dir, source_path=link)[0] == mine["path"]
+    assert backup.latest_verified_backup(backup_dir, source_path="/elsewhere.db") is None
