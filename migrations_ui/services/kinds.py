@@ -75,3 +75,28 @@ def check_integrity(db_path, progress):
 
 register(JobKind("integrity-check", "Full integrity check", check_integrity,
                  "migrations_ui.run_verification", mutating=False))
+
+
+def _register_operations():
+    from migrations_ui import operation_forms as f
+    ops = "migrations_ui.services.operations."
+    for kind in (
+        JobKind("migration", "Migration", ops + "migrate", "migrations_ui.run_migration",
+                form=f.MigrationForm),
+        JobKind("rehearsal", "Rehearsal on a scratch copy", ops + "rehearse",
+                "migrations_ui.run_rehearsal", mutating=False),
+        JobKind("rollback", "Migration rollback", ops + "rollback",
+                "migrations_ui.rollback_migration", form=f.RollbackForm),
+        JobKind("verification", "Migration verification", ops + "verify",
+                "migrations_ui.run_verification", mutating=False),
+        JobKind("backup", "Backup", ops + "run_backup", "migrations_ui.run_backup",
+                form=f.BackupForm),
+        JobKind("verify-backup", "Backup re-verification", ops + "verify_backup",
+                "migrations_ui.verify_backup", mutating=False, form=f.BackupNameForm),
+        JobKind("restore", "Restore from backup", ops + "restore_backup",
+                "migrations_ui.restore_backup", form=f.RestoreForm),
+    ):
+        register(kind)
+
+
+_register_operations()

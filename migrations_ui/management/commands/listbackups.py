@@ -1,0 +1,31 @@
+import json
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from migrations_ui.engine import backup
+
+
+class Command(BaseCommand):
+    help = ("List the backups in METAMORPH_BACKUP_DIR, newest first, with size, age, label, "
+            "verification state and row totals. Only files whose manifest and checksum match "
+            "are shown as verified.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--json", action="store_true", help="print JSON")
+        parser.add_argument("--dir", help="backup directory (default METAMORPH_BACKUP_DIR)")
+
+    def handle(self, *args, **opts):
+        entries = backup.list_backups(opts["dir"] or settings.METAMORPH_BACKUP_DIR)
+        if opts["json"]:
+            self.stdout.write(json.dumps(entries, indent=2, default=str))
+            return
+        if not entries:
+            self.stdout.write("No backups yet: `python manage.py backupdb` takes one.")
+        for e in entries:
+            age_h = e["age_seconds"] / 3600
+            self.stdout.write(f"{e['name']:<44} {e['state']:<11} {e['size_bytes']:>12} bytes "
+                              f"{age_h:7.1f} h old  rows {e['total_rows'] or '-':>9}  "
+                              f"{e['label'] or ''}")
+            if e.get("problem"):
+                self.stdout.write(f"    {e['problem']}")

@@ -1,0 +1,57 @@
+import os
+import sys
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from migrations_ui.engine import backup
+from migrations_ui.engine.backup_files import validate_name
+from migrations_ui.services.cli import run_from_command
+from vaults.metamorph.errors import MetamorphError
+
+
+class Command(BaseCommand):
+    help = ("Restore a verified backup into the live Metamorph database: refuses unless the "
+            "backup verifies, refuses while another process holds the database, takes a safety "
+            "backup of the current file first, copies through SQLite's backup API (no stale "
+            "-wal replay) and checks the restored row counts against the manifest.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("name", help="backup file name, as `listbackups` shows it")
+        parser.add_argument("--yes", action="store_true", help="skip the typed confirmation")
+        parser.add_argument("--json", action="store_true", help="print the result as JSON")
+        parser.add_argument("--db", help="Metamorph database (default METAMORPH_DATABASE_PATH)")
+        parser.add_argument("--dir", help="backup directory (default METAMORPH_BACKUP_DIR)")
+
+    def handle(self, *args, **opts):
+        db_path = os.path.abspath(opts["db"] or settings.METAMORPH_DATABASE_PATH)
+        backup_dir = os.path.abspath(opts["dir"] or settings.METAMORPH_BACKUP_DIR)
+        try:
+            validate_name(opts["name"])
+        except MetamorphError as exc:
+            raise CommandError(str(exc)) from None
+        listed = {e["name"]: e for e in backup.list_backups(backup_dir)}
+        entry = listed.get(opts["name"])
+        if entry is None or entry["state"] != "verified":
+            why = entry["problem"] or entry["state"] if entry else "no such backup"
+            raise CommandError(f"{opts['name']} cannot be restored ({why}): nothing was "
+                               "changed. `python manage.py listbackups` shows the verified ones.")
+        self._confirm(db_path, opts)  # the restore itself re-checks sha256 and integrity
+        params = {"db_path": db_path, "name": opts["name"]}
+        if opts["dir"]:
+            params["backup_dir"] = backup_dir
+        job = run_from_command("restore", params, stdout=self.stdout, stderr=self.stderr,
+                               json_output=opts["json"])
+        if not opts["json"]:
+            self.stdout.write(job.result.get("message") or f"Restored {opts['name']}.")
+
+    def _confirm(self, db_path, opts):
+        if opts["yes"]:
+            return
+        if not sys.stdin.isatty():
+            raise CommandError("A restore replaces the live database: run it on a terminal to "
+                               "confirm, or add --yes.")
+        name = os.path.basename(db_path)
+        typed = input(f"This replaces {db_path} with {opts['name']}. Type {name} to go on: ")
+        if typed.strip() != name:
+            raise CommandError("Not confirmed: nothing was changed.")

@@ -1,0 +1,62 @@
+"""Forms of the Migrations and Backups pages: their cleaned data are the engine's parameters."""
+import os
+
+from django import forms
+from django.conf import settings
+
+from migrations_ui.engine.definitions import MIGRATIONS
+
+ALL = ""
+MIGRATION_CHOICES = [(ALL, "all pending migrations")] + [(m.id, m.id) for m in MIGRATIONS]
+
+
+def database_name():
+    return os.path.basename(settings.METAMORPH_DATABASE_PATH)
+
+
+class ConfirmedForm(forms.Form):
+    """A destructive step: the operator types the database file's name to go on."""
+    confirm = forms.CharField(max_length=255, label="Type the database file name to confirm")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("confirm", "").strip() != database_name():
+            raise forms.ValidationError(
+                f"Type the database file name exactly ({database_name()}) to confirm.")
+        data.pop("confirm", None)  # the rest are the engine's parameters
+        return data
+
+
+class MigrationForm(ConfirmedForm):
+    migration_id = forms.ChoiceField(choices=MIGRATION_CHOICES, required=False,
+                                     label="Migration")
+    take_backup = forms.BooleanField(required=False, initial=True,
+                                     label="Take a verified backup first (recommended)")
+    force = forms.BooleanField(required=False,
+                               label="Run even if a pre-flight check fails (not recommended)")
+    max_backup_age_hours = forms.FloatField(min_value=0.1, max_value=24 * 30, initial=24,
+                                            label="Newest backup may be this many hours old")
+
+    def clean_migration_id(self):
+        return self.cleaned_data["migration_id"] or None
+
+
+class RollbackForm(ConfirmedForm):
+    migration_id = forms.ChoiceField(choices=MIGRATION_CHOICES[1:], label="Migration")
+    take_backup = forms.BooleanField(required=False, initial=True,
+                                     label="Take a verified backup first")
+
+
+class BackupForm(forms.Form):
+    label = forms.CharField(max_length=80, required=False)
+    compress = forms.BooleanField(required=False, label="gzip the verified copy")
+    keep = forms.IntegerField(min_value=1, max_value=1000, required=False,
+                              label="Keep only the newest N verified backups")
+
+
+class BackupNameForm(forms.Form):
+    name = forms.CharField(max_length=255)
+
+
+class RestoreForm(ConfirmedForm):
+    name = forms.CharField(max_length=255)

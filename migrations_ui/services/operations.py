@@ -1,0 +1,40 @@
+"""The job kinds' engine calls, with the settings a web form must not choose (backup dir).
+
+Commands may pass `backup_dir` (their --dir option); web jobs never do.
+"""
+from django.conf import settings
+
+from migrations_ui.engine import backup, operations
+
+
+def _dir(backup_dir):
+    return backup_dir or settings.METAMORPH_BACKUP_DIR
+
+
+def migrate(db_path, progress, backup_dir=None, **options):
+    return operations.migrate(db_path, _dir(backup_dir), progress=progress, **options)
+
+
+def rehearse(db_path, progress, backup_dir=None):
+    return operations.rehearse(db_path, _dir(backup_dir), progress=progress)
+
+
+def rollback(db_path, progress, backup_dir=None, **options):
+    return operations.rollback(db_path, _dir(backup_dir), progress=progress, **options)
+
+
+def verify(db_path, progress, backup_dir=None):
+    progress("verify", 0, 1, "verifying schema, indexes and row counts")
+    return operations.verify(db_path, _dir(backup_dir))
+
+
+def run_backup(db_path, progress, backup_dir=None, **options):
+    return backup.run_backup(db_path, _dir(backup_dir), progress=progress, **options)
+
+
+def verify_backup(db_path, progress, name, backup_dir=None):
+    return backup.verify_backup(_dir(backup_dir), name, progress=progress)
+
+
+def restore_backup(db_path, progress, name, backup_dir=None):
+    return backup.restore_backup(db_path, _dir(backup_dir), name, progress=progress)
