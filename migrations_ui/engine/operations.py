@@ -9,6 +9,7 @@ from datetime import datetime
 from vaults.metamorph.errors import MetamorphError
 
 from . import backup, rehearsal, runner
+from .backup_files import prepare_dir
 from .definitions import BY_ID
 from .errors import PreflightRefused
 from .preflight import preflight
@@ -62,6 +63,7 @@ def migrate(db_path, backup_dir, migration_id=None, take_backup=False, force=Fal
 
 def rehearse(db_path, backup_dir, progress=None):
     """Migrate a scratch copy (kept beside the backups: it holds the same secrets)."""
+    prepare_dir(backup_dir)
     return rehearsal.rehearse(db_path, backup_dir, progress=progress)
 
 

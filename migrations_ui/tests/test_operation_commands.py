@@ -1,0 +1,150 @@
+"""runmigration, backupdb, listbackups, restorebackup as real subprocesses an operator runs."""
+import hashlib
+import json
+import sqlite3
+
+import pytest
+
+from conftest import sql
+from migrations_ui.tests.job_helpers import migrated_admin_db
+from vaults.tests.commands import manage
+
+
+@pytest.fixture
+def run(tmp_path):
+    admin = migrated_admin_db(tmp_path)
+    backups = tmp_path / "backups"
+
+    def call(*args, **env):
+        return manage(*args, env={"DATABASE_URL": f"sqlite:///{admin}",
+                                  "METAMORPH_BACKUP_DIR": str(backups), **env})
+    call.admin = admin
+    call.backups = backups
+    return call
+
+
+def digest(path):
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+def test_list_and_plan_show_pending_migrations_without_writing(run, metamorph_db):
+    path = metamorph_db("legacy")
+    before = digest(path)
+    listed = run("runmigration", "--db", path, "--list")
+    assert listed.returncode == 0
+    assert "001_add_vault_id                 pending" in listed.stdout
+    plan = run("runmigration", "--db", path, "--plan")
+    assert plan.returncode == 0, plan.stderr
+    assert 'ALTER TABLE "sessions" ADD COLUMN vault_id TEXT NOT NULL DEFAULT \'default-vault\'' in (
+        plan.stdout)
+    assert "Metamorph's guide estimates" in plan.stdout
+    assert digest(path) == before
+
+
+def test_run_without_a_backup_is_refused_and_changes_nothing(run, metamorph_db):
+    path = metamorph_db("legacy")
+    before = digest(path)
+    result = run("runmigration", "--db", path)
+    assert result.returncode == 1
+    assert "no verified backup found" in result.stderr and "--backup" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert digest(path) == before
+    jobs = sql(str(run.admin), "SELECT kind, state, origin FROM migrations_ui_job")
+    assert jobs == [("migration", "failed", "cli")]
+
+
+def test_run_with_backup_migrates_verifies_and_records_the_job(run, metamorph_db):
+    path = metamorph_db("legacy")
+    result = run("runmigration", "--db", path, "--backup")
+    assert result.returncode == 0, result.stderr
+    assert "Columns added: 11 (10 skipped)" in result.stdout
+    assert "Indexes created: 21 (11 skipped)" in result.stdout
+    assert "[ok] row_counts" in result.stdout
+    assert [r[0] for r in sql(path, "SELECT id FROM schema_migrations ORDER BY id")] == [
+        "001_add_vault_id", "002_add_vercel_sandbox_tables"]
+    assert sql(str(run.admin), "SELECT kind, state FROM migrations_ui_job ORDER BY id") == [
+        ("migration", "succeeded")]
+    audit = sql(str(run.admin), "SELECT action, outcome FROM migrations_ui_auditrecord")
+    assert ("migration", "success") in audit
+    assert len(list(run.backups.glob("metamorph-backup-*.db"))) == 1
+
+
+def test_json_result_carries_preflight_run_and_verification(run, metamorph_db):
+    path = metamorph_db("autoupgraded")
+    result = run("runmigration", "--db", path, "--backup", "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["ok"] is True and doc["verification"]["ok"] is True
+    first = doc["run"]["migrations"][0]
+    assert first["migration_id"] == "001_add_vault_id" and first["counts"]["columns_added"] == 1
+    assert {c["name"] for c in doc["preflight"]["findings"]} >= {"backup", "quick_check", "lock"}
+
+
+def test_unknown_migration_and_rollback_of_pending_are_clear_errors(run, metamorph_db):
+    path = metamorph_db("legacy")
+    unknown = run("runmigration", "--db", path, "--migration", "009_nope")
+    assert unknown.returncode != 0 and "001_add_vault_id" in unknown.stderr
+    never = run("runmigration", "--db", path, "--rollback", "--yes")
+    assert never.returncode != 0 and "Traceback" not in never.stderr
+
+
+def test_rollback_of_002_needs_a_backup_taken_after_it_and_a_confirmation(run, metamorph_db):
+    path = metamorph_db("migrated")
+    rows = sql(path, "SELECT COUNT(*) FROM vercel_connections")[0][0]
+    unconfirmed = run("runmigration", "--db", path, "--rollback")
+    assert unconfirmed.returncode != 0 and "--yes" in unconfirmed.stderr
+    no_backup = run("runmigration", "--db", path, "--rollback", "--yes")
+    assert no_backup.returncode == 1
+    lost = rows + sql(path, "SELECT COUNT(*) FROM sandboxes")[0][0] + sql(
+        path, "SELECT COUNT(*) FROM sandbox_resource_usage")[0][0]
+    assert f"deletes {lost} rows" in no_backup.stderr
+    assert "needs a verified backup" in no_backup.stderr
+    assert "vercel_connections" in {r[0] for r in sql(
+        path, "SELECT name FROM sqlite_master WHERE type='table'")}
+    done = run("runmigration", "--db", path, "--rollback", "--yes", "--backup")
+    assert done.returncode == 0, done.stderr
+    assert "vercel_connections" not in {r[0] for r in sql(
+        path, "SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def test_rehearsal_reports_timing_and_leaves_the_live_file_alone(run, metamorph_db):
+    path = metamorph_db("legacy")
+    before = digest(path)
+    result = run("runmigration", "--db", path, "--rehearse", "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["ok"] is True and doc["migrate_seconds"] >= 0
+    assert "guide" in doc["downtime"]["sentence"]
+    assert digest(path) == before
+
+
+def test_backupdb_listbackups_and_restorebackup_round_trip(run, metamorph_db):
+    path = metamorph_db("migrated")
+    made = run("backupdb", "--db", path, "--label", "before-test", "--json")
+    assert made.returncode == 0, made.stderr
+    manifest = json.loads(made.stdout)
+    assert manifest["label"] == "before-test"
+    listed = run("listbackups", "--json")
+    entries = json.loads(listed.stdout)
+    assert [e["state"] for e in entries] == ["verified"]
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM messages")
+    conn.commit()
+    conn.close()
+    restored = run("restorebackup", manifest["name"], "--db", path, "--yes")
+    assert restored.returncode == 0, restored.stderr
+    assert sql(path, "SELECT COUNT(*) FROM messages")[0][0] == manifest["row_counts"][
+        "messages"]["total"] > 0
+
+
+def test_restorebackup_refuses_path_tricks_and_unverified_names(run, metamorph_db):
+    path = metamorph_db("migrated")
+    tricked = run("restorebackup", "../../etc/passwd", "--db", path, "--yes")
+    assert tricked.returncode != 0 and "is not a backup name" in tricked.stderr
+    missing = run("restorebackup", "metamorph-backup-20200101-000000.db", "--db", path, "--yes")
+    assert missing.returncode != 0 and "listbackups" in missing.stderr
+
+
+def test_backupdb_rejects_keep_zero(run, metamorph_db):
+    result = run("backupdb", "--db", metamorph_db("legacy"), "--keep", "0")
+    assert result.returncode != 0 and "--keep must be 1 or more" in result.stderr

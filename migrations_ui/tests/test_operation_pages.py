@@ -1,0 +1,106 @@
+"""The Migrations and Backups pages: roles, typed confirmations, jobs that really run."""
+import pytest
+from django.urls import reverse
+
+from conftest import sql
+from migrations_ui.models import Job
+from migrations_ui.tests.job_helpers import user_with_role
+
+
+@pytest.fixture
+def live_db(settings, metamorph_db, tmp_path):
+    def point(state):
+        settings.METAMORPH_DATABASE_PATH = metamorph_db(state)
+        settings.METAMORPH_BACKUP_DIR = str(tmp_path / "backups")
+        return settings.METAMORPH_DATABASE_PATH
+    return point
+
+
+def login(client, role):
+    client.force_login(user_with_role(role))
+    return client
+
+
+def start(client, kind, **data):
+    return client.post(reverse("migrations_ui:start_job", args=[kind]), data)
+
+
+def test_viewer_sees_the_plan_but_cannot_run_it(client, db, live_db):
+    path = live_db("legacy")
+    login(client, "viewer")
+    page = client.get(reverse("migrations_ui:migrations")).content.decode()
+    assert "ALTER TABLE &quot;sessions&quot; ADD COLUMN vault_id" in page
+    assert "1-5 minutes" in page or "Metamorph&#x27;s guide" in page
+    refused = start(client, "migration", confirm="x", max_backup_age_hours=24)
+    assert refused.status_code == 403
+    assert "admin role" in refused.content.decode()
+    assert sql(path, "SELECT COUNT(*) FROM sqlite_master WHERE name='schema_migrations'") == [(0,)]
+
+
+def test_wrong_typed_name_runs_nothing(client, db, live_db):
+    path = live_db("legacy")
+    login(client, "admin")
+    response = start(client, "migration", confirm="metamorph.db", take_backup="on",
+                     max_backup_age_hours=24, next="/migrations/")
+    assert response.status_code == 302 and response.url == "/migrations/"
+    assert not Job.objects.exists()
+    follow = client.get("/migrations/").content.decode()
+    assert "Type the database file name exactly" in follow
+    assert sql(path, "SELECT COUNT(*) FROM sqlite_master WHERE name='schema_migrations'") == [(0,)]
+
+
+def test_admin_migrates_from_the_page_with_a_backup_first(client, db, live_db):
+    import os
+    path = live_db("legacy")
+    login(client, "admin")
+    response = start(client, "migration", confirm=os.path.basename(path), take_backup="on",
+                     max_backup_age_hours=24)
+    job = Job.objects.get()
+    assert response.url == reverse("migrations_ui:job", args=[job.pk])
+    assert job.state == "succeeded", job.error
+    assert job.result["verification"]["ok"] is True
+    assert [r[0] for r in sql(path, "SELECT id FROM schema_migrations ORDER BY id")] == [
+        "001_add_vault_id", "002_add_vercel_sandbox_tables"]
+    page = client.get(reverse("migrations_ui:migrations")).content.decode()
+    assert "Nothing pending" in page and "Roll back" in page
+
+
+def test_rollback_preview_counts_the_rows_002_would_delete(client, db, live_db):
+    path = live_db("migrated")
+    login(client, "admin")
+    page = client.get(reverse("migrations_ui:migrations")).content.decode()
+    lost = sum(sql(path, f"SELECT COUNT(*) FROM {t}")[0][0]
+               for t in ("vercel_connections", "sandboxes", "sandbox_resource_usage"))
+    assert f"{lost} rows would be deleted" in page
+
+
+def test_operator_backs_up_and_the_page_lists_it_without_tokens(client, db, live_db):
+    path = live_db("migrated")
+    login(client, "operator")
+    start(client, "backup", label="web")
+    job = Job.objects.get(kind="backup")
+    assert job.state == "succeeded", job.error
+    page = client.get(reverse("migrations_ui:backups")).content.decode()
+    assert job.result["name"] in page and "verified" in page
+    job_page = client.get(reverse("migrations_ui:job", args=[job.pk])).content.decode()
+    for (token, refresh) in sql(path, "SELECT access_token, refresh_token FROM vercel_connections"):
+        assert token not in page + job_page and refresh not in page + job_page
+
+
+def test_operator_cannot_restore_but_admin_can_with_the_typed_name(client, db, live_db):
+    import os
+    path = live_db("migrated")
+    login(client, "operator")
+    start(client, "backup")
+    name = Job.objects.get(kind="backup").result["name"]
+    assert start(client, "restore", name=name, confirm=os.path.basename(path)).status_code == 403
+    login(client, "admin")
+    import sqlite3
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM sessions")
+    conn.commit()
+    conn.close()
+    start(client, "restore", name=name, confirm=os.path.basename(path))
+    job = Job.objects.get(kind="restore")
+    assert job.state == "succeeded", job.error
+    assert sql(path, "SELECT COUNT(*) FROM sessions")[0][0] > 0
