@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench import bench_migrations, bench_vaults  # noqa: E402
+from bench import bench_backups, bench_migrations, bench_vaults  # noqa: E402
 from bench.common import bench_database, row_total  # noqa: E402
 
 
@@ -28,6 +28,8 @@ def main():
           f"{row_total(migrated)} rows, 1000 vaults")
     if not args.only or "vaults" in args.only:
         bench_vaults.run(migrated)
+    if not args.only or "backups" in args.only:
+        bench_backups.run(migrated)
     if not args.only or "migrations" in args.only:
         legacy = bench_database("legacy", args.sessions)
         bench_migrations.run(legacy)
