@@ -7,7 +7,6 @@ class Snapshot(models.Model):
 
     class Kind(models.TextChoices):
         COUNTS = "counts", "Counts, quick_check and sizes"
-        INTEGRITY = "integrity", "Full integrity_check"
 
     class State(models.TextChoices):
         QUEUED = "queued"
@@ -28,7 +27,7 @@ class Snapshot(models.Model):
 
     class Meta:
         ordering = ["-requested_at", "-id"]
-        permissions = [("request_snapshot", "Can request a recount or an integrity check")]
+        permissions = [("request_snapshot", "Can request a recount")]
         indexes = [models.Index(fields=["db_path", "kind", "state", "-requested_at"])]
 
     def __str__(self):

@@ -24,6 +24,12 @@ def pending_snapshot(db_path, kind=Snapshot.Kind.COUNTS):
         state__in=[Snapshot.State.QUEUED, Snapshot.State.RUNNING]).first()
 
 
+def latest_integrity_job(db_path):
+    """The newest full integrity_check job of this file (run from the Health or Jobs page)."""
+    from migrations_ui.models import Job
+    return Job.objects.filter(kind="integrity-check", db_path=db_path).order_by("-id").first()
+
+
 def last_failed_snapshot(db_path):
     last = Snapshot.objects.filter(db_path=db_path).first()
     return last if last and last.state == Snapshot.State.FAILED else None

@@ -11,5 +11,4 @@ urlpatterns = [
     path("checks/", views.checks, name="checks"),
     path("snapshot/status/", views.snapshot_status, name="snapshot_status"),
     path("snapshot/refresh/", views.refresh, name="refresh"),
-    path("snapshot/integrity/", views.integrity, name="integrity"),
 ]

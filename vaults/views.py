@@ -92,8 +92,7 @@ def health(request):
     db_path = selectors.metamorph_path()
     return render(request, "vaults/health.html", {
         "o": data, "h": data.report["health"], "integrity": data.report["integrity"],
-        "full": selectors.latest_snapshot(db_path, Snapshot.Kind.INTEGRITY),
-        "full_pending": selectors.pending_snapshot(db_path, Snapshot.Kind.INTEGRITY)})
+        "full": selectors.latest_integrity_job(db_path)})
 
 
 @require_GET
@@ -113,27 +112,16 @@ def snapshot_status(request):
         "failed": selectors.last_failed_snapshot(db_path)})
 
 
-def _request(request, kind, done_message):
-    action = "request-recount" if kind == Snapshot.Kind.COUNTS else "request-integrity-check"
-    require_perm(request, "vaults.request_snapshot", action=action)
+@require_POST
+def refresh(request):
+    """Queue a recount (counts, quick_check, sizes) of the configured file."""
+    require_perm(request, "vaults.request_snapshot", action="request-recount")
     db_path = selectors.metamorph_path()
-    snap = snapshots.request_snapshot(db_path, kind)
-    audit.record_request(request, action, target=db_path, parameters={"snapshot": snap.id},
-                         outcome=AuditRecord.Outcome.REQUESTED)
-    messages.success(request, done_message)
+    snap = snapshots.request_snapshot(db_path)
+    audit.record_request(request, "request-recount", target=db_path,
+                         parameters={"snapshot": snap.id}, outcome=AuditRecord.Outcome.REQUESTED)
+    messages.success(request, "Recount queued: counts, quick_check and sizes refresh in the "
+                              "background.")
     target = request.POST.get("next", "")
     return redirect(target if target.startswith("/") and not target.startswith("//")
                     else "vaults:dashboard")
-
-
-@require_POST
-def refresh(request):
-    return _request(request, Snapshot.Kind.COUNTS,
-                    "Recount queued: counts, quick_check and sizes refresh in the background.")
-
-
-@require_POST
-def integrity(request):
-    return _request(request, Snapshot.Kind.INTEGRITY,
-                    "Full integrity_check queued; it reads the whole file (about 5 s per GB "
-                    "warm, longer cold).")

@@ -90,10 +90,10 @@ def test_a_user_without_a_role_cannot_request_a_recount_and_is_told_to_get_viewe
 def test_a_viewers_recount_is_audited(client, settings, metamorph_db):
     settings.METAMORPH_DATABASE_PATH = metamorph_db("migrated")
     client.force_login(user_with_role("viewer", "vera"))
-    assert client.post(reverse("vaults:integrity")).status_code == 302
+    assert client.post(reverse("vaults:refresh")).status_code == 302
     record = AuditRecord.objects.get()
     assert (record.actor, record.action, record.outcome, record.target) == (
-        "vera", "request-integrity-check", "requested", settings.METAMORPH_DATABASE_PATH)
+        "vera", "request-recount", "requested", settings.METAMORPH_DATABASE_PATH)
     assert record.remote_addr == "127.0.0.1"
 
 

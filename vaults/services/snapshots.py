@@ -3,8 +3,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from vaults.metamorph import inspect, report
-from vaults.metamorph.connection import open_readonly
+from vaults.metamorph import report
 from vaults.metamorph.errors import MetamorphError
 from vaults.models import Snapshot
 
@@ -12,14 +11,14 @@ from vaults.models import Snapshot
 STUCK_AFTER = timedelta(hours=1)
 
 
-def request_snapshot(db_path, kind=Snapshot.Kind.COUNTS):
-    """Queue a background read, unless one for the same file and kind is already under way."""
+def request_snapshot(db_path):
+    """Queue a background read, unless one for the same file is already under way."""
     under_way = Snapshot.objects.filter(
-        db_path=db_path, kind=kind, state__in=[Snapshot.State.QUEUED, Snapshot.State.RUNNING],
+        db_path=db_path, state__in=[Snapshot.State.QUEUED, Snapshot.State.RUNNING],
         requested_at__gte=timezone.now() - STUCK_AFTER).first()
     if under_way:
         return under_way
-    snap = Snapshot.objects.create(db_path=db_path, kind=kind)
+    snap = Snapshot.objects.create(db_path=db_path)
     from vaults.tasks import take_snapshot_task
     take_snapshot_task.enqueue(snap.id)
     return snap
@@ -34,15 +33,7 @@ def take_snapshot(snapshot_id):
         Snapshot.objects.filter(id=snap.id).update(phase=phase, done=done, total=total)
 
     try:
-        if snap.kind == Snapshot.Kind.COUNTS:
-            payload = report.full_snapshot(snap.db_path, progress)
-        else:
-            progress("integrity_check", 0, 1)
-            conn = open_readonly(snap.db_path, require_metamorph=False)
-            try:
-                payload = {"integrity": inspect.integrity(conn, full=True)}
-            finally:
-                conn.close()
+        payload = report.full_snapshot(snap.db_path, progress)
         state, error = Snapshot.State.DONE, ""
     except MetamorphError as exc:
         payload, state, error = {}, Snapshot.State.FAILED, str(exc)

@@ -131,10 +131,12 @@ def test_recount_refuses_to_redirect_off_site(logged_in, use_db, metamorph_db):
     assert response.url == "/"
 
 
-def test_full_integrity_check_result_appears_on_the_health_page(logged_in, use_db, metamorph_db):
+def test_full_integrity_check_result_appears_on_the_health_page(client, db, use_db, metamorph_db):
+    from migrations_ui.tests.job_helpers import user_with_role
     use_db(metamorph_db("migrated"))
-    logged_in.post(reverse("vaults:integrity"))
-    html = logged_in.get(reverse("vaults:health")).content.decode()
+    client.force_login(user_with_role("operator"))
+    client.post(reverse("migrations_ui:start_job", args=["integrity-check"]))
+    html = client.get(reverse("vaults:health")).content.decode()
     assert 'id="integrity-check"><span class="badge ok">ok</span>' in html
 
 
