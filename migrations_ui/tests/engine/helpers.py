@@ -7,6 +7,9 @@ import subprocess
 import sys
 import time
 
+from conftest import sql  # noqa: F401  (one helper for every test)
+from vaults.tests.lockers import Locker as LockHolder  # noqa: F401
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__)))))
 
@@ -60,41 +63,6 @@ def row_counts(path):
     finally:
         conn.close()
 
-
-def sql(path, query, params=()):
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(query, params).fetchall()
-    finally:
-        conn.close()
-
-
-_HOLDER = """
-import sqlite3, sys, time
-conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-conn.execute(sys.argv[2])
-conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchall()
-print("holding", flush=True)
-time.sleep(60)
-"""
-
-
-class LockHolder:
-    """Another process holding the file, as Metamorph or a sqlite3 shell would."""
-
-    def __init__(self, path, statement="BEGIN IMMEDIATE"):
-        self.proc = subprocess.Popen([sys.executable, "-c", _HOLDER, path, statement],
-                                     stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout.readline().strip() == "holding"
-        self.pid = self.proc.pid
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.proc.kill()
-        self.proc.wait()
-        time.sleep(0.01)
 
 
 def run_driver(script, *args, timeout=60):
