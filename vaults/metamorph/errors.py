@@ -212,3 +212,106 @@ class UnreadableDatabase(MetamorphError):
             "disk: run `python manage.py vaultreport --integrity`, and restore the newest "
             "verified backup if the check fails."
         )
+
+
+# --- Legacy remap (vaults/metamorph/remap) -------------------------------------------------
+
+class RemapError(MetamorphError):
+    """Base of the remap errors: nothing was written unless the message says otherwise."""
+
+
+class NotMigrated(RemapError):
+    def __init__(self, path, tables):
+        shown = ", ".join(tables[:8]) + ("…" if len(tables) > 8 else "")
+        super().__init__(
+            f"{path} is not migrated yet: {len(tables)} tables have no vault_id column "
+            f"({shown}). A remap moves rows between vaults, so every table needs vault_id. "
+            "Nothing was changed. Run migration 001 first "
+            "(`python manage.py runmigration --migration=001_add_vault_id`), then preview again."
+        )
+        self.tables = tables
+
+
+class SourceVaultMissing(RemapError):
+    def __init__(self, vault, existing):
+        shown = ", ".join(repr(v) for v in existing[:8]) or "none"
+        super().__init__(
+            f"No row is in vault {vault!r}, so there is nothing to remap from it. Nothing was "
+            f"changed. Vaults present: {shown}. Choose one of those as the source vault."
+        )
+        self.vault = vault
+
+
+class InvalidRemapRule(RemapError):
+    """A rule that cannot be planned (unknown column, same source and target…)."""
+
+
+class MappingFileInvalid(RemapError):
+    """The mapping CSV has problems; `problems` is a list of (line, text), line 0 = the file."""
+
+    MAX_SHOWN = 20
+
+    def __init__(self, problems, total=None):
+        total = len(problems) if total is None else total
+        shown = "; ".join((f"line {n}: {text}" if n else text)
+                          for n, text in problems[: self.MAX_SHOWN])
+        more = f" (and {total - self.MAX_SHOWN} more)" if total > self.MAX_SHOWN else ""
+        noun = "problem" if total == 1 else "problems"
+        super().__init__(
+            f"The mapping file has {total} {noun}, so nothing was changed: {shown}{more}. "
+            "Fix the file and upload it again."
+        )
+        self.problems = problems
+        self.total = total
+
+
+class PlanOutdated(RemapError):
+    def __init__(self, plan_id, detail=""):
+        why = f" ({detail})" if detail else ""
+        super().__init__(
+            f"The data changed since the preview of plan {plan_id}{why}, so it was not run and "
+            "nothing was changed by this attempt. Preview again and execute the new plan."
+        )
+        self.plan_id = plan_id
+
+
+class PlanNotFound(RemapError):
+    def __init__(self, plan_id, journal):
+        super().__init__(
+            f"Plan {plan_id} has no record in the remap journal {journal}: it never ran against "
+            "this database, or the journal is another one. Nothing was changed. Check the "
+            "journal path (METAMORPH_REMAP_JOURNAL) and the plan id."
+        )
+        self.plan_id = plan_id
+
+
+class PlanStateRefused(RemapError):
+    """The plan's journal state forbids the request (e.g. executing an undone plan)."""
+
+
+class PlanBusy(RemapError):
+    def __init__(self, lock_path, holder=""):
+        who = f" (process {holder})" if holder else ""
+        super().__init__(
+            f"Another remap or undo is running against this journal{who}: {lock_path} is locked. "
+            "Nothing was changed. Wait for it to finish (its job page shows the progress), "
+            "then try again."
+        )
+
+
+class RemapJournalUnusable(RemapError):
+    def __init__(self, path, reason):
+        super().__init__(
+            f"The remap journal {path} cannot be used: {reason}. Nothing was changed. Point "
+            "the journal at a writable file on a local disk (not the Metamorph file itself)."
+        )
+
+
+class OfflineNeedsDowntime(RemapError):
+    def __init__(self, path, holder):
+        super().__init__(
+            f"The offline remap holds the write lock on {path} for its whole run, so it needs "
+            f"downtime, but {holder}. Nothing was changed. Stop the Metamorph server (and any "
+            "sqlite3 shell) first, or use the online mode, which never blocks Metamorph for "
+            "more than about a second."
+        )
