@@ -1,0 +1,171 @@
+"""Deciding, row by row, where a rule sends the source vault's rows, and fingerprinting it.
+
+The same function computes the preview (read-only connection) and, at execution, the
+exact work to do: if the fingerprint it computes then differs from the preview's, the
+data changed and the plan is refused. Rows a plan already moved (read back from its
+journal) count as still in the source vault, so an interrupted plan resumes.
+"""
+import hashlib
+import json
+from array import array
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .. import schema
+from ..errors import SourceVaultMissing
+from . import split
+from .rows import read_rows, vault_tables
+
+MAX_TARGETS_SHOWN = 2000
+MAX_SAMPLES = 10
+
+
+@dataclass
+class TableWork:
+    """Rows of one table still to move (rowid order) and their target's index."""
+    rowids: array = field(default_factory=lambda: array("q"))
+    targets: array = field(default_factory=lambda: array("l"))
+    done: int = 0
+
+
+@dataclass
+class Resolution:
+    source: str
+    vaults: list
+    work: dict
+    fingerprint: str
+    counts: dict          # table -> Counter of outcome codes (moves by target index)
+    done: dict
+    samples: dict         # reason name -> [{"table", "id"}]
+    unique_clashes: list
+    decider: object = None
+
+    @property
+    def remaining(self):
+        return sum(len(w.rowids) for w in self.work.values())
+
+
+class _MoveDecider:
+    """A whole-vault move: every row goes to the one target (index 0)."""
+
+    def __init__(self, target):
+        self.vaults = [target]
+
+    def exprs(self, table):
+        return []
+
+    def codes(self, table, rows):
+        return [0] * len(rows)
+
+
+def resolve(conn, rule, path="the database", done=None):
+    """The Resolution of `rule` on the data as it is now (see module docstring)."""
+    tables = vault_tables(conn, path)
+    check_source(conn, tables, rule.source, done)
+    if rule.kind == "move":
+        decider = _MoveDecider(rule.target)
+    else:
+        decider = split.SplitDecider(conn, tables, rule, done, [])
+    digest = hashlib.sha256()
+    res = Resolution(rule.source, decider.vaults, {}, "", {}, {}, {}, [], decider)
+    for table in tables:
+        _resolve_table(conn, res, table, decider, done, digest)
+    res.unique_clashes = _hold_back_unique_clashes(conn, res)
+    digest.update(json.dumps(res.unique_clashes).encode())
+    res.fingerprint = digest.hexdigest()
+    return res
+
+
+def _resolve_table(conn, res, table, decider, done, digest):
+    work, counts, labels = TableWork(), Counter(), _labels(res.vaults)
+    for rows in read_rows(conn, table, res.source, decider.exprs(table), done):
+        codes = decider.codes(table, rows)
+        counts.update(codes)
+        digest.update(json.dumps([table, [(r[0], r[1], labels[c]) for r, c in zip(rows, codes)]],
+                                 default=repr).encode())
+        for r, c in zip(rows, codes):
+            if c >= 0:
+                if r[-1]:
+                    work.done += 1
+                else:
+                    work.rowids.append(r[0])
+                    work.targets.append(c)
+            elif len(res.samples.setdefault(split.REASONS[c][0], [])) < MAX_SAMPLES:
+                res.samples[split.REASONS[c][0]].append({"table": table, "id": r[1]})
+    res.work[table], res.counts[table], res.done[table] = work, counts, work.done
+
+
+def _labels(vaults):
+    labels = {i: v for i, v in enumerate(vaults)}
+    labels.update({code: "!" + name for code, (name, _) in split.REASONS.items()})
+    return labels
+
+
+def check_source(conn, tables, source, done=None):
+    """SourceVaultMissing unless some row is in `source` (or this plan already moved some)."""
+    for table in tables:
+        if conn.execute(f"SELECT 1 FROM {schema.quote(table)} WHERE vault_id = ? LIMIT 1",
+                        (source,)).fetchone():
+            return
+    if done is not None and conn.execute(
+            f"SELECT 1 FROM {done.journal.rows} WHERE j_plan = ? LIMIT 1",
+            (done.plan_id,)).fetchone():
+        return
+    raise SourceVaultMissing(source, sorted(existing_vaults(conn, tables), key=str))
+
+
+def existing_vaults(conn, tables):
+    """Every vault id present in any vault table (each table's vault index answers)."""
+    found = set()
+    for table in tables:
+        found.update(r[0] for r in conn.execute(
+            f"SELECT DISTINCT vault_id FROM {schema.quote(table)}"))
+    return found
+
+
+def unique_vault_keys(conn, table):
+    """Column lists of UNIQUE indexes on `table` that include vault_id."""
+    out = []
+    for row in conn.execute(f"PRAGMA index_list({schema.quote(table)})"):
+        if row[2]:
+            cols = [r[2] for r in conn.execute(f"PRAGMA index_info({schema.quote(row[1])})")]
+            if schema.VAULT_COLUMN in cols and len(cols) > 1:
+                out.append(cols)
+    return out
+
+
+def _hold_back_unique_clashes(conn, res):
+    """Moves that would break a UNIQUE(vault_id, …) key in their target stay behind."""
+    clashes = []
+    for table, work in res.work.items():
+        keys = unique_vault_keys(conn, table) if work.rowids else []
+        for cols in keys:
+            others = [c for c in cols if c != schema.VAULT_COLUMN]
+            moving = dict(zip(work.rowids, work.targets))
+            sql = (f"SELECT rowid, id, vault_id, {', '.join(schema.quote(c) for c in others)} "
+                   f"FROM {schema.quote(table)}")
+            staying, movers = set(), []
+            for r in conn.execute(sql):
+                if r[0] in moving and r[2] == res.source:
+                    movers.append((r[0], r[1], (res.vaults[moving[r[0]]],) + tuple(r[3:])))
+                else:
+                    staying.add((r[2],) + tuple(r[3:]))
+            seen = Counter(k for _, _, k in movers if None not in k)
+            bad = [(rid, rid_id) for rid, rid_id, k in movers
+                   if None not in k and (k in staying or seen[k] > 1)]
+            if bad:
+                clashes.extend({"table": table, "rowid": rid, "id": i, "key": others}
+                               for rid, i in bad)
+                _drop(res, table, {rid for rid, _ in bad})
+    return clashes
+
+
+def _drop(res, table, rowids):
+    work = res.work[table]
+    keep = [(r, t) for r, t in zip(work.rowids, work.targets) if r not in rowids]
+    res.counts[table].update({split.UNIQUE_CLASH: len(work.rowids) - len(keep)})
+    for r, t in zip(work.rowids, work.targets):
+        if r in rowids:
+            res.counts[table][t] -= 1
+    work.rowids = array("q", (r for r, _ in keep))
+    work.targets = array("l", (t for _, t in keep))

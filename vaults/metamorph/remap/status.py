@@ -1,0 +1,114 @@
+"""What the journal says about a plan: done, interrupted (how many rows remain), undone.
+
+Read-only: the journal file is opened with mode=ro, and for a WAL database (journal inside
+the Metamorph file) the Metamorph file is opened read-only too.
+"""
+import os
+import sqlite3
+
+from ..connection import open_readonly, readonly_uri
+from .journal import IN_FILE_PREFIX, Journal, default_journal_path, lock_held
+
+STATES = ("running", "interrupted", "completed", "undoing", "undo-interrupted", "undone")
+
+
+def _open_journal_readonly(db_path, journal_path):
+    """(connection, Journal) of whichever journal exists, or (None, None)."""
+    if os.path.exists(journal_path) and os.path.getsize(journal_path) > 0:
+        conn = sqlite3.connect(readonly_uri(journal_path), uri=True, isolation_level=None)
+        journal = Journal(conn, "main", "", journal_path, "attached-file")
+        if journal.exists():
+            return conn, journal
+        conn.close()
+    conn = open_readonly(db_path)
+    journal = Journal(conn, "main", IN_FILE_PREFIX, db_path, "in-database")
+    if journal.exists():
+        return conn, journal
+    conn.close()
+    return None, None
+
+
+def plan_status(db_path, plan_id, journal_path=None):
+    """State of `plan_id`, rows planned / moved / undone / remaining, and what to do next."""
+    journal_path = journal_path or default_journal_path(db_path)
+    conn, journal = _open_journal_readonly(db_path, journal_path)
+    if conn is None:
+        return _unknown(plan_id)
+    try:
+        record = journal.record(plan_id)
+        if record is None:
+            return _unknown(plan_id)
+        return _status(record, journal.counts(plan_id), lock_held(journal_path))
+    finally:
+        conn.close()
+
+
+def incomplete_plans(db_path, journal_path=None):
+    """Statuses of the plans that stopped (or are running) before completing their run or
+    their undo: what explains a half-remapped database."""
+    journal_path = journal_path or default_journal_path(db_path)
+    conn, journal = _open_journal_readonly(db_path, journal_path)
+    if conn is None:
+        return []
+    try:
+        ids = [r[0] for r in conn.execute(
+            f"SELECT plan_id FROM {journal.plans} WHERE state IN ('running', 'undoing') "
+            "ORDER BY started_at")]
+        held = lock_held(journal_path)
+        return [_status(journal.record(i), journal.counts(i), held) for i in ids]
+    finally:
+        conn.close()
+
+
+def _unknown(plan_id):
+    return {"plan_id": plan_id, "state": "unknown", "message":
+            f"Plan {plan_id} has not run against this database (no journal record)."}
+
+
+def _status(record, counts, running_now):
+    planned = record["planned"]
+    per_table, totals = {}, {"planned": 0, "moved": 0, "undone": 0, "skipped": 0}
+    for table in sorted(set(planned) | set(counts)):
+        c = counts.get(table, {"moved": 0, "undone": 0, "skipped": 0})
+        row = {"planned": planned.get(table, 0), "moved": c["moved"], "undone": c["undone"],
+               "skipped": c["skipped"]}
+        row["remaining"] = max(0, row["planned"] - row["moved"] - row["undone"] - row["skipped"])
+        per_table[table] = row
+        for k in totals:
+            totals[k] += row[k]
+    state = record["state"]
+    if state == "running" and not running_now:
+        state = "interrupted"
+    elif state == "undoing" and not running_now:
+        state = "undo-interrupted"
+    remaining = totals["moved"] if state.startswith("undo") else max(
+        0, totals["planned"] - totals["moved"] - totals["undone"] - totals["skipped"])
+    return {"plan_id": record["plan_id"], "state": state, "mode": record["mode"],
+            "rule": record["rule"], "started_at": record["started_at"],
+            "finished_at": record["finished_at"], "planned_rows": totals["planned"],
+            "moved_rows": totals["moved"], "undone_rows": totals["undone"],
+            "skipped_rows": totals["skipped"], "remaining_rows": remaining,
+            "tables": per_table, "message": _message(record["plan_id"], state, totals,
+                                                       remaining)}
+
+
+def _message(plan_id, state, t, remaining):
+    moved, planned = f"{t['moved']:,}", f"{t['planned']:,}"
+    if state == "running":
+        return f"Plan {plan_id} is running: {moved} of {planned} rows moved so far."
+    if state == "interrupted":
+        return (f"Plan {plan_id} stopped after moving {moved} of {planned} rows "
+                f"({remaining:,} remain). Until it is finished, rows that belong together "
+                "(a conversation and its messages…) can sit in two vaults, which the "
+                "isolation audit shows. Execute the same plan again to resume it, or undo it.")
+    if state == "completed":
+        return f"Plan {plan_id} completed: {moved} rows moved."
+    if state == "undoing":
+        return f"Plan {plan_id} is being undone: {t['undone']:,} rows restored so far."
+    if state == "undo-interrupted":
+        return (f"The undo of plan {plan_id} stopped: {t['undone']:,} rows restored, "
+                f"{remaining:,} still in the plan's target vaults. Run the undo again to "
+                "finish it.")
+    skipped = (f" ({t['skipped']:,} skipped: they had changed since the remap)"
+               if t["skipped"] else "")
+    return f"Plan {plan_id} was undone: {t['undone']:,} rows restored{skipped}."
