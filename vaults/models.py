@@ -36,3 +36,22 @@ class Snapshot(models.Model):
     @property
     def percent(self):
         return int(100 * self.done / self.total) if self.total else 0
+
+
+class RemapPlanRecord(models.Model):
+    """A previewed remap plan, stored so that executing runs exactly what was shown."""
+
+    plan_id = models.CharField(max_length=64, unique=True)
+    db_path = models.CharField(max_length=1024)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=150)
+    kind = models.CharField(max_length=16)
+    description = models.CharField(max_length=500)
+    moves_total = models.BigIntegerField(default=0)
+    plan_json = models.TextField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.plan_id}: {self.description}"

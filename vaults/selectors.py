@@ -54,6 +54,7 @@ def overview(db_path):
     payload = snap.payload if snap else {}
     data = report.build_report(db_path, counts=payload.get("counts"),
                                integrity=payload.get("integrity"), sizes=payload.get("sizes"),
+                               isolation=payload.get("isolation"),
                                count_seconds=settings.METAMORPH_PAGE_QUERY_SECONDS)
     changed = False
     if snap and snap.finished_at:

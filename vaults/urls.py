@@ -1,6 +1,6 @@
 from django.urls import path
 
-from vaults import views
+from vaults import views, views_remap
 
 app_name = "vaults"
 urlpatterns = [
@@ -11,4 +11,7 @@ urlpatterns = [
     path("checks/", views.checks, name="checks"),
     path("snapshot/status/", views.snapshot_status, name="snapshot_status"),
     path("snapshot/refresh/", views.refresh, name="refresh"),
+    path("remap/", views_remap.remap_index, name="remap"),
+    path("remap/preview/<slug:kind>/", views_remap.remap_preview, name="remap_preview"),
+    path("remap/plan/<str:plan_id>/", views_remap.remap_plan, name="remap_plan"),
 ]

@@ -77,6 +77,11 @@ register(JobKind("integrity-check", "Full integrity check", check_integrity,
                  "migrations_ui.run_verification", mutating=False))
 
 
+def _remap_forms():
+    from vaults import forms
+    return forms
+
+
 def _register_operations():
     from migrations_ui import operation_forms as f
     ops = "migrations_ui.services.operations."
@@ -95,6 +100,10 @@ def _register_operations():
                 "migrations_ui.verify_backup", mutating=False, form=f.BackupNameForm),
         JobKind("restore", "Restore from backup", ops + "restore_backup",
                 "migrations_ui.restore_backup", form=f.RestoreForm),
+        JobKind("remap", "Legacy remap", "vaults.services.remap.execute",
+                "migrations_ui.run_remap", form=_remap_forms().ExecuteForm),
+        JobKind("remap-undo", "Undo of a remap", "vaults.services.remap.undo",
+                "migrations_ui.run_remap", form=_remap_forms().UndoForm),
     ):
         register(kind)
 

@@ -150,7 +150,24 @@ def unexpected_columns(report):
                     "Every Metamorph table has the columns Metamorph's code creates.")
 
 
-CHECKS = (partial_migration, unexpected_columns, database_locked, data_not_showing, slow_queries, bad_vault_ids,
+def isolation(report):
+    audit = report.get("isolation")
+    title = "Vault isolation"
+    if not audit:
+        return _finding("isolation", title, "info", "The isolation audit runs with the "
+                        "background read (and in `vaultreport`), once tables have vault_id.")
+    if audit["clean"]:
+        return _finding("isolation", title, "ok", "Every linked row shares the vault of the "
+                        f"row it links to ({', '.join(audit['checked']) or 'no links'}).")
+    detail = " ".join(f["message"] for f in audit["findings"][:4]) or (
+        "Not finished: " + ", ".join(audit["unfinished"]))
+    return _finding("isolation", title, "error" if audit["findings"] else "info", detail,
+                    audit.get("explanation") or "Rows were moved by hand, or a remap stopped "
+                    "half-way.", "Resume or undo the remap plan (Remap page), or move the "
+                    "rows to their parent's vault.")
+
+
+CHECKS = (partial_migration, unexpected_columns, isolation, database_locked, data_not_showing, slow_queries, bad_vault_ids,
           integrity_check)
 
 

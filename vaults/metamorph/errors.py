@@ -251,7 +251,7 @@ class MappingFileInvalid(RemapError):
 
     MAX_SHOWN = 20
 
-    def __init__(self, problems, total=None):
+    def __init__(self, problems, total=None, note=""):
         total = len(problems) if total is None else total
         shown = "; ".join((f"line {n}: {text}" if n else text)
                           for n, text in problems[: self.MAX_SHOWN])
@@ -259,7 +259,7 @@ class MappingFileInvalid(RemapError):
         noun = "problem" if total == 1 else "problems"
         super().__init__(
             f"The mapping file has {total} {noun}, so nothing was changed: {shown}{more}. "
-            "Fix the file and upload it again."
+            + (f"{note}. " if note else "") + "Fix the file and upload it again."
         )
         self.problems = problems
         self.total = total

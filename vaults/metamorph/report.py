@@ -5,6 +5,8 @@ import time
 
 from . import checks, inspect, indexes
 from .connection import open_readonly, translate_error
+from .errors import NotMigrated
+from .remap.audit import isolation_audit
 
 
 def _operator_errors(func):
@@ -19,7 +21,8 @@ def _operator_errors(func):
 
 
 @_operator_errors
-def build_report(path, counts=None, integrity=None, sizes=None, count_seconds=None):
+def build_report(path, counts=None, integrity=None, sizes=None, count_seconds=None,
+                 isolation=None):
     """Schema, health, index health and checks, read live (cheap); counts from the cache.
 
     Without cached `counts`, counts are taken live, bounded by `count_seconds` when given.
@@ -36,6 +39,7 @@ def build_report(path, counts=None, integrity=None, sizes=None, count_seconds=No
             "indexes": indexes.index_health(conn, states, tables),
             "integrity": integrity,
             "sizes": sizes,
+            "isolation": isolation,
         }
         if counts is None:
             counts = inspect.vault_row_counts(conn, seconds=count_seconds, tables=tables)
@@ -46,6 +50,14 @@ def build_report(path, counts=None, integrity=None, sizes=None, count_seconds=No
     return report
 
 
+def isolation_if_migrated(path, seconds=None):
+    """The isolation audit, or None while tables still lack vault_id (nothing to audit)."""
+    try:
+        return isolation_audit(path, seconds=seconds)
+    except NotMigrated:
+        return None
+
+
 @_operator_errors
 def full_snapshot(path, progress=None):
     """The slow part, for the background: exact counts, quick_check and object sizes."""
@@ -53,14 +65,16 @@ def full_snapshot(path, progress=None):
     started = time.monotonic()
     conn = open_readonly(path)
     try:
-        report("counts", 0, 3, "counting rows per vault")
+        report("counts", 0, 4, "counting rows per vault")
         counts = inspect.vault_row_counts(conn)
-        report("integrity", 1, 3, "running quick_check")
+        report("integrity", 1, 4, "running quick_check")
         integrity = inspect.integrity(conn)
-        report("sizes", 2, 3, "measuring table and index sizes")
+        report("sizes", 2, 4, "measuring table and index sizes")
         sizes = inspect.object_sizes(conn)
-        report("done", 3, 3, "done")
     finally:
         conn.close()
-    return {"counts": counts, "integrity": integrity, "sizes": sizes,
+    report("isolation", 3, 4, "isolation audit")
+    isolation = isolation_if_migrated(path)
+    report("done", 4, 4, "done")
+    return {"counts": counts, "integrity": integrity, "sizes": sizes, "isolation": isolation,
             "seconds": round(time.monotonic() - started, 3)}

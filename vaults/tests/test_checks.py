@@ -25,7 +25,7 @@ def test_migrated_database_passes_every_check(metamorph_db):
     assert {f["id"]: f["status"] for f in report["checks"]} == {
         "partial_migration": "ok", "unexpected_columns": "ok", "database_locked": "ok",
         "data_not_showing": "ok", "slow_queries": "ok", "vault_ids": "ok",
-        "integrity": "info"}
+        "integrity": "info", "isolation": "info"}
 
 
 def test_data_only_in_default_vault_explains_why_users_see_nothing(metamorph_db):

@@ -82,3 +82,17 @@ def test_deploy_check_is_clean_apart_from_https_settings():
     result = manage("check", "--deploy", env={"SECRET_KEY": __import__("secrets").token_urlsafe(50)})
     found = set(__import__("re").findall(r"security\.W\d+", result.stderr + result.stdout))
     assert found <= {"security.W004", "security.W008", "security.W012", "security.W016"}
+
+
+def test_vaultreport_runs_the_isolation_audit_and_names_a_split_conversation(metamorph_db):
+    import sqlite3
+    path = metamorph_db("migrated")
+    clean = json.loads(manage("vaultreport", "--json", "--db", path).stdout)
+    assert clean["isolation"]["clean"] is True
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE messages SET vault_id = 'elsewhere' WHERE rowid = 1")
+    conn.commit()
+    conn.close()
+    result = manage("vaultreport", "--db", path)
+    assert result.returncode == 1
+    assert "[error] Vault isolation: 1 messages rows are in another vault" in result.stdout

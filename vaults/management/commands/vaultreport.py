@@ -33,7 +33,9 @@ class Command(BaseCommand):
             integrity = None
             if opts["integrity"]:
                 integrity = reports.full_snapshot(path)["integrity"]
-            data = reports.build_report(path, integrity=integrity, count_seconds=opts["timeout"])
+            data = reports.build_report(path, integrity=integrity, count_seconds=opts["timeout"],
+                                        isolation=reports.isolation_if_migrated(
+                                            path, opts["timeout"]))
         except MetamorphError as exc:
             raise CommandError(str(exc)) from None
         if opts["json"]:

@@ -1,0 +1,100 @@
+"""Remap forms: each turns operator input into an engine rule, or says what is wrong."""
+import os
+
+from django import forms
+from django.conf import settings
+
+from vaults.metamorph import remap, schema
+from vaults.metamorph.errors import MetamorphError
+from vaults.metamorph.remap import csvmap
+
+SOURCE_HELP = "the vault whose rows are remapped (legacy data is in default-vault)"
+
+
+class RuleForm(forms.Form):
+    source = forms.CharField(max_length=200, initial=schema.DEFAULT_VAULT, help_text=SOURCE_HELP)
+
+    def rule(self):
+        """The validated engine rule (call after is_valid())."""
+        return self.cleaned_data["rule"]
+
+    def _checked(self, make):
+        try:
+            return make().validate()
+        except MetamorphError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+class MoveForm(RuleForm):
+    target = forms.CharField(max_length=200, help_text="e.g. the single user's vault id")
+
+    def clean(self):
+        data = super().clean()
+        if "source" in data and "target" in data:
+            data["rule"] = self._checked(lambda: remap.MoveVault(data["target"].strip(),
+                                                                 data["source"]))
+        return data
+
+
+class OwnerForm(RuleForm):
+    owner = forms.ChoiceField(label="Owner column or metadata key")
+    prefix = forms.CharField(max_length=64, initial="user-", required=False)
+
+    def __init__(self, *args, sources=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sources = {str(i): s for i, s in enumerate(sources)}
+        self.fields["owner"].choices = [
+            (key, f"{s['label']} ({s['with_value']} sampled rows with a value, "
+                  f"{s['distinct_values']} distinct; e.g. {', '.join(s['examples'])})")
+            for key, s in self.sources.items()]
+
+    def clean(self):
+        data = super().clean()
+        chosen = self.sources.get(data.get("owner"))
+        if chosen and "source" in data:
+            data["rule"] = self._checked(lambda: remap.SplitByOwner(
+                chosen["table"], chosen["column"], chosen["json_key"],
+                data.get("prefix") or "", data["source"]))
+        return data
+
+
+class MappingForm(RuleForm):
+    mapping = forms.FileField(help_text="CSV with the header " + " or ".join(csvmap.HEADERS))
+
+    def clean(self):
+        data = super().clean()
+        upload = data.get("mapping")
+        if upload is not None and "source" in data:
+            if upload.size > csvmap.MAX_BYTES:
+                raise forms.ValidationError(
+                    f"The file is {upload.size:,} bytes; the limit is {csvmap.MAX_BYTES:,}: "
+                    "split it into several plans.")
+            content = upload.read()
+            data["rule"] = self._checked(
+                lambda: remap.SplitByMapping.from_csv(content, data["source"]))
+        return data
+
+
+class ExecuteForm(forms.Form):
+    mode = forms.ChoiceField(choices=[
+        ("online", "online: short transactions, Metamorph keeps running"),
+        ("offline", "offline bulk: several times faster, needs Metamorph stopped")],
+        initial="online")
+    take_backup = forms.BooleanField(required=False, initial=True,
+                                     label="Take a verified backup first (recommended)")
+    plan_id = forms.CharField(max_length=64, widget=forms.HiddenInput)
+    confirm = forms.CharField(max_length=255, label="Type the database file name to confirm")
+
+    def clean(self):
+        data = super().clean()
+        name = os.path.basename(settings.METAMORPH_DATABASE_PATH)
+        if data.get("confirm", "").strip() != name:
+            raise forms.ValidationError(f"Type the database file name exactly ({name}) to "
+                                        "confirm.")
+        data.pop("confirm", None)
+        return data
+
+
+class UndoForm(ExecuteForm):
+    mode = None
+    take_backup = None

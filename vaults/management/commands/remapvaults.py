@@ -1,0 +1,157 @@
+import argparse
+import json
+import os
+import sys
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from migrations_ui.services.cli import os_user, run_from_command
+from vaults.metamorph import remap
+from vaults.metamorph.errors import MetamorphError
+from vaults.services import remap as remap_service
+
+EPILOG = """
+examples:
+  remapvaults --move alice                       preview: every default-vault row to 'alice'
+  remapvaults --move alice --execute --backup    ... then run it (asks for the file name)
+  remapvaults --mapping owners.csv               preview a split by conversation_id/session_id
+  remapvaults --owners                           list owner columns / metadata keys offered
+  remapvaults --owner semantic_memory.metadata:userId --prefix user-
+  remapvaults --run PLAN_ID [--offline]          execute (or resume) a previewed plan
+  remapvaults --undo PLAN_ID                     restore every row the plan moved
+  remapvaults --status PLAN_ID | --audit
+
+A preview is stored as a plan; executing runs exactly that plan and refuses if the data
+changed since. Online mode moves rows in short transactions (< 1 s each) with a journal, so
+Metamorph keeps running and a killed run resumes; offline mode (Metamorph stopped) drops and
+rebuilds the vault indexes around one transaction and is several times faster.
+"""
+
+
+class Command(BaseCommand):
+    help = ("Move default-vault (or any source vault) rows to user vaults: a whole vault, a "
+            "split by an owner column/metadata key, or a CSV mapping of conversation_id or "
+            "session_id to vault id. Linked rows follow their root; conflicts are listed, "
+            "never moved. Preview, execute, resume, undo, isolation audit.")
+
+    def create_parser(self, *args, **kwargs):
+        parser = super().create_parser(*args, **kwargs)
+        parser.epilog, parser.formatter_class = EPILOG, argparse.RawDescriptionHelpFormatter
+        return parser
+
+    def add_arguments(self, parser):
+        what = parser.add_mutually_exclusive_group(required=True)
+        what.add_argument("--move", metavar="TARGET", help="move the whole source vault")
+        what.add_argument("--owner", metavar="TABLE.COLUMN[:JSON_KEY]",
+                          help="split by an owner column or a metadata JSON key")
+        what.add_argument("--mapping", metavar="CSV", help="split by a mapping file")
+        what.add_argument("--owners", action="store_true", help="list the owner sources")
+        what.add_argument("--run", metavar="PLAN_ID", help="execute (or resume) a plan")
+        what.add_argument("--undo", metavar="PLAN_ID", help="undo a plan from its journal")
+        what.add_argument("--status", metavar="PLAN_ID", help="how far a plan got")
+        what.add_argument("--audit", action="store_true", help="run the isolation audit")
+        parser.add_argument("--source", default="default-vault", help="source vault")
+        parser.add_argument("--prefix", default="user-", help="owner split: vault id prefix")
+        parser.add_argument("--execute", action="store_true", help="execute after the preview")
+        parser.add_argument("--offline", action="store_true",
+                            help="bulk mode: faster, needs Metamorph stopped")
+        parser.add_argument("--backup", action="store_true", help="take a backup first")
+        parser.add_argument("--yes", action="store_true", help="skip the typed confirmation")
+        parser.add_argument("--json", action="store_true", help="print JSON")
+        parser.add_argument("--db", help="Metamorph database (default METAMORPH_DATABASE_PATH)")
+
+    def handle(self, *args, **opts):
+        db_path = os.path.abspath(opts["db"] or settings.METAMORPH_DATABASE_PATH)
+        try:
+            if opts["owners"]:
+                return self._print(remap.discover_owner_sources(db_path, opts["source"]), opts)
+            if opts["audit"]:
+                return self._audit(db_path, opts)
+            if opts["status"]:
+                return self._print(remap.plan_status(db_path, opts["status"]), opts)
+            if opts["undo"]:
+                return self._job("remap-undo", db_path, {"plan_id": opts["undo"]}, opts)
+            plan_id = opts["run"] or self._preview(db_path, opts)
+            if opts["run"] or opts["execute"]:
+                remap_service.load(plan_id)  # a clear error for an unknown plan id
+                return self._job("remap", db_path, {
+                    "plan_id": plan_id, "mode": "offline" if opts["offline"] else "online",
+                    "take_backup": opts["backup"]}, opts)
+        except MetamorphError as exc:
+            raise CommandError(str(exc)) from None
+
+    def _rule(self, opts):
+        if opts["move"]:
+            return remap.MoveVault(opts["move"], opts["source"])
+        if opts["mapping"]:
+            try:
+                with open(opts["mapping"], "rb") as fh:
+                    return remap.SplitByMapping.from_csv(fh.read(), opts["source"])
+            except OSError as exc:
+                raise CommandError(f"Cannot read {opts['mapping']}: {exc.strerror}.") from None
+        where, _, key = opts["owner"].partition(":")
+        table, _, column = where.partition(".")
+        if not column:
+            raise CommandError("--owner takes TABLE.COLUMN or TABLE.COLUMN:JSON_KEY "
+                               "(see --owners for what this database offers).")
+        return remap.SplitByOwner(table, column, key or None, opts["prefix"], opts["source"])
+
+    def _preview(self, db_path, opts):
+        record = remap_service.preview(db_path, self._rule(opts), os_user())
+        _, plan = remap_service.load(record.plan_id)
+        p = plan.preview
+        if opts["json"] and not opts["execute"]:
+            self.stdout.write(json.dumps({"plan_id": record.plan_id, "preview": p}, indent=2))
+            return record.plan_id
+        self.stdout.write(f"Plan {record.plan_id}: {p['rule']}")
+        self.stdout.write(f"  {p['moves_total']} rows move to {p['targets_total']} vaults "
+                          f"({p['new_vaults_total']} new); {p['conflicts']['rows_total']} rows "
+                          f"in conflict stay; {p['stays_total']} rows stay in {p['source_vault']}")
+        for table, row in p["tables"].items():
+            self.stdout.write(f"  {table:<24} {row['move']:>10} of {row['source_rows']:>10}")
+        if not opts["execute"]:
+            self.stdout.write(f"Nothing was written. Execute it with: python manage.py "
+                              f"remapvaults --run {record.plan_id}")
+        return record.plan_id
+
+    def _job(self, kind, db_path, params, opts):
+        self._confirm(db_path, kind, params["plan_id"], opts)
+        job = run_from_command(kind, {"db_path": db_path, **params}, stdout=self.stdout,
+                               stderr=self.stderr, json_output=opts["json"])
+        if not opts["json"]:
+            r = job.result
+            moved = r.get("moved_total", r.get("restored_total"))
+            self.stdout.write(f"{kind} of {params['plan_id']}: {moved} rows; longest "
+                              f"transaction {r.get('longest_transaction_s')} s; isolation audit "
+                              f"{'clean' if r.get('audit_clean') else 'has findings'}.")
+        if job.result.get("audit_clean") is False:
+            raise CommandError("The isolation audit found problems after the run: "
+                               "`remapvaults --audit` lists them.")
+
+    def _confirm(self, db_path, kind, plan_id, opts):
+        if opts["yes"]:
+            return
+        if not sys.stdin.isatty():
+            raise CommandError(f"A {kind} changes the live database: run it on a terminal to "
+                               "confirm, or add --yes.")
+        name = os.path.basename(db_path)
+        if input(f"{kind} {plan_id} on {db_path}. Type {name} to go on: ").strip() != name:
+            raise CommandError("Not confirmed: nothing was changed.")
+
+    def _audit(self, db_path, opts):
+        result = remap.isolation_audit(db_path)
+        if opts["json"]:
+            return self._print(result, opts)
+        self.stdout.write("Isolation audit: " + ("clean" if result["clean"] else "findings"))
+        for f in result["findings"]:
+            self.stdout.write(f"  {f['message']}")
+        for label, n in result["dangling"].items():
+            self.stdout.write(f"  (information) {n} rows link through {label} to no row")
+        if result.get("explanation"):
+            self.stdout.write(result["explanation"])
+        if not result["clean"]:
+            raise SystemExit(1)
+
+    def _print(self, data, opts):
+        self.stdout.write(json.dumps(data, indent=2, default=str))

@@ -1,0 +1,76 @@
+"""Remap plans: preview (stored), execute and undo as jobs, the isolation audit.
+
+The engine (vaults.metamorph.remap) does the work; this module keeps the previewed plan in
+the dashboard's database so the page, the command and the job all run the same plan.
+"""
+import os
+
+from django.conf import settings
+
+from migrations_ui.engine import backup
+from vaults.metamorph import remap
+from vaults.metamorph.errors import MetamorphError
+from vaults.models import RemapPlanRecord
+
+
+class PlanNotFound(MetamorphError):
+    def __init__(self, plan_id):
+        super().__init__(f"There is no stored remap plan {plan_id!r}. Preview one on the Remap "
+                         "page, or with `python manage.py remapvaults --move/--owner/--mapping`.")
+
+
+def preview(db_path, rule, actor):
+    """Compute the plan read-only, store it, return the record."""
+    plan = remap.build_plan(db_path, rule)
+    return RemapPlanRecord.objects.create(
+        plan_id=plan.plan_id, db_path=plan.db_path, created_by=actor[:150],
+        kind=rule.kind, description=plan.preview["rule"][:500],
+        moves_total=plan.moves_total, plan_json=plan.to_json())
+
+
+def load(plan_id):
+    record = RemapPlanRecord.objects.filter(plan_id=plan_id).first()
+    if record is None:
+        raise PlanNotFound(plan_id)
+    return record, remap.RemapPlan.from_json(record.plan_json)
+
+
+def _same_file(a, b):
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def execute(db_path, progress, plan_id, mode="online", take_backup=False, backup_dir=None):
+    """Job engine: optional backup, run the stored plan (resuming it), audit afterwards."""
+    record, plan = load(plan_id)
+    if not _same_file(plan.db_path, db_path):
+        raise MetamorphError(f"Plan {plan_id} was previewed on {plan.db_path}, not on {db_path}."
+                             " Preview again on this database.")
+    taken = None
+    if take_backup:
+        taken = backup.run_backup(db_path, backup_dir or settings.METAMORPH_BACKUP_DIR,
+                                  label=f"pre-remap {plan_id}", progress=progress)["name"]
+    result = remap.execute_plan(db_path, plan, progress=progress, mode=mode)
+    progress("audit", 0, 1, "isolation audit")
+    audit = remap.isolation_audit(db_path)
+    progress("audit", 1, 1, "clean" if audit["clean"] else "findings")
+    matches = result["already_completed"] or (
+        result["moved_total"] + sum(result["skipped_changed"].values()) == plan.moves_total
+        if not result["resumed"] else True)
+    return dict(result, backup=taken, preview_moves_total=plan.moves_total,
+                moved_equals_preview=matches, audit_clean=audit["clean"],
+                audit_findings=audit["findings"][:20], ok=audit["clean"] and matches)
+
+
+def undo(db_path, progress, plan_id):
+    """Job engine: restore every row the plan moved to its previous vault."""
+    result = remap.undo_plan(db_path, plan_id, progress=progress)
+    audit = remap.isolation_audit(db_path)
+    return dict(result, audit_clean=audit["clean"], audit_findings=audit["findings"][:20])
+
+
+def status(record):
+    """The journal's view of a stored plan (never run: None)."""
+    try:
+        return remap.plan_status(record.db_path, record.plan_id)
+    except MetamorphError:
+        return None

@@ -1,0 +1,75 @@
+"""Legacy remap pages: choose a rule, preview it (stored), execute or undo it as a job."""
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from migrations_ui.models import Job
+from migrations_ui.permissions import require_perm
+from migrations_ui.services import audit
+from vaults import forms, selectors
+from vaults.metamorph import remap
+from vaults.models import RemapPlanRecord
+from vaults.services import remap as remap_service
+from vaults.views import metamorph_page
+
+FORMS = {"move": forms.MoveForm, "owner": forms.OwnerForm, "mapping": forms.MappingForm}
+RECENT = 20
+
+
+def _owner_sources(db_path, source):
+    return remap.discover_owner_sources(db_path, source)
+
+
+def _page(request, bound=None, kind=None, status=200):
+    db_path = selectors.metamorph_path()
+    source = request.GET.get("source") or "default-vault"
+    built = {"move": forms.MoveForm(), "mapping": forms.MappingForm(),
+             "owner": forms.OwnerForm(sources=_owner_sources(db_path, source))}
+    if bound is not None:
+        built[kind] = bound
+    return render(request, "vaults/remap.html", {
+        "forms": built, "owner_sources": built["owner"].sources,
+        "incomplete": remap.incomplete_plans(db_path),
+        "plans": RemapPlanRecord.objects.filter(db_path=db_path)[:RECENT],
+        "audit": remap.isolation_audit(db_path, seconds=2.0)}, status=status)
+
+
+@require_GET
+@metamorph_page
+def remap_index(request):
+    return _page(request)
+
+
+@require_POST
+@metamorph_page
+def remap_preview(request, kind):
+    require_perm(request, "migrations_ui.run_remap", action="remap-preview")
+    db_path = selectors.metamorph_path()
+    if kind not in FORMS:
+        return redirect("vaults:remap")
+    extra = {"sources": _owner_sources(db_path, request.POST.get("source") or "default-vault")
+             } if kind == "owner" else {}
+    form = FORMS[kind](request.POST, request.FILES, **extra)
+    if not form.is_valid():
+        return _page(request, form, kind)
+    try:
+        record = remap_service.preview(db_path, form.rule(), request.user.get_username())
+    except remap_service.MetamorphError as exc:
+        form.add_error(None, str(exc))
+        return _page(request, form, kind)
+    audit.record_request(request, "remap-preview", target=db_path,
+                         parameters={"plan_id": record.plan_id, "rule": record.description},
+                         outcome="success")
+    return redirect("vaults:remap_plan", plan_id=record.plan_id)
+
+
+@require_GET
+@metamorph_page
+def remap_plan(request, plan_id):
+    record, plan = remap_service.load(plan_id)
+    return render(request, "vaults/remap_plan.html", {
+        "record": record, "p": plan.preview, "status": remap_service.status(record),
+        "execute_form": forms.ExecuteForm(initial={"plan_id": plan_id}),
+        "undo_form": forms.UndoForm(initial={"plan_id": plan_id}),
+        "jobs": Job.objects.filter(kind__in=["remap", "remap-undo"],
+                                   parameters__plan_id=plan_id).order_by("-id")[:10]})
