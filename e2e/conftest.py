@@ -3,6 +3,7 @@ import os
 import shutil
 
 import pytest
+from django.contrib.auth.models import Group
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the
 # test itself (creating users) are still synchronous and safe here.
@@ -53,3 +54,25 @@ def login(page, live_server, django_user_model):
         page.click("button[type=submit]")
         return page
     return as_user
+
+
+@pytest.fixture
+def role_groups(transactional_db):
+    """The live server's tests flush the database, data migrations included: recreate roles."""
+    from django.contrib.auth.models import Permission
+    from migrations_ui.roles import ROLES
+    for role, perms in ROLES.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            group.permissions.add(Permission.objects.get(content_type__app_label=app_label,
+                                                         codename=codename))
+
+
+@pytest.fixture
+def admin_login(login, django_user_model, role_groups):
+    def go():
+        user = django_user_model.objects.create_user("ada", password="correct horse 42")
+        user.groups.add(Group.objects.get(name="admin"))
+        return login("ada", "correct horse 42", superuser=False)
+    return go

@@ -9,28 +9,6 @@ from conftest import sql
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(autouse=True)
-def role_groups(transactional_db):
-    """The live server's tests flush the database, data migrations included: recreate roles."""
-    from django.contrib.auth.models import Permission
-    from migrations_ui.roles import ROLES
-    for role, perms in ROLES.items():
-        group, _ = Group.objects.get_or_create(name=role)
-        for perm in perms:
-            app_label, codename = perm.split(".")
-            group.permissions.add(Permission.objects.get(content_type__app_label=app_label,
-                                                         codename=codename))
-
-
-@pytest.fixture
-def admin_login(login, django_user_model):
-    def go():
-        user = django_user_model.objects.create_user("ada", password="correct horse 42")
-        user.groups.add(Group.objects.get(name="admin"))
-        return login("ada", "correct horse 42", superuser=False)
-    return go
-
-
 def test_admin_backs_up_then_migrates_and_sees_it_verified(page, admin_login, live_server,
                                                             settings, metamorph_db, tmp_path):
     path = metamorph_db("legacy")
@@ -64,7 +42,7 @@ def test_admin_backs_up_then_migrates_and_sees_it_verified(page, admin_login, li
     assert page.locator("#distinct-vaults").inner_text() == "1"
 
 
-def test_viewer_is_told_which_role_a_backup_needs(page, login, live_server, settings,
+def test_viewer_is_told_which_role_a_backup_needs(page, login, live_server, settings, role_groups,
                                                   metamorph_db, tmp_path, django_user_model):
     settings.METAMORPH_DATABASE_PATH = metamorph_db("migrated")
     settings.METAMORPH_BACKUP_DIR = str(tmp_path / "backups")

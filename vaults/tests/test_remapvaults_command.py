@@ -1,0 +1,64 @@
+"""remapvaults as an operator runs it: preview, run, status, undo, audit; clear errors."""
+import json
+
+import pytest
+
+from conftest import sql
+from migrations_ui.tests.job_helpers import migrated_admin_db
+from vaults.tests.commands import manage
+
+
+@pytest.fixture
+def run(tmp_path):
+    admin = migrated_admin_db(tmp_path)
+
+    def call(*args):
+        return manage("remapvaults", *args, env={
+            "DATABASE_URL": f"sqlite:///{admin}", "METAMORPH_BACKUP_DIR": str(tmp_path / "b")})
+    return call
+
+
+def in_vault(path, vault):
+    return sql(path, "SELECT COUNT(*) FROM messages WHERE vault_id = ?", (vault,))[0][0]
+
+
+def test_preview_run_status_undo_and_audit(run, metamorph_db):
+    path = metamorph_db("migrated")
+    before = in_vault(path, "default-vault")
+    preview = run("--db", path, "--move", "dora", "--json")
+    assert preview.returncode == 0, preview.stderr
+    plan_id = json.loads(preview.stdout)["plan_id"]
+    assert in_vault(path, "default-vault") == before
+    refused = run("--db", path, "--run", plan_id)
+    assert refused.returncode != 0 and "--yes" in refused.stderr
+    done = run("--db", path, "--run", plan_id, "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "isolation audit clean" in done.stdout
+    assert in_vault(path, "dora") == before and in_vault(path, "default-vault") == 0
+    status = json.loads(run("--db", path, "--status", plan_id).stdout)
+    assert status["state"] == "completed" and status["moved_rows"] > before
+    undone = run("--db", path, "--undo", plan_id, "--yes")
+    assert undone.returncode == 0, undone.stderr
+    assert in_vault(path, "default-vault") == before
+    audit = run("--db", path, "--audit")
+    assert audit.returncode == 0 and "Isolation audit: clean" in audit.stdout
+
+
+def test_bad_arguments_are_clear_errors(run, metamorph_db, tmp_path):
+    path = metamorph_db("migrated")
+    owner = run("--db", path, "--owner", "sessions")
+    assert owner.returncode != 0 and "TABLE.COLUMN" in owner.stderr
+    missing = run("--db", path, "--mapping", str(tmp_path / "none.csv"))
+    assert missing.returncode != 0 and "Cannot read" in missing.stderr
+    bad_id = run("--db", path, "--move", "a b")
+    assert bad_id.returncode != 0 and "Nothing was changed" in bad_id.stderr
+    unknown = run("--db", path, "--run", "rp-nope", "--yes")
+    assert unknown.returncode != 0 and "no stored remap plan" in unknown.stderr
+    for result in (owner, missing, bad_id, unknown):
+        assert "Traceback" not in result.stderr
+
+
+def test_a_legacy_database_is_refused_before_anything_is_written(run, metamorph_db):
+    path = metamorph_db("legacy")
+    result = run("--db", path, "--move", "dora")
+    assert result.returncode != 0 and "001" in result.stderr
