@@ -54,7 +54,11 @@ def begin_immediate(conn, path):
 
 
 def move_batch(conn, journal, plan_id, table, source, rowids, targets, vaults, batch_no):
-    """Journal then move one batch (inside the caller's transaction); rows moved."""
+    """Journal then move one batch (inside the caller's transaction); rows moved.
+
+    `+vault_id` keeps SQLite from walking the whole source vault in its vault index for
+    every batch: the batch's rowid list must drive the statement.
+    """
     q = schema.quote(table)
     distinct = set(targets)
     if len(distinct) == 1:
@@ -63,12 +67,12 @@ def move_batch(conn, journal, plan_id, table, source, rowids, targets, vaults, b
         conn.execute(
             f"INSERT INTO {journal.rows} (j_plan, j_table, j_rowid, j_row_id, j_old, j_new, "
             f"j_batch) SELECT ?, ?, rowid, id, vault_id, ?, ? FROM {q} "
-            "WHERE rowid IN (SELECT value FROM json_each(?)) AND vault_id = ?",
+            "WHERE rowid IN (SELECT value FROM json_each(?)) AND +vault_id = ?",
             (plan_id, table, target, batch_no, ids, source))
         journaled = conn.execute("SELECT changes()").fetchone()[0]
         moved = conn.execute(
             f"UPDATE {q} SET vault_id = ? WHERE rowid IN (SELECT value FROM json_each(?)) "
-            "AND vault_id = ?", (target, ids, source)).rowcount
+            "AND +vault_id = ?", (target, ids, source)).rowcount
     else:
         pairs = json.dumps([[r, vaults[t]] for r, t in zip(rowids, targets)])
         m = ("(SELECT json_extract(value, '$[0]') AS rid, json_extract(value, '$[1]') AS v "
@@ -76,12 +80,12 @@ def move_batch(conn, journal, plan_id, table, source, rowids, targets, vaults, b
         conn.execute(
             f"INSERT INTO {journal.rows} (j_plan, j_table, j_rowid, j_row_id, j_old, j_new, "
             f"j_batch) SELECT ?, ?, t.rowid, t.id, t.vault_id, m.v, ? FROM {m} AS m "
-            f"JOIN {q} AS t ON t.rowid = m.rid WHERE t.vault_id = ?",
+            f"JOIN {q} AS t ON t.rowid = m.rid WHERE +t.vault_id = ?",
             (plan_id, table, batch_no, pairs, source))
         journaled = conn.execute("SELECT changes()").fetchone()[0]
         moved = conn.execute(
             f"UPDATE {q} SET vault_id = m.v FROM {m} AS m WHERE {q}.rowid = m.rid "
-            f"AND {q}.vault_id = ?", (pairs, source)).rowcount
+            f"AND +{q}.vault_id = ?", (pairs, source)).rowcount
     if moved != journaled:
         raise RuntimeError(f"{table}: journaled {journaled} rows but moved {moved}")
     return moved
