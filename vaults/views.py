@@ -55,7 +55,7 @@ def dashboard(request):
     states = data.report["table_states"]
     return render(request, "vaults/dashboard.html", {
         "o": data, "r": data.report, "counts": counts, "matrix": matrix, "q": query,
-        "offset": offset, "next_offset": offset + PAGE_SIZE if offset + PAGE_SIZE < matrix["matched"] else None,
+        "offset": offset, "shown_to": offset + len(matrix["rows"]), "next_offset": offset + PAGE_SIZE if offset + PAGE_SIZE < matrix["matched"] else None,
         "prev_offset": max(0, offset - PAGE_SIZE) if offset else None,
         "not_migrated": [(t, counts["tables"][t]) for t, s in states.items() if s == "not-migrated"],
         "absent": [t for t, s in states.items() if s == "absent"],

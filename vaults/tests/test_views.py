@@ -63,8 +63,9 @@ def test_dashboard_matrix_cells_equal_the_files_counts(logged_in, use_db, metamo
 
 def test_dashboard_filters_vaults_by_substring(logged_in, use_db, metamorph_db):
     use_db(metamorph_db("migrated", vaults=6))
-    rows = logged_in.get("/", {"q": "0003"}).context["matrix"]["rows"]
-    assert [r["vault"] for r in rows] == ["user-0003"]
+    response = logged_in.get("/", {"q": "0003"})
+    assert [r["vault"] for r in response.context["matrix"]["rows"]] == ["user-0003"]
+    assert "1 vault matching; showing 1–1" in response.content.decode()
 
 
 def test_legacy_dashboard_lists_tables_as_not_migrated_with_totals(logged_in, use_db,
