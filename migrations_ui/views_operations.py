@@ -36,6 +36,7 @@ def migrations(request):
         "rollback_form": forms.RollbackForm(initial={
             "migration_id": preview["migration_id"] if preview else None, "take_backup": True}),
         "history": selectors.jobs().filter(
+            db_path=db_path,
             kind__in=["migration", "rehearsal", "rollback", "verification"])[:HISTORY],
     })
 
@@ -48,5 +49,6 @@ def backups(request):
     return render(request, "migrations_ui/backups.html", {
         "backups": entries, "backup_dir": backup_dir, "db_name": forms.database_name(),
         "backup_form": forms.BackupForm(), "history": selectors.jobs().filter(
+            db_path=settings.METAMORPH_DATABASE_PATH,
             kind__in=["backup", "verify-backup", "restore"])[:HISTORY],
     })
