@@ -26,7 +26,7 @@ TARGET_RATIO = 1.5
 MOVE_TARGET = "user-bench"
 
 
-def run(path, durabilities=("full", "fast"), offline=True):
+def run(path, durabilities=("full", "fast"), offline=True, batch_seconds=0.4):
     """Print ours vs raw for both cases and the longest transaction; returns the figures."""
     work = tempfile.mkdtemp(prefix="remap-bench-", dir=os.path.dirname(os.path.abspath(path)))
     figures = {}
@@ -36,17 +36,17 @@ def run(path, durabilities=("full", "fast"), offline=True):
         print(f"\n== Issue 5 — legacy remap ({rows:,} rows in default-vault, "
               f"{len(set(owners.values()))} vaults in the mapping file)")
         figures["move"] = _case(work, base, "whole-vault move", MoveVault(MOVE_TARGET),
-                                durabilities, offline)
+                                durabilities, offline, batch_seconds)
         csv = "conversation_id,vault_id\n" + "".join(f"{c},{v}\n" for c, v in owners.items())
         rule = SplitByMapping.from_csv(csv.encode())
         figures["split"] = _case(work, base, f"split into {len(set(owners.values()))} vaults",
-                                 rule, durabilities, offline)
+                                 rule, durabilities, offline, batch_seconds)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return figures
 
 
-def _case(work, base, title, rule, durabilities, offline):
+def _case(work, base, title, rule, durabilities, offline, batch_seconds):
     out = {}
     copy = _copy(base, work, "preview")
     started = time.perf_counter()
@@ -60,7 +60,8 @@ def _case(work, base, title, rule, durabilities, offline):
     for mode, durability in runs:
         target = _copy(base, work, f"{mode}-{durability}")
         journal = os.path.join(work, f"journal-{mode}-{durability}.sqlite3")
-        result = execute_plan(target, plan, journal, mode=mode, durability=durability)
+        result = execute_plan(target, plan, journal, mode=mode, durability=durability,
+                              batch_seconds=batch_seconds)
         assert result["moved_total"] == plan.moves_total, result
         ratio = result["elapsed_s"] / out["raw_s"]
         verdict = "meets" if ratio <= TARGET_RATIO else "MISSES"

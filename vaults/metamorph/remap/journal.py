@@ -10,6 +10,7 @@ tables are created inside the Metamorph file instead, named metamorph_admin_rema
 import fcntl
 import json
 import os
+import re
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
@@ -20,6 +21,7 @@ from ..errors import PlanBusy, RemapJournalUnusable
 ATTACHED = "remap_journal"
 IN_FILE_PREFIX = "metamorph_admin_"
 JOURNAL_FILE = "metamorph-admin-remap-journal.sqlite3"
+_SUPER_JOURNAL = re.compile(r"-mj[0-9A-Fa-f]{8,9}$")
 
 
 def default_journal_path(db_path):
@@ -115,7 +117,32 @@ def open_journal(conn, db_path, journal_path, create=True):
         if conn.execute(f"PRAGMA {ATTACHED}.journal_mode").fetchone()[0].lower() == "wal":
             conn.execute(f"PRAGMA {ATTACHED}.journal_mode = DELETE")
         journal = Journal(conn, ATTACHED, "", journal_path, "attached-file")
-    return journal.create() if create else journal
+    journal = journal.create() if create else journal
+    if journal.location == "attached-file":
+        journal.exists()  # reads the attached file: SQLite rolls back its hot journal now
+        remove_orphan_super_journals(db_path, journal_path)
+    return journal
+
+
+def remove_orphan_super_journals(db_path, journal_path):
+    """Delete super-journals (`<db>-mjXXXXXXXX`) a commit killed at the wrong moment left.
+
+    Safe only when no rollback journal of either file exists (then none can name them);
+    call it after both files were read, which rolls back any hot journal first.
+    """
+    if any(os.path.exists(p + "-journal") for p in (db_path, journal_path)):
+        return 0
+    directory = os.path.dirname(os.path.abspath(db_path))
+    prefix = os.path.basename(db_path) + "-mj"
+    removed = 0
+    for name in os.listdir(directory):
+        if name.startswith(prefix) and _SUPER_JOURNAL.search(name):
+            try:
+                os.unlink(os.path.join(directory, name))
+                removed += 1
+            except FileNotFoundError:
+                pass
+    return removed
 
 
 def check_journal_path(db_path, journal_path):

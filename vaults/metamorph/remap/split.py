@@ -168,6 +168,8 @@ class SplitDecider:
         if not follow:
             return [own.get((table, r[0]), NOT_REACHED) for r in rows]
         nodes = self.by_kind.get(follow.kind, {})
+        if not own:
+            return [nodes.get(r[2], DANGLING) if r[2] else NO_LINK for r in rows]
         out = []
         for r in rows:
             code = own.get((table, r[0])) if own else None

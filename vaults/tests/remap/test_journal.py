@@ -1,4 +1,5 @@
 """Where the journal lives, and who may run a plan at a time."""
+import os
 import sqlite3
 
 import pytest
@@ -88,3 +89,10 @@ def test_online_batches_wait_for_a_short_metamorph_write(db, tmp_path):
     result = execute_plan(db, build_plan(db, MoveVault("user-alice")),
                           str(tmp_path / "j.sqlite3"))
     assert result["moved_total"] > 0 and result["left_in_source"] == {}
+
+
+def test_a_super_journal_left_by_a_killed_commit_is_removed_by_the_next_run(db, tmp_path):
+    orphan = f"{db}-mj0123ABCD"
+    open(orphan, "wb").close()
+    execute_plan(db, build_plan(db, MoveVault("user-alice")), str(tmp_path / "j.sqlite3"))
+    assert not os.path.exists(orphan)

@@ -1,4 +1,5 @@
 """A remap killed (SIGKILL, a real process) mid-way: consistent, explained, resumable, undoable."""
+import glob
 import os
 import random
 import shutil
@@ -95,6 +96,7 @@ def test_remap_killed_at_a_random_moment_never_splits_a_batch_from_its_journal(s
     assert_each_row_old_or_new_per_journal(before, snapshot(db), journal, plan.plan_id)
     execute_plan(db, plan, journal)
     assert snapshot(db) == reference
+    assert not glob.glob(db + "-mj*") and not os.path.exists(db + "-journal")
 
 
 def test_undo_killed_midway_resumes_and_restores_every_row(setup):
