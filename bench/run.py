@@ -30,6 +30,9 @@ def main():
         bench_vaults.run(migrated)
     if not args.only or "backups" in args.only:
         bench_backups.run(migrated)
+    if not args.only or "remap" in args.only:
+        from vaults.metamorph.remap import bench as remap_bench
+        remap_bench.run(migrated)
     if not args.only or "migrations" in args.only:
         legacy = bench_database("legacy", args.sessions)
         bench_migrations.run(legacy)
