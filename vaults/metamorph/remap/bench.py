@@ -26,7 +26,7 @@ TARGET_RATIO = 1.5
 MOVE_TARGET = "user-bench"
 
 
-def run(path, durabilities=("full", "fast"), offline=True, batch_seconds=0.4):
+def run(path, durabilities=("full", "fast"), offline=True, batch_seconds=0.5):
     """Print ours vs raw for both cases and the longest transaction; returns the figures."""
     work = tempfile.mkdtemp(prefix="remap-bench-", dir=os.path.dirname(os.path.abspath(path)))
     figures = {}

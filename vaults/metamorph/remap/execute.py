@@ -30,7 +30,7 @@ def _quiet(*_args):
 
 
 def execute_plan(db_path, plan, journal_path=None, progress=None, mode="online",
-                 batch_seconds=0.4, batch_rows=None, durability="full"):
+                 batch_seconds=0.5, batch_rows=None, durability="full"):
     """Run `plan` (resuming it if it was interrupted); a dict of what was done."""
     if mode not in MODES or durability not in DURABILITY:
         raise ValueError(f"mode must be one of {MODES}, durability one of {tuple(DURABILITY)}")
@@ -71,7 +71,11 @@ def _execute(conn, journal, db_path, plan, report, mode, batch_seconds, batch_ro
     res = resolve(conn, plan.rule, db_path, done)
     check_seconds = time.perf_counter() - started
     if res.fingerprint != plan.fingerprint:
-        raise PlanOutdated(plan.plan_id, _difference(plan, res))
+        detail = _difference(plan, res)
+        if record is not None:
+            detail += ("; the plan is half done: undo it to restore the rows it moved, then "
+                       "preview again")
+        raise PlanOutdated(plan.plan_id, detail)
     report("check", 1, 1, f"data unchanged since the preview ({check_seconds:.1f} s)")
     if record is None:
         planned = {t: len(w.rowids) + w.done for t, w in res.work.items()

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from .. import schema
 from ..connection import SQLITE_HEADER
 from ..errors import PlanBusy, RemapJournalUnusable
+from .batches import begin_immediate
 
 ATTACHED = "remap_journal"
 IN_FILE_PREFIX = "metamorph_admin_"
@@ -119,30 +120,34 @@ def open_journal(conn, db_path, journal_path, create=True):
         journal = Journal(conn, ATTACHED, "", journal_path, "attached-file")
     journal = journal.create() if create else journal
     if journal.location == "attached-file":
-        journal.exists()  # reads the attached file: SQLite rolls back its hot journal now
-        remove_orphan_super_journals(db_path, journal_path)
+        remove_orphan_super_journals(conn, db_path)
     return journal
 
 
-def remove_orphan_super_journals(db_path, journal_path):
+def remove_orphan_super_journals(conn, db_path):
     """Delete super-journals (`<db>-mjXXXXXXXX`) a commit killed at the wrong moment left.
 
-    Safe only when no rollback journal of either file exists (then none can name them);
-    call it after both files were read, which rolls back any hot journal first.
+    Done holding the write lock on both files: taking it rolled back any hot journal
+    (which deletes the super-journal it names), and no other process can be inside a
+    multi-file commit meanwhile, so a super-journal still there names no hot journal.
     """
-    if any(os.path.exists(p + "-journal") for p in (db_path, journal_path)):
-        return 0
     directory = os.path.dirname(os.path.abspath(db_path))
     prefix = os.path.basename(db_path) + "-mj"
-    removed = 0
-    for name in os.listdir(directory):
-        if name.startswith(prefix) and _SUPER_JOURNAL.search(name):
-            try:
-                os.unlink(os.path.join(directory, name))
-                removed += 1
-            except FileNotFoundError:
-                pass
-    return removed
+    if not any(n.startswith(prefix) for n in os.listdir(directory)):
+        return 0
+    begin_immediate(conn, db_path)
+    try:
+        removed = 0
+        for name in os.listdir(directory):
+            if name.startswith(prefix) and _SUPER_JOURNAL.search(name):
+                try:
+                    os.unlink(os.path.join(directory, name))
+                    removed += 1
+                except FileNotFoundError:
+                    pass
+        return removed
+    finally:
+        conn.execute("ROLLBACK")
 
 
 def check_journal_path(db_path, journal_path):

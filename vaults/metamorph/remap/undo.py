@@ -19,7 +19,7 @@ def _quiet(*_args):
     pass
 
 
-def undo_plan(db_path, plan_id, journal_path=None, progress=None, batch_seconds=0.4,
+def undo_plan(db_path, plan_id, journal_path=None, progress=None, batch_seconds=0.5,
               batch_rows=None):
     """Restore every row `plan_id` moved to its previous vault; a dict of what was done."""
     report = progress or _quiet

@@ -263,3 +263,41 @@ def test_offline_mode_moves_the_same_rows_and_recreates_the_same_indexes(db, jou
 def test_every_vault_table_is_covered(db):
     plan = build_plan(db, MoveVault("user-alice"))
     assert set(plan.preview["tables"]) == set(vault_tables(db))
+
+
+def test_progress_reports_the_check_then_each_batch_with_rows_done_and_total(db, journal):
+    calls = []
+    plan = build_plan(db, MoveVault("user-alice"))
+    result = execute_plan(db, plan, journal, batch_rows=200,
+                          progress=lambda *args: calls.append(args))
+    assert [c[0] for c in calls[:2]] == ["check", "check"]
+    moves = [c for c in calls if c[0] == "move"]
+    assert len(moves) == result["batches"]
+    assert moves[-1][1:3] == (plan.moves_total, plan.moves_total)
+    assert moves[0][3].startswith("batch 1: ")
+
+
+def test_fast_durability_moves_the_same_rows(db, journal):
+    plan = build_plan(db, MoveVault("user-alice"))
+    result = execute_plan(db, plan, journal, durability="fast")
+    assert result["durability"] == "fast" and result["moved_total"] == plan.moves_total
+    assert integrity(db) == [("ok",)]
+
+
+def test_a_half_done_plan_whose_data_changed_says_to_undo_it(db, journal):
+    plan = build_plan(db, MoveVault("user-alice"))
+    calls = []
+
+    def stop_after_two_batches(phase, done, total, message):
+        calls.append(phase)
+        if calls.count("move") == 2:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        execute_plan(db, plan, journal, batch_rows=100, progress=stop_after_two_batches)
+    assert plan_status(db, plan.plan_id, journal)["state"] == "interrupted"
+    conn = sqlite3.connect(db)
+    conn.execute("DELETE FROM operator_performance WHERE vault_id = ?", (SOURCE,))
+    conn.commit()
+    with pytest.raises(PlanOutdated) as err:
+        execute_plan(db, plan, journal)
+    assert "the plan is half done: undo it to restore the rows it moved" in str(err.value)
