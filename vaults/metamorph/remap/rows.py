@@ -43,10 +43,6 @@ class DoneRows:
                 "WHERE r.j_plan = ? AND r.j_table = ? AND r.j_undone = 0 "
                 "AND r.j_rowid BETWEEN ? AND ? AND t.vault_id IS r.j_new AND t.id IS r.j_row_id")
 
-    def max_rowid(self, conn, table):
-        return conn.execute(f"SELECT max(j_rowid) FROM {self.journal.rows} WHERE j_plan = ? "
-                            "AND j_table = ?", (self.plan_id, table)).fetchone()[0]
-
 
 def read_rows(conn, table, source, exprs=(), done=None, window=WINDOW):
     """Yield lists of (rowid, id, *exprs, done) in rowid order: the source vault's rows,
@@ -57,17 +53,11 @@ def read_rows(conn, table, source, exprs=(), done=None, window=WINDOW):
     # `+vault_id` keeps SQLite off the vault index: the rowid range bounds each statement.
     sql = (f"SELECT rowid, id{cols}, 0 FROM {q} WHERE rowid BETWEEN ? AND ? "
            f"AND +{VAULT} = ? ORDER BY rowid")
+    # Rows already moved are rows of the table too: the table's rowid range covers them.
     lo, hi = conn.execute(f"SELECT min(rowid), max(rowid) FROM {q}").fetchone()
-    done_sql = None
-    if done is not None:
-        done_hi = done.max_rowid(conn, table)
-        if done_hi is not None:
-            # Journal columns are all j_-prefixed, so the expressions' columns are the table's.
-            done_sql = done.query(table, cols)
-            lo = done_hi if lo is None else min(lo, done_hi)
-            hi = done_hi if hi is None else max(hi, done_hi)
     if lo is None:
         return
+    done_sql = done.query(table, cols) if done is not None else None
     start = (lo // window) * window
     while start <= hi:
         end = start + window - 1
@@ -80,11 +70,6 @@ def read_rows(conn, table, source, exprs=(), done=None, window=WINDOW):
             start = end + 1
         else:
             nxt = conn.execute(f"SELECT min(rowid) FROM {q} WHERE rowid > ?", (end,)).fetchone()[0]
-            if done_sql:
-                jn = conn.execute(f"SELECT min(j_rowid) FROM {done.journal.rows} WHERE j_plan = ? "
-                                  "AND j_table = ? AND j_rowid > ?",
-                                  (done.plan_id, table, end)).fetchone()[0]
-                nxt = jn if nxt is None else (nxt if jn is None else min(nxt, jn))
             if nxt is None:
                 return
             start = (nxt // window) * window
