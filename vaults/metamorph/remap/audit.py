@@ -6,6 +6,7 @@ conversation or session, read from the covering vault index where Metamorph has 
 joined to the parent's primary key; samples are bounded. With a journal path, plans that
 stopped half-way are reported too: they explain the mismatches a half-done remap leaves.
 """
+import sqlite3
 import time
 
 from .. import schema
@@ -29,7 +30,11 @@ def link_checks():
 
 
 def isolation_audit(db_path, journal_path=None, seconds=None):
-    """Findings with counts and bounded samples; `clean` when there are none."""
+    """Findings with counts and bounded samples; `clean` when there are none.
+
+    `seconds` bounds the whole audit (checks not finished are listed in `unfinished`);
+    the remap journal (default path beside the database) explains a half-done remap.
+    """
     started = time.monotonic()
     conn = open_readonly(db_path)
     try:
@@ -49,8 +54,7 @@ def isolation_audit(db_path, journal_path=None, seconds=None):
               "findings": findings, "dangling": dangling, "checked": checked,
               "unfinished": budget.unfinished,
               "seconds": round(time.monotonic() - started, 3)}
-    if journal_path is not None or seconds is None:
-        _explain(result, db_path, journal_path)
+    _explain(result, db_path, journal_path)
     return result
 
 
@@ -124,7 +128,13 @@ def _check_vault_ids(conn, table, findings):
 
 
 def _explain(result, db_path, journal_path):
-    plans = incomplete_plans(db_path, journal_path)
+    """Plans that stopped half-way (default journal path when none is given)."""
+    try:
+        plans = incomplete_plans(db_path, journal_path)
+    except (sqlite3.Error, OSError) as exc:
+        result["incomplete_plans"] = []
+        result["explanation"] = f"The remap journal could not be read ({exc})."
+        return
     result["incomplete_plans"] = plans
     if plans:
         result["explanation"] = " ".join(p["message"] for p in plans)

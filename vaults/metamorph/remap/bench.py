@@ -17,7 +17,7 @@ import time
 
 from .. import schema
 from ..connection import open_readonly
-from .execute import execute_plan, vault_indexes
+from .execute import DURABILITY, execute_plan, vault_indexes
 from .plan import build_plan
 from .resolve import resolve
 from .rules import MoveVault, SplitByMapping
@@ -67,7 +67,7 @@ def _case(work, base, title, rule, durabilities, offline, batch_seconds):
         verdict = "meets" if ratio <= TARGET_RATIO else "MISSES"
         lock = result["longest_transaction_s"]
         lock_verdict = ("meets" if lock < 1 else "MISSES") if mode == "online" else "downtime"
-        print(f"    {mode:<7} synchronous={'FULL' if durability == 'full' else 'OFF':<4} "
+        print(f"    {mode:<7} synchronous={DURABILITY[durability]:<6} "
               f"ours {result['elapsed_s']:7.2f} s  raw {out['raw_s']:7.2f} s  ratio "
               f"{ratio:4.2f} (<= {TARGET_RATIO}: {verdict}); {result['batches']} "
               f"transactions, longest {lock:.3f} s (< 1 s: {lock_verdict}); "

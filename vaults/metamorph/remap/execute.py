@@ -96,8 +96,9 @@ def _difference(plan, res):
     before = plan.preview.get("moves_total")
     after = sum(len(w.rowids) + w.done for w in res.work.values())
     if before != after:
-        return f"{before} rows would have moved, now {after}"
-    return "the same number of rows, but not the same rows or targets"
+        return f"{before:,} rows would have moved, now {after:,}"
+    return ("as many rows would move, but not the same rows, the same targets, or the same "
+            "rows staying behind")
 
 
 def _run_online(conn, journal, db_path, plan, res, report, batch_seconds, batch_rows):

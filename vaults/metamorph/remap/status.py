@@ -1,7 +1,8 @@
 """What the journal says about a plan: done, interrupted (how many rows remain), undone.
 
-Read-only: the journal file is opened with mode=ro, and for a WAL database (journal inside
-the Metamorph file) the Metamorph file is opened read-only too.
+Reads only. The journal file (ours) is opened read-write so that a hot journal a killed
+commit left is rolled back; the Metamorph file is opened read-only (mode=ro), for a WAL
+database whose journal tables live inside it.
 """
 import os
 import sqlite3
@@ -15,7 +16,11 @@ STATES = ("running", "interrupted", "completed", "undoing", "undo-interrupted", 
 def _open_journal_readonly(db_path, journal_path):
     """(connection, Journal) of whichever journal exists, or (None, None)."""
     if os.path.exists(journal_path) and os.path.getsize(journal_path) > 0:
-        conn = sqlite3.connect(readonly_uri(journal_path), uri=True, isolation_level=None)
+        # mode=rw, not ro: after a kill mid-commit the journal file has a hot journal that
+        # its first reader must roll back (its part of the batch; Metamorph's file rolls
+        # back its own part when next opened). Only SELECTs run on this connection.
+        uri = readonly_uri(journal_path).replace("?mode=ro", "?mode=rw")
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
         journal = Journal(conn, "main", "", journal_path, "attached-file")
         if journal.exists():
             return conn, journal
