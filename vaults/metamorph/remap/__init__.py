@@ -13,6 +13,17 @@ task all call these functions:
 
 Rules: MoveVault(target, source), SplitByOwner(table, column, json_key, prefix, source),
 SplitByMapping.from_csv(data, source).
+
+Design in one paragraph: a split decides on link *components* (graph.py) — a conversation,
+its sessions, messages, memories… move together or not at all, and a component whose roots
+ask for two vaults is a conflict that stays. Planning is read-only and fingerprints the
+exact rows and targets; execution re-computes the plan, refuses if the fingerprint
+changed, then moves rows in short journaled transactions (online) or in one transaction
+with the vault indexes dropped and recreated (offline: needs downtime). The journal is a
+separate SQLite file attached to the connection, committed atomically with each batch by
+SQLite's super-journal (rollback-journal mode); a WAL database keeps it inside the file
+(metamorph_admin_remap_*). durability="fast" (synchronous=OFF) is faster and safe against a
+killed process, not against a power loss: use it only right after a verified backup.
 """
 from .audit import isolation_audit
 from .execute import execute_plan

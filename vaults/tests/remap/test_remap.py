@@ -301,3 +301,25 @@ def test_a_half_done_plan_whose_data_changed_says_to_undo_it(db, journal):
     with pytest.raises(PlanOutdated) as err:
         execute_plan(db, plan, journal)
     assert "the plan is half done: undo it to restore the rows it moved" in str(err.value)
+
+
+def test_two_sessions_of_one_conversation_mapped_to_two_vaults_are_a_listed_conflict(
+        db, journal):
+    conn = sqlite3.connect(db)
+    (s1, conv), (s2, _) = conn.execute(
+        "SELECT id, conversation_id FROM sessions WHERE vault_id = ? AND conversation_id IS NOT "
+        "NULL ORDER BY rowid LIMIT 2", (SOURCE,)).fetchall()
+    conn.execute("UPDATE sessions SET conversation_id = ? WHERE id = ?", (conv, s2))
+    conn.commit()
+    plan = build_plan(db, SplitByMapping.from_csv(
+        mapping_csv([(s1, "user-ann"), (s2, "user-ben")], "session_id")))
+    conflicts = plan.preview["conflicts"]
+    assert conflicts["components"] == 1
+    assert conflicts["rows"]["sessions"] == 2 and conflicts["rows"]["conversations"] == 1
+    votes = {v["vault"]: v["roots"] for v in conflicts["sample"][0]["votes"]}
+    assert votes == {"user-ann": [{"key": "session_id", "id": s1, "line": 2}],
+                     "user-ben": [{"key": "session_id", "id": s2, "line": 3}]}
+    assert plan.moves_total == 0
+    before = snapshot(db)
+    execute_plan(db, plan, journal)
+    assert snapshot(db) == before
