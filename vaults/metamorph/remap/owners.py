@@ -16,6 +16,7 @@ from .rules import DEFAULT_PREFIX
 from .split import owner_text
 
 SAMPLE_ROWS = 2_000
+SCAN_FACTOR = 10
 EXAMPLES = 5
 JSON_COLUMNS = ("metadata",)
 # Columns that never name an owner, whatever the table (ids, links, times, payloads).
@@ -47,9 +48,11 @@ def discover_owner_sources(db_path, source=schema.DEFAULT_VAULT, sample_rows=SAM
 
 
 def _sample(conn, table, expr, source, limit):
+    # Two bounds: at most `limit` values, read from at most SCAN_FACTOR x `limit` rows (a
+    # column that is mostly NULL must not make discovery walk a whole big table).
     return [r[0] for r in conn.execute(
-        f"SELECT {expr} FROM {schema.quote(table)} WHERE vault_id = ? AND {expr} IS NOT NULL "
-        "LIMIT ?", (source, limit))]
+        f"SELECT v FROM (SELECT {expr} AS v FROM {schema.quote(table)} WHERE vault_id = ? "
+        "LIMIT ?) WHERE v IS NOT NULL LIMIT ?", (source, limit * SCAN_FACTOR, limit))]
 
 
 def _json_sources(conn, table, column, source, limit, prefix):
