@@ -3,12 +3,9 @@
 Each check is a small function of the collected report returning one finding:
 status (ok / info / warning / error), what was seen, the cause and the fix.
 """
-import re
-
 from . import schema
 from .indexes import FIX_001
-
-VAULT_ID_RULE = re.compile(r"^[A-Za-z0-9_.@-]{1,128}$")
+from .remap.ids import is_valid_vault_id
 
 
 def _finding(check_id, title, status, detail, cause="", fix=""):
@@ -102,7 +99,7 @@ def bad_vault_ids(report):
     counts = report.get("counts")
     if not counts:
         return _finding("vault_ids", "Vault ids", "info", "Not counted yet.")
-    odd = [v for v, _ in counts["vaults"] if not VAULT_ID_RULE.match(v)]
+    odd = [v for v, _ in counts["vaults"] if not is_valid_vault_id(v)]
     blank = counts.get("blank_vault_rows", 0)
     if odd or blank:
         detail = []

@@ -44,3 +44,13 @@ def test_vault_ids_breaking_the_id_rules_are_listed_escaped(metamorph_db):
     f = finding(path, "vault_ids")
     assert f["status"] == "warning"
     assert "'alice:bob'" in f["detail"] and "1 rows with an empty or NULL vault" in f["detail"]
+
+
+def test_a_vault_id_with_a_trailing_newline_breaks_the_rules(metamorph_db):
+    path = metamorph_db("migrated")
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE sessions SET vault_id = 'abc\n' WHERE rowid = 1")
+    conn.commit()
+    conn.close()
+    f = finding(path, "vault_ids")
+    assert f["status"] == "warning" and "'abc\\n'" in f["detail"]

@@ -3,13 +3,18 @@
 Ids already in the database are never rejected on read: `shown()` escapes them for
 pages and reports. Ids we are about to write go through `validate_vault_id()`.
 """
-from ..checks import VAULT_ID_RULE
+import re
+
 from ..errors import InvalidVaultId
 
 MAX_LENGTH = 128
 RULE_TEXT = ("a vault id is 1–128 characters from letters (A–Z, a–z), digits and - _ . @. "
              "':' is refused because Metamorph builds session keys as <vault>:<session>, so a "
              "':' inside a vault id makes those keys ambiguous")
+
+
+# Metamorph's id rules for ids we write (schema file §6); fullmatch, so no trailing newline.
+VAULT_ID_RULE = re.compile(r"[A-Za-z0-9_.@-]{1,128}")
 
 
 def shown(value, limit=80):
