@@ -137,4 +137,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
+    # Task state changes are in the Job rows; the worker need not print them too.
+    "loggers": {"django.tasks": {"level": "WARNING"}},
 }
