@@ -82,11 +82,17 @@ class ExecuteForm(forms.Form):
         initial="online")
     take_backup = forms.BooleanField(required=False, initial=True,
                                      label="Take a verified backup first (recommended)")
+    fast = forms.BooleanField(required=False, label=(
+        "Faster commits (synchronous=OFF): safe against a killed process, not a power cut; "
+        "needs the backup first"))
     plan_id = forms.CharField(max_length=64, widget=forms.HiddenInput)
     confirm = forms.CharField(max_length=255, label="Type the database file name to confirm")
 
     def clean(self):
         data = super().clean()
+        if data.get("fast") and not data.get("take_backup"):
+            raise forms.ValidationError("Faster commits need a verified backup first: tick "
+                                        "both, or neither.")
         name = os.path.basename(settings.METAMORPH_DATABASE_PATH)
         if data.get("confirm", "").strip() != name:
             raise forms.ValidationError(f"Type the database file name exactly ({name}) to "
@@ -98,3 +104,4 @@ class ExecuteForm(forms.Form):
 class UndoForm(ExecuteForm):
     mode = None
     take_backup = None
+    fast = None

@@ -39,7 +39,8 @@ def _same_file(a, b):
     return os.path.realpath(a) == os.path.realpath(b)
 
 
-def execute(db_path, progress, plan_id, mode="online", take_backup=False, backup_dir=None):
+def execute(db_path, progress, plan_id, mode="online", take_backup=False, fast=False,
+            backup_dir=None):
     """Job engine: optional backup, run the stored plan (resuming it), audit afterwards."""
     record, plan = load(plan_id)
     if not _same_file(plan.db_path, db_path):
@@ -49,7 +50,11 @@ def execute(db_path, progress, plan_id, mode="online", take_backup=False, backup
     if take_backup:
         taken = backup.run_backup(db_path, backup_dir or settings.METAMORPH_BACKUP_DIR,
                                   label=f"pre-remap {plan_id}", progress=progress)["name"]
-    result = remap.execute_plan(db_path, plan, progress=progress, mode=mode)
+    if fast and not taken:
+        raise MetamorphError("Faster commits (synchronous=OFF) are only offered right after a "
+                             "verified backup: add the backup, or run without them.")
+    result = remap.execute_plan(db_path, plan, progress=progress, mode=mode,
+                                durability="fast" if fast else "full")
     progress("audit", 0, 1, "isolation audit")
     audit = remap.isolation_audit(db_path)
     progress("audit", 1, 1, "clean" if audit["clean"] else "findings")

@@ -133,3 +133,20 @@ def test_a_legacy_database_explains_that_migration_comes_first(admin, settings, 
     response = admin.get(reverse("vaults:remap"))
     assert response.status_code == 200
     assert "001" in response.content.decode()
+
+
+def test_fast_commits_need_the_backup_first(admin, settings, metamorph_db):
+    path = use(settings, metamorph_db("migrated"))
+    preview_move(admin, "alice")
+    record = RemapPlanRecord.objects.get()
+    admin.post(reverse("migrations_ui:start_job", args=["remap"]), {
+        "plan_id": record.plan_id, "mode": "online", "fast": "on",
+        "confirm": os.path.basename(path)})
+    assert not Job.objects.exists()
+    admin.post(reverse("migrations_ui:start_job", args=["remap"]), {
+        "plan_id": record.plan_id, "mode": "online", "fast": "on", "take_backup": "on",
+        "confirm": os.path.basename(path)})
+    job = Job.objects.get(kind="remap")
+    assert job.state == "succeeded", job.error
+    assert job.result["durability"] == "fast" and job.result["backup"]
+    assert default_rows(path) == 0

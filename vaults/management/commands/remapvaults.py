@@ -57,6 +57,9 @@ class Command(BaseCommand):
         parser.add_argument("--offline", action="store_true",
                             help="bulk mode: faster, needs Metamorph stopped")
         parser.add_argument("--backup", action="store_true", help="take a backup first")
+        parser.add_argument("--fast", action="store_true",
+                            help="synchronous=OFF commits (about 1.4x faster online): safe "
+                                 "against a killed process, not a power cut; needs --backup")
         parser.add_argument("--yes", action="store_true", help="skip the typed confirmation")
         parser.add_argument("--json", action="store_true", help="print JSON")
         parser.add_argument("--db", help="Metamorph database (default METAMORPH_DATABASE_PATH)")
@@ -72,12 +75,15 @@ class Command(BaseCommand):
                 return self._print(remap.plan_status(db_path, opts["status"]), opts)
             if opts["undo"]:
                 return self._job("remap-undo", db_path, {"plan_id": opts["undo"]}, opts)
+            if opts["fast"] and not opts["backup"]:
+                raise CommandError("--fast needs --backup: faster commits are only offered "
+                                   "right after a verified backup.")
             plan_id = opts["run"] or self._preview(db_path, opts)
             if opts["run"] or opts["execute"]:
                 remap_service.load(plan_id)  # a clear error for an unknown plan id
                 return self._job("remap", db_path, {
                     "plan_id": plan_id, "mode": "offline" if opts["offline"] else "online",
-                    "take_backup": opts["backup"]}, opts)
+                    "take_backup": opts["backup"], "fast": opts["fast"]}, opts)
         except MetamorphError as exc:
             raise CommandError(str(exc)) from None
 
