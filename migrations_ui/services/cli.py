@@ -49,3 +49,16 @@ def run_from_command(kind, params, *, stdout, stderr=None, json_output=False, fu
     if json_output:
         _raw(stdout).write(json.dumps(job.result, indent=2, sort_keys=True) + "\n")
     return job
+
+
+def confirm_typed(db_path, action, yes):
+    """A destructive command goes on only once the operator types the database file's name
+    (or passed --yes); without a terminal, --yes is required."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise CommandError(f"{action} changes the live database: run it on a terminal to "
+                           "confirm, or add --yes once you have read what it does.")
+    name = os.path.basename(db_path)
+    if input(f"{action} on {db_path}. Type {name} to go on: ").strip() != name:
+        raise CommandError("Not confirmed: nothing was changed.")

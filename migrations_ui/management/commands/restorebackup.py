@@ -1,12 +1,11 @@
 import os
-import sys
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from migrations_ui.engine import backup
 from migrations_ui.engine.backup_files import validate_name
-from migrations_ui.services.cli import run_from_command
+from migrations_ui.services.cli import confirm_typed, run_from_command
 from vaults.metamorph.errors import MetamorphError
 
 
@@ -36,7 +35,9 @@ class Command(BaseCommand):
             why = entry["problem"] or entry["state"] if entry else "no such backup"
             raise CommandError(f"{opts['name']} cannot be restored ({why}): nothing was "
                                "changed. `python manage.py listbackups` shows the verified ones.")
-        self._confirm(db_path, opts)  # the restore itself re-checks sha256 and integrity
+        # the restore itself re-checks sha256 and integrity
+        confirm_typed(db_path, f"Restoring {opts['name']} (it replaces the live data)",
+                      opts["yes"])
         params = {"db_path": db_path, "name": opts["name"]}
         if opts["dir"]:
             params["backup_dir"] = backup_dir
@@ -44,14 +45,3 @@ class Command(BaseCommand):
                                json_output=opts["json"])
         if not opts["json"]:
             self.stdout.write(job.result.get("message") or f"Restored {opts['name']}.")
-
-    def _confirm(self, db_path, opts):
-        if opts["yes"]:
-            return
-        if not sys.stdin.isatty():
-            raise CommandError("A restore replaces the live database: run it on a terminal to "
-                               "confirm, or add --yes.")
-        name = os.path.basename(db_path)
-        typed = input(f"This replaces {db_path} with {opts['name']}. Type {name} to go on: ")
-        if typed.strip() != name:
-            raise CommandError("Not confirmed: nothing was changed.")

@@ -1,13 +1,12 @@
 import json
 import os
-import sys
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from migrations_ui.engine import rehearsal, runner
 from migrations_ui.engine.definitions import MIGRATIONS
-from migrations_ui.services.cli import run_from_command
+from migrations_ui.services.cli import confirm_typed, run_from_command
 from vaults.metamorph.errors import MetamorphError
 
 EPILOG = """
@@ -125,13 +124,4 @@ class Command(BaseCommand):
         preview = runner.rollback_preview(db_path, opts["migration"])
         self.stderr.write(preview["text"])
         self.stderr.write(preview["warning"])
-        if opts["yes"]:
-            return
-        if not sys.stdin.isatty():
-            raise CommandError("A rollback needs confirmation: run it on a terminal, or add "
-                               "--yes once you have read the preview above.")
-        name = os.path.basename(db_path)
-        typed = input(f"Type the database file name ({name}) to roll back "
-                      f"{preview['migration_id']}: ")
-        if typed.strip() != name:
-            raise CommandError("Not confirmed: nothing was changed.")
+        confirm_typed(db_path, f"Rolling back {preview['migration_id']}", opts["yes"])

@@ -1,12 +1,11 @@
 import argparse
 import json
 import os
-import sys
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from migrations_ui.services.cli import os_user, run_from_command
+from migrations_ui.services.cli import confirm_typed, os_user, run_from_command
 from vaults.metamorph import remap
 from vaults.metamorph.errors import MetamorphError
 from vaults.services import remap as remap_service
@@ -122,7 +121,7 @@ class Command(BaseCommand):
         return record.plan_id
 
     def _job(self, kind, db_path, params, opts):
-        self._confirm(db_path, kind, params["plan_id"], opts)
+        confirm_typed(db_path, f"{kind} of plan {params['plan_id']}", opts["yes"])
         job = run_from_command(kind, {"db_path": db_path, **params}, stdout=self.stdout,
                                stderr=self.stderr, json_output=opts["json"])
         if not opts["json"]:
@@ -134,16 +133,6 @@ class Command(BaseCommand):
         if job.result.get("audit_clean") is False:
             raise CommandError("The isolation audit found problems after the run: "
                                "`remapvaults --audit` lists them.")
-
-    def _confirm(self, db_path, kind, plan_id, opts):
-        if opts["yes"]:
-            return
-        if not sys.stdin.isatty():
-            raise CommandError(f"A {kind} changes the live database: run it on a terminal to "
-                               "confirm, or add --yes.")
-        name = os.path.basename(db_path)
-        if input(f"{kind} {plan_id} on {db_path}. Type {name} to go on: ").strip() != name:
-            raise CommandError("Not confirmed: nothing was changed.")
 
     def _audit(self, db_path, opts):
         result = remap.isolation_audit(db_path)
