@@ -20,7 +20,8 @@ def _page(request, queryset):
     return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
-def _next(request, default="migrations_ui:jobs"):
+def redirect_next(request, default="migrations_ui:jobs"):
+    """Back to the POSTed `next` page when it is on this site, else to `default`."""
     target = request.POST.get("next", "")
     if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
                                        require_https=request.is_secure()):
@@ -79,14 +80,14 @@ def start_job(request, kind):
         if not form.is_valid():
             for errors in form.errors.values():
                 messages.error(request, " ".join(errors))
-            return _next(request)
+            return redirect_next(request)
         params = form.cleaned_data
     try:
         job = jobs.enqueue_job(kind, params, user=request.user,
                                remote_addr=audit.client_address(request))
     except locks.MutationInProgress as exc:
         messages.error(request, str(exc))
-        return _next(request)
+        return redirect_next(request)
     return redirect("migrations_ui:job", pk=job.pk)
 
 

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 from migrations_ui.models import AuditRecord
 from migrations_ui.permissions import require_perm
 from migrations_ui.services import audit
+from migrations_ui.views import redirect_next
 from vaults import charts, selectors
 from vaults.metamorph.errors import MetamorphError
 from vaults.models import Snapshot
@@ -27,7 +28,7 @@ def metamorph_page(view):
     return wrapper
 
 
-def _overview(request):
+def _overview():
     db_path = selectors.metamorph_path()
     data = selectors.overview(db_path)
     if data.needs_snapshot:
@@ -47,7 +48,7 @@ def _int(value, default):
 @require_GET
 @metamorph_page
 def dashboard(request):
-    data = _overview(request)
+    data = _overview()
     counts = data.report["counts"]
     query = request.GET.get("q", "").strip()[:128]
     offset = _int(request.GET.get("offset"), 0)
@@ -68,7 +69,7 @@ def dashboard(request):
 @metamorph_page
 def vault_detail(request):
     vault = request.GET.get("id", "")
-    data = _overview(request)
+    data = _overview()
     page = selectors.vault_page(data.report["counts"], vault)
     return render(request, "vaults/vault.html", {
         "o": data, "page": page, "chart_title": f"Rows per table in {vault}",
@@ -79,7 +80,7 @@ def vault_detail(request):
 @require_GET
 @metamorph_page
 def indexes(request):
-    data = _overview(request)
+    data = _overview()
     return render(request, "vaults/indexes.html", {"o": data, "r": data.report,
                                                    "ix": data.report["indexes"],
                                                    "sizes": data.report["sizes"] or {}})
@@ -88,7 +89,7 @@ def indexes(request):
 @require_GET
 @metamorph_page
 def health(request):
-    data = _overview(request)
+    data = _overview()
     db_path = selectors.metamorph_path()
     return render(request, "vaults/health.html", {
         "o": data, "h": data.report["health"], "integrity": data.report["integrity"],
@@ -98,7 +99,7 @@ def health(request):
 @require_GET
 @metamorph_page
 def checks(request):
-    data = _overview(request)
+    data = _overview()
     return render(request, "vaults/checks.html", {"o": data, "findings": data.report["checks"]})
 
 
@@ -122,6 +123,4 @@ def refresh(request):
                          parameters={"snapshot": snap.id}, outcome=AuditRecord.Outcome.REQUESTED)
     messages.success(request, "Recount queued: counts, quick_check and sizes refresh in the "
                               "background.")
-    target = request.POST.get("next", "")
-    return redirect(target if target.startswith("/") and not target.startswith("//")
-                    else "vaults:dashboard")
+    return redirect_next(request, "vaults:dashboard")

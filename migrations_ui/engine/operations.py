@@ -10,8 +10,6 @@ from vaults.metamorph.errors import MetamorphError
 
 from . import backup, rehearsal, runner
 from .backup_files import prepare_dir
-from .definitions import BY_ID
-from .errors import PreflightRefused
 from .preflight import preflight
 from .verify import verify_migration
 
@@ -99,12 +97,3 @@ def verify(db_path, backup_dir):
     result = verify_migration(db_path, before)
     return {"ok": result.ok, "against_backup": found[0] if found else None,
             "verification": result.to_dict(), "text": result.text}
-
-
-def describe_migrations():
-    """(id, description, down warning) of each migration, for --help and the page."""
-    return [(m.id, m.description, m.down_warning) for m in BY_ID.values()]
-
-
-__all__ = ["migrate", "rehearse", "rollback", "verify", "backup_finder", "PreflightRefused",
-           "RollbackNeedsBackup"]

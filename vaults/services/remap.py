@@ -55,21 +55,24 @@ def execute(db_path, progress, plan_id, mode="online", take_backup=False, fast=F
                              "verified backup: add the backup, or run without them.")
     result = remap.execute_plan(db_path, plan, progress=progress, mode=mode,
                                 durability="fast" if fast else "full")
-    progress("audit", 0, 1, "isolation audit")
-    audit = remap.isolation_audit(db_path)
-    progress("audit", 1, 1, "clean" if audit["clean"] else "findings")
-    matches = result["already_completed"] or (
-        result["moved_total"] + sum(result["skipped_changed"].values()) == plan.moves_total
-        if not result["resumed"] else True)
-    return dict(result, backup=taken, preview_moves_total=plan.moves_total,
-                moved_equals_preview=matches, audit_clean=audit["clean"],
-                audit_findings=audit["findings"][:20], ok=audit["clean"] and matches)
+    # A resumed or repeated run moves only what was left, so only a first run is compared.
+    matches = result["already_completed"] or result["resumed"] or (
+        result["moved_total"] + sum(result["skipped_changed"].values()) == plan.moves_total)
+    audited = _with_audit(db_path, result, progress)
+    return dict(audited, backup=taken, preview_moves_total=plan.moves_total,
+                moved_equals_preview=matches, ok=audited["audit_clean"] and matches)
 
 
 def undo(db_path, progress, plan_id):
     """Job engine: restore every row the plan moved to its previous vault."""
-    result = remap.undo_plan(db_path, plan_id, progress=progress)
+    return _with_audit(db_path, remap.undo_plan(db_path, plan_id, progress=progress), progress)
+
+
+def _with_audit(db_path, result, progress):
+    """The run's result plus the isolation audit taken right after it."""
+    progress("audit", 0, 1, "isolation audit")
     audit = remap.isolation_audit(db_path)
+    progress("audit", 1, 1, "clean" if audit["clean"] else "findings")
     return dict(result, audit_clean=audit["clean"], audit_findings=audit["findings"][:20])
 
 
