@@ -2,7 +2,7 @@
 import functools
 
 from django.contrib import messages
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from migrations_ui.models import AuditRecord
