@@ -1,112 +1,214 @@
-"""Short write transactions: adaptive batch sizes, lock retries, one batch's SQL.
+"""Short write transactions beside a live Metamorph: sizes that follow every batch's
+measured lock hold, a hard deadline, a gap for the server's writes, one batch's SQL.
 
 What an online UPDATE of vault_id costs (measured on a 1 GB demo file, 1.2 M rows; see
 bench.py): each commit rewrites every page its batch dirtied, in the rollback journal and
-in the file, then fsyncs both. A batch walked in rowid order dirties only its own stretch
-of the table, but the (vault_id, id) index is in id order — random for UUIDs — so nearly
-all of its pages are dirtied by every batch of more than a few thousand rows. The cost per
-commit is therefore roughly fixed, and the number of commits decides the overhead over
-one big UPDATE: batches are sized from the measured time to hold the write lock for about
-`batch_seconds` (0.5 s: the longest measured was 0.55–0.73 s; Metamorph waits 5 s for a
-lock before failing), and the connection keeps a 256 MB page cache so a batch's dirty
-pages never spill mid-transaction. Ordering batches by conversation or by id instead, or
-tiling rowid x id ranges, changed the pages written by less than 20 %: not worth it.
+in the file, then fsyncs both. The (vault_id, id) index is in id order — random for UUIDs
+— so nearly every batch of more than a few thousand rows dirties most of its pages: the
+cost per commit is roughly fixed, and the number of commits decides the overhead.
+
+The write lock is what Metamorph waits for (busy timeout 5 s), so a batch is bounded by
+the wall time it holds that lock — BEGIN IMMEDIATE to the end of COMMIT, waits for readers
+and time lost to other processes on a loaded machine included:
+- the size of the next batch follows the hold measured for *every* batch (shrinks at once,
+  grows by at most 1.5x), never a one-off calibration;
+- a batch whose statements run past the deadline is interrupted and rolled back (cheap:
+  its pages are still only in the cache) and retried at a quarter of the size;
+- after each commit the connection pauses while the server is writing (seen through
+  `PRAGMA data_version`), long enough for a waiting writer's busy handler (which polls
+  at most every 100 ms) to get the lock before the next batch takes it.
 """
 import json
 import sqlite3
 import time
+from dataclasses import dataclass, field
 
 from .. import schema
 from ..connection import translate_write_error
 
+TARGET_HOLD = 0.35         # seconds a batch aims to hold the write lock
+DEADLINE = 0.8             # a batch's statements stop here (plus its commit): < 1 s
 FIRST_BATCH = 2_000
-MIN_BATCH = 100
+MIN_BATCH = 50
 MAX_BATCH = 250_000
+GROWTH = 1.5
 LOCK_RETRIES = 5
+WRITER_GAP = 0.11          # > SQLite's longest busy-handler sleep (100 ms)
+QUIET_GAP = 0.002
+WRITER_SEEN_FOR = 10.0     # seconds a commit by another connection keeps the long gap
+
+
+class BatchInterrupted(Exception):
+    """The batch ran past its deadline and was rolled back."""
 
 
 class Sizer:
-    """Next batch size from the last ones' measured rows per second."""
+    """The next batch size, from the measured lock hold of the last batch."""
 
-    def __init__(self, seconds, fixed=None):
+    def __init__(self, seconds=TARGET_HOLD, fixed=None):
         self.seconds, self.fixed = seconds, fixed
         self.size = fixed or FIRST_BATCH
 
     def next(self):
         return self.size
 
-    def record(self, rows, took):
-        if self.fixed or rows < self.size:
+    def record(self, rows, held):
+        if self.fixed or rows <= 0:
             return
-        wanted = int(rows * self.seconds / max(took, 1e-3))
-        # Grow at most 2x (a fresh table may be slower per row), shrink at once.
-        self.size = max(MIN_BATCH, min(MAX_BATCH, self.size * 2, wanted))
+        wanted = int(rows * self.seconds / max(held, 1e-3))
+        if held > self.seconds:
+            self.size = max(MIN_BATCH, min(self.size, wanted))
+        elif rows < self.size:
+            return      # a table's last, short batch says little about the next size
+        else:
+            self.size = max(MIN_BATCH, min(MAX_BATCH, int(self.size * GROWTH), wanted))
+
+    def interrupted(self):
+        self.size = max(MIN_BATCH, self.size // 4)
 
     def new_table(self):
         if not self.fixed:
             self.size = max(MIN_BATCH, self.size // 2)
 
 
-def begin_immediate(conn, path):
+@dataclass
+class LockStats:
+    """What the job prints: the lock holds and our own waits, batch by batch."""
+    holds: list = field(default_factory=list)
+    longest_wait: float = 0.0
+    interrupted: int = 0
+    gaps: float = 0.0
+
+    @property
+    def longest(self):
+        return max(self.holds, default=0.0)
+
+    def to_dict(self):
+        holds = sorted(self.holds)
+        p99 = holds[min(len(holds) - 1, int(len(holds) * 0.99))] if holds else 0.0
+        return {"transactions": len(holds), "longest_hold_s": round(self.longest, 4),
+                "p99_hold_s": round(p99, 4),
+                "mean_hold_s": round(sum(holds) / len(holds), 4) if holds else 0.0,
+                "longest_wait_for_lock_s": round(self.longest_wait, 4),
+                "interrupted_batches": self.interrupted, "pauses_s": round(self.gaps, 3)}
+
+
+class Pacer:
+    """Runs batches as short transactions and pauses between them while Metamorph writes."""
+
+    def __init__(self, conn, path, seconds=TARGET_HOLD, fixed=None, deadline=DEADLINE):
+        self.conn, self.path, self.deadline = conn, path, deadline
+        self.sizer = Sizer(seconds, fixed)
+        self.stats = LockStats()
+        self._version = self._data_version()
+        self._writer_seen = 0.0
+
+    def _data_version(self):
+        return self.conn.execute("PRAGMA data_version").fetchone()[0]
+
+    def run(self, work):
+        """work(size) -> (rows tried, result) inside one transaction, retried smaller past
+        the deadline; returns (seconds held, (rows tried, result))."""
+        while True:
+            size = self.sizer.next()
+            try:
+                held, result = run_transaction(self.conn, self.path, lambda: work(size),
+                                               self.deadline, self.stats)
+            except BatchInterrupted:
+                self.stats.interrupted += 1
+                self.sizer.interrupted()
+                if size <= MIN_BATCH:
+                    raise
+                continue
+            self.stats.holds.append(held)
+            self.sizer.record(result[0], held)
+            self._pause()
+            return held, result
+
+    def _pause(self):
+        version = self._data_version()
+        now = time.monotonic()
+        if version != self._version:
+            self._writer_seen = now
+        gap = WRITER_GAP if now - self._writer_seen < WRITER_SEEN_FOR else QUIET_GAP
+        time.sleep(gap)
+        self.stats.gaps += gap
+        self._version = self._data_version()
+
+
+def begin_immediate(conn, path, stats=None):
     """BEGIN IMMEDIATE, retrying while Metamorph (or anyone) holds the write lock."""
+    started = time.perf_counter()
     for attempt in range(LOCK_RETRIES):
         try:
             conn.execute("BEGIN IMMEDIATE")
-            return
+            break
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) and "busy" not in str(exc) or attempt == LOCK_RETRIES - 1:
                 raise translate_write_error(exc, path) from None
             time.sleep(0.2 * (attempt + 1))
+    if stats is not None:
+        stats.longest_wait = max(stats.longest_wait, time.perf_counter() - started)
 
 
 def move_batch(conn, journal, plan_id, table, source, rowids, targets, vaults, batch_no):
-    """Journal then move one batch (inside the caller's transaction); rows moved.
+    """Move one batch and journal exactly the rows moved (inside the caller's transaction).
 
-    `+vault_id` keeps SQLite from walking the whole source vault in its vault index for
-    every batch: the batch's rowid list must drive the statement.
+    Only rows still in `source` move (the guard `+vault_id = ?`; the `+` keeps SQLite off
+    the vault index, so the batch's rowid list drives the statement). OR IGNORE holds back
+    a row whose move would break a UNIQUE(vault_id, …) key that the server's writes made
+    clash since the rows were read; RETURNING gives the rows really moved, so the journal
+    is exactly what happened. Returns the rows moved.
     """
     q = schema.quote(table)
     distinct = set(targets)
     if len(distinct) == 1:
         target = vaults[next(iter(distinct))]
-        ids = json.dumps(list(rowids))
-        conn.execute(
-            f"INSERT INTO {journal.rows} (j_plan, j_table, j_rowid, j_row_id, j_old, j_new, "
-            f"j_batch) SELECT ?, ?, rowid, id, vault_id, ?, ? FROM {q} "
-            "WHERE rowid IN (SELECT value FROM json_each(?)) AND +vault_id = ?",
-            (plan_id, table, target, batch_no, ids, source))
-        journaled = conn.execute("SELECT changes()").fetchone()[0]
         moved = conn.execute(
-            f"UPDATE {q} SET vault_id = ? WHERE rowid IN (SELECT value FROM json_each(?)) "
-            "AND +vault_id = ?", (target, ids, source)).rowcount
+            f"UPDATE OR IGNORE {q} SET vault_id = ? WHERE rowid IN (SELECT value FROM "
+            "json_each(?)) AND +vault_id = ? RETURNING rowid, id, vault_id",
+            (target, _json_ints(rowids), source)).fetchall()
     else:
         pairs = json.dumps([[r, vaults[t]] for r, t in zip(rowids, targets)])
         m = ("(SELECT json_extract(value, '$[0]') AS rid, json_extract(value, '$[1]') AS v "
              "FROM json_each(?))")
-        conn.execute(
-            f"INSERT INTO {journal.rows} (j_plan, j_table, j_rowid, j_row_id, j_old, j_new, "
-            f"j_batch) SELECT ?, ?, t.rowid, t.id, t.vault_id, m.v, ? FROM {m} AS m "
-            f"JOIN {q} AS t ON t.rowid = m.rid WHERE +t.vault_id = ?",
-            (plan_id, table, batch_no, pairs, source))
-        journaled = conn.execute("SELECT changes()").fetchone()[0]
         moved = conn.execute(
-            f"UPDATE {q} SET vault_id = m.v FROM {m} AS m WHERE {q}.rowid = m.rid "
-            f"AND +{q}.vault_id = ?", (pairs, source)).rowcount
-    if moved != journaled:
-        raise RuntimeError(f"{table}: journaled {journaled} rows but moved {moved}")
-    return moved
+            f"UPDATE OR IGNORE {q} SET vault_id = m.v FROM {m} AS m WHERE {q}.rowid = m.rid "
+            f"AND +{q}.vault_id = ? RETURNING {q}.rowid, {q}.id, {q}.vault_id",
+            (pairs, source)).fetchall()
+    conn.executemany(
+        f"INSERT INTO {journal.rows} (j_plan, j_table, j_rowid, j_row_id, j_old, j_new, "
+        "j_batch) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(plan_id, table, rid, row_id, source, new, batch_no) for rid, row_id, new in moved])
+    return len(moved)
 
 
-def run_transaction(conn, path, work):
-    """BEGIN IMMEDIATE, work(), COMMIT; seconds the write lock was held, work()'s result."""
-    begin_immediate(conn, path)
+def _json_ints(values):
+    return "[" + ",".join(map(str, values)) + "]"
+
+
+def run_transaction(conn, path, work, deadline=None, stats=None):
+    """BEGIN IMMEDIATE, work(), COMMIT; (seconds the write lock was held, work()'s result).
+
+    With `deadline`, statements still running that long after BEGIN are interrupted and
+    the transaction rolled back (BatchInterrupted)."""
+    begin_immediate(conn, path, stats)
     started = time.perf_counter()
+    if deadline is not None:
+        stop = started + deadline
+        conn.set_progress_handler(lambda: int(time.perf_counter() > stop), 10_000)
     try:
         result = work()
+        if deadline is not None:
+            conn.set_progress_handler(None, 0)
         conn.execute("COMMIT")
     except BaseException as exc:
+        if deadline is not None:
+            conn.set_progress_handler(None, 0)
         if conn.in_transaction:
             conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.OperationalError) and "interrupted" in str(exc):
+            raise BatchInterrupted() from None
         if isinstance(exc, sqlite3.DatabaseError):
             raise translate_write_error(exc, path) from None
         raise

@@ -1,28 +1,40 @@
-"""Executing a RemapPlan: exactly the previewed rows, journaled, resumable.
+"""Executing a RemapPlan beside a live Metamorph: the rule re-applied to the data as it is now.
+
+A plan is a rule plus the preview's numbers and row decisions. Executing reads the source
+vault again and compares each row's decision with the preview's (decisions.py): rows
+decided as previewed move, rows the server added since the preview move too if the rule
+reaches them (counted apart), rows whose decision changed are held back and listed. It
+never refuses because the server wrote.
 
 Online (default): batches, each its own short BEGIN IMMEDIATE transaction holding the
-journal rows and the UPDATE together, so a running Metamorph waits at most about
-`batch_seconds` and a kill leaves every row either moved-and-journaled or untouched.
-Re-running the same plan resumes where it stopped (the journal says which rows are done).
+journal rows and the UPDATE together, sized by the measured lock hold of every batch
+(batches.py). After the first pass, catch-up passes move what the server wrote meanwhile;
+what arrives after the last batch is reported with the command that moves it (running the
+plan again — a completed plan re-applies its rule to new rows; an interrupted one resumes).
 
 Offline (needs downtime): one transaction that drops the vault indexes of the tables it
 changes, journals and moves every row, and recreates those indexes with the exact DDL
 read from sqlite_master — several times faster, but it holds the write lock throughout.
 """
 import time
+from array import array
 
 from .. import schema
 from ..connection import describe_lock, lock_state, open_writable
-from ..errors import OfflineNeedsDowntime, PlanOutdated, PlanStateRefused
+from ..errors import OfflineNeedsDowntime, PlanStateRefused
 from . import batches
+from .decisions import Decisions, TableComparison, compare
 from .journal import default_journal_path, open_journal, runner_lock
-from .resolve import resolve
-from .rows import DoneRows
+from .plan import record_held_back
+from .resolve import TableWork, resolve
+from .rows import DoneRows, vault_tables
+from .runresult import run_result
 
 MODES = ("online", "offline")
 DURABILITY = {"full": "FULL", "fast": "OFF"}
 CACHE_KIB = 262_144         # holds a batch's dirty pages: without it each commit spills
 OFFLINE_CHUNK = 100_000
+CATCH_UP_PASSES = 3
 
 
 def _quiet(*_args):
@@ -30,19 +42,19 @@ def _quiet(*_args):
 
 
 def execute_plan(db_path, plan, journal_path=None, progress=None, mode="online",
-                 batch_seconds=0.5, batch_rows=None, durability="full"):
-    """Run `plan` (resuming it if it was interrupted); a dict of what was done."""
+                 batch_seconds=batches.TARGET_HOLD, batch_rows=None, durability="full"):
+    """Run `plan` on the data as it is now (resuming it if it was interrupted); a dict."""
     if mode not in MODES or durability not in DURABILITY:
         raise ValueError(f"mode must be one of {MODES}, durability one of {tuple(DURABILITY)}")
-    report = progress or _quiet
     journal_path = journal_path or default_journal_path(db_path)
     with runner_lock(journal_path):
         conn = open_writable(db_path)
         try:
             journal = open_journal(conn, db_path, journal_path)
             _tune(conn, journal, durability)
-            return _execute(conn, journal, db_path, plan, report, mode, batch_seconds,
-                            batch_rows, durability)
+            run = Run(conn, journal, db_path, plan, progress or _quiet, mode, durability)
+            pacer = batches.Pacer(conn, db_path, batch_seconds, batch_rows)
+            return run.execute(pacer)
         finally:
             conn.close()
 
@@ -55,81 +67,176 @@ def _tune(conn, journal, durability):
         conn.execute(f"PRAGMA {journal.schema}.synchronous = {level}")
 
 
-def _execute(conn, journal, db_path, plan, report, mode, batch_seconds, batch_rows,
-             durability):
-    started = time.perf_counter()
-    record = journal.record(plan.plan_id)
-    if record and record["state"] == "completed":
-        return _result(plan, journal, mode, durability, {}, 0, 0.0, 0.0, True, {}, conn,
-                       already_completed=True)
-    if record and record["state"] in ("undoing", "undone"):
-        raise PlanStateRefused(
-            f"Plan {plan.plan_id} was undone (state: {record['state']}), so it is not run "
-            "again. Nothing was changed. Preview again to make a new plan.")
-    report("check", 0, 1, "checking the data against the preview")
-    done = DoneRows(journal, plan.plan_id) if record else None
-    res = resolve(conn, plan.rule, db_path, done)
-    check_seconds = time.perf_counter() - started
-    if res.fingerprint != plan.fingerprint:
-        detail = _difference(plan, res)
-        if record is not None:
-            detail += ("; the plan is half done: undo it to restore the rows it moved, then "
-                       "preview again")
-        raise PlanOutdated(plan.plan_id, detail)
-    report("check", 1, 1, f"data unchanged since the preview ({check_seconds:.1f} s)")
-    if record is None:
-        planned = {t: len(w.rowids) + w.done for t, w in res.work.items()
-                   if len(w.rowids) + w.done}
-        journal.start(plan, planned, mode)
-    else:
-        journal.set_state(plan.plan_id, "running")
-    run = _run_offline if mode == "offline" else _run_online
-    moved, skipped, n_batches, longest = run(conn, journal, db_path, plan, res, report,
-                                             batch_seconds, batch_rows)
-    journal.set_state(plan.plan_id, "completed", finished=True)
-    return _result(plan, journal, mode, durability, moved, n_batches, longest,
-                   time.perf_counter() - started, record is not None, skipped, conn,
-                   check_seconds=check_seconds)
+def high_water(conn, tables):
+    """{table: largest rowid now}: rows above it were written later."""
+    return {t: conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {schema.quote(t)}")
+            .fetchone()[0] for t in tables}
 
 
-def _difference(plan, res):
-    before = plan.preview.get("moves_total")
-    after = sum(len(w.rowids) + w.done for w in res.work.values())
-    if before != after:
-        return f"{before:,} rows would have moved, now {after:,}"
-    return ("as many rows would move, but not the same rows, the same targets, or the same "
-            "rows staying behind")
+class Run:
+    """One execution of a plan: resolve now, compare, move in passes, report."""
+
+    def __init__(self, conn, journal, db_path, plan, report, mode, durability):
+        self.conn, self.journal, self.db_path, self.plan = conn, journal, db_path, plan
+        self.report, self.mode, self.durability = report, mode, durability
+        self.moved, self.skipped = {}, {}
+        self.batch_no = 0
+        self.passes = 0
+
+    def execute(self, pacer):
+        started = time.perf_counter()
+        plan, journal = self.plan, self.journal
+        record = journal.record(plan.plan_id)
+        if record and record["state"] in ("undoing", "undone"):
+            raise PlanStateRefused(
+                f"Plan {plan.plan_id} was undone (state: {record['state']}), so it is not run "
+                "again. Nothing was changed. Preview again to make a new plan.")
+        self.tables = vault_tables(self.conn, self.db_path)
+        self.report("check", 0, 1, "applying the rule to the data as it is now")
+        self.marks = high_water(self.conn, self.tables)
+        res, comparison = self._resolve(record is not None)
+        check_seconds = time.perf_counter() - started
+        self.report("check", 1, 1, _check_line(res, comparison, check_seconds))
+        if record is None:
+            planned = {t: row["move"] for t, row in plan.preview.get("tables", {}).items()
+                       if row.get("move")}
+            journal.start(plan, planned, self.mode)
+        else:
+            journal.set_state(plan.plan_id, "running")
+        self.batch_no = journal.last_batch(plan.plan_id)
+        if self.mode == "offline":
+            took = self._offline(res)
+            pacer.stats.holds.append(took)
+        else:
+            self._online(res, pacer)
+            comparison = self._catch_up(res, comparison, pacer)
+        arrived = self._arrived_after_last_batch()
+        journal.set_state(plan.plan_id, "completed", finished=True)
+        return run_result(self, record, comparison, pacer.stats, arrived,
+                          time.perf_counter() - started, check_seconds)
+
+    def _resolve(self, resumed):
+        """The rule on the data now, minus the rows held back against the preview."""
+        done = DoneRows(self.journal, self.plan.plan_id) if resumed else None
+        current = Decisions()
+        res = resolve(self.conn, self.plan.rule, self.db_path, done, observe=current.observe)
+        record_held_back(current, res)
+        return res, compare(self.plan.decisions, current, res)
+
+    def _online(self, res, pacer):
+        total, done = res.remaining, 0
+        for table, work in res.work.items():
+            if not len(work.rowids):
+                continue
+            pacer.sizer.new_table()
+            i, n = 0, len(work.rowids)
+            while i < n:
+                def batch(size, i=i, table=table, work=work):
+                    rowids, targets = work.rowids[i:i + size], work.targets[i:i + size]
+                    return len(rowids), batches.move_batch(
+                        self.conn, self.journal, self.plan.plan_id, table, res.source, rowids,
+                        targets, res.vaults, self.batch_no + 1)
+                held, (tried, count) = pacer.run(batch)
+                self.batch_no += 1
+                self._count(table, tried, count)
+                i += tried
+                done += tried
+                self.report("move", done, total, f"batch {self.batch_no}: {count} {table} "
+                                                  f"rows, lock held {held:.2f} s")
+
+    def _count(self, table, tried, count):
+        if count:
+            self.moved[table] = self.moved.get(table, 0) + count
+        if count < tried:
+            self.skipped[table] = self.skipped.get(table, 0) + tried - count
+
+    def _catch_up(self, res, comparison, pacer):
+        """Move what the server wrote during the run, pass by pass, until a pass finds
+        nothing (or CATCH_UP_PASSES). A split reads its links again (conflicts re-checked);
+        a whole-vault move reads only the rows above the last high-water mark."""
+        for _ in range(CATCH_UP_PASSES):
+            marks = high_water(self.conn, self.tables)
+            if marks == self.marks:
+                break
+            if self.plan.rule.kind == "move":
+                new = self._new_rows(res, self.marks)
+                for table, work in new.work.items():
+                    stats = comparison.tables.setdefault(table, TableComparison())
+                    stats.new_rows += len(work.rowids)
+            else:
+                new, comparison = self._resolve(True)
+            self.marks = marks
+            if not new.remaining:
+                break
+            self.passes += 1
+            self.report("catch-up", self.passes, CATCH_UP_PASSES,
+                        f"{new.remaining} rows written by the server during the run")
+            self._online(new, pacer)
+        return comparison
+
+    def _new_rows(self, res, marks):
+        """A whole-vault move's work: source rows above `marks` (written since)."""
+        work = {}
+        for table in self.tables:
+            rows = [r[0] for r in self.conn.execute(
+                f"SELECT rowid FROM {schema.quote(table)} WHERE rowid > ? AND +vault_id = ? "
+                "ORDER BY rowid", (marks.get(table, 0), res.source))]
+            if rows:
+                work[table] = TableWork(array("q", rows), array("l", [0] * len(rows)))
+        return type(res)(res.source, res.vaults, work, "", {}, {}, {}, [], res.decider)
+
+    def _arrived_after_last_batch(self):
+        """Rows in the source vault above the last high-water mark: written after the
+        last batch read it."""
+        out = {}
+        for table in self.tables:
+            n = self.conn.execute(
+                f"SELECT COUNT(*) FROM {schema.quote(table)} WHERE rowid > ? AND +vault_id = ?",
+                (self.marks.get(table, 0), self.plan.rule.source)).fetchone()[0]
+            if n:
+                out[table] = n
+        return out
+
+    def _offline(self, res):
+        state = lock_state(self.db_path)
+        if state.held:
+            raise OfflineNeedsDowntime(self.db_path, describe_lock(state))
+        self.conn.execute("PRAGMA main.secure_delete = OFF")  # DROP INDEX 0.06 s, not 1.2 s
+        tables = [t for t, w in res.work.items() if len(w.rowids)]
+        total = res.remaining
+
+        def work():
+            indexes = vault_indexes(self.conn, tables)
+            self.report("indexes", 0, len(indexes), f"dropping {len(indexes)} vault indexes")
+            for name, _ in indexes:
+                self.conn.execute(f"DROP INDEX main.{schema.quote(name)}")
+            done = 0
+            for table in tables:
+                w = res.work[table]
+                for i in range(0, len(w.rowids), OFFLINE_CHUNK):
+                    rowids = w.rowids[i:i + OFFLINE_CHUNK]
+                    count = batches.move_batch(self.conn, self.journal, self.plan.plan_id,
+                                               table, res.source, rowids,
+                                               w.targets[i:i + OFFLINE_CHUNK], res.vaults,
+                                               self.batch_no + 1)
+                    self._count(table, len(rowids), count)
+                    done += len(rowids)
+                    self.report("move", done, total, f"{table}: {done} of {total} rows")
+            for k, (name, sql) in enumerate(indexes, 1):
+                self.conn.execute(sql)
+                self.report("indexes", k, len(indexes), f"recreated {name}")
+
+        took, _ = batches.run_transaction(self.conn, self.db_path, work)
+        self.batch_no += 1
+        return took
 
 
-def _run_online(conn, journal, db_path, plan, res, report, batch_seconds, batch_rows):
-    sizer = batches.Sizer(batch_seconds, batch_rows)
-    total = res.remaining
-    done = n_batches = 0
-    longest = 0.0
-    moved, skipped = {}, {}
-    batch_no = journal.last_batch(plan.plan_id)
-    for table, work in res.work.items():
-        i, n = 0, len(work.rowids)
-        if n:
-            sizer.new_table()
-        while i < n:
-            size = sizer.next()
-            rowids, targets = work.rowids[i:i + size], work.targets[i:i + size]
-            batch_no += 1
-            took, count = batches.run_transaction(conn, db_path, lambda: batches.move_batch(
-                conn, journal, plan.plan_id, table, res.source, rowids, targets, res.vaults,
-                batch_no))
-            sizer.record(len(rowids), took)
-            longest = max(longest, took)
-            moved[table] = moved.get(table, 0) + count
-            if count < len(rowids):
-                skipped[table] = skipped.get(table, 0) + len(rowids) - count
-            i += len(rowids)
-            done += len(rowids)
-            n_batches += 1
-            report("move", done, total, f"batch {n_batches}: {count} {table} rows in "
-                                        f"{took:.2f} s")
-    return moved, skipped, n_batches, longest
+def _check_line(res, comparison, seconds):
+    new = sum(t.new_rows for t in comparison.tables.values())
+    held = comparison.held_back_total
+    return (f"{res.remaining:,} rows to move ({new:,} of them added since the preview), "
+            f"{held:,} held back because their decision changed since the preview "
+            f"({seconds:.1f} s)")
 
 
 def vault_indexes(conn, tables):
@@ -143,57 +250,3 @@ def vault_indexes(conn, tables):
             if schema.VAULT_COLUMN in cols:
                 out.append((name, sql))
     return out
-
-
-def _run_offline(conn, journal, db_path, plan, res, report, batch_seconds, batch_rows):
-    state = lock_state(db_path)
-    if state.held:
-        raise OfflineNeedsDowntime(db_path, describe_lock(state))
-    conn.execute("PRAGMA main.secure_delete = OFF")   # DROP INDEX 0.06 s instead of 1.2 s
-    tables = [t for t, w in res.work.items() if len(w.rowids)]
-    total = res.remaining
-    moved, skipped = {}, {}
-
-    def work():
-        indexes = vault_indexes(conn, tables)
-        report("indexes", 0, len(indexes), f"dropping {len(indexes)} vault indexes")
-        for name, _ in indexes:
-            conn.execute(f"DROP INDEX main.{schema.quote(name)}")
-        done = 0
-        for table in tables:
-            w = res.work[table]
-            for i in range(0, len(w.rowids), OFFLINE_CHUNK):
-                rowids, targets = w.rowids[i:i + OFFLINE_CHUNK], w.targets[i:i + OFFLINE_CHUNK]
-                count = batches.move_batch(conn, journal, plan.plan_id, table, res.source,
-                                           rowids, targets, res.vaults, 1)
-                moved[table] = moved.get(table, 0) + count
-                if count < len(rowids):
-                    skipped[table] = skipped.get(table, 0) + len(rowids) - count
-                done += len(rowids)
-                report("move", done, total, f"{table}: {done} of {total} rows")
-        for k, (name, sql) in enumerate(indexes, 1):
-            conn.execute(sql)
-            report("indexes", k, len(indexes), f"recreated {name}")
-
-    took, _ = batches.run_transaction(conn, db_path, work)
-    return moved, skipped, 1, took
-
-
-def _result(plan, journal, mode, durability, moved, n_batches, longest, elapsed, resumed,
-            skipped, conn, already_completed=False, check_seconds=0.0):
-    left = {}
-    for table in plan.preview.get("tables", {}):
-        n = conn.execute(f"SELECT COUNT(*) FROM {schema.quote(table)} WHERE vault_id = ?",
-                         (plan.rule.source,)).fetchone()[0]
-        if n:
-            left[table] = n
-    return {
-        "plan_id": plan.plan_id, "mode": mode, "durability": durability,
-        "moved": moved, "moved_total": sum(moved.values()),
-        "skipped_changed": skipped, "batches": n_batches,
-        "longest_transaction_s": round(longest, 4), "elapsed_s": round(elapsed, 3),
-        "check_s": round(check_seconds, 3), "resumed": resumed,
-        "already_completed": already_completed,
-        "left_in_source": left,
-        "journal": {"location": journal.location, "path": journal.path},
-    }

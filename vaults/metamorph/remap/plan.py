@@ -1,8 +1,9 @@
-"""RemapPlan: a rule, the preview it gives on the data, and the fingerprint of that data.
+"""RemapPlan: a rule, the preview it gives on the data, and each row's previewed decision.
 
 `build_plan` works on a read-only (mode=ro) connection: previewing writes nothing. The
-plan is plain JSON (`to_json` / `from_json`) so the Django side can store it; executing
-runs exactly that plan and refuses if the fingerprint no longer matches the data.
+plan is plain JSON (`to_json` / `from_json`) so the Django side can store it. Executing
+re-applies the rule to the data as it is then (decisions.py): rows the server added are
+moved too, rows whose decision changed since the preview are held back and listed.
 """
 import json
 import os
@@ -13,11 +14,13 @@ from datetime import datetime, timezone
 from ..connection import open_readonly
 from ..errors import InvalidRemapRule
 from . import split
+from .decisions import Decisions
 from .resolve import MAX_TARGETS_SHOWN, existing_vaults, resolve
 from .rows import vault_tables
 from .rules import rule_from_dict
 
-FORMAT = 1
+FORMAT = 2
+READABLE_FORMATS = (1, 2)     # format 1 plans carry no per-row decisions
 
 
 @dataclass
@@ -28,6 +31,7 @@ class RemapPlan:
     rule: object
     fingerprint: str
     preview: dict
+    decisions: Decisions | None = None
 
     @property
     def moves_total(self):
@@ -37,16 +41,18 @@ class RemapPlan:
         return json.dumps({"format": FORMAT, "plan_id": self.plan_id,
                            "created_at": self.created_at, "db_path": self.db_path,
                            "rule": self.rule.to_dict(), "fingerprint": self.fingerprint,
-                           "preview": self.preview})
+                           "preview": self.preview,
+                           "decisions": self.decisions.to_dict() if self.decisions else None})
 
     @classmethod
     def from_json(cls, text):
         data = json.loads(text)
-        if data.get("format") != FORMAT:
+        if data.get("format") not in READABLE_FORMATS:
             raise InvalidRemapRule("This stored plan was written by another version of "
                                    "metamorph-admin. Preview again.")
         return cls(data["plan_id"], data["created_at"], data["db_path"],
-                   rule_from_dict(data["rule"]).validate(), data["fingerprint"], data["preview"])
+                   rule_from_dict(data["rule"]).validate(), data["fingerprint"], data["preview"],
+                   Decisions.from_dict(data["decisions"]) if data.get("decisions") else None)
 
 
 def new_plan_id():
@@ -58,12 +64,24 @@ def build_plan(db_path, rule):
     rule.validate()
     conn = open_readonly(db_path)
     try:
-        res = resolve(conn, rule, db_path)
+        decisions = Decisions()
+        res = resolve(conn, rule, db_path, observe=decisions.observe)
+        record_held_back(decisions, res)
         preview = make_preview(conn, rule, res, vault_tables(conn, db_path))
     finally:
         conn.close()
     return RemapPlan(new_plan_id(), datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                     os.path.abspath(db_path), rule, res.fingerprint, preview)
+                     os.path.abspath(db_path), rule, res.fingerprint, preview, decisions)
+
+
+def record_held_back(decisions, res):
+    """Give the rows the resolver held back after reading (unique-key clashes) their code."""
+    decisions.vaults = res.vaults
+    clashes = {}
+    for clash in res.unique_clashes:
+        clashes.setdefault(clash["table"], set()).add(clash["rowid"])
+    for table, rowids in clashes.items():
+        decisions.mark(table, rowids, split.UNIQUE_CLASH)
 
 
 def make_preview(conn, rule, res, tables):

@@ -58,8 +58,10 @@ class _MoveDecider:
         return [0] * len(rows)
 
 
-def resolve(conn, rule, path="the database", done=None):
-    """The Resolution of `rule` on the data as it is now (see module docstring)."""
+def resolve(conn, rule, path="the database", done=None, observe=None):
+    """The Resolution of `rule` on the data as it is now (see module docstring).
+
+    `observe(table, rows, codes)`, if given, sees every row read and its outcome code."""
     tables = vault_tables(conn, path)
     check_source(conn, tables, rule.source, done)
     if rule.kind == "move":
@@ -69,17 +71,19 @@ def resolve(conn, rule, path="the database", done=None):
     digest = hashlib.sha256()
     res = Resolution(rule.source, decider.vaults, {}, "", {}, {}, {}, [], decider)
     for table in tables:
-        _resolve_table(conn, res, table, decider, done, digest)
+        _resolve_table(conn, res, table, decider, done, digest, observe)
     res.unique_clashes = _hold_back_unique_clashes(conn, res)
     digest.update(json.dumps([res.vaults, res.unique_clashes], default=repr).encode())
     res.fingerprint = digest.hexdigest()
     return res
 
 
-def _resolve_table(conn, res, table, decider, done, digest):
+def _resolve_table(conn, res, table, decider, done, digest, observe=None):
     work, counts = TableWork(), Counter()
     for rows in read_rows(conn, table, res.source, decider.exprs(table), done):
         codes = decider.codes(table, rows)
+        if observe is not None:
+            observe(table, rows, codes)
         counts.update(codes)
         rowids = [r[0] for r in rows]
         # The fingerprint covers each row's rowid, id and outcome, not whether this plan

@@ -4,7 +4,7 @@ import sqlite3
 
 import pytest
 
-from vaults.metamorph.errors import PlanOutdated, PlanStateRefused
+from vaults.metamorph.errors import PlanStateRefused
 from vaults.metamorph.remap import (MoveVault, RemapPlan, SplitByMapping, SplitByOwner,
                                     build_plan, discover_owner_sources, execute_plan,
                                     isolation_audit, plan_status, undo_plan)
@@ -194,22 +194,6 @@ def test_a_plan_survives_json_and_executes_identically(db, journal):
     assert execute_plan(db, stored, journal)["moved_total"] == plan.moves_total
 
 
-def test_a_plan_is_refused_when_the_data_changed_since_the_preview(db, journal):
-    plan = build_plan(db, MoveVault("user-alice"))
-    conn = sqlite3.connect(db)
-    conn.execute("INSERT INTO operator_performance (id, operator_name, trigger_type, "
-                 "effectiveness_score, transformation_score, coherence_score, drift_cost, "
-                 "timestamp) VALUES ('new', 'op', 't', 1, 1, 1, 1, 'now')")
-    conn.commit()
-    before = snapshot(db)
-    with pytest.raises(PlanOutdated) as err:
-        execute_plan(db, plan, journal)
-    assert "The data changed since the preview" in str(err.value)
-    assert "preview again" in str(err.value).lower()
-    assert snapshot(db) == before
-    assert plan_status(db, plan.plan_id, journal)["state"] == "unknown"
-
-
 def test_a_completed_plan_runs_once_and_an_undone_plan_is_not_run_again(db, journal):
     plan = build_plan(db, MoveVault("user-alice"))
     execute_plan(db, plan, journal)
@@ -282,25 +266,6 @@ def test_fast_durability_moves_the_same_rows(db, journal):
     result = execute_plan(db, plan, journal, durability="fast")
     assert result["durability"] == "fast" and result["moved_total"] == plan.moves_total
     assert integrity(db) == [("ok",)]
-
-
-def test_a_half_done_plan_whose_data_changed_says_to_undo_it(db, journal):
-    plan = build_plan(db, MoveVault("user-alice"))
-    calls = []
-
-    def stop_after_two_batches(phase, done, total, message):
-        calls.append(phase)
-        if calls.count("move") == 2:
-            raise KeyboardInterrupt
-    with pytest.raises(KeyboardInterrupt):
-        execute_plan(db, plan, journal, batch_rows=100, progress=stop_after_two_batches)
-    assert plan_status(db, plan.plan_id, journal)["state"] == "interrupted"
-    conn = sqlite3.connect(db)
-    conn.execute("DELETE FROM operator_performance WHERE vault_id = ?", (SOURCE,))
-    conn.commit()
-    with pytest.raises(PlanOutdated) as err:
-        execute_plan(db, plan, journal)
-    assert "the plan is half done: undo it to restore the rows it moved" in str(err.value)
 
 
 def test_two_sessions_of_one_conversation_mapped_to_two_vaults_are_a_listed_conflict(
