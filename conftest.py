@@ -7,6 +7,8 @@ import pytest
 
 from vaults.metamorph.demo import build_demo_database
 
+pytest_plugins = ["metamorph.testing.fixtures"]
+
 
 @pytest.fixture(scope="session")
 def _built(tmp_path_factory):

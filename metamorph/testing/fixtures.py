@@ -1,0 +1,28 @@
+"""pytest plugin: `metamorph_writer` starts real Metamorph-like writer processes.
+
+Registered in the root conftest (`pytest_plugins`). Every writer a test starts is stopped at
+teardown, so a failing test never leaves a process writing.
+"""
+import pytest
+
+from .writer import MetamorphWriter
+
+
+@pytest.fixture
+def metamorph_writer(tmp_path):
+    """start(db_path, journal_mode=None, interval=0.01, ...) -> a running MetamorphWriter.
+
+    Its first transaction has committed when start() returns; `writer.stop()` returns the
+    WriterReport (committed ids, waits, errors).
+    """
+    started = []
+
+    def start(db_path, **options):
+        log_dir = tmp_path / f"writer-{len(started)}"
+        writer = MetamorphWriter(str(db_path), str(log_dir), **options)
+        started.append(writer)
+        return writer.start()
+
+    yield start
+    for writer in started:
+        writer.stop()
