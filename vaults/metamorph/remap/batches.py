@@ -14,9 +14,9 @@ and time lost to other processes on a loaded machine included:
   grows by at most 1.5x), never a one-off calibration;
 - a batch whose statements run past the deadline is interrupted and rolled back (cheap:
   its pages are still only in the cache) and retried at a quarter of the size;
-- after each commit the connection pauses while the server is writing (seen through
-  `PRAGMA data_version`), long enough for a waiting writer's busy handler (which polls
-  at most every 100 ms) to get the lock before the next batch takes it.
+- after each commit, while the server is writing (seen through `PRAGMA data_version`),
+  the connection waits until the server has committed once (a waiting writer's busy
+  handler polls at most every 100 ms), at most WRITER_GAP, before the next batch.
 """
 import json
 import sqlite3
@@ -26,16 +26,20 @@ from dataclasses import dataclass, field
 from .. import schema
 from ..connection import translate_write_error
 
-TARGET_HOLD = 0.35         # seconds a batch aims to hold the write lock
-DEADLINE = 0.8             # a batch's statements stop here (plus its commit): < 1 s
+TARGET_HOLD = 0.3          # seconds a batch aims to hold the write lock
+MAX_HOLD = 0.85            # statements + commit must end by then: the deadline leaves room
+                           # for the commit, estimated from the last ones
+MAX_STATEMENTS = 0.6
+MIN_STATEMENTS = 0.1
 FIRST_BATCH = 2_000
 MIN_BATCH = 50
 MAX_BATCH = 250_000
 GROWTH = 1.5
 LOCK_RETRIES = 5
-WRITER_GAP = 0.11          # > SQLite's longest busy-handler sleep (100 ms)
+WRITER_GAP = 0.5           # longest pause for a waiting writer to commit (> its 100 ms polls)
 QUIET_GAP = 0.002
-WRITER_SEEN_FOR = 10.0     # seconds a commit by another connection keeps the long gap
+WRITER_SEEN_FOR = 5.0      # seconds a commit by another connection keeps us pausing for it
+POLL = 0.003
 
 
 class BatchInterrupted(Exception):
@@ -75,9 +79,15 @@ class Sizer:
 class LockStats:
     """What the job prints: the lock holds and our own waits, batch by batch."""
     holds: list = field(default_factory=list)
+    commits: list = field(default_factory=list)
+    longest_commit: float = 0.0
     longest_wait: float = 0.0
     interrupted: int = 0
     gaps: float = 0.0
+
+    def commit_seconds(self, took):
+        self.longest_commit = max(self.longest_commit, took)
+        self.commits.append(took)
 
     @property
     def longest(self):
@@ -89,6 +99,7 @@ class LockStats:
         return {"transactions": len(holds), "longest_hold_s": round(self.longest, 4),
                 "p99_hold_s": round(p99, 4),
                 "mean_hold_s": round(sum(holds) / len(holds), 4) if holds else 0.0,
+                "longest_commit_s": round(self.longest_commit, 4),
                 "longest_wait_for_lock_s": round(self.longest_wait, 4),
                 "interrupted_batches": self.interrupted, "pauses_s": round(self.gaps, 3)}
 
@@ -96,8 +107,8 @@ class LockStats:
 class Pacer:
     """Runs batches as short transactions and pauses between them while Metamorph writes."""
 
-    def __init__(self, conn, path, seconds=TARGET_HOLD, fixed=None, deadline=DEADLINE):
-        self.conn, self.path, self.deadline = conn, path, deadline
+    def __init__(self, conn, path, seconds=TARGET_HOLD, fixed=None):
+        self.conn, self.path = conn, path
         self.sizer = Sizer(seconds, fixed)
         self.stats = LockStats()
         self._version = self._data_version()
@@ -113,7 +124,7 @@ class Pacer:
             size = self.sizer.next()
             try:
                 held, result = run_transaction(self.conn, self.path, lambda: work(size),
-                                               self.deadline, self.stats)
+                                               self.deadline(), self.stats)
             except BatchInterrupted:
                 self.stats.interrupted += 1
                 self.sizer.interrupted()
@@ -125,15 +136,29 @@ class Pacer:
             self._pause()
             return held, result
 
+    def deadline(self):
+        """Seconds the next batch's statements may run: MAX_HOLD minus room for a commit as
+        slow as the slowest of the last few (commits slow down most on a loaded machine)."""
+        commit = max(self.stats.commits[-3:], default=0.05)
+        return min(MAX_STATEMENTS, max(MIN_STATEMENTS, MAX_HOLD - 1.5 * commit))
+
     def _pause(self):
+        """Between batches: while the server writes, wait until it has committed (its
+        waiting transaction got the lock) or WRITER_GAP passed; otherwise a moment."""
+        started = time.monotonic()
         version = self._data_version()
-        now = time.monotonic()
         if version != self._version:
-            self._writer_seen = now
-        gap = WRITER_GAP if now - self._writer_seen < WRITER_SEEN_FOR else QUIET_GAP
-        time.sleep(gap)
-        self.stats.gaps += gap
+            self._writer_seen = started
+        if started - self._writer_seen < WRITER_SEEN_FOR:
+            while time.monotonic() - started < WRITER_GAP:
+                time.sleep(POLL)
+                if self._data_version() != version:
+                    self._writer_seen = time.monotonic()
+                    break
+        else:
+            time.sleep(QUIET_GAP)
         self._version = self._data_version()
+        self.stats.gaps += time.monotonic() - started
 
 
 def begin_immediate(conn, path, stats=None):
@@ -201,7 +226,10 @@ def run_transaction(conn, path, work, deadline=None, stats=None):
         result = work()
         if deadline is not None:
             conn.set_progress_handler(None, 0)
+        committing = time.perf_counter()
         conn.execute("COMMIT")
+        if stats is not None:
+            stats.commit_seconds(time.perf_counter() - committing)
     except BaseException as exc:
         if deadline is not None:
             conn.set_progress_handler(None, 0)

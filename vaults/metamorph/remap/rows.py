@@ -8,7 +8,7 @@ that the same data always gives the same windows (the fingerprint is hashed per 
 from .. import schema
 from ..errors import NotMigrated
 
-WINDOW = 50_000
+WINDOW = 10_000     # rows a read statement spans: its read lock stays short on a loaded machine
 VAULT = schema.quote(schema.VAULT_COLUMN)
 
 
