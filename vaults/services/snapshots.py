@@ -3,8 +3,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from vaults.metamorph import report
-from vaults.metamorph.errors import MetamorphError
+from metamorph import report
+from metamorph.errors import MetamorphError
 from vaults.models import Snapshot
 
 # A queued read older than this is taken as lost (worker restarted) and queued again.
