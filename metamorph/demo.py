@@ -10,6 +10,7 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 
 from . import schema
+from .migrate import definitions
 from .errors import MetamorphError
 
 STATES = ("legacy", "autoupgraded", "fresh", "migrated")
@@ -142,7 +143,6 @@ def _create_schema(conn, state, with_session_states, optional):
         fresh = state == "fresh" and t in schema.LEGACY_TABLES
         conn.execute(schema.fresh_table_ddl(t) if fresh else schema.legacy_table_ddl(t))
     if state == "migrated":
-        from metamorph.migrate import definitions
         conn.execute(schema.SCHEMA_MIGRATIONS_DDL)
         for m in definitions.MIGRATIONS:
             definitions.apply_in_transaction(conn, m)

@@ -11,6 +11,7 @@ import time
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.tasks import task
 from django.utils import timezone
 
 from metamorph_admin import liveness
@@ -144,7 +145,6 @@ def enqueue_job(kind, params, *, user, remote_addr=None):
         audit.record_job(job, Outcome.REFUSED, message=str(refusal))
         raise refusal
     audit.record_job(job, Outcome.REQUESTED)
-    from metamorph_admin.tasks import run_job_task
     run_job_task.enqueue(job.pk)
     job.refresh_from_db()
     return job
@@ -165,3 +165,9 @@ def run_queued_job(job_id):
         return job
     return run_job(job.kind, job.parameters, actor=job.actor, origin=job.origin,
                    user=job.started_by, job=job)
+
+
+@task
+def run_job_task(job_id):
+    """The worker's entry point (django.tasks): run one queued web job."""
+    run_queued_job(job_id)

@@ -1,5 +1,4 @@
 """Legacy remap pages: choose a rule, preview it (stored), execute or undo it as a job."""
-from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 

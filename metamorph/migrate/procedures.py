@@ -3,7 +3,6 @@
 `runmigration`, the Migrations page and its background task all call these, so the
 pre-flight, the backup and the verification are never skipped by one door.
 """
-import os
 from datetime import datetime
 
 from metamorph.errors import MetamorphError

@@ -5,7 +5,6 @@ import re
 import sqlite3
 import subprocess
 import sys
-import time
 
 from conftest import sql  # noqa: F401  (one helper for every test)
 from metamorph.testing.lockers import Locker as LockHolder  # noqa: F401
