@@ -68,11 +68,8 @@ def label(name):
 def check_integrity(db_path, progress):
     """Full `PRAGMA integrity_check` of the Metamorph file, read-only."""
     progress("integrity_check", 0, 1, f"reading all of {db_path}")
-    conn = open_readonly(db_path, require_metamorph=False)
-    try:
+    with open_readonly(db_path, require_metamorph=False) as conn:
         outcome = inspect.integrity(conn, full=True)
-    finally:
-        conn.close()
     progress("integrity_check", 1, 1, "ok" if outcome["ok"] else "problems found")
     return outcome
 
