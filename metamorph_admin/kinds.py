@@ -30,6 +30,7 @@ class JobKind:
     permission: str      # "app_label.codename" needed to start it from the web
     mutating: bool = True  # True: holds the database's mutation lock while it runs
     form: str | type | None = None  # its web parameters' Django form (or its dotted path)
+    group: str = ""        # the page that lists its history: "migrations", "backups", "remap"
 
     def engine(self):
         return import_string(self.run) if isinstance(self.run, str) else self.run
@@ -59,6 +60,11 @@ def get(name):
         return KINDS[name]
     except KeyError:
         raise UnknownJobKind(name) from None
+
+
+def names_in_group(group):
+    """The kinds a page lists in its history, e.g. names_in_group("backups")."""
+    return [name for name, kind in KINDS.items() if kind.group == group]
 
 
 def label(name):
