@@ -9,9 +9,9 @@ import time
 from datetime import datetime, timezone
 
 from .shapes import (AppliedMigration, DatabaseHealth, IntegrityResult, TableCount,
-                     TableState, VaultCounts)
+                     Progress, TableState, VaultCounts)
 from . import schema
-from .connection import describe_lock, lock_state, time_limit
+from .connection import describe_lock, lock_state, open_readonly, time_limit
 from .errors import QueryTimedOut
 
 # When a count is cut short we still show a floor: counting this many rows is cheap.
@@ -173,6 +173,15 @@ def integrity(conn: sqlite3.Connection, full: bool = False,
         rows = [f"could not run: {exc}"]
     return {"check": pragma, "ok": rows == ["ok"], "messages": rows,
             "seconds": round(time.monotonic() - started, 3)}
+
+
+def full_integrity_check(db_path: str, progress: Progress) -> IntegrityResult:
+    """The integrity-check job: a full `PRAGMA integrity_check` of the file, read-only."""
+    progress("integrity_check", 0, 1, f"reading all of {db_path}")
+    with open_readonly(db_path, require_metamorph=False) as conn:
+        outcome = integrity(conn, full=True)
+    progress("integrity_check", 1, 1, "ok" if outcome["ok"] else "problems found")
+    return outcome
 
 
 def object_sizes(conn: sqlite3.Connection) -> dict[str, int] | None:
