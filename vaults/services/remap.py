@@ -1,19 +1,19 @@
 """Remap plans: preview (stored), execute and undo as jobs, the isolation audit.
 
-The engine (vaults.metamorph.remap) does the work; this module keeps the previewed plan in
+The engine (metamorph.remap) does the work; this module keeps the previewed plan in
 the dashboard's database so the page, the command and the job all run the same plan.
 """
 import os
 
 from django.conf import settings
 
-from migrations_ui.engine import backup
-from vaults.metamorph import remap
-from vaults.metamorph.errors import MetamorphError
+from metamorph import backup
+from metamorph import remap
+from metamorph.errors import MetamorphError
 from vaults.models import RemapPlanRecord
 
 
-class PlanNotFound(MetamorphError):
+class StoredPlanNotFound(MetamorphError):
     def __init__(self, plan_id):
         super().__init__(f"There is no stored remap plan {plan_id!r}. Preview one on the Remap "
                          "page, or with `python manage.py remapvaults --move/--owner/--mapping`.")
@@ -31,7 +31,7 @@ def preview(db_path, rule, actor):
 def load(plan_id):
     record = RemapPlanRecord.objects.filter(plan_id=plan_id).first()
     if record is None:
-        raise PlanNotFound(plan_id)
+        raise StoredPlanNotFound(plan_id)
     return record, remap.RemapPlan.from_json(record.plan_json)
 
 
@@ -55,12 +55,34 @@ def execute(db_path, progress, plan_id, mode="online", take_backup=False, fast=F
                              "verified backup: add the backup, or run without them.")
     result = remap.execute_plan(db_path, plan, progress=progress, mode=mode,
                                 durability="fast" if fast else "full")
-    # A resumed or repeated run moves only what was left, so only a first run is compared.
-    matches = result["already_completed"] or result["resumed"] or (
-        result["moved_total"] + sum(result["skipped_changed"].values()) == plan.moves_total)
     audited = _with_audit(db_path, result, progress)
-    return dict(audited, backup=taken, preview_moves_total=plan.moves_total,
-                moved_equals_preview=matches, ok=audited["audit_clean"] and matches)
+    return dict(audited, backup=taken, summary=summary_text(result),
+                ok=audited["audit_clean"])
+
+
+SUMMARY_COLUMNS = (("preview", "preview"), ("moved_now", "moved now"),
+                   ("added_since_preview", "added since preview"), ("held_back", "held back"),
+                   ("gone", "gone"), ("arrived_after_last_batch", "arrived after last batch"))
+
+
+def summary_text(result):
+    """The job's preview-vs-actual table, as plain text for the job page and the terminal."""
+    head = f"{'table':<24}" + "".join(f"{label:>14}" for _, label in SUMMARY_COLUMNS)
+    lines = [head]
+    for table, row in result["tables"].items():
+        lines.append(f"{table:<24}" + "".join(f"{row[key]:>14,}" for key, _ in SUMMARY_COLUMNS))
+    lock = result["lock"]
+    lines.append(f"longest write-lock hold {lock['longest_hold_s']:.3f} s (p99 "
+                 f"{lock['p99_hold_s']:.3f} s) over {lock['transactions']} transactions; "
+                 f"longest wait for the lock {lock['longest_wait_for_lock_s']:.3f} s")
+    if result["held_back_total"]:
+        lines.append(f"{result['held_back_total']:,} rows held back: their decision changed "
+                     "since the preview (see held_back_sample); preview again to decide them.")
+    if result["arrived_after_last_batch_total"]:
+        lines.append(f"{result['arrived_after_last_batch_total']:,} rows arrived in "
+                     "the source vault after the last batch; move "
+                     f"those the rule reaches with: {result['next_command']}")
+    return "\n".join(lines)
 
 
 def undo(db_path, progress, plan_id):

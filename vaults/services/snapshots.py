@@ -1,11 +1,15 @@
 """Background reads of the Metamorph file whose results the pages show from cache."""
+import logging
 from datetime import timedelta
 
+from django.tasks import task
 from django.utils import timezone
 
-from vaults.metamorph import report
-from vaults.metamorph.errors import MetamorphError
+from metamorph import report
+from metamorph.errors import MetamorphError
 from vaults.models import Snapshot
+
+logger = logging.getLogger(__name__)
 
 # A queued read older than this is taken as lost (worker restarted) and queued again.
 STUCK_AFTER = timedelta(hours=1)
@@ -19,7 +23,6 @@ def request_snapshot(db_path):
     if under_way:
         return under_way
     snap = Snapshot.objects.create(db_path=db_path)
-    from vaults.tasks import take_snapshot_task
     take_snapshot_task.enqueue(snap.id)
     return snap
 
@@ -37,8 +40,19 @@ def take_snapshot(snapshot_id):
         state, error = Snapshot.State.DONE, ""
     except MetamorphError as exc:
         payload, state, error = {}, Snapshot.State.FAILED, str(exc)
+    except Exception:  # never leave a read RUNNING: the pages would wait for it forever
+        logger.exception("Background read #%s of %s failed unexpectedly", snap.id, snap.db_path)
+        payload, state = {}, Snapshot.State.FAILED
+        error = (f"Unexpected error while reading the file: the details are in the server log "
+                 f"under background read #{snap.id}. Check the file on the Health page.")
     Snapshot.objects.filter(id=snap.id).update(
         state=state, error=error, payload=payload, finished_at=timezone.now(),
         phase="done" if state == Snapshot.State.DONE else "failed")
     snap.refresh_from_db()
     return snap
+
+
+@task
+def take_snapshot_task(snapshot_id):
+    """The worker's entry point (django.tasks): one queued background read."""
+    take_snapshot(snapshot_id)

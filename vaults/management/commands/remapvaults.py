@@ -1,13 +1,11 @@
 import argparse
 import json
-import os
 
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from migrations_ui.services.cli import confirm_typed, os_user, run_from_command
-from vaults.metamorph import remap
-from vaults.metamorph.errors import MetamorphError
+from metamorph_admin.cli import OperationCommand, add_db_argument, confirm_typed, db_path_from, os_user, run_from_command
+from metamorph import remap
+from metamorph.errors import MetamorphError
 from vaults.services import remap as remap_service
 
 EPILOG = """
@@ -21,14 +19,19 @@ examples:
   remapvaults --undo PLAN_ID                     restore every row the plan moved
   remapvaults --status PLAN_ID | --audit
 
-A preview is stored as a plan; executing runs exactly that plan and refuses if the data
-changed since. Online mode moves rows in short transactions (< 1 s each) with a journal, so
-Metamorph keeps running and a killed run resumes; offline mode (Metamorph stopped) drops and
-rebuilds the vault indexes around one transaction and is several times faster.
+A preview is stored as a plan (the rule, its numbers and each row's decision). Executing
+re-applies the rule to the data as it is then: rows Metamorph added since the preview move
+too (counted apart); rows whose decision changed (a new conflict, a changed link, a unique
+key taken in the target) are held back and listed; the summary shows preview vs actual per
+table. Online mode moves rows in short journaled transactions sized by every batch's measured
+write-lock hold (< 1 s, printed), pausing for Metamorph's writes, so Metamorph keeps running
+and a killed run resumes; rows Metamorph writes after the last batch are reported — run the
+plan again to move them. Offline mode (Metamorph stopped) drops and rebuilds the vault
+indexes around one transaction and is several times faster.
 """
 
 
-class Command(BaseCommand):
+class Command(OperationCommand):
     help = ("Move default-vault (or any source vault) rows to user vaults: a whole vault, a "
             "split by an owner column/metadata key, or a CSV mapping of conversation_id or "
             "session_id to vault id. Linked rows follow their root; conflicts are listed, "
@@ -46,7 +49,9 @@ class Command(BaseCommand):
                           help="split by an owner column or a metadata JSON key")
         what.add_argument("--mapping", metavar="CSV", help="split by a mapping file")
         what.add_argument("--owners", action="store_true", help="list the owner sources")
-        what.add_argument("--run", metavar="PLAN_ID", help="execute (or resume) a plan")
+        what.add_argument("--run", metavar="PLAN_ID",
+                         help="execute a plan on the data as it is now (resumes an "
+                              "interrupted run; on a completed plan, moves rows added since)")
         what.add_argument("--undo", metavar="PLAN_ID", help="undo a plan from its journal")
         what.add_argument("--status", metavar="PLAN_ID", help="how far a plan got")
         what.add_argument("--audit", action="store_true", help="run the isolation audit")
@@ -61,10 +66,10 @@ class Command(BaseCommand):
                                  "against a killed process, not a power cut; needs --backup")
         parser.add_argument("--yes", action="store_true", help="skip the typed confirmation")
         parser.add_argument("--json", action="store_true", help="print JSON")
-        parser.add_argument("--db", help="Metamorph database (default METAMORPH_DATABASE_PATH)")
+        add_db_argument(parser)
 
     def handle(self, *args, **opts):
-        db_path = os.path.abspath(opts["db"] or settings.METAMORPH_DATABASE_PATH)
+        db_path = db_path_from(opts)
         try:
             if opts["owners"]:
                 return self._print(remap.discover_owner_sources(db_path, opts["source"]), opts)
@@ -127,9 +132,11 @@ class Command(BaseCommand):
         if not opts["json"]:
             r = job.result
             moved = r.get("moved_total", r.get("restored_total"))
+            if r.get("summary"):
+                self.stdout.write(r["summary"])
             self.stdout.write(f"{kind} of {params['plan_id']}: {moved} rows; longest "
-                              f"transaction {r.get('longest_transaction_s')} s; isolation audit "
-                              f"{'clean' if r.get('audit_clean') else 'has findings'}.")
+                              f"write-lock hold {r.get('longest_transaction_s')} s; isolation "
+                              f"audit {'clean' if r.get('audit_clean') else 'has findings'}.")
         if job.result.get("audit_clean") is False:
             raise CommandError("The isolation audit found problems after the run: "
                                "`remapvaults --audit` lists them.")
