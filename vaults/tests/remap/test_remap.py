@@ -75,9 +75,12 @@ def test_split_by_mapping_moves_linked_rows_with_their_conversation(db, journal)
 def test_rows_no_root_reaches_stay_in_the_source_and_are_reported(db, journal):
     plan = build_plan(db, SplitByMapping.from_csv(mapping_csv(spread(roots(db)))))
     stays = plan.preview["stays"]
-    assert stays["operator_performance"] == {"not_reached": plan.preview["tables"][
+    assert stays["operator_performance"] == {"unattributable": plan.preview["tables"][
         "operator_performance"]["source_rows"]}
     assert "no_link" in stays["semantic_memory"]         # memories without conversationId
+    named = plan.preview["unattributable"]
+    assert named["rows"]["identity"] == 1 and named["policy"] == "leave"
+    assert named["rows"]["semantic_memory"] == stays["semantic_memory"]["no_link"]
     assert plan.preview["stays_total"] > 0
     result = execute_plan(db, plan, journal)
     assert result["left_in_source"]["operator_performance"] == \
