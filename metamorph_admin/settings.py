@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_tasks_db",
+    "metamorph_admin",
     "vaults",
     "migrations_ui",
 ]
@@ -79,7 +80,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "vaults.context_processors.metamorph",
+                "metamorph_admin.nav.metamorph",
             ],
         },
     },
