@@ -3,8 +3,9 @@
 Metamorph's own tables have no owner column (schema file §1); deployments that added one
 (`sessions.created_by`, `semantic_memory.user_id`…) show it here, and so do JSON keys of
 `metadata` columns — but only sources whose values look like owners (looks_like_owner):
-Metamorph's own `metadata.source` / `metadata.type` split rows by kind, not by user. Discovery reads a bounded sample of the source vault's rows per
-table (through the vault index), so it stays fast on big files.
+Metamorph's own `metadata.source` / `metadata.type` split rows by kind, not by user.
+Discovery reads a bounded sample of the source vault's rows per table (through the vault
+index), so it stays fast on big files.
 """
 import json
 import re

@@ -5,7 +5,7 @@ import pytest
 
 from metamorph.errors import InvalidRemapRule, InvalidVaultId
 from metamorph.remap import (SplitByMapping, build_plan, discover_owner_sources,
-                                    execute_plan, isolation_audit)
+                                    execute_plan, isolation_audit, undo_plan)
 
 from .helpers import SOURCE, mapping_csv, roots, snapshot, spread
 
@@ -241,3 +241,45 @@ def test_an_id_present_in_both_shapes_moves_as_one_root(tidy, journal):
 def test_owner_discovery_offers_nothing_on_a_real_file(real):
     # metadata.source ('agent' / 'hook') and metadata.type describe memories, not users.
     assert discover_owner_sources(real) == []
+
+
+def add_identity(path):
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO identity (id, self_model, persistent_values, emergent_goals, "
+                 "consciousness_insights, awareness_level, autonomy_level, identity_strength, "
+                 "created_at, updated_at) VALUES ('the-identity', '{\"self\":1}', '[]', '[]', "
+                 "'[]', 5, 6, 7, '2026-01-01', '2026-01-02')")
+    conn.commit()
+    return conn
+
+
+def test_the_identity_row_can_be_copied_into_every_target_vault_and_undone(real, journal):
+    conn = add_identity(real)
+    rule = SplitByMapping.from_csv(mapping_csv(spread(roots(real, "sessions")), "session_id"),
+                                   unattributed="copy-identity")
+    plan = build_plan(real, rule)
+    (copy,) = plan.preview["copies"]
+    assert copy["id"] == "the-identity"
+    assert copy["targets"] == ["user-ann", "user-ben", "user-cy"]
+    result = execute_plan(real, plan, journal)
+    assert result["copied"] == 3
+    rows = conn.execute("SELECT vault_id, self_model, awareness_level, id FROM identity "
+                        "ORDER BY vault_id").fetchall()
+    assert [r[:3] for r in rows] == [("default-vault", '{"self":1}', 5),
+                                     ("user-ann", '{"self":1}', 5), ("user-ben", '{"self":1}', 5),
+                                     ("user-cy", '{"self":1}', 5)]
+    assert len({r[3] for r in rows}) == 4          # each copy has its own id
+    undone = undo_plan(real, plan.plan_id, journal)
+    assert undone["copies_removed"] == 3
+    assert conn.execute("SELECT vault_id, id FROM identity").fetchall() == [
+        ("default-vault", "the-identity")]
+    assert isolation_audit(real)["clean"]
+
+
+def test_copying_the_identity_needs_exactly_one_identity_row(real):
+    rule = SplitByMapping.from_csv(mapping_csv(spread(roots(real, "sessions")), "session_id"),
+                                   unattributed="copy-identity")
+    with pytest.raises(InvalidRemapRule) as err:
+        build_plan(real, rule)
+    assert "needs exactly one identity row in the source vault 'default-vault'; it has 0" in (
+        str(err.value))
