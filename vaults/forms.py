@@ -41,7 +41,7 @@ class UnattributedChoice(forms.Form):
     unattributed = forms.ChoiceField(
         label="Rows that cannot be attributed (identity, operator_performance, memories "
               "without a conversation)",
-        choices=list(remap.UNATTRIBUTED.items()), initial="leave")
+        choices=list(remap.UNATTRIBUTED.items()), initial="leave", required=False)
     unattributed_vault = forms.CharField(
         max_length=200, required=False, label="Vault for them",
         help_text="only with 'send': e.g. a shared or an administrator's vault")

@@ -32,6 +32,9 @@ def _check_unattributed(policy, vault, source):
                                f"attributed: choose {', '.join(UNATTRIBUTED)}. Nothing was "
                                "changed.")
     if policy == "send":
+        if not vault:
+            raise InvalidRemapRule("'send' needs the vault the rows that cannot be attributed "
+                                   "go to: name it (e.g. a shared vault). Nothing was changed.")
         ids.validate_vault_id(vault, "vault for the rows that cannot be attributed")
         if vault == source:
             raise InvalidRemapRule(f"The vault for the rows that cannot be attributed is the "

@@ -168,9 +168,11 @@ def test_sending_unattributable_rows_to_the_source_or_without_a_vault_is_refused
     data = mapping_csv(spread(roots(real, "sessions")), "session_id")
     with pytest.raises(InvalidRemapRule, match="is the source vault"):
         SplitByMapping.from_csv(data, unattributed="send", unattributed_vault=SOURCE)
-    with pytest.raises(InvalidVaultId, match="cannot be attributed '' cannot be used: it is "
-                                             "empty"):
+    with pytest.raises(InvalidRemapRule, match="'send' needs the vault the rows that cannot "
+                                               "be attributed go to"):
         SplitByMapping.from_csv(data, unattributed="send", unattributed_vault="")
+    with pytest.raises(InvalidVaultId, match="cannot be attributed 'a:b' cannot be used"):
+        SplitByMapping.from_csv(data, unattributed="send", unattributed_vault="a:b")
     with pytest.raises(InvalidRemapRule, match="choose leave, copy-identity, send"):
         SplitByMapping.from_csv(data, unattributed="shred")
 
