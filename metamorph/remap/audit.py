@@ -16,6 +16,7 @@ the mismatches a half-done remap leaves.
 import sqlite3
 import time
 from collections import Counter
+from functools import partial
 
 from .. import schema
 from ..connection import open_readonly, time_limit
@@ -51,10 +52,10 @@ def isolation_audit(db_path, journal_path=None, seconds=None):
         budget.run("conversations and sessions", roots.read_hubs)
         for table, kind, expr, label, is_hub in graph.root_sources(tables):
             if not is_hub:
-                budget.run(label, lambda: roots.read_links(table, kind, expr, label))
+                budget.run(label, partial(roots.read_links, table, kind, expr, label))
         dangling = roots.decide(findings) if not budget.unfinished else {}
         for table in tables:
-            budget.run(f"{table} vault ids", lambda: _check_vault_ids(conn, table, findings))
+            budget.run(f"{table} vault ids", partial(_check_vault_ids, conn, table, findings))
     finally:
         conn.close()
     result = {"clean": not findings and not budget.unfinished, "complete": not budget.unfinished,
@@ -129,7 +130,7 @@ class _Roots:
                 homes[root][1][vault] += 1
                 homes[root][2].setdefault(vault, row_id)
         dangling = Counter()
-        for table, label, kind, value, vault, n in self.groups:
+        for _table, label, kind, value, vault, n in self.groups:
             node = (kind, value)
             if node not in comp:
                 comp.add(node)

@@ -52,8 +52,9 @@ def _json_link(column, key):
 
 def follows():
     """Every link a row can follow, from schema.LINKS plus the two kept outside columns."""
-    out = [Follow(l.table, _PARENT_KIND[l.parent], schema.quote(l.column),
-                  f"{l.table}.{l.column}") for l in schema.LINKS if l.parent in _PARENT_KIND]
+    out = [Follow(link.table, _PARENT_KIND[link.parent], schema.quote(link.column),
+                  f"{link.table}.{link.column}") for link in schema.LINKS
+           if link.parent in _PARENT_KIND]
     out.append(Follow("semantic_memory", ROOT, _json_link("metadata", CONVERSATION_ID_KEY),
                       f"semantic_memory.metadata.{CONVERSATION_ID_KEY}"))
     out.append(Follow("sandboxes", VERCEL, schema.quote("vercel_connection_id"),

@@ -177,7 +177,8 @@ class Command(BaseCommand):
         for f in result["findings"]:
             self.stdout.write(f"  {f['message']}")
         for label, n in result["dangling"].items():
-            self.stdout.write(f"  (information) {n} rows link through {label} to no row")
+            self.stdout.write(f"  (information) {n} rows link through {label} to an id no "
+                              "conversations or sessions row holds (normal in real files)")
         if result.get("explanation"):
             self.stdout.write(result["explanation"])
         if not result["clean"]:
