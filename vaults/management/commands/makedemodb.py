@@ -1,11 +1,12 @@
-from django.core.management.base import BaseCommand, CommandError
+from metamorph_admin.cli import OperationCommand
+from django.core.management.base import CommandError
 
 from metamorph_admin.progress import TerminalProgress
 from metamorph.demo import SHAPES, STATES, build_demo_database
 from metamorph.errors import MetamorphError
 
 
-class Command(BaseCommand):
+class Command(OperationCommand):
     help = ("Build a Metamorph database with the real schema, in one of the states a real file "
             "can be in (legacy, autoupgraded, fresh, migrated) and one of two data shapes: "
             "observed (what a real deployment holds: conversations and messages empty, "
@@ -42,7 +43,7 @@ class Command(BaseCommand):
                 state=opts["state"], optional_tables=opts["optional_tables"],
                 session_states=not opts["without_session_states"], seed=opts["seed"],
                 shape=opts["shape"],
-                progress=TerminalProgress(self.stderr._out))
+                progress=TerminalProgress(self.stderr))
         except MetamorphError as exc:
             raise CommandError(str(exc)) from None
         except OSError as exc:
