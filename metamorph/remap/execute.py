@@ -22,7 +22,7 @@ from array import array
 from .. import schema
 from ..connection import describe_lock, lock_state, open_writable
 from ..errors import OfflineNeedsDowntime, PlanStateRefused
-from . import batches
+from . import batches, copies
 from .decisions import Decisions, TableComparison, compare
 from .journal import default_journal_path, open_journal, runner_lock
 from .plan import record_held_back
@@ -82,6 +82,7 @@ class Run:
         self.moved, self.skipped = {}, {}
         self.batch_no = 0
         self.passes = 0
+        self.copied = 0
 
     def execute(self, pacer):
         started = time.perf_counter()
@@ -110,6 +111,7 @@ class Run:
         else:
             self._online(res, pacer)
             comparison = self._catch_up(res, comparison, pacer)
+        self.copied = self._copy(res, pacer) if res.copies else 0
         arrived = self._arrived_after_last_batch()
         journal.set_state(plan.plan_id, "completed", finished=True)
         return run_result(self, record, comparison, pacer.stats, arrived,
@@ -143,6 +145,16 @@ class Run:
                 done += tried
                 self.report("move", done, total, f"batch {self.batch_no}: {count} {table} "
                                                   f"rows, lock held {held:.2f} s")
+
+    def _copy(self, res, pacer):
+        """The identity copies (issue 9): one short journaled transaction after the moves."""
+        self.batch_no += 1
+        took, made = batches.run_transaction(
+            self.conn, self.db_path, lambda: copies.copy_rows(
+                self.conn, self.journal, self.plan.plan_id, res.copies, self.batch_no),
+            stats=pacer.stats)
+        pacer.stats.holds.append(took)
+        return made
 
     def _count(self, table, tried, count):
         if count:

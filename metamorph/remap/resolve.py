@@ -39,6 +39,7 @@ class Resolution:
     samples: dict         # reason name -> [{"table", "id"}]
     unique_clashes: list
     decider: object = None
+    copies: list = field(default_factory=list)   # rows copied, not moved (identity)
 
     @property
     def remaining(self):
@@ -57,11 +58,18 @@ class _MoveDecider:
     def codes(self, table, rows):
         return [0] * len(rows)
 
+    def finish(self, res):
+        return []
+
 
 def resolve(conn, rule, path="the database", done=None, observe=None):
     """The Resolution of `rule` on the data as it is now (see module docstring).
 
-    `observe(table, rows, codes)`, if given, sees every row read and its outcome code."""
+    Interface kept stable for execution (issue 8): same arguments, same Resolution fields;
+    issue 9 added `copies` (rows to copy into target vaults, e.g. the identity row) and
+    may raise MappingFileInvalid (an id found nowhere) or InvalidRemapRule.
+    `observe(table, rows, codes)`, if given, sees every row read and its outcome code
+    (execution compares them with the preview's, row by row)."""
     tables = vault_tables(conn, path)
     check_source(conn, tables, rule.source, done)
     if rule.kind == "move":
@@ -72,8 +80,10 @@ def resolve(conn, rule, path="the database", done=None, observe=None):
     res = Resolution(rule.source, decider.vaults, {}, "", {}, {}, {}, [], decider)
     for table in tables:
         _resolve_table(conn, res, table, decider, done, digest, observe)
+    res.copies = decider.finish(res)
     res.unique_clashes = _hold_back_unique_clashes(conn, res)
-    digest.update(json.dumps([res.vaults, res.unique_clashes], default=repr).encode())
+    digest.update(json.dumps([res.vaults, res.unique_clashes, res.copies],
+                             default=repr).encode())
     res.fingerprint = digest.hexdigest()
     return res
 

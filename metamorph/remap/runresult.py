@@ -50,7 +50,7 @@ def run_result(run, record, comparison, stats, arrived, elapsed, check_seconds):
         "moved": dict(run.moved), "moved_total": moved_total,
         "preview_moves_total": plan.moves_total,
         "skipped_changed": dict(run.skipped), "batches": lock["transactions"],
-        "catch_up_passes": run.passes,
+        "catch_up_passes": run.passes, "copied": run.copied,
         "longest_transaction_s": lock["longest_hold_s"], "lock": lock,
         "elapsed_s": round(elapsed, 3), "check_s": round(check_seconds, 3),
         "resumed": bool(record) and record["state"] != "completed",
