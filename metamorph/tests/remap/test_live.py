@@ -96,17 +96,21 @@ def test_online_move_beside_the_writer_moves_every_row_and_loses_no_commit(
     assert rows_in(db, SOURCE) == set() and again["moved_total"] == len(left)
 
 
+@pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("mode", MODES)
 def test_online_split_beside_the_writer_moves_the_previewed_rows(
-        metamorph_db, metamorph_writer, tmp_path, mode):
-    db = live_db(metamorph_db, mode, "tidy")
+        metamorph_db, metamorph_writer, tmp_path, mode, shape):
+    db = live_db(metamorph_db, mode, shape)
+    table, key = (("conversations", "conversation_id") if shape == "tidy"
+                  else ("sessions", "session_id"))
     conn = sqlite3.connect(db)
-    convs = [r[0] for r in conn.execute("SELECT id FROM conversations WHERE vault_id = ?",
+    roots = [r[0] for r in conn.execute(f"SELECT id FROM {table} WHERE vault_id = ?",
                                         (SOURCE,))]
     conn.close()
-    pairs = spread(convs)
-    plan = build_plan(db, SplitByMapping.from_csv(mapping_csv(pairs)))
+    pairs = spread(roots)
+    plan = build_plan(db, SplitByMapping.from_csv(mapping_csv(pairs, key)))
     writer = metamorph_writer(db)
+    writer.wait_for_commits(5)
     result = execute_plan(db, plan, journal_for(db, tmp_path), batch_seconds=0.05)
     assert_writer_unharmed(writer, db)
     assert integrity(db) == [("ok",)]
@@ -115,9 +119,9 @@ def test_online_split_beside_the_writer_moves_the_previewed_rows(
     assert result["moved_total"] == plan.moves_total and result["held_back_total"] == 0
     target = dict(pairs)
     conn = sqlite3.connect(db)
-    wrong = conn.execute("SELECT id, vault_id FROM conversations").fetchall()
+    now = dict(conn.execute(f"SELECT id, vault_id FROM {table}").fetchall())
     conn.close()
-    assert all(v == target[c] for c, v in wrong if c in target)
+    assert all(now[r] == v for r, v in target.items())
 
 
 @pytest.mark.parametrize("shape", SHAPES)
