@@ -4,7 +4,7 @@ Plain Python, no Django. The Django form, the `remapvaults` command and the back
 task all call these functions:
 
     discover_owner_sources(db_path, source)          owner columns / metadata keys offered
-    build_plan(db_path, rule) -> RemapPlan           read-only preview + fingerprint
+    build_plan(db_path, rule) -> RemapPlan           read-only preview + each row's decision
     RemapPlan.to_json() / RemapPlan.from_json(text)  the stored plan
     execute_plan(db_path, plan, journal_path, progress, mode, batch_seconds) -> dict
     undo_plan(db_path, plan_id, journal_path, progress) -> dict
@@ -20,9 +20,11 @@ an id value, conversation and session ids are one namespace, so real files whose
 conversations table is empty and tidy ones follow the same links; the isolation audit
 checks those same links) — a conversation, its sessions, messages, memories… move
 together or not at all, and a component whose roots
-ask for two vaults is a conflict that stays. Planning is read-only and fingerprints the
-exact rows and targets; execution re-computes the plan, refuses if the fingerprint
-changed, then moves rows in short journaled transactions (online) or in one transaction
+ask for two vaults is a conflict that stays. Planning is read-only and keeps each row's
+decision (decisions.py); execution re-applies the rule to the data as it is then, moves
+rows added since, holds back rows whose decision changed (never refuses because Metamorph
+wrote), then moves rows in short journaled transactions sized by their measured lock hold
+(online, batches.py; catch-up passes for what Metamorph writes meanwhile) or in one transaction
 with the vault indexes dropped and recreated (offline: needs downtime). The journal is a
 separate SQLite file attached to the connection, committed atomically with each batch by
 SQLite's super-journal (rollback-journal mode); a WAL database keeps it inside the file
