@@ -43,14 +43,27 @@ class FoundIn:
 
     def summary(self, lines):
         """For the preview: how many ids were found in which tables, and a sample per id."""
-        combos = Counter(" + ".join(sorted(labels)) for labels in self.where.values())
+        text = {i: " + ".join(sorted(labels)) for i, labels in self.where.items()}
+        combos = Counter(text.values())
+        names = [c for c, _ in combos.most_common()]
+        index = {c: n for n, c in enumerate(names)}
         order = sorted(self.where, key=lambda i: (lines.get(i, 0), i))
         return {
             "ids": len(self.where),
             "by_tables": dict(combos.most_common()),
             "sample": [{"id": i, "line": lines.get(i), "vault": self.mapping[i],
                         "found_in": sorted(self.where[i])} for i in order[:SAMPLE]],
+            # Every id, compactly: its index into `combos` (the export lists them all).
+            "combos": names,
+            "per_id": {i: index[text[i]] for i in order},
         }
+
+
+def found_rows(rule, summary):
+    """(line, id, vault, found in) for every id of the mapping, in file order."""
+    combos = summary.get("combos", [])
+    for root, n in summary.get("per_id", {}).items():
+        yield rule.lines.get(root), root, rule.mapping.get(root), combos[n]
 
 
 def unknown_problems(conn, tables, rule, unknown):
