@@ -21,11 +21,24 @@ class FoundIn:
     def __init__(self, mapping):
         self.wanted = set(mapping)
         self.mapping = mapping
-        self.where = {}
+        self.by_label = {}              # label -> ids of the mapping seen there
+        self._where = None
 
     def _note(self, label, values):
-        for value in values & self.wanted:
-            self.where.setdefault(value, set()).add(label)
+        found = values & self.wanted    # set operations in C: 1 M rows in ~0.1 s
+        if found:
+            self.by_label.setdefault(label, set()).update(found)
+            self._where = None
+
+    @property
+    def where(self):
+        """{mapping id: set of labels}, built once from what was noted."""
+        if self._where is None:
+            self._where = {}
+            for label, found in self.by_label.items():
+                for value in found:
+                    self._where.setdefault(value, set()).add(label)
+        return self._where
 
     def note_hub(self, table, rows, with_link):
         if not self.wanted:
@@ -39,7 +52,8 @@ class FoundIn:
             self._note(label, {r[2] for r in rows})
 
     def unknown(self):
-        return [i for i in self.mapping if i not in self.where]
+        seen = set().union(*self.by_label.values()) if self.by_label else set()
+        return [i for i in self.mapping if i not in seen]
 
     def summary(self, lines):
         """For the preview: how many ids were found in which tables, and a sample per id."""
