@@ -1,9 +1,7 @@
 """Forms of the Migrations and Backups pages: their cleaned data are the engine's parameters."""
-import os
-
 from django import forms
-from django.conf import settings
 
+from metamorph_admin import databases
 from migrations_ui.engine.definitions import MIGRATIONS
 
 ALL = ""
@@ -11,7 +9,7 @@ MIGRATION_CHOICES = [(ALL, "all pending migrations")] + [(m.id, m.id) for m in M
 
 
 def database_name():
-    return os.path.basename(settings.METAMORPH_DATABASE_PATH)
+    return databases.current().file_name
 
 
 class ConfirmedForm(forms.Form):

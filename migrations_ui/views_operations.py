@@ -1,10 +1,10 @@
 """Migrations and Backups pages: status read from the engines, actions through job forms."""
 import os
 
-from django.conf import settings
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from metamorph_admin.databases import current_database
 from migrations_ui import operation_forms as forms
 from migrations_ui import selectors
 from migrations_ui.engine import backup, rehearsal, runner
@@ -13,15 +13,15 @@ from vaults.views import metamorph_page
 HISTORY = 20
 
 
-def _last_rehearsal_seconds():
-    job = selectors.jobs(kind="rehearsal", state="succeeded").first()
+def _last_rehearsal_seconds(db_path):
+    job = selectors.jobs(kind="rehearsal", state="succeeded").filter(db_path=db_path).first()
     return (job.result or {}).get("migrate_seconds") if job else None
 
 
 @require_GET
 @metamorph_page
 def migrations(request):
-    db_path = settings.METAMORPH_DATABASE_PATH
+    db_path = current_database(request).path
     status = runner.status(db_path)
     plans = runner.plan(db_path)
     applied = [row["id"] for row in status if row["applied"]]
@@ -30,7 +30,7 @@ def migrations(request):
         "status": status, "plan_text": runner.format_plan_text(plans),
         "pending": [p for p in plans if p.to_run()],
         "estimate": rehearsal.estimate_downtime(os.path.getsize(db_path),
-                                                _last_rehearsal_seconds()),
+                                                _last_rehearsal_seconds(db_path)),
         "rollback_preview": preview, "db_name": forms.database_name(),
         "run_form": forms.MigrationForm(initial={"take_backup": True}),
         "rollback_form": forms.RollbackForm(initial={
@@ -44,11 +44,12 @@ def migrations(request):
 @require_GET
 @metamorph_page
 def backups(request):
-    backup_dir = settings.METAMORPH_BACKUP_DIR
+    db = current_database(request)
+    backup_dir = db.backup_dir
     entries = backup.list_backups(backup_dir) if os.path.isdir(backup_dir) else []
     return render(request, "migrations_ui/backups.html", {
         "backups": entries, "backup_dir": backup_dir, "db_name": forms.database_name(),
         "backup_form": forms.BackupForm(), "history": selectors.jobs().filter(
-            db_path=settings.METAMORPH_DATABASE_PATH,
+            db_path=db.path,
             kind__in=["backup", "verify-backup", "restore"])[:HISTORY],
     })

@@ -1,5 +1,6 @@
-from django.conf import settings
 from django.urls import NoReverseMatch, reverse
+
+from metamorph_admin import databases
 
 # Pages in menu order; a page whose app is not wired yet is simply not shown.
 NAV = (
@@ -20,4 +21,6 @@ def metamorph(request):
             continue
         items.append({"url": url, "label": label,
                       "active": request.path == url or (url != "/" and request.path.startswith(url))})
-    return {"nav_items": items, "metamorph_path": settings.METAMORPH_DATABASE_PATH}
+    db = databases.current_database(request)
+    return {"nav_items": items, "metamorph_path": db.path, "metamorph_database": db,
+            "metamorph_databases": databases.configured()}

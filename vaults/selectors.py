@@ -5,12 +5,14 @@ from datetime import datetime, timezone
 
 from django.conf import settings
 
+from metamorph_admin import databases
 from vaults.metamorph import inspect, report
 from vaults.models import Snapshot
 
 
 def metamorph_path():
-    return settings.METAMORPH_DATABASE_PATH
+    """The file of the database the page is about (the header's switcher chooses it)."""
+    return databases.current().path
 
 
 def latest_snapshot(db_path, kind=Snapshot.Kind.COUNTS):

@@ -1,8 +1,8 @@
 import os
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from metamorph_admin import databases
 from migrations_ui.services.cli import run_from_command
 
 
@@ -21,13 +21,12 @@ class Command(BaseCommand):
                             help="afterwards keep only the newest N verified backups (never "
                                  "deletes the newest, nor files this tool did not write)")
         parser.add_argument("--json", action="store_true", help="print the manifest as JSON")
-        parser.add_argument("--db", help="Metamorph database (default METAMORPH_DATABASE_PATH)")
-        parser.add_argument("--dir", help="backup directory (default METAMORPH_BACKUP_DIR)")
+        databases.add_arguments(parser, backup_dir=True)
 
     def handle(self, *args, **opts):
         if opts["keep"] is not None and opts["keep"] < 1:
             raise CommandError("--keep must be 1 or more: the newest backup is always kept.")
-        params = {"db_path": os.path.abspath(opts["db"] or settings.METAMORPH_DATABASE_PATH),
+        params = {"db_path": databases.from_options(opts).path,
                   "label": opts["label"], "compress": opts["compress"], "keep": opts["keep"]}
         if opts["dir"]:
             params["backup_dir"] = os.path.abspath(opts["dir"])

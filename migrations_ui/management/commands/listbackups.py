@@ -1,22 +1,22 @@
 import json
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from metamorph_admin import databases
 from migrations_ui.engine import backup
 
 
 class Command(BaseCommand):
-    help = ("List the backups in METAMORPH_BACKUP_DIR, newest first, with size, age, label, "
+    help = ("List the backups of a database (its directory under METAMORPH_BACKUP_DIR), newest first, with size, age, label, "
             "verification state and row totals. Only files whose manifest and checksum match "
             "are shown as verified.")
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="print JSON")
-        parser.add_argument("--dir", help="backup directory (default METAMORPH_BACKUP_DIR)")
+        databases.add_arguments(parser, backup_dir=True)
 
     def handle(self, *args, **opts):
-        entries = backup.list_backups(opts["dir"] or settings.METAMORPH_BACKUP_DIR)
+        entries = backup.list_backups(databases.from_options(opts).backup_dir)
         if opts["json"]:
             self.stdout.write(json.dumps(entries, indent=2, default=str))
             return

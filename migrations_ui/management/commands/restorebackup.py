@@ -1,8 +1,6 @@
-import os
-
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from metamorph_admin import databases
 from migrations_ui.engine import backup
 from migrations_ui.engine.backup_files import validate_name
 from migrations_ui.services.cli import confirm_typed, run_from_command
@@ -19,12 +17,11 @@ class Command(BaseCommand):
         parser.add_argument("name", help="backup file name, as `listbackups` shows it")
         parser.add_argument("--yes", action="store_true", help="skip the typed confirmation")
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
-        parser.add_argument("--db", help="Metamorph database (default METAMORPH_DATABASE_PATH)")
-        parser.add_argument("--dir", help="backup directory (default METAMORPH_BACKUP_DIR)")
+        databases.add_arguments(parser, backup_dir=True)
 
     def handle(self, *args, **opts):
-        db_path = os.path.abspath(opts["db"] or settings.METAMORPH_DATABASE_PATH)
-        backup_dir = os.path.abspath(opts["dir"] or settings.METAMORPH_BACKUP_DIR)
+        db = databases.from_options(opts)
+        db_path, backup_dir = db.path, db.backup_dir
         try:
             validate_name(opts["name"])
         except MetamorphError as exc:

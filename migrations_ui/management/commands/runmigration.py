@@ -1,9 +1,9 @@
 import json
 import os
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from metamorph_admin import databases
 from migrations_ui.engine import rehearsal, runner
 from migrations_ui.engine.definitions import MIGRATIONS
 from migrations_ui.services.cli import confirm_typed, run_from_command
@@ -62,10 +62,10 @@ class Command(BaseCommand):
         parser.add_argument("--yes", action="store_true",
                             help="skip the typed confirmation of a rollback")
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
-        parser.add_argument("--db", help="Metamorph database (default METAMORPH_DATABASE_PATH)")
+        databases.add_arguments(parser)
 
     def handle(self, *args, **opts):
-        db_path = os.path.abspath(opts["db"] or settings.METAMORPH_DATABASE_PATH)
+        db_path = databases.from_options(opts).path
         if opts["max_backup_age"] <= 0:
             raise CommandError("--max-backup-age must be a positive number of hours.")
         try:

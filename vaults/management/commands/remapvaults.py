@@ -1,10 +1,9 @@
 import argparse
 import json
-import os
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from metamorph_admin import databases
 from migrations_ui.services.cli import confirm_typed, os_user, run_from_command
 from vaults.metamorph import remap
 from vaults.metamorph.errors import MetamorphError
@@ -61,10 +60,10 @@ class Command(BaseCommand):
                                  "against a killed process, not a power cut; needs --backup")
         parser.add_argument("--yes", action="store_true", help="skip the typed confirmation")
         parser.add_argument("--json", action="store_true", help="print JSON")
-        parser.add_argument("--db", help="Metamorph database (default METAMORPH_DATABASE_PATH)")
+        databases.add_arguments(parser)
 
     def handle(self, *args, **opts):
-        db_path = os.path.abspath(opts["db"] or settings.METAMORPH_DATABASE_PATH)
+        db_path = databases.from_options(opts).path
         try:
             if opts["owners"]:
                 return self._print(remap.discover_owner_sources(db_path, opts["source"]), opts)

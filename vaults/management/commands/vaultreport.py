@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from vaults import selectors
+from metamorph_admin import databases
 from vaults.metamorph import report as reports
 from vaults.metamorph.errors import MetamorphError
 
@@ -15,7 +15,7 @@ class Command(BaseCommand):
             "check reports an error. --json prints a stable document for scripts (README).")
 
     def add_arguments(self, parser):
-        parser.add_argument("--db", help="Metamorph database (default METAMORPH_DATABASE_PATH)")
+        databases.add_arguments(parser)
         parser.add_argument("--json", action="store_true", help="print JSON")
         parser.add_argument("--timeout", type=float, default=None,
                             help="bound the counts to this many seconds (tables cut short "
@@ -26,7 +26,7 @@ class Command(BaseCommand):
                             help="vaults to list in the text report (default 20)")
 
     def handle(self, *args, **opts):
-        path = opts["db"] or selectors.metamorph_path()
+        path = databases.from_options(opts).path
         if opts["timeout"] is not None and opts["timeout"] <= 0:
             raise CommandError("--timeout must be a positive number of seconds.")
         try:
