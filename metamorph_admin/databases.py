@@ -107,6 +107,10 @@ class CurrentDatabaseMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        # A link may name its database (`?database=staging`, e.g. from a rollout's evidence).
+        asked = get(request.GET.get("database", "")) if request.method == "GET" else None
+        if asked is not None and getattr(request, "session", None) is not None:
+            request.session[SESSION_KEY] = asked.name
         db = current_database(request)
         request.metamorph_database = db
         token = _current.set(db)

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "vaults",
     "migrations_ui",
+    "rollouts",
 ]
 
 MIDDLEWARE = [

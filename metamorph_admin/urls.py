@@ -11,4 +11,5 @@ urlpatterns = [
     path("database/switch/", switch_database, name="switch_database"),
     path("", include("vaults.urls")),
     path("", include("migrations_ui.urls")),
+    path("", include("rollouts.urls")),
 ]

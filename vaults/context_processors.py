@@ -7,7 +7,7 @@ NAV = (
     ("vaults:dashboard", "Vaults"), ("vaults:indexes", "Indexes"), ("vaults:health", "Health"),
     ("vaults:checks", "Checks"), ("migrations_ui:migrations", "Migrations"),
     ("migrations_ui:backups", "Backups"), ("vaults:remap", "Remap"),
-    ("migrations_ui:rollout", "Rollout"), ("migrations_ui:jobs", "Jobs"),
+    ("rollouts:list", "Rollouts"), ("migrations_ui:jobs", "Jobs"),
     ("migrations_ui:audit", "Audit"),
 )
 
