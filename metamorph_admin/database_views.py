@@ -1,10 +1,9 @@
 """The header's database switcher: the session remembers which database the pages are about."""
 from django.contrib import messages
-from django.shortcuts import redirect
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from metamorph_admin import databases
+from metamorph_admin.view_helpers import redirect_next
 
 
 @require_POST
@@ -16,8 +15,4 @@ def switch_database(request):
                                 f"stay on {databases.current_database(request).name}.")
     else:
         request.session[databases.SESSION_KEY] = db.name
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                           require_https=request.is_secure()):
-        target = "/"
-    return redirect(target)
+    return redirect_next(request, "vaults:dashboard")

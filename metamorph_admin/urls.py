@@ -11,5 +11,6 @@ urlpatterns = [
     path("database/switch/", switch_database, name="switch_database"),
     path("", include("vaults.urls")),
     path("", include("migrations_ui.urls")),
+    path("", include("metamorph_admin.core_urls")),
     path("", include("rollouts.urls")),
 ]

@@ -1,8 +1,8 @@
 """Forms of the Migrations and Backups pages: their cleaned data are the engine's parameters."""
 from django import forms
 
+from metamorph.migrate.definitions import MIGRATIONS
 from metamorph_admin import databases
-from migrations_ui.engine.definitions import MIGRATIONS
 
 ALL = ""
 MIGRATION_CHOICES = [(ALL, "all pending migrations")] + [(m.id, m.id) for m in MIGRATIONS]

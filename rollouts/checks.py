@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from django.urls import reverse
 
 from metamorph_admin import databases
-from migrations_ui.engine import backup, runner
-from migrations_ui.models import AuditRecord, Job
-from vaults.metamorph import live, remap, rollout_evidence
-from vaults.metamorph.errors import MetamorphError, NotMigrated
+from metamorph import backup
+from metamorph.migrate import runner
+from metamorph_admin.models import AuditRecord, Job
+from metamorph import live, remap, rollout_evidence
+from metamorph.errors import MetamorphError, NotMigrated
 from vaults.models import RemapPlanRecord
 
 LEGACY_VAULT = rollout_evidence.LEGACY_VAULT
@@ -80,7 +81,7 @@ def recent_backup(t):
                              result__name=found["name"]).first()
     if job is not None:
         evidence.append({"label": f"backup job #{job.pk} by {job.actor}",
-                         "url": reverse("migrations_ui:job", args=[job.pk])})
+                         "url": reverse("core:job", args=[job.pk])})
     if age > limit:
         return Outcome("fail", f"The newest verified backup is {age} h old, more than "
                                f"{limit:g} h. Take a new one.", numbers, evidence)
@@ -112,7 +113,7 @@ def rehearsal(t):
     measured = round((result.get("migrate_seconds") or 0) + (result.get("verify_seconds") or 0), 2)
     numbers = {"measured downtime (s)": measured, "planned downtime (s)": planned,
                "copy (s)": result.get("copy_seconds"), "rehearsed at": f"{job.finished_at:%Y-%m-%d %H:%M}"}
-    evidence = [{"label": f"rehearsal job #{job.pk}", "url": reverse("migrations_ui:job",
+    evidence = [{"label": f"rehearsal job #{job.pk}", "url": reverse("core:job",
                                                                       args=[job.pk])}]
     if not result.get("ok"):
         return Outcome("fail", "The rehearsal ran but its verification failed.", numbers,
@@ -152,7 +153,7 @@ def migration_verified(t):
     failed = [c["name"] for c in verification["checks"] if not c["ok"]]
     numbers["verification checks"] = f"{len(verification['checks']) - len(failed)} of " \
                                      f"{len(verification['checks'])} ok"
-    evidence = [{"label": f"{job.kind} job #{job.pk}", "url": reverse("migrations_ui:job",
+    evidence = [{"label": f"{job.kind} job #{job.pk}", "url": reverse("core:job",
                                                                        args=[job.pk])}]
     if failed:
         return Outcome("fail", f"The verification failed: {', '.join(failed)}.", numbers,

@@ -2,7 +2,7 @@
 from django import forms
 
 from metamorph_admin import databases
-from vaults.metamorph import live
+from metamorph import live
 
 
 def _database_choices():

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from django.db.models import Q
 
 from metamorph_admin import databases
-from migrations_ui.models import AuditRecord, Job
+from metamorph_admin.models import AuditRecord, Job
 from rollouts import services
 from rollouts.definitions import ITEM, PHASES
 from rollouts.models import Item

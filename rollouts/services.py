@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from migrations_ui.models import Job
+from metamorph_admin.models import Job
 from rollouts import checks
 from rollouts.definitions import CHECKLIST, ITEM, ITEMS, PHASE, items_of
 from rollouts.models import Event, Item, Rollout, SignOff

@@ -8,15 +8,15 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
 from metamorph_admin import databases
-from migrations_ui.models import AuditRecord
-from migrations_ui.permissions import require_perm
-from migrations_ui.services import audit
+from metamorph_admin.models import AuditRecord
+from metamorph_admin.permissions import require_perm
+from metamorph_admin import audit
 from rollouts import forms, report, selectors, services
 from rollouts.definitions import ITEM, PHASE
 from rollouts.models import Rollout
 
-RUN = "migrations_ui.run_verification"      # operator: create rollouts, run checks, attest
-SIGN = "migrations_ui.signoff_rollout"      # admin: sign and re-open phases
+RUN = "metamorph_admin.run_verification"      # operator: create rollouts, run checks, attest
+SIGN = "metamorph_admin.signoff_rollout"      # admin: sign and re-open phases
 Outcome = AuditRecord.Outcome
 
 

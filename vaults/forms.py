@@ -1,10 +1,10 @@
 """Remap forms: each turns operator input into an engine rule, or says what is wrong."""
 from django import forms
 
+from metamorph import remap, schema
+from metamorph.errors import MetamorphError
+from metamorph.remap import csvmap
 from metamorph_admin import databases
-from vaults.metamorph import remap, schema
-from vaults.metamorph.errors import MetamorphError
-from vaults.metamorph.remap import csvmap
 
 SOURCE_HELP = "the vault whose rows are remapped (legacy data is in default-vault)"
 

@@ -8,9 +8,9 @@ from django.urls import reverse
 
 from conftest import sql
 from metamorph_admin import databases
-from migrations_ui.models import Job
-from migrations_ui.tests.job_helpers import migrated_admin_db, user_with_role
-from vaults.tests.commands import manage
+from metamorph_admin.models import Job
+from metamorph_admin.tests.job_helpers import migrated_admin_db, user_with_role
+from metamorph_admin.tests.commands import manage
 
 
 def test_parse_names_each_file_once_with_absolute_paths(tmp_path):
@@ -92,7 +92,7 @@ def test_a_removed_database_falls_back_to_the_first(client, db, two, settings):
 def test_a_web_backup_goes_to_the_current_databases_job_and_directory(client, db, two, tmp_path):
     client.force_login(user_with_role("operator"))
     client.post(reverse("switch_database"), {"database": "staging"})
-    client.post(reverse("migrations_ui:start_job", args=["backup"]), {"label": "stage"})
+    client.post(reverse("core:start_job", args=["backup"]), {"label": "stage"})
     job = Job.objects.get(kind="backup")
     assert job.state == "succeeded", job.error
     assert job.db_path == two["staging"]

@@ -2,8 +2,9 @@
 
 Commands may pass `backup_dir` (their --dir option); web jobs never do.
 """
+from metamorph import backup
+from metamorph.migrate import procedures as operations
 from metamorph_admin import databases
-from migrations_ui.engine import backup, operations
 
 
 def _dir(backup_dir, db_path):

@@ -1,9 +1,9 @@
 """Rollout test set-up: two configured databases, people with roles, operations as real jobs."""
 import pytest
 
-from migrations_ui.models import Origin
-from migrations_ui.services import jobs
-from migrations_ui.tests.job_helpers import user_with_role
+from metamorph_admin.models import Origin
+from metamorph_admin import jobs
+from metamorph_admin.tests.job_helpers import user_with_role
 from metamorph_admin import databases
 from rollouts import services
 

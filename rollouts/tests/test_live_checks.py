@@ -5,7 +5,7 @@ import pytest
 
 from conftest import sql
 from rollouts.tests.fake_metamorph import FakeMetamorph
-from vaults.metamorph import live, rollout_evidence
+from metamorph import live, rollout_evidence
 
 
 @pytest.fixture

@@ -6,13 +6,13 @@ from django.db import connection
 
 from conftest import sql
 
-from migrations_ui.models import AuditRecord
-from migrations_ui.tests.job_helpers import migrated_admin_db
+from metamorph_admin.models import AuditRecord
+from metamorph_admin.tests.job_helpers import migrated_admin_db
 from rollouts import report, services
 from rollouts.models import Event, Item
 from rollouts.tests.fake_metamorph import FakeMetamorph
 from rollouts.tests.helpers import attest_all, dbs, make_rollout, operate, people  # noqa: F401
-from vaults.tests.commands import manage
+from metamorph_admin.tests.commands import manage
 
 
 def _signed_checklist(dbs):

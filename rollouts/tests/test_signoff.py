@@ -4,7 +4,7 @@ import sqlite3
 import pytest
 
 from conftest import sql
-from migrations_ui.models import AuditRecord
+from metamorph_admin.models import AuditRecord
 from rollouts import services
 from rollouts.models import Item, SignOff
 from rollouts.tests.helpers import attest_all, dbs, make_rollout, operate, people  # noqa: F401

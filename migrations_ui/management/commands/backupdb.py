@@ -2,8 +2,8 @@ import os
 
 from django.core.management.base import BaseCommand, CommandError
 
+from metamorph_admin.cli import run_from_command
 from metamorph_admin import databases
-from migrations_ui.services.cli import run_from_command
 
 
 class Command(BaseCommand):

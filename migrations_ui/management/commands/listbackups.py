@@ -2,12 +2,13 @@ import json
 
 from django.core.management.base import BaseCommand
 
+from metamorph import backup
 from metamorph_admin import databases
-from migrations_ui.engine import backup
 
 
 class Command(BaseCommand):
-    help = ("List the backups of a database (its directory under METAMORPH_BACKUP_DIR), newest first, with size, age, label, "
+    help = ("List the backups of a database (its directory under METAMORPH_BACKUP_DIR), newest "
+            "first, with size, age, label, "
             "verification state and row totals. Only files whose manifest and checksum match "
             "are shown as verified.")
 

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from migrations_ui.models import AuditRecord, Origin
-from migrations_ui.services import audit
-from migrations_ui.services.cli import os_user
+from metamorph_admin.models import AuditRecord, Origin
+from metamorph_admin import audit
+from metamorph_admin.cli import os_user
 from rollouts import report
 from rollouts.models import Rollout
 

@@ -3,10 +3,10 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from metamorph_admin.cli import confirm_typed, os_user, run_from_command
+from metamorph import remap
+from metamorph.errors import MetamorphError
 from metamorph_admin import databases
-from migrations_ui.services.cli import confirm_typed, os_user, run_from_command
-from vaults.metamorph import remap
-from vaults.metamorph.errors import MetamorphError
 from vaults.services import remap as remap_service
 
 EPILOG = """

@@ -2,9 +2,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from metamorph import report as reports
+from metamorph.errors import MetamorphError
 from metamorph_admin import databases
-from vaults.metamorph import report as reports
-from vaults.metamorph.errors import MetamorphError
 
 FORMAT_VERSION = 1
 

@@ -1,0 +1,26 @@
+from django.urls import NoReverseMatch, reverse
+
+from metamorph_admin import databases
+
+# Pages in menu order; a page whose app is not wired yet is simply not shown.
+NAV = (
+    ("vaults:dashboard", "Vaults"), ("vaults:indexes", "Indexes"), ("vaults:health", "Health"),
+    ("vaults:checks", "Checks"), ("migrations_ui:migrations", "Migrations"),
+    ("migrations_ui:backups", "Backups"), ("vaults:remap", "Remap"),
+    ("rollouts:list", "Rollouts"), ("core:jobs", "Jobs"),
+    ("core:audit", "Audit"),
+)
+
+
+def metamorph(request):
+    items = []
+    for name, label in NAV:
+        try:
+            url = reverse(name)
+        except NoReverseMatch:
+            continue
+        items.append({"url": url, "label": label,
+                      "active": request.path == url or (url != "/" and request.path.startswith(url))})
+    db = databases.current_database(request)
+    return {"nav_items": items, "metamorph_path": db.path, "metamorph_database": db,
+            "metamorph_databases": databases.configured()}
