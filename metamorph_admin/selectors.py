@@ -6,9 +6,11 @@ from metamorph_admin.models import AuditRecord, Job
 LOG_LINES_SHOWN = 200
 
 
-def jobs(kind="", state="", origin=""):
-    """Jobs from the web and the command line, newest first."""
+def jobs(kind="", state="", origin="", db_path=""):
+    """Jobs from the web and the command line, newest first (of one database's file)."""
     found = Job.objects.select_related("started_by")
+    if db_path:
+        found = found.filter(db_path=db_path)
     if kind:
         found = found.filter(kind=kind)
     if state:
@@ -36,9 +38,11 @@ def result_rows(job):
     return rows
 
 
-def audit_records(action="", outcome="", actor="", since=None, until=None):
-    """Audit records matching the filters, newest first."""
+def audit_records(action="", outcome="", actor="", since=None, until=None, db_path=""):
+    """Audit records matching the filters, newest first (`db_path`: about that file)."""
     found = AuditRecord.objects.all()
+    if db_path:
+        found = found.filter(target=db_path)
     if action:
         found = found.filter(action=action)
     if outcome:

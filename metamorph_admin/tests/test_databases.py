@@ -127,3 +127,22 @@ def test_commands_take_database_by_name(tmp_path, metamorph_db):
     assert "not both" in both.stderr
     assert sql(staging, "SELECT COUNT(*) FROM sqlite_master WHERE name='schema_migrations'") == [
         (0,)]
+
+
+def test_jobs_page_shows_the_current_databases_jobs_and_audit_can_filter(client, db, two):
+    from metamorph_admin.models import Origin
+    from metamorph_admin import jobs
+    staging_job = jobs.run_job("backup", {"db_path": two["staging"]}, actor="cli-user",
+                               origin=Origin.CLI)
+    prod_job = jobs.run_job("backup", {"db_path": two["production"]}, actor="cli-user",
+                            origin=Origin.CLI)
+    client.force_login(user_with_role("admin"))
+    page = client.get("/jobs/").content.decode()
+    assert f"/jobs/{staging_job.pk}/" in page and f"/jobs/{prod_job.pk}/" not in page
+    page = client.get("/jobs/?database=production").content.decode()  # also switches the header
+    assert f"/jobs/{prod_job.pk}/" in page and f"/jobs/{staging_job.pk}/" not in page
+    assert f'data-database="production"' in page
+    every = client.get("/jobs/?database=").content.decode()
+    assert f"/jobs/{prod_job.pk}/" in every and f"/jobs/{staging_job.pk}/" in every
+    audit = client.get("/audit/?database=staging").content.decode()
+    assert two["staging"] in audit and two["production"] not in audit.split("<table")[1]
