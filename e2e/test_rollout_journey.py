@@ -5,7 +5,7 @@ from django.contrib.auth.models import Group
 
 from conftest import sql
 from rollouts import report
-from rollouts.tests.fake_metamorph import FakeMetamorph
+from metamorph.testing.fake_server import FakeMetamorph
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

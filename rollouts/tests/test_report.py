@@ -10,7 +10,7 @@ from metamorph_admin.models import AuditRecord
 from metamorph_admin.tests.job_helpers import migrated_admin_db
 from rollouts import report, services
 from rollouts.models import Event, Item
-from rollouts.tests.fake_metamorph import FakeMetamorph
+from metamorph.testing.fake_server import FakeMetamorph
 from rollouts.tests.helpers import attest_all, dbs, make_rollout, operate, people  # noqa: F401
 from metamorph_admin.tests.commands import manage
 

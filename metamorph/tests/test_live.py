@@ -4,7 +4,7 @@ import socket
 import pytest
 
 from conftest import sql
-from rollouts.tests.fake_metamorph import FakeMetamorph
+from metamorph.testing.fake_server import FakeMetamorph
 from metamorph import live, rollout_evidence
 
 
