@@ -1,4 +1,8 @@
-"""Checks against a running Metamorph server's HTTP API (metamorph-schema.md §8), stdlib only.
+"""Checks against a running Metamorph server's HTTP API, standard library only.
+
+Metamorph answers GET /api/health without credentials; every other /api route wants
+`Authorization: Bearer …` (401 MISSING_TOKEN without it) unless EMBLEM_DEV_MODE=true, where
+every request is vault dev-vault and the X-Vault-Id header is ignored.
 
 Every check returns a LiveFinding: a time-out, a refused connection, a TLS error or an answer
 that is not Metamorph's are findings ("fail" with what happened), never exceptions. Bearer
@@ -116,7 +120,8 @@ def check_dev_mode_off(url, timeout=TIMEOUT):
 
 
 def detect_dev_mode(url, timeout=TIMEOUT):
-    """The guide's Phase 1 curl check: two X-Vault-Id headers; the same answer means dev mode,
+    """The Phase 1 curl check of the migration guide: two X-Vault-Id headers; the same answer
+    means dev mode,
     where the server ignores the header and isolation cannot be seen through the API."""
     a = get(url, "/api/sessions", {"X-Vault-Id": "metamorph-admin-probe-a"}, timeout)
     b = get(url, "/api/sessions", {"X-Vault-Id": "metamorph-admin-probe-b"}, timeout)

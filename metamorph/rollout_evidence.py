@@ -8,12 +8,9 @@ ID_CHUNK = 500
 
 def vault_distribution(db_path, seconds=30.0):
     """Distinct vaults, rows, rows still in default-vault (per table), rows with no vault."""
-    conn = open_readonly(db_path)
-    try:
+    with open_readonly(db_path) as conn:
         tables = inspect.existing_tables(conn)
         counts = inspect.vault_row_counts(conn, seconds=seconds, tables=tables)
-    finally:
-        conn.close()
     per_table = {t: e["by_vault"].get(LEGACY_VAULT, 0) for t, e in counts["tables"].items()
                  if e["state"] == "migrated"}
     return {
@@ -30,13 +27,10 @@ def vault_distribution(db_path, seconds=30.0):
 
 def index_evidence(db_path):
     """Expected indexes by status, and each vault-scoped query's EXPLAIN QUERY PLAN."""
-    conn = open_readonly(db_path)
-    try:
+    with open_readonly(db_path) as conn:
         tables = inspect.existing_tables(conn)
         states = inspect.table_states(tables)
         health = indexes.index_health(conn, states, tables)
-    finally:
-        conn.close()
     return {
         "status_counts": health["status_counts"],
         "missing": [r["name"] for r in health["expected"] if r["status"] == "missing"],
@@ -54,8 +48,7 @@ ID_TABLES = {"sessions": ("session_states", "sessions"), "memories": ("semantic_
 def vaults_of_ids(db_path, kind, ids):
     """{id: vault} for the ids the database holds in the tables the API reads them from."""
     found = {}
-    conn = open_readonly(db_path)
-    try:
+    with open_readonly(db_path) as conn:
         tables = inspect.existing_tables(conn)
         for table in ID_TABLES[kind]:
             if schema.VAULT_COLUMN not in tables.get(table, []):
@@ -67,6 +60,4 @@ def vaults_of_ids(db_path, kind, ids):
                 found.update(conn.execute(
                     f"SELECT id, {schema.quote(schema.VAULT_COLUMN)} FROM {schema.quote(table)} "
                     f"WHERE id IN ({marks})", chunk).fetchall())
-    finally:
-        conn.close()
     return found

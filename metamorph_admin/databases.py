@@ -4,7 +4,7 @@
 several; without it the one `METAMORPH_DATABASE_PATH` is the database "default". Each database
 has its own backup directory (`METAMORPH_BACKUP_DIR/<name>` when several are named). Pages read
 the current one with `current()` (set per request by CurrentDatabaseMiddleware from the
-session); commands with `from_options()` (`--database NAME` or `--db PATH`).
+session); commands with `from_options()` (`--database NAME` or `--db PATH`, metamorph_admin.cli).
 """
 import contextvars
 import os
@@ -118,19 +118,6 @@ class CurrentDatabaseMiddleware:
             return self.get_response(request)
         finally:
             _current.reset(token)
-
-
-def add_arguments(parser, *, backup_dir=False):
-    """--database NAME and --db PATH (and --dir DIR) for a command."""
-    names = ", ".join(db.name for db in configured())
-    parser.add_argument("--database", metavar="NAME",
-                        help=f"configured Metamorph database by name ({names}; default: the "
-                             "first of METAMORPH_DATABASES, else METAMORPH_DATABASE_PATH)")
-    parser.add_argument("--db", metavar="PATH",
-                        help="a Metamorph file by path (instead of --database)")
-    if backup_dir:
-        parser.add_argument("--dir", help="backup directory (default: the database's own, "
-                                          "METAMORPH_BACKUP_DIR[/NAME])")
 
 
 def from_options(opts):

@@ -10,7 +10,7 @@ def jobs(kind="", state="", origin="", db_path=""):
     """Jobs from the web and the command line, newest first (of one database's file)."""
     found = Job.objects.select_related("started_by")
     if db_path:
-        found = found.filter(db_path=db_path)
+        found = found.for_file(db_path)
     if kind:
         found = found.filter(kind=kind)
     if state:

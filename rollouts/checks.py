@@ -77,8 +77,8 @@ def recent_backup(t):
                "sha256": (found["sha256"] or "")[:16]}
     evidence = [{"label": f"backup {found['name']}", "url": t.page("migrations_ui:backups")},
                 {"label": "manifest", "text": found["path"] + ".json"}]
-    job = Job.objects.filter(kind="backup", db_path=t.path,
-                             result__name=found["name"]).first()
+    job = Job.objects.for_file(t.path).of_kinds(["backup"]).filter(
+        result__name=found["name"]).first()
     if job is not None:
         evidence.append({"label": f"backup job #{job.pk} by {job.actor}",
                          "url": reverse("core:job", args=[job.pk])})
@@ -102,7 +102,7 @@ def row_counts(t):
 
 
 def rehearsal(t):
-    job = (Job.objects.filter(kind="rehearsal", db_path=t.path, state=Job.State.SUCCEEDED)
+    job = (Job.objects.for_file(t.path).of_kinds(["rehearsal"]).succeeded()
            .order_by("-finished_at", "-id").first())
     planned = t.rollout.planned_downtime_minutes * 60
     if job is None:
@@ -126,8 +126,8 @@ def rehearsal(t):
 
 
 def _verification_job(path, since):
-    for job in Job.objects.filter(db_path=path, kind__in=["migration", "verification"],
-                                  state=Job.State.SUCCEEDED).order_by("-finished_at", "-id"):
+    for job in (Job.objects.for_file(path).of_kinds(["migration", "verification"]).succeeded()
+                .order_by("-finished_at", "-id")):
         if since and job.finished_at.isoformat() < since:
             return None
         verification = (job.result or {}).get("verification")

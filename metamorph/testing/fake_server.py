@@ -1,4 +1,4 @@
-"""A small fake Metamorph server on 127.0.0.1 (metamorph-schema.md §8), reading a real file.
+"""A small fake Metamorph server on 127.0.0.1 that answers from a real database file.
 
 mode "prod": bearer tokens map to vaults; /api/sessions and /api/memories answer that vault's
 rows from the database. "dev": every request is dev-vault, X-Vault-Id ignored. "leaky": like

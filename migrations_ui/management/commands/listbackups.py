@@ -1,23 +1,20 @@
 import json
 
-from django.core.management.base import BaseCommand
-
 from metamorph import backup
-from metamorph_admin import databases
+from metamorph_admin.cli import OperationCommand, add_db_argument, backup_dir_from
 
 
-class Command(BaseCommand):
-    help = ("List the backups of a database (its directory under METAMORPH_BACKUP_DIR), newest "
-            "first, with size, age, label, "
+class Command(OperationCommand):
+    help = ("List a database's backups (METAMORPH_BACKUP_DIR[/NAME]), newest first, with size, age, label, "
             "verification state and row totals. Only files whose manifest and checksum match "
             "are shown as verified.")
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="print JSON")
-        databases.add_arguments(parser, backup_dir=True)
+        add_db_argument(parser, backup_dir=True)
 
     def handle(self, *args, **opts):
-        entries = backup.list_backups(databases.from_options(opts).backup_dir)
+        entries = backup.list_backups(backup_dir_from(opts))
         if opts["json"]:
             self.stdout.write(json.dumps(entries, indent=2, default=str))
             return

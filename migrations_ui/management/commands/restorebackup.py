@@ -1,13 +1,12 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from metamorph import backup
 from metamorph.backup.files import validate_name
-from metamorph_admin.cli import confirm_typed, run_from_command
+from metamorph_admin.cli import OperationCommand, add_db_argument, backup_dir_from, confirm_typed, db_path_from, run_from_command
 from metamorph.errors import MetamorphError
-from metamorph_admin import databases
 
 
-class Command(BaseCommand):
+class Command(OperationCommand):
     help = ("Restore a verified backup into the live Metamorph database: refuses unless the "
             "backup verifies, refuses while another process holds the database, takes a safety "
             "backup of the current file first, copies through SQLite's backup API (no stale "
@@ -17,11 +16,11 @@ class Command(BaseCommand):
         parser.add_argument("name", help="backup file name, as `listbackups` shows it")
         parser.add_argument("--yes", action="store_true", help="skip the typed confirmation")
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
-        databases.add_arguments(parser, backup_dir=True)
+        add_db_argument(parser, backup_dir=True)
 
     def handle(self, *args, **opts):
-        db = databases.from_options(opts)
-        db_path, backup_dir = db.path, db.backup_dir
+        db_path = db_path_from(opts)
+        backup_dir = backup_dir_from(opts)
         try:
             validate_name(opts["name"])
         except MetamorphError as exc:
