@@ -1,12 +1,13 @@
 """Evidence a rollout review reads from a Metamorph file (read-only, bounded in time)."""
 from . import indexes, inspect, schema
 from .connection import open_readonly
+from .shapes import IndexEvidence, VaultDistribution
 
 LEGACY_VAULT = "default-vault"
 ID_CHUNK = 500
 
 
-def vault_distribution(db_path, seconds=30.0):
+def vault_distribution(db_path, seconds=30.0) -> VaultDistribution:
     """Distinct vaults, rows, rows still in default-vault (per table), rows with no vault."""
     with open_readonly(db_path) as conn:
         tables = inspect.existing_tables(conn)
@@ -25,7 +26,7 @@ def vault_distribution(db_path, seconds=30.0):
     }
 
 
-def index_evidence(db_path):
+def index_evidence(db_path) -> IndexEvidence:
     """Expected indexes by status, and each vault-scoped query's EXPLAIN QUERY PLAN."""
     with open_readonly(db_path) as conn:
         tables = inspect.existing_tables(conn)
