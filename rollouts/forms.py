@@ -60,6 +60,24 @@ class RolloutForm(forms.Form):
         return data
 
 
+class SettingsForm(forms.Form):
+    staging_url = forms.CharField(max_length=500, required=False,
+                                  label="Staging Metamorph server URL")
+    production_url = forms.CharField(max_length=500, required=False,
+                                     label="Production Metamorph server URL")
+    backup_max_age_hours = forms.FloatField(min_value=0.1, max_value=24 * 30,
+                                            label="A backup counts for this many hours")
+    planned_downtime_minutes = forms.FloatField(min_value=0.1, max_value=7 * 24 * 60,
+                                                label="Planned downtime (minutes)")
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+    def clean_staging_url(self):
+        return _url(self.cleaned_data["staging_url"].strip())
+
+    def clean_production_url(self):
+        return _url(self.cleaned_data["production_url"].strip())
+
+
 class AttestForm(forms.Form):
     note = forms.CharField(max_length=4000, widget=forms.Textarea(attrs={"rows": 2}),
                            label="What was done, and where the proof is")

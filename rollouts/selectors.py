@@ -120,6 +120,6 @@ def _event_text(event):
     phase = next((p.label for p in PHASES if p.number == event.phase), "")
     item = ITEM[event.item_key].title if event.item_key in ITEM else ""
     what = {"created": "rollout created", "check": "check run", "attest": "attested",
-            "signed": "signed", "reopened": "re-opened"}.get(event.kind, event.kind)
+            "signed": "signed", "reopened": "re-opened", "edited": "settings changed"}.get(event.kind, event.kind)
     parts = [what, phase, item]
     return " · ".join(p for p in parts if p) + (f": {event.text}" if event.text else "")

@@ -59,6 +59,46 @@ def create_rollout(*, name, staging, production, actor, staging_url="", producti
     return rollout
 
 
+SETTINGS = ("staging_url", "production_url", "backup_max_age_hours", "planned_downtime_minutes")
+
+
+class SettingsConflict(Exception):
+    """Someone saved the rollout's settings since this form was loaded; `rollout` is theirs."""
+
+    def __init__(self, rollout):
+        super().__init__("Someone changed this rollout's settings since you opened the page.")
+        self.rollout = rollout
+
+
+def edit_settings(rollout, *, actor, version, **values):
+    """Change URLs and thresholds unless someone saved since `version` (SettingsConflict).
+
+    A live item whose URL goes away becomes attested (open); one whose URL appears is checked.
+    """
+    values = {k: v for k, v in values.items() if k in SETTINGS}
+    changed = {k: v for k, v in values.items() if getattr(rollout, k) != v}
+    with transaction.atomic():
+        updated = Rollout.objects.filter(pk=rollout.pk, version=version).update(
+            **values, version=F("version") + 1)
+        rollout = Rollout.objects.get(pk=rollout.pk)
+        if not updated:
+            raise SettingsConflict(rollout)
+        for definition in (d for d in ITEMS if d.mode == "live"):
+            item = rollout.items.get(key=definition.key)
+            attested = mode_of(rollout, definition) == "attest"
+            if attested and item.status in (Item.Status.NOT_RUN, Item.Status.PASS,
+                                            Item.Status.INFO, Item.Status.FAIL):
+                rollout.items.filter(pk=item.pk).update(status=Item.Status.OPEN,
+                                                        version=F("version") + 1)
+            elif not attested and item.status in (Item.Status.OPEN, Item.Status.ATTESTED):
+                rollout.items.filter(pk=item.pk).update(status=Item.Status.NOT_RUN,
+                                                        version=F("version") + 1)
+        if changed:
+            Event.objects.create(rollout=rollout, actor=actor, kind="edited", text=", ".join(
+                f"{k} = {v!r}" for k, v in changed.items()))
+    return rollout
+
+
 def mode_of(rollout, definition):
     """'check', 'attest', or 'live' — a live item without a server URL is attested instead."""
     if definition.mode == "live" and not getattr(rollout, f"{definition.db}_url"):

@@ -7,6 +7,7 @@ urlpatterns = [
     path("rollouts/", views.rollout_list, name="list"),
     path("rollouts/new/", views.rollout_create, name="create"),
     path("rollouts/<int:pk>/", views.rollout_detail, name="detail"),
+    path("rollouts/<int:pk>/settings/", views.edit_settings, name="settings"),
     path("rollouts/<int:pk>/items/<slug:key>/check/", views.run_check, name="check"),
     path("rollouts/<int:pk>/items/<slug:key>/attest/", views.attest, name="attest"),
     path("rollouts/<int:pk>/phases/<int:phase>/sign/", views.sign, name="sign"),

@@ -58,7 +58,13 @@ def rollout_create(request):
     return redirect("rollouts:detail", pk=rollout.pk)
 
 
-def _detail(request, rollout, status=200, conflict=None):
+def _settings_form(rollout):
+    return forms.SettingsForm(initial={**{k: getattr(rollout, k) for k in services.SETTINGS},
+                                       "version": rollout.version})
+
+
+def _detail(request, rollout, status=200, conflict=None, settings_form=None,
+            settings_conflict=None):
     views = selectors.phase_views(rollout)
     return render(request, "rollouts/detail.html", {
         "rollout": rollout, "phases": views, "glance": selectors.glance(views),
@@ -66,7 +72,9 @@ def _detail(request, rollout, status=200, conflict=None):
         "timeline": selectors.timeline(rollout), "conflict": conflict,
         "may_run": request.user.has_perm(RUN), "may_sign": request.user.has_perm(SIGN),
         "tokens_form": forms.TokensForm(), "reopen_form": forms.ReopenForm(),
-        "me": request.user.get_username()}, status=status)
+        "me": request.user.get_username(),
+        "settings_form": settings_form or _settings_form(rollout),
+        "settings_conflict": settings_conflict}, status=status)
 
 
 @require_GET
@@ -78,6 +86,28 @@ def _item(key):
     if key not in ITEM:
         raise Http404(f"No rollout item {key!r}.")
     return ITEM[key]
+
+
+@require_POST
+def edit_settings(request, pk):
+    rollout = get_object_or_404(Rollout, pk=pk)
+    require_perm(request, RUN, action="rollout-edit")
+    form = forms.SettingsForm(request.POST)
+    if not form.is_valid():
+        return _detail(request, rollout, status=400, settings_form=form)
+    data = dict(form.cleaned_data)
+    version = data.pop("version")
+    try:
+        rollout = services.edit_settings(rollout, actor=request.user.get_username(),
+                                         version=version, **data)
+    except services.SettingsConflict as exc:
+        _audit(request, "edit", rollout.name, Outcome.REFUSED, str(exc))
+        mine = forms.SettingsForm(initial={**data, "version": exc.rollout.version})
+        return _detail(request, exc.rollout, status=409, settings_form=mine,
+                       settings_conflict=exc.rollout)
+    _audit(request, "edit", rollout.name, Outcome.SUCCESS, **data)
+    messages.success(request, "Settings saved.")
+    return redirect("rollouts:detail", pk=pk)
 
 
 @sensitive_post_parameters("token_a", "token_b")

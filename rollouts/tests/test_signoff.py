@@ -196,3 +196,26 @@ def test_unknown_items_and_phases_are_404_not_500(client, dbs, people, bad):
     make_rollout()
     client.force_login(people["ada"])
     assert client.post(bad).status_code == 404
+
+
+def test_two_reviewers_editing_settings_at_once_lose_nothing(client, dbs, people):
+    rollout = make_rollout()
+    url = f"/rollouts/{rollout.pk}/settings/"
+    form = {"staging_url": "http://stage.example:3000", "production_url": "",
+            "backup_max_age_hours": 12, "planned_downtime_minutes": 5, "version": rollout.version}
+    client.force_login(people["oscar"])
+    assert client.post(url, form).status_code == 302
+    client.force_login(people["mia"])
+    clash = client.post(url, {**form, "staging_url": "", "backup_max_age_hours": 48})
+    page = clash.content.decode()
+    assert clash.status_code == 409
+    assert "http://stage.example:3000" in page                 # the first reviewer's change
+    assert 'value="48.0"' in page or 'value="48"' in page      # the second's, kept
+    rollout.refresh_from_db()
+    assert rollout.staging_url == "http://stage.example:3000" and rollout.backup_max_age_hours == 12
+    assert item(rollout, "p1-server").status == "not-run"      # a URL: the live check applies
+    client.post(url, {**form, "staging_url": "", "version": rollout.version})
+    rollout.refresh_from_db()
+    assert rollout.staging_url == "" and item(rollout, "p1-server").status == "open"
+    bad = client.post(url, {**form, "staging_url": "ftp://x", "version": rollout.version})
+    assert bad.status_code == 400 and "is not an http(s) URL" in bad.content.decode()
