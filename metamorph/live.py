@@ -45,6 +45,9 @@ def valid_base_url(url):
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ValueError(f"{url!r} is not an http(s) URL of a Metamorph server "
                          "(e.g. https://metamorph.example.com).")
+    if parsed.username or parsed.password:
+        raise ValueError("Leave credentials out of the server URL: it is stored and shown. "
+                         "Tokens are pasted for the one check that needs them.")
     return urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, parsed.path.rstrip("/"),
                                     "", ""))
 

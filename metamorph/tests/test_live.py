@@ -101,3 +101,5 @@ def test_a_bad_url_is_refused_with_an_example():
     with pytest.raises(ValueError, match="https://metamorph.example.com"):
         live.valid_base_url("metamorph.local:3000")
     assert live.valid_base_url("http://127.0.0.1:3000/") == "http://127.0.0.1:3000"
+    with pytest.raises(ValueError, match="Leave credentials out"):
+        live.valid_base_url("https://bob:hunter2@metamorph.example.com")
