@@ -68,7 +68,8 @@ def _phase(view):
                   for i in view.items],
         "signoffs": [{"signed_by": s.signed_by, "signed_at": _iso(s.signed_at),
                       "evidence_sha256": s.evidence_sha256, "reopened_by": s.reopened_by,
-                      "reopened_at": _iso(s.reopened_at), "reopen_reason": s.reopen_reason}
+                      "reopened_at": _iso(s.reopened_at), "reopen_reason": s.reopen_reason,
+                      "evidence": s.evidence}
                      for s in view.history],
     }
 
@@ -136,7 +137,9 @@ def markdown(data):
                                  f"{_md_cell(i['note'])}")
         for s in phase["signoffs"]:
             lines += ["", f"Signed by **{s['signed_by']}** at {s['signed_at']} (frozen evidence "
-                          f"sha256 `{s['evidence_sha256']}`)."]
+                          f"sha256 `{s['evidence_sha256']}`). As signed:"]
+            lines += [f"- {_md_cell(e['title'])}: {e['status']} — "
+                      f"{_md_cell(e['summary'] or e['note'])}" for e in s["evidence"]]
             if s["reopened_at"]:
                 lines.append(f"Re-opened by **{s['reopened_by']}** at {s['reopened_at']}: "
                              f"{_md_cell(s['reopen_reason'])}")

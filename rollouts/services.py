@@ -202,9 +202,8 @@ def sign(rollout, phase, *, actor):
     says no. The signature keeps a frozen copy of every item as it stood."""
     _check_may_sign(rollout, phase, actor)
     for definition in items_of(phase):
-        if mode_of(rollout, definition) == "check" and checks.target_for(
-                rollout, definition.db) is not None:
-            run_check(rollout, definition.key, actor=actor)
+        if mode_of(rollout, definition) == "check":
+            run_check(rollout, definition.key, actor=actor)  # refused if its database is gone
     problems = blockers(rollout, phase)
     if problems:
         raise RolloutRefused(f"{PHASE[phase].label} cannot be signed while items fail or are "

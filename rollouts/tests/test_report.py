@@ -37,6 +37,9 @@ def test_every_format_carries_version_items_signatures_and_a_hash_that_verifies(
     data = json.loads(report.render(rollout, "json")[0])
     checklist = data["phases"][0]
     assert checklist["state"] == "signed" and checklist["signoffs"][0]["signed_by"] == "mia"
+    frozen = {e["key"]: e for e in checklist["signoffs"][0]["evidence"]}
+    assert frozen["checklist-backup"]["status"] == "pass"
+    assert frozen["checklist-backup"]["numbers"] == checklist["items"][0]["numbers"]
     assert {a["action"] for a in data["audit"]} >= {"backup", "rehearsal"}
     assert data["at_a_glance"]["current_phase"] == "Phase 1: Development testing"
 

@@ -187,6 +187,10 @@ def test_a_removed_database_keeps_its_rollout_readable(client, dbs, people, sett
     refused = _refused(client, f"/rollouts/{rollout.pk}/items/checklist-backup/check/",
                        "no longer in METAMORPH_DATABASES")
     assert "No verified backup" in refused   # the last result is still shown
+    attest_all(rollout, 0)
+    client.force_login(people["mia"])
+    _refused(client, f"/rollouts/{rollout.pk}/phases/0/sign/", "no longer in METAMORPH_DATABASES")
+    assert not SignOff.objects.exists()
     report = client.get(f"/rollouts/{rollout.pk}/report.json")
     assert report.status_code == 200
 
