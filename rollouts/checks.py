@@ -108,7 +108,8 @@ def rehearsal(t):
     if job is None:
         return Outcome("fail", "No successful rehearsal of this database: rehearse on the "
                                "Migrations page or with `runmigration --rehearse --database "
-                               f"{t.name}`.", {"planned downtime (s)": planned})
+                               f"{t.name}`.", {"planned downtime (s)": planned},
+                       [{"label": "Migrations page", "url": t.page("migrations_ui:migrations")}])
     result = job.result or {}
     measured = round((result.get("migrate_seconds") or 0) + (result.get("verify_seconds") or 0), 2)
     numbers = {"measured downtime (s)": measured, "planned downtime (s)": planned,
@@ -148,7 +149,8 @@ def migration_verified(t):
     if found is None:
         return Outcome("fail", "Applied, but no verification since: run `runmigration --verify "
                                f"--database {t.name}` or Verify on the Migrations page.",
-                       numbers)
+                       numbers, [{"label": "Migrations page",
+                                  "url": t.page("migrations_ui:migrations")}])
     job, verification = found
     failed = [c["name"] for c in verification["checks"] if not c["ok"]]
     numbers["verification checks"] = f"{len(verification['checks']) - len(failed)} of " \

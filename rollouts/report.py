@@ -112,7 +112,7 @@ def markdown(data):
              f"Written by metamorph-admin {data['tool_version']} at {data['generated_at']}. "
              f"Created by {r['created_by']} at {r['created_at']}.", "",
              "| database | name | path | server URL | configured |", "|---|---|---|---|---|"]
-    lines += [f"| {d['role']} | {_md_cell(d['name'])} | `{d['path']}` | {_md_cell(d['url'])} | "
+    lines += [f"| {d['role']} | {_md_cell(d['name'])} | `{d['path']}` | {_md_cell(d['url'] or None)} | "
               f"{'yes' if d['configured'] else 'removed'} |" for d in r["databases"]]
     lines += ["", f"**Where it stands:** {g['current_phase']} · {g['items_passed']} of "
               f"{g['items_total']} items passed · signed: {', '.join(g['signed']) or 'none'}"]

@@ -78,6 +78,13 @@ def glance(views):
                   total=sum(len(v.items) for v in views))
 
 
+def current_phase_label(rollout):
+    """The first phase without a standing signature (cheap: for the list of rollouts)."""
+    signed = set(rollout.signoffs.filter(reopened_at__isnull=True).values_list("phase",
+                                                                               flat=True))
+    return next((p.label for p in PHASES if p.number not in signed), "all phases signed")
+
+
 def database_states(rollout):
     """Each of the rollout's databases: still configured at the same path, or removed."""
     out = []

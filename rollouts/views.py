@@ -27,7 +27,8 @@ def _audit(request, action, rollout_name, outcome, message="", **parameters):
 
 def _list(request, form, status=200):
     return render(request, "rollouts/list.html", {
-        "rollouts": Rollout.objects.all(), "form": form, "several": databases.several(),
+        "rollouts": [(r, selectors.current_phase_label(r)) for r in Rollout.objects.all()],
+        "form": form, "several": databases.several(),
         "may_run": request.user.has_perm(RUN)}, status=status)
 
 

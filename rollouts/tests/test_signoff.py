@@ -223,3 +223,24 @@ def test_two_reviewers_editing_settings_at_once_lose_nothing(client, dbs, people
     assert rollout.staging_url == "" and item(rollout, "p1-server").status == "open"
     bad = client.post(url, {**form, "staging_url": "ftp://x", "version": rollout.version})
     assert bad.status_code == 400 and "is not an http(s) URL" in bad.content.decode()
+
+
+def test_the_list_says_where_each_rollout_is_and_bad_input_is_a_form_error(client, dbs, people):
+    rollout = make_rollout()
+    client.force_login(people["oscar"])
+    page = client.get("/rollouts/").content.decode()
+    assert "move to vaults" in page and "Pre-migration checklist" in page
+    same = client.post("/rollouts/new/", {"name": "x", "staging": "staging",
+                                          "production": "staging", "backup_max_age_hours": 24,
+                                          "planned_downtime_minutes": 5})
+    assert same.status_code == 400 and "two different databases" in same.content.decode()
+    dup = client.post("/rollouts/new/", {"name": "move to vaults", "staging": "staging",
+                                         "production": "production", "backup_max_age_hours": 24,
+                                         "planned_downtime_minutes": 5})
+    assert dup.status_code == 400 and "exists already" in dup.content.decode()
+    unknown = client.post("/rollouts/new/", {"name": "y", "staging": "qa",
+                                             "production": "production",
+                                             "backup_max_age_hours": -1,
+                                             "planned_downtime_minutes": 5})
+    assert unknown.status_code == 400
+    assert rollout.__class__.objects.count() == 1
