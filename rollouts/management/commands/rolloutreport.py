@@ -29,8 +29,8 @@ class Command(BaseCommand):
             raise CommandError("Name the rollout (see the Rollouts page), or give --verify FILE.")
         rollout = self._find(opts["rollout"])
         text, digest = report.render(rollout, opts["format"])
-        audit.record("rollout-report", outcome=AuditRecord.Outcome.SUCCESS, actor=os_user(),
-                     origin=Origin.CLI, target=rollout.name,
+        audit.record("rollout-report", audit.Actor(os_user(), Origin.CLI),
+                     outcome=AuditRecord.Outcome.SUCCESS, target=rollout.name,
                      parameters={"format": opts["format"], "sha256": digest})
         if opts["output"]:
             try:
