@@ -125,3 +125,24 @@ def test_rolloutreport_command_writes_and_verifies(tmp_path, metamorph_db):
     assert "## Phase 5: Cleanup" in md.stdout
     as_json = json.loads(manage("rolloutreport", "q4 move", "--format", "json", env=env).stdout)
     assert as_json["rollout"]["databases"][1]["path"] == production
+
+
+def test_rolloutreport_is_audited_as_the_os_user(tmp_path, metamorph_db):
+    import sqlite3
+    staging, production = metamorph_db("legacy"), metamorph_db("legacy")
+    admin = migrated_admin_db(tmp_path)
+    env = {"DATABASE_URL": f"sqlite:///{admin}",
+           "METAMORPH_DATABASES": f"staging={staging},production={production}"}
+    manage("shell", "-c", (
+        "from metamorph_admin import databases as d; from rollouts import services as s; "
+        "s.create_rollout(name='r1', staging=d.get('staging'), "
+        "production=d.get('production'), actor='ada')"), env=env)
+    done = manage("rolloutreport", "r1", "--format", "json", env=env)
+    assert done.returncode == 0, done.stderr
+    digest = json.loads(done.stdout)["content_sha256"]
+    conn = sqlite3.connect(admin)
+    rows = conn.execute("SELECT action, origin, target, parameters FROM "
+                        "migrations_ui_auditrecord").fetchall()
+    conn.close()
+    assert [(a, o, t) for a, o, t, _ in rows] == [("rollout-report", "cli", "r1")]
+    assert json.loads(rows[0][3]) == {"format": "json", "sha256": digest}
