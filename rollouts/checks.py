@@ -364,3 +364,6 @@ def gather(name, target):
         return GATHERERS[name](target)
     except MetamorphError as exc:
         return Outcome("fail", str(exc))
+    except OSError as exc:  # e.g. a backup directory this user may not read
+        return Outcome("fail", f"{exc.filename or target.path}: {exc.strerror or exc}. Check "
+                               "the path and its permissions, then re-run.")

@@ -244,3 +244,21 @@ def test_the_list_says_where_each_rollout_is_and_bad_input_is_a_form_error(clien
                                              "planned_downtime_minutes": 5})
     assert unknown.status_code == 400
     assert rollout.__class__.objects.count() == 1
+
+
+@pytest.mark.parametrize("damage", ["missing", "not-sqlite", "empty"])
+def test_a_damaged_database_file_is_a_failed_item_with_its_cause(dbs, people, damage):
+    import os
+    rollout = make_rollout()
+    path = dbs["production"]
+    os.remove(path)
+    if damage == "not-sqlite":
+        open(path, "w").write("this is a text file, not a database\n" * 200)
+    elif damage == "empty":
+        open(path, "w").close()
+    for key in ("checklist-backup", "p3-migration", "p3-indexes", "p3-legacy", "p4-remap",
+                "p4-isolation", "p5-leftovers"):
+        outcome = services.run_check(rollout, key, actor="oscar")
+        assert outcome.status in ("fail", "info"), (key, outcome.summary)
+        if key not in ("checklist-backup", "p4-remap"):
+            assert outcome.status == "fail" and path in outcome.summary, (key, outcome.summary)
