@@ -13,7 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from metamorph_admin.models import Job
-from rollouts import checks
+from rollouts import checks, evidence
 from rollouts.definitions import CHECKLIST, ITEM, ITEMS, PHASE, items_of
 from rollouts.models import Event, Item, Rollout, SignOff
 
@@ -115,7 +115,7 @@ def run_check(rollout, key, *, actor, tokens=()):
     definition = ITEM[key]
     if mode_of(rollout, definition) == "attest":
         raise RolloutRefused(f"{definition.title} is attested by a person, not checked.")
-    target = checks.target_for(rollout, definition.db, tokens)
+    target = evidence.target_for(rollout, definition.db, tokens)
     if target is None:
         raise RolloutRefused(
             f"The {definition.db} database {getattr(rollout, definition.db + '_name')!r} is no "
