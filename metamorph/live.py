@@ -189,29 +189,14 @@ def check_isolation(url, tokens, vaults_of_ids, timeout=TIMEOUT):
         if seen is None:
             return LiveFinding("fail", f"Token {n}: {problem}.")
         views.append(seen)
-    numbers, details, vaults = {}, [], []
-    for n, seen in enumerate(views, 1):
-        found = {}
-        for kind, ids in seen.items():
-            known = vaults_of_ids(kind, ids)
-            missing = [i for i in ids if i not in known]
-            if missing:
-                details.append(f"token {n}: {len(missing)} {kind} id(s) the database does not "
-                               f"hold, e.g. {missing[0]!r} (is this the server of this file?)")
-            for i in ids:
-                if i in known:
-                    found.setdefault(known[i], 0)
-                    found[known[i]] += 1
-            numbers[f"token {n} {kind}"] = len(ids)
-        if len(found) > 1:
-            details.append(f"token {n} sees rows of {len(found)} vaults: "
-                           + ", ".join(f"{v} ({c})" for v, c in sorted(found.items())))
-        vaults.append(set(found))
+    numbers, details = {}, []
+    vaults = [_vaults_seen(n, seen, vaults_of_ids, numbers, details)
+              for n, seen in enumerate(views, 1)]
     shared = vaults[0] & vaults[1]
     if shared:
         details.append("both tokens see rows of " + ", ".join(sorted(shared)))
-    for n, seen in enumerate(views, 1):
-        numbers[f"token {n} vaults"] = ", ".join(sorted(vaults[n - 1])) or "none"
+    for n, seen_vaults in enumerate(vaults, 1):
+        numbers[f"token {n} vaults"] = ", ".join(sorted(seen_vaults)) or "none"
     if details:
         return LiveFinding("fail", "Isolation broken or unproven: " + "; ".join(details[:3]),
                            numbers, details)
@@ -221,3 +206,23 @@ def check_isolation(url, tokens, vaults_of_ids, timeout=TIMEOUT):
                                    "hold data.", numbers)
     return LiveFinding("pass", "Each token saw only its own vault's sessions and memories, "
                                "all held by the database in that vault.", numbers)
+
+
+def _vaults_seen(n, seen, vaults_of_ids, numbers, details):
+    """The vaults whose rows token `n` saw; ids the database lacks and mixed vaults go to
+    `details`, counts to `numbers`."""
+    found = {}
+    for kind, ids in seen.items():
+        known = vaults_of_ids(kind, ids)
+        missing = [i for i in ids if i not in known]
+        if missing:
+            details.append(f"token {n}: {len(missing)} {kind} id(s) the database does not "
+                           f"hold, e.g. {missing[0]!r} (is this the server of this file?)")
+        for i in ids:
+            if i in known:
+                found[known[i]] = found.get(known[i], 0) + 1
+        numbers[f"token {n} {kind}"] = len(ids)
+    if len(found) > 1:
+        details.append(f"token {n} sees rows of {len(found)} vaults: "
+                       + ", ".join(f"{v} ({c})" for v, c in sorted(found.items())))
+    return set(found)

@@ -112,37 +112,15 @@ def markdown(data):
              f"Written by metamorph-admin {data['tool_version']} at {data['generated_at']}. "
              f"Created by {r['created_by']} at {r['created_at']}.", "",
              "| database | name | path | server URL | configured |", "|---|---|---|---|---|"]
-    lines += [f"| {d['role']} | {_md_cell(d['name'])} | `{d['path']}` | {_md_cell(d['url'] or None)} | "
-              f"{'yes' if d['configured'] else 'removed'} |" for d in r["databases"]]
+    lines += [f"| {d['role']} | {_md_cell(d['name'])} | `{d['path']}` | "
+              f"{_md_cell(d['url'] or None)} | {'yes' if d['configured'] else 'removed'} |"
+              for d in r["databases"]]
     lines += ["", f"**Where it stands:** {g['current_phase']} · {g['items_passed']} of "
               f"{g['items_total']} items passed · signed: {', '.join(g['signed']) or 'none'}"]
     if g["missing"]:
         lines += ["", "Missing before the next signature:"] + [f"- {m}" for m in g["missing"]]
     for phase in data["phases"]:
-        lines += ["", f"## {phase['label']} ({phase['state']})", "", phase["goal"], "",
-                  "| item | how | status | summary | last passed |", "|---|---|---|---|---|"]
-        for i in phase["items"]:
-            lines.append(f"| {_md_cell(i['title'])} | {i['mode']} ({i['database']}) | "
-                         f"{i['status']} | {_md_cell(i['summary'] or i['note'])} | "
-                         f"{_md_cell(i['last_passed_at'] or i['attested_at'])} |")
-        for i in phase["items"]:
-            if i["numbers"] or i["evidence"] or i["note"]:
-                lines += ["", f"**{i['title']}**"]
-                lines += [f"- {k}: {_md_cell(v)}" for k, v in i["numbers"].items()]
-                lines += [f"- evidence: {_md_cell(e['label'])}"
-                          + (f" — {_md_cell(e.get('text'))}" if e.get("text") else "")
-                          for e in i["evidence"]]
-                if i["note"]:
-                    lines.append(f"- attested by {i['attested_by']} at {i['attested_at']}: "
-                                 f"{_md_cell(i['note'])}")
-        for s in phase["signoffs"]:
-            lines += ["", f"Signed by **{s['signed_by']}** at {s['signed_at']} (frozen evidence "
-                          f"sha256 `{s['evidence_sha256']}`). As signed:"]
-            lines += [f"- {_md_cell(e['title'])}: {e['status']} — "
-                      f"{_md_cell(e['summary'] or e['note'])}" for e in s["evidence"]]
-            if s["reopened_at"]:
-                lines.append(f"Re-opened by **{s['reopened_by']}** at {s['reopened_at']}: "
-                             f"{_md_cell(s['reopen_reason'])}")
+        lines += _md_phase(phase)
     lines += ["", "## Timeline", "", "| at | who | what | outcome |", "|---|---|---|---|"]
     lines += [f"| {t['at']} | {_md_cell(t['actor'])} | {_md_cell(t['what'])} | "
               f"{_md_cell(t['outcome'])} |" for t in data["timeline"]]
@@ -153,3 +131,30 @@ def markdown(data):
     lines += ["", f"content-sha256 (of this document with the hash written as 64 zeros): "
                   f"`{ZERO}`", ""]
     return "\n".join(lines)
+
+
+def _md_phase(phase):
+    lines = ["", f"## {phase['label']} ({phase['state']})", "", phase["goal"], "",
+             "| item | how | status | summary | last passed |", "|---|---|---|---|---|"]
+    lines += [f"| {_md_cell(i['title'])} | {i['mode']} ({i['database']}) | {i['status']} | "
+              f"{_md_cell(i['summary'] or i['note'])} | "
+              f"{_md_cell(i['last_passed_at'] or i['attested_at'])} |" for i in phase["items"]]
+    for i in phase["items"]:
+        if i["numbers"] or i["evidence"] or i["note"]:
+            lines += ["", f"**{i['title']}**"]
+            lines += [f"- {k}: {_md_cell(v)}" for k, v in i["numbers"].items()]
+            lines += [f"- evidence: {_md_cell(e['label'])}"
+                      + (f" — {_md_cell(e.get('text'))}" if e.get("text") else "")
+                      for e in i["evidence"]]
+            if i["note"]:
+                lines.append(f"- attested by {i['attested_by']} at {i['attested_at']}: "
+                             f"{_md_cell(i['note'])}")
+    for s in phase["signoffs"]:
+        lines += ["", f"Signed by **{s['signed_by']}** at {s['signed_at']} (frozen evidence "
+                      f"sha256 `{s['evidence_sha256']}`). As signed:"]
+        lines += [f"- {_md_cell(e['title'])}: {e['status']} — "
+                  f"{_md_cell(e['summary'] or e['note'])}" for e in s["evidence"]]
+        if s["reopened_at"]:
+            lines.append(f"Re-opened by **{s['reopened_by']}** at {s['reopened_at']}: "
+                         f"{_md_cell(s['reopen_reason'])}")
+    return lines
