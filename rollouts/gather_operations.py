@@ -67,7 +67,8 @@ def rehearsal(t):
     result = job.result or {}
     measured = round((result.get("migrate_seconds") or 0) + (result.get("verify_seconds") or 0), 2)
     numbers = {"measured downtime (s)": measured, "planned downtime (s)": planned,
-               "copy (s)": result.get("copy_seconds"), "rehearsed at": f"{job.finished_at:%Y-%m-%d %H:%M}"}
+               "copy (s)": result.get("copy_seconds"),
+               "rehearsed at": f"{job.finished_at:%Y-%m-%d %H:%M}"}
     evidence = [{"label": f"rehearsal job #{job.pk}", "url": reverse("core:job",
                                                                       args=[job.pk])}]
     if not result.get("ok"):

@@ -11,6 +11,8 @@ from rollouts.definitions import ITEM, PHASES
 from rollouts.models import Item
 
 PASSED = (Item.Status.PASS, Item.Status.INFO, Item.Status.ATTESTED)
+EVENT_WORDS = {"created": "rollout created", "check": "check run", "attest": "attested",
+               "signed": "signed", "reopened": "re-opened", "edited": "settings changed"}
 
 
 @dataclass
@@ -126,7 +128,6 @@ def timeline(rollout):
 def _event_text(event):
     phase = next((p.label for p in PHASES if p.number == event.phase), "")
     item = ITEM[event.item_key].title if event.item_key in ITEM else ""
-    what = {"created": "rollout created", "check": "check run", "attest": "attested",
-            "signed": "signed", "reopened": "re-opened", "edited": "settings changed"}.get(event.kind, event.kind)
+    what = EVENT_WORDS.get(event.kind, event.kind)
     parts = [what, phase, item]
     return " · ".join(p for p in parts if p) + (f": {event.text}" if event.text else "")

@@ -60,3 +60,19 @@ def test_moving_everything_leaves_nothing_in_default_vault(dbs, people):
     left = services.run_check(rollout, "p5-leftovers", actor="oscar")
     assert left.status == "pass" and left.numbers == {}
     assert sql(path, "SELECT COUNT(*) FROM sessions WHERE vault_id='default-vault'") == [(0,)]
+
+
+def test_a_file_too_big_to_audit_in_time_uses_a_recent_background_audit(dbs, people,
+                                                                       monkeypatch):
+    from rollouts import gather_contents
+    from vaults.services import snapshots
+    rollout = make_rollout()
+    path = _migrated_production(dbs)
+    monkeypatch.setattr(gather_contents, "AUDIT_SECONDS", 0.000001)
+    cut_short = services.run_check(rollout, "p4-isolation", actor="oscar")
+    assert cut_short.status == "fail" and "did not finish" in cut_short.summary
+    assert "Recount" in cut_short.summary
+    snapshots.request_snapshot(path)   # the immediate task backend runs the background read
+    from_background = services.run_check(rollout, "p4-isolation", actor="oscar")
+    assert from_background.status == "pass", from_background.summary
+    assert from_background.numbers["audit"].startswith("the background read of")
