@@ -125,6 +125,13 @@ def run_check(rollout, key, *, actor, tokens=()):
     return _store_outcome(rollout, definition, outcome, actor)
 
 
+def run_phase_checks(rollout, phase, *, actor):
+    """Re-run every item of `phase` the tool checks from the database (live items need their
+    tokens or their own button); the items, in order."""
+    return [run_check(rollout, d.key, actor=actor) for d in items_of(phase)
+            if mode_of(rollout, d) == "check"]
+
+
 def _store_outcome(rollout, definition, outcome, actor):
     now = timezone.now()
     passed = outcome.status in ("pass", "info")
@@ -201,9 +208,7 @@ def sign(rollout, phase, *, actor):
     """Sign `phase` after re-running its database checks; refused (RolloutRefused) when a rule
     says no. The signature keeps a frozen copy of every item as it stood."""
     _check_may_sign(rollout, phase, actor)
-    for definition in items_of(phase):
-        if mode_of(rollout, definition) == "check":
-            run_check(rollout, definition.key, actor=actor)  # refused if its database is gone
+    run_phase_checks(rollout, phase, actor=actor)  # refused if a database is gone
     problems = blockers(rollout, phase)
     if problems:
         raise RolloutRefused(f"{PHASE[phase].label} cannot be signed while items fail or are "

@@ -180,6 +180,26 @@ def _phase(number):
 
 
 @require_POST
+def run_phase_checks(request, pk, phase):
+    rollout = get_object_or_404(Rollout, pk=pk)
+    label = _phase(phase).label
+    require_perm(request, RUN, action="rollout-check")
+    try:
+        items = services.run_phase_checks(rollout, phase, actor=request.user.get_username())
+    except services.RolloutRefused as exc:
+        _audit(request, "check", rollout.name, Outcome.REFUSED, str(exc), phase=phase)
+        messages.error(request, str(exc))
+        return redirect("rollouts:detail", pk=pk)
+    failed = [ITEM[i.key].title for i in items if i.status == "fail"]
+    _audit(request, "check", rollout.name, Outcome.FAILURE if failed else Outcome.SUCCESS,
+           "; ".join(failed), phase=phase, items=len(items))
+    (messages.warning if failed else messages.success)(
+        request, f"{label}: {len(items) - len(failed)} of {len(items)} checks pass"
+        + (f"; failing: {', '.join(failed)}." if failed else "."))
+    return redirect(f"{rollout_url(rollout)}#phase-{phase}")
+
+
+@require_POST
 def sign(request, pk, phase):
     rollout = get_object_or_404(Rollout, pk=pk)
     label = _phase(phase).label

@@ -262,3 +262,17 @@ def test_a_damaged_database_file_is_a_failed_item_with_its_cause(dbs, people, da
         assert outcome.status in ("fail", "info"), (key, outcome.summary)
         if key not in ("checklist-backup", "p4-remap"):
             assert outcome.status == "fail" and path in outcome.summary, (key, outcome.summary)
+
+
+def test_an_operator_runs_a_whole_phase_of_checks_at_once(client, dbs, people):
+    rollout = make_rollout()
+    operate("backup", dbs["staging"], "oscar")
+    client.force_login(people["oscar"])
+    response = client.post(f"/rollouts/{rollout.pk}/phases/2/check/", follow=True)
+    page = response.content.decode()
+    assert "1 of 4 checks pass" in page and "Migrations applied and verified on staging" in page
+    statuses = dict(rollout.items.filter(phase=2).values_list("key", "status"))
+    assert statuses == {"p2-backup": "pass", "p2-migration": "fail", "p2-indexes": "fail",
+                        "p2-isolation": "fail", "p2-tokens": "open"}
+    record = AuditRecord.objects.get(action="rollout-check")
+    assert record.outcome == "failure" and record.parameters == {"phase": 2, "items": 4}
