@@ -77,6 +77,10 @@ class SignOff(models.Model):
 
     class Meta:
         ordering = ["signed_at", "id"]
+        # Two admins signing at once: the database keeps one standing signature per phase.
+        constraints = [models.UniqueConstraint(
+            fields=["rollout", "phase"], condition=models.Q(reopened_at__isnull=True),
+            name="rollout_one_standing_signoff_per_phase")]
 
     @property
     def standing(self):

@@ -215,15 +215,15 @@ def sign(rollout, phase, *, actor):
                              "open: " + "; ".join(problems[:6]) + ".")
     frozen = [_frozen(item) for item in rollout.items.filter(phase=phase)]
     digest = hashlib.sha256(json.dumps(frozen, sort_keys=True).encode()).hexdigest()
-    with transaction.atomic():
-        # Two admins signing at once: the second finds the first's signature and stops.
-        list(Rollout.objects.select_for_update().filter(pk=rollout.pk))
-        if standing_signoff(rollout, phase):
-            raise RolloutRefused(f"{PHASE[phase].label} is signed already.")
-        signoff = SignOff.objects.create(rollout=rollout, phase=phase, signed_by=actor,
-                                         evidence=frozen, evidence_sha256=digest)
-        Event.objects.create(rollout=rollout, actor=actor, kind="signed", phase=phase,
-                             outcome="signed", text=f"evidence sha256 {digest}")
+    try:
+        with transaction.atomic():
+            signoff = SignOff.objects.create(rollout=rollout, phase=phase, signed_by=actor,
+                                             evidence=frozen, evidence_sha256=digest)
+            Event.objects.create(rollout=rollout, actor=actor, kind="signed", phase=phase,
+                                 outcome="signed", text=f"evidence sha256 {digest}")
+    except IntegrityError:  # another admin signed it a moment ago
+        raise RolloutRefused(f"{PHASE[phase].label} was just signed by "
+                             f"{standing_signoff(rollout, phase).signed_by}.") from None
     return signoff
 
 

@@ -276,3 +276,17 @@ def test_an_operator_runs_a_whole_phase_of_checks_at_once(client, dbs, people):
                         "p2-isolation": "fail", "p2-tokens": "open"}
     record = AuditRecord.objects.get(action="rollout-check")
     assert record.outcome == "failure" and record.parameters == {"phase": 2, "items": 4}
+
+
+def test_the_database_keeps_one_standing_signature_per_phase(dbs, people):
+    from django.db import IntegrityError, transaction
+    rollout = make_rollout()
+    SignOff.objects.create(rollout=rollout, phase=0, signed_by="mia", evidence=[],
+                           evidence_sha256="x")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SignOff.objects.create(rollout=rollout, phase=0, signed_by="ada", evidence=[],
+                               evidence_sha256="y")
+    SignOff.objects.filter(phase=0).update(reopened_at="2026-01-01T00:00Z", reopen_reason="r")
+    SignOff.objects.create(rollout=rollout, phase=0, signed_by="ada", evidence=[],
+                           evidence_sha256="z")
+    assert services.standing_signoff(rollout, 0).signed_by == "ada"
