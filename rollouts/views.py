@@ -152,9 +152,12 @@ def attest(request, pk, key):
     require_perm(request, RUN, action="rollout-attest")
     form = forms.AttestForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "An attestation needs a note saying what was done and where "
-                                "the proof is.")
-        _audit(request, "attest", rollout.name, Outcome.REFUSED, "no note", item=key)
+        problem = ("An attestation needs a note saying what was done and where the proof is."
+                   if "note" in form.errors and not request.POST.get("note", "").strip()
+                   else " ".join(f"{form.fields[f].label or f}: {' '.join(e)}"
+                                 for f, e in form.errors.items()))
+        messages.error(request, problem)
+        _audit(request, "attest", rollout.name, Outcome.REFUSED, problem, item=key)
         return redirect("rollouts:detail", pk=pk)
     try:
         services.attest(rollout, key, actor=request.user.get_username(),

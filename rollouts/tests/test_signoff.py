@@ -290,3 +290,14 @@ def test_the_database_keeps_one_standing_signature_per_phase(dbs, people):
     SignOff.objects.create(rollout=rollout, phase=0, signed_by="ada", evidence=[],
                            evidence_sha256="z")
     assert services.standing_signoff(rollout, 0).signed_by == "ada"
+
+
+def test_an_overlong_note_or_a_tampered_version_says_what_is_wrong(client, dbs, people):
+    rollout = make_rollout()
+    client.force_login(people["oscar"])
+    url = f"/rollouts/{rollout.pk}/items/checklist-staging/attest/"
+    long = client.post(url, {"note": "x" * 5000, "version": 1}, follow=True).content.decode()
+    assert "at most 4000 characters" in long
+    bad = client.post(url, {"note": "fine", "version": "abc"}, follow=True).content.decode()
+    assert "Enter a whole number" in bad
+    assert item(rollout, "checklist-staging").status == "open"
