@@ -146,3 +146,21 @@ def test_jobs_page_shows_the_current_databases_jobs_and_audit_can_filter(client,
     assert f"/jobs/{prod_job.pk}/" in every and f"/jobs/{staging_job.pk}/" in every
     audit = client.get("/audit/?database=staging").content.decode()
     assert two["staging"] in audit and two["production"] not in audit.split("<table")[1]
+
+
+def test_only_the_databases_module_reads_the_path_settings():
+    """Every page and command asks metamorph_admin.databases which file it is about; a direct
+    read of the single-path settings would ignore the header's choice."""
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    allowed = {"metamorph_admin/databases.py", "metamorph_admin/settings.py",
+               "vaults/management/commands/ensuredemodb.py"}
+    offenders = []
+    for path in root.glob("*/**/*.py"):
+        rel = path.relative_to(root).as_posix()
+        if rel.split("/")[0] in (".venv", "bench", "e2e") or "/tests/" in rel or rel in allowed:
+            continue
+        text = path.read_text(encoding="utf-8")
+        if "settings.METAMORPH_DATABASE_PATH" in text or "settings.METAMORPH_BACKUP_DIR" in text:
+            offenders.append(rel)
+    assert offenders == []
