@@ -32,6 +32,17 @@ class Database:
         return os.path.basename(self.path)
 
 
+def confirmation_word(db=None):
+    """What a destructive step asks the operator to type: the file name, or, when several
+    databases are configured (their files are often all `metamorph.db`), the database's name."""
+    db = db or current()
+    return db.name if several() else db.file_name
+
+
+def confirmation_what():
+    return "the database name" if several() else "the database file name"
+
+
 def parse_databases(text, base_dir):
     """'name=path,name=path' -> [(name, absolute path)]; ValueError naming what is wrong."""
     entries, names, paths = [], set(), set()
@@ -95,11 +106,6 @@ def current_database(request):
     return (get(session.get(SESSION_KEY)) if session is not None else None) or default()
 
 
-def name_of(path):
-    """The configured name of the file at `path`, or its file name."""
-    return for_path(path).name
-
-
 class CurrentDatabaseMiddleware:
     """Every page of a request works on the session's database (`current()` answers it)."""
 
@@ -136,17 +142,3 @@ def from_options(opts):
     if opts.get("dir"):
         db = Database(db.name, db.path, os.path.abspath(opts["dir"]))
     return db
-
-
-class activate:
-    """`with activate(db):` — code below reads `current()` as `db` (commands, tests)."""
-
-    def __init__(self, db):
-        self.db = db
-
-    def __enter__(self):
-        self.token = _current.set(self.db)
-        return self.db
-
-    def __exit__(self, *exc):
-        _current.reset(self.token)

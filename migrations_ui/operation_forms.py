@@ -9,18 +9,25 @@ MIGRATION_CHOICES = [(ALL, "all pending migrations")] + [(m.id, m.id) for m in M
 
 
 def database_name():
-    return databases.current().file_name
+    """What the operator types to confirm a destructive step on the page's database."""
+    return databases.confirmation_word()
 
 
 class ConfirmedForm(forms.Form):
     """A destructive step: the operator types the database file's name to go on."""
     confirm = forms.CharField(max_length=255, label="Type the database file name to confirm")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if databases.several():
+            self.fields["confirm"].label = (f"Type {databases.confirmation_what()} "
+                                            f"({database_name()}) to confirm")
+
     def clean(self):
         data = super().clean()
         if data.get("confirm", "").strip() != database_name():
             raise forms.ValidationError(
-                f"Type the database file name exactly ({database_name()}) to confirm.")
+                f"Type {databases.confirmation_what()} exactly ({database_name()}) to confirm.")
         data.pop("confirm", None)  # the rest are the engine's parameters
         return data
 

@@ -81,15 +81,21 @@ class ExecuteForm(forms.Form):
     plan_id = forms.CharField(max_length=64, widget=forms.HiddenInput)
     confirm = forms.CharField(max_length=255, label="Type the database file name to confirm")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if databases.several():
+            self.fields["confirm"].label = (f"Type {databases.confirmation_what()} "
+                                            f"({databases.confirmation_word()}) to confirm")
+
     def clean(self):
         data = super().clean()
         if data.get("fast") and not data.get("take_backup"):
             raise forms.ValidationError("Faster commits need a verified backup first: tick "
                                         "both, or neither.")
-        name = databases.current().file_name
+        name = databases.confirmation_word()
         if data.get("confirm", "").strip() != name:
-            raise forms.ValidationError(f"Type the database file name exactly ({name}) to "
-                                        "confirm.")
+            raise forms.ValidationError(
+                f"Type {databases.confirmation_what()} exactly ({name}) to confirm.")
         data.pop("confirm", None)
         return data
 

@@ -164,3 +164,20 @@ def test_only_the_databases_module_reads_the_path_settings():
         if "settings.METAMORPH_DATABASE_PATH" in text or "settings.METAMORPH_BACKUP_DIR" in text:
             offenders.append(rel)
     assert offenders == []
+
+
+def test_with_several_databases_a_destructive_step_wants_the_database_name(client, db, two):
+    client.force_login(user_with_role("admin"))
+    client.post(reverse("switch_database"), {"database": "staging"})
+    page = client.get("/migrations/").content.decode()
+    assert "Type the database name (staging) to confirm" in page
+    start = reverse("core:start_job", args=["migration"])
+    params = {"take_backup": "on", "max_backup_age_hours": 24, "next": "/migrations/"}
+    client.post(start, {**params, "confirm": os.path.basename(two["staging"])})
+    assert not Job.objects.filter(kind="migration").exists()   # the file name is ambiguous
+    refused = client.get("/migrations/").content.decode()
+    assert "Type the database name exactly (staging) to confirm." in refused
+    client.post(start, {**params, "confirm": "staging"})
+    job = Job.objects.get(kind="migration")
+    assert job.state == "succeeded" and job.db_path == two["staging"]
+    assert sql(two["production"], "SELECT COUNT(*) FROM schema_migrations") == [(2,)]  # as built
