@@ -69,8 +69,10 @@ class Job(models.Model):
 
     @property
     def percent(self):
+        if self.state == self.State.SUCCEEDED:
+            return 100  # a finished job is done, whatever its last progress report said
         if not self.total:
-            return 100 if self.state == self.State.SUCCEEDED else 0
+            return 0
         return max(0, min(100, int(100 * self.done / self.total)))
 
     @property

@@ -1,7 +1,12 @@
 """Read side of the Jobs and Audit pages."""
 import json
+import logging
 
+from metamorph_admin import job_summary as job_summary_module
 from migrations_ui.models import AuditRecord, Job
+from migrations_ui.services import kinds
+
+logger = logging.getLogger(__name__)
 
 LOG_LINES_SHOWN = 200
 
@@ -24,16 +29,21 @@ def log_tail(job, lines=LOG_LINES_SHOWN):
     return list(reversed(newest[:lines])), len(newest) > lines
 
 
-def result_rows(job):
-    """The job's result as rows of key, text and whether it needs a block (nested or long)."""
-    if not isinstance(job.result, dict):
-        return []
-    rows = []
-    for key, value in job.result.items():
-        nested = isinstance(value, (dict, list))
-        text = json.dumps(value, indent=2, sort_keys=True) if nested else str(value)
-        rows.append({"key": key, "text": text, "block": nested or len(text) > 80})
-    return rows
+def job_summary(job):
+    """The finished job's summary in words (None while it runs or when it failed early)."""
+    if job.state != Job.State.SUCCEEDED or not isinstance(job.result, dict):
+        return None
+    kind = kinds.KINDS.get(job.kind)
+    try:
+        return kind.summarize(job) if kind else job_summary_module.generic(job)
+    except Exception:  # a summary must never hide the job: the raw result is still there
+        logger.exception("Summary of job #%s (%s) failed", job.pk, job.kind)
+        return job_summary_module.generic(job)
+
+
+def raw_result(job):
+    """The stored result as indented JSON, for the folded raw details."""
+    return json.dumps(job.result, indent=2, sort_keys=True) if job.result else ""
 
 
 def audit_records(action="", outcome="", actor="", since=None, until=None):

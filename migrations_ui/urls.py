@@ -11,6 +11,7 @@ urlpatterns = [
     path("jobs/start/<slug:kind>/", views.start_job, name="start_job"),
     path("migrations/", views_operations.migrations, name="migrations"),
     path("backups/", views_operations.backups, name="backups"),
+    path("backups/<str:name>/", views_operations.backup_detail, name="backup"),
     path("audit/", views.audit_list, name="audit"),
     path("audit/export.csv", views.audit_export, name="audit_export"),
 ]

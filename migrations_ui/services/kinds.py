@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from django.utils.module_loading import import_string
 
+from metamorph_admin import job_summary
+
 from vaults.metamorph import inspect
 from vaults.metamorph.connection import open_readonly
 from vaults.metamorph.errors import MetamorphError
@@ -29,9 +31,17 @@ class JobKind:
     permission: str      # "app_label.codename" needed to start it from the web
     mutating: bool = True  # True: holds the database's mutation lock while it runs
     form: type | None = None  # Django form for its web parameters; None: no web parameters
+    summary: object = None  # job -> JobSummary (or its dotted path); None: the generic one
 
     def engine(self):
         return import_string(self.run) if isinstance(self.run, str) else self.run
+
+    def summarize(self, job):
+        """What the finished job did, in words (metamorph_admin.job_summary)."""
+        if self.summary is None:
+            return job_summary.generic(job)
+        build = import_string(self.summary) if isinstance(self.summary, str) else self.summary
+        return build(job)
 
     def bind(self, parameters):
         """The zero-argument-but-progress callable run_job calls: engine with these parameters."""
@@ -74,7 +84,8 @@ def check_integrity(db_path, progress):
 
 
 register(JobKind("integrity-check", "Full integrity check", check_integrity,
-                 "migrations_ui.run_verification", mutating=False))
+                 "migrations_ui.run_verification", mutating=False,
+                 summary="migrations_ui.summaries.integrity_check"))
 
 
 def _remap_forms():
@@ -85,25 +96,32 @@ def _remap_forms():
 def _register_operations():
     from migrations_ui import operation_forms as f
     ops = "migrations_ui.services.operations."
+    said = "migrations_ui.summaries."
     for kind in (
         JobKind("migration", "Migration", ops + "migrate", "migrations_ui.run_migration",
-                form=f.MigrationForm),
+                form=f.MigrationForm, summary=said + "migration"),
         JobKind("rehearsal", "Rehearsal on a scratch copy", ops + "rehearse",
-                "migrations_ui.run_rehearsal", mutating=False),
+                "migrations_ui.run_rehearsal", mutating=False, summary=said + "rehearsal"),
         JobKind("rollback", "Migration rollback", ops + "rollback",
-                "migrations_ui.rollback_migration", form=f.RollbackForm),
+                "migrations_ui.rollback_migration", form=f.RollbackForm,
+                summary=said + "rollback"),
         JobKind("verification", "Migration verification", ops + "verify",
-                "migrations_ui.run_verification", mutating=False),
+                "migrations_ui.run_verification", mutating=False,
+                summary=said + "verification"),
         JobKind("backup", "Backup", ops + "run_backup", "migrations_ui.run_backup",
-                form=f.BackupForm),
+                form=f.BackupForm, summary=said + "backup"),
         JobKind("verify-backup", "Backup re-verification", ops + "verify_backup",
-                "migrations_ui.verify_backup", mutating=False, form=f.BackupNameForm),
+                "migrations_ui.verify_backup", mutating=False, form=f.BackupNameForm,
+                summary=said + "verify_backup"),
         JobKind("restore", "Restore from backup", ops + "restore_backup",
-                "migrations_ui.restore_backup", form=f.RestoreForm),
+                "migrations_ui.restore_backup", form=f.RestoreForm,
+                summary=said + "restore"),
         JobKind("remap", "Legacy remap", "vaults.services.remap.execute",
-                "migrations_ui.run_remap", form=_remap_forms().ExecuteForm),
+                "migrations_ui.run_remap", form=_remap_forms().ExecuteForm,
+                summary="vaults.summaries.remap"),
         JobKind("remap-undo", "Undo of a remap", "vaults.services.remap.undo",
-                "migrations_ui.run_remap", form=_remap_forms().UndoForm),
+                "migrations_ui.run_remap", form=_remap_forms().UndoForm,
+                summary="vaults.summaries.remap_undo"),
     ):
         register(kind)
 
