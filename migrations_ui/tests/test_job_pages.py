@@ -1,0 +1,158 @@
+"""Job, backup and migration pages read at a glance: summaries, links, states and roles."""
+import os
+import re
+
+import pytest
+from django.urls import reverse
+
+from migrations_ui.models import Job
+from migrations_ui.tests.job_helpers import user_with_role
+
+pytestmark = pytest.mark.django_db
+LITERALS = re.compile(r">\s*(True|False|None)\s*<|\{'|\['")
+
+
+@pytest.fixture
+def live_db(settings, metamorph_db, tmp_path):
+    def point(state="legacy"):
+        settings.METAMORPH_DATABASE_PATH = metamorph_db(state)
+        settings.METAMORPH_BACKUP_DIR = str(tmp_path / "backups")
+        return settings.METAMORPH_DATABASE_PATH
+    return point
+
+
+def login(client, role):
+    client.force_login(user_with_role(role))
+    return client
+
+
+def start(client, kind, **data):
+    client.post(reverse("migrations_ui:start_job", args=[kind]), data)
+    return Job.objects.filter(kind=kind).latest("id")
+
+
+def job_page(client, job):
+    return client.get(reverse("migrations_ui:job", args=[job.pk])).content.decode()
+
+
+def summary_of(html):
+    return html.split('id="job-summary"')[1].split("</section>")[0]
+
+
+def test_a_backup_job_leads_with_name_size_checksum_and_links_to_the_backup(client, live_db):
+    live_db()
+    job = start(login(client, "operator"), "backup", label="before")
+    assert job.state == "succeeded", job.error
+    html = job_page(client, job)
+    summary = summary_of(html)
+    name, sha = job.result["name"], job.result["sha256"]
+    assert name in summary.split("</p>")[0]  # the headline names the backup
+    size_mb = f"{job.result['backup_size_bytes'] / 1e6:.1f} MB"
+    assert size_mb in summary and sha in summary
+    assert f'href="{reverse("migrations_ui:backup", args=[name])}"' in summary
+    messages_rows = job.result["row_counts"]["messages"]["total"]
+    assert f"<td>messages</td><td>{messages_rows:,}</td>" in summary
+    assert not LITERALS.search(summary)
+    # raw data folded away; the page leads with the summary
+    assert html.index('id="job-summary"') < html.index('id="raw-result"')
+    assert '<details id="raw-result">' in html
+    # and the backup's page links back to the job that made it
+    backup = client.get(reverse("migrations_ui:backup", args=[name])).content.decode()
+    assert f'href="{reverse("migrations_ui:job", args=[job.pk])}"' in backup and sha in backup
+
+
+def test_a_missing_backup_or_job_is_a_404_inside_the_site(client, live_db):
+    live_db()
+    login(client, "viewer")
+    for url in (reverse("migrations_ui:backup", args=["metamorph-backup-20000101-000000.db"]),
+                "/jobs/99999/"):
+        response = client.get(url)
+        assert response.status_code == 404 and 'id="not-found"' in response.content.decode()
+
+
+def test_a_migration_job_lists_preflight_findings_and_links_its_backup(client, live_db):
+    path = live_db("legacy")
+    job = start(login(client, "admin"), "migration", take_backup="on",
+                max_backup_age_hours="24", confirm=os.path.basename(path))
+    assert job.state == "succeeded", job.error
+    summary = summary_of(job_page(client, job))
+    assert "Applied 001_add_vault_id, 002_add_vercel_sandbox_tables" in summary
+    findings = re.findall(r'<li class="(ok|error|info)">', summary)
+    assert len(findings) >= len(job.result["preflight"]["findings"]) > 0
+    assert "pre-flight" in summary
+    backup = job.result["backup"]["name"]
+    assert f'href="{reverse("migrations_ui:backup", args=[backup])}"' in summary
+    assert not LITERALS.search(summary)
+
+
+def test_a_finished_rehearsal_shows_100_percent_not_its_last_step(client, live_db):
+    live_db("legacy")
+    job = start(login(client, "operator"), "rehearsal")
+    assert job.state == "succeeded", job.error
+    assert job.done == job.total and job.percent == 100
+    html = job_page(client, job)
+    progress = html.split('id="job-progress"')[1].split("</p>")[0]
+    assert "100 %" in progress and " 0 / 1" not in progress
+    listing = client.get(reverse("migrations_ui:jobs")).content.decode()
+    row = listing.split(f'href="/jobs/{job.pk}/"')[1].split("</tr>")[0]
+    assert 'aria-valuenow="100"' in row and "100 %" in row
+
+
+def test_a_remap_job_summary_has_rows_per_table_and_vault_and_links_to_the_plan(client,
+                                                                            live_db):
+    from vaults.models import RemapPlanRecord
+    path = live_db("migrated")
+    admin = login(client, "admin")
+    admin.post(reverse("vaults:remap_preview", args=["move"]),
+               {"source": "default-vault", "target": "erin"})
+    plan_id = RemapPlanRecord.objects.get().plan_id
+    job = start(admin, "remap", plan_id=plan_id, mode="online", confirm=os.path.basename(path))
+    assert job.state == "succeeded", job.error
+    summary = summary_of(job_page(client, job))
+    assert f"{job.result['moved_total']:,} rows moved" in summary
+    for table, n in job.result["moved"].items():
+        assert f"<td>{table}</td><td>{n:,}</td>" in summary
+    assert 'id="rows-per-vault"' in summary and "<td>erin</td>" in summary
+    assert f'href="{reverse("vaults:remap_plan", args=[plan_id])}"' in summary
+    assert not LITERALS.search(summary)
+
+
+def test_a_remap_summary_tolerates_a_result_with_other_keys(client, live_db):
+    live_db("migrated")
+    job = Job.objects.create(kind="remap", db_path="/x.db", actor="ada", state="succeeded",
+                             parameters={"plan_id": "rp-gone"},
+                             result={"moved_by_vault": {"erin": 1200, "bob": 3},
+                                     "rows_per_second": 4000.5, "phase_times": {"a": 1}})
+    summary = summary_of(job_page(login(client, "viewer"), job))
+    assert "<td>erin</td><td>1,200</td>" in summary and "rows per second" in summary
+
+
+def test_a_viewer_sees_every_action_disabled_with_the_role_it_needs(client, live_db):
+    path = live_db("migrated")
+    operator = login(client, "operator")
+    start(operator, "backup")
+    viewer = login(client, "viewer")
+    backups = viewer.get(reverse("migrations_ui:backups")).content.decode()
+    assert re.search(r'<button type="submit" disabled[^>]*Needs the operator role[^>]*>Back up '
+                     r"now</button>", backups)
+    assert re.search(r'<button type="button" class="danger" disabled[^>]*Needs the admin role'
+                     r'[^>]*>Restore…</button>', backups)
+    assert 'name="confirm"' not in backups  # no restore form to fill in for nothing
+    migrations = viewer.get(reverse("migrations_ui:migrations")).content.decode()
+    assert re.search(r'class="danger" disabled[^>]*Needs the admin role[^>]*>Roll back<',
+                     migrations)
+    assert re.search(r'id="verify" disabled[^>]*Needs the operator role', migrations)
+    admin = login(client, "admin")
+    backups = admin.get(reverse("migrations_ui:backups")).content.decode()
+    assert "disabled" not in backups and 'name="confirm"' in backups
+    assert os.path.basename(path) in backups
+
+
+def test_times_are_in_the_operators_zone_with_utc_on_hover(client, live_db, settings):
+    settings.TIME_ZONE = "Europe/Berlin"
+    live_db()
+    job = Job.objects.create(kind="backup", db_path="/x.db", actor="ada")
+    Job.objects.filter(pk=job.pk).update(created_at="2026-01-15T12:00:00Z")
+    html = login(client, "viewer").get(reverse("migrations_ui:jobs")).content.decode()
+    assert ('<time datetime="2026-01-15T12:00:00+00:00" title="2026-01-15 12:00:00 UTC">'
+            "2026-01-15 13:00:00 CET</time>") in html
