@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from django.urls import reverse
 
-from metamorph_admin.templatetags.ui import plain, size
+from metamorph_admin.formatting import plain, size
 
 
 @dataclass
@@ -104,3 +104,15 @@ def vault_table(vault_totals, limit=20):
 
 def add_tables(summary, *tables):
     summary.tables.extend(t for t in tables if t is not None)
+
+
+def integrity_check(job):
+    r = job.result or {}
+    s = JobSummary(headline="integrity_check: ok." if r.get("ok") else
+                   "integrity_check found problems.")
+    s.fact("seconds", r.get("seconds"))
+    for message in r.get("messages") or []:
+        if message != "ok":
+            s.findings.append(Finding(False, str(message)))
+    s.links.append(Link("Health page", reverse("vaults:health")))
+    return s

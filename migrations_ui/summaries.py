@@ -3,7 +3,7 @@ from django.urls import reverse
 
 from metamorph_admin.job_summary import (Finding, JobSummary, Link, SummaryTable, add_tables,
                                          backup_link, row_counts_table, vault_table)
-from metamorph_admin.templatetags.ui import size
+from metamorph_admin.formatting import size
 
 
 def _backup_facts(summary, b, prefix=""):
@@ -152,14 +152,3 @@ def verification(job):
     s.links.append(Link("Migrations page", reverse("migrations_ui:migrations")))
     return s
 
-
-def integrity_check(job):
-    r = job.result or {}
-    s = JobSummary(headline="integrity_check: ok." if r.get("ok") else
-                   "integrity_check found problems.")
-    s.fact("seconds", r.get("seconds"))
-    for message in r.get("messages") or []:
-        if message != "ok":
-            s.findings.append(Finding(False, str(message)))
-    s.links.append(Link("Health page", reverse("vaults:health")))
-    return s

@@ -1,17 +1,15 @@
 """Read-side functions the views and commands call."""
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from migrations_ui.models import Job
-from migrations_ui.services import kinds
-
-from vaults.metamorph import inspect, report, schema
+from metamorph import inspect, report, schema
+from metamorph_admin import kinds
+from metamorph_admin.models import Job
 from vaults.models import Snapshot
 
 
@@ -89,7 +87,7 @@ def overview(db_path):
                                count_seconds=settings.METAMORPH_PAGE_QUERY_SECONDS)
     changed = by_job = False
     if snap and snap.finished_at:
-        mtime = datetime.fromtimestamp(os.stat(db_path).st_mtime, dt_timezone.utc)
+        mtime = datetime.fromtimestamp(os.stat(db_path).st_mtime, UTC)
         changed = mtime > snap.finished_at
         by_job = changed and changed_by_job_since(db_path, snap.finished_at)
     return Overview(data, snap, pending_snapshot(db_path), changed, by_job)

@@ -8,7 +8,7 @@ from django.urls import reverse
 from metamorph_admin.job_summary import (Finding, JobSummary, Link, SummaryTable, add_tables,
                                          add_plain_values, backup_link, vault_table)
 from vaults.models import RemapPlanRecord
-from vaults.metamorph import remap as remap_engine
+from metamorph import remap as remap_engine
 
 PER_VAULT_KEYS = ("moved_by_vault", "by_vault", "vaults", "targets")
 SHOWN = {"plan_id", "mode", "durability", "moved", "moved_total", "restored", "restored_total",

@@ -1,6 +1,5 @@
 """Vaults pages: thin wrappers that read selectors and render; errors become pages."""
 import csv
-import functools
 
 from django.contrib import messages
 from django.http import Http404, JsonResponse, StreamingHttpResponse
@@ -9,27 +8,15 @@ from django.utils import timezone
 from django_htmx.http import HttpResponseClientRefresh
 from django.views.decorators.http import require_GET, require_POST
 
-from migrations_ui.models import AuditRecord
-from migrations_ui.permissions import require_perm
-from migrations_ui.services import audit
-from migrations_ui.views import redirect_next
+from metamorph_admin.models import AuditRecord
+from metamorph_admin.permissions import require_perm
+from metamorph_admin import audit
+from metamorph_admin.view_helpers import metamorph_page, redirect_next
 from vaults import charts, selectors
-from vaults.metamorph.errors import MetamorphError
 from vaults.models import Snapshot
 from vaults.services import snapshots
 
 PAGE_SIZE = 50
-
-
-def metamorph_page(view):
-    """Render a MetamorphError (missing file, not SQLite, locked…) as a page, never a 500."""
-    @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except MetamorphError as exc:
-            return render(request, "vaults/problem.html", {"problem": str(exc)})
-    return wrapper
 
 
 def _overview():
@@ -165,7 +152,7 @@ def matrix_export(request, fmt):
             "path": selectors.metamorph_path(), "counted_at": counts.get("counted_at"),
             "complete": counts.get("complete", True), "tables": matrix["tables"],
             "vaults": [{"vault": r["vault"], "total": r["total"],
-                        "tables": dict(zip(matrix["tables"], r["cells"]))}
+                        "tables": dict(zip(matrix["tables"], r["cells"], strict=True))}
                        for r in matrix["rows"]]}, json_dumps_params={"indent": 1})
     else:
         response = StreamingHttpResponse(_matrix_csv(matrix),

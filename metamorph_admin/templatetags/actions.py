@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from django import template
 from django.utils.html import format_html
 
-from migrations_ui.roles import role_needed
-from migrations_ui.services import kinds
+from metamorph_admin.roles import role_needed
+from metamorph_admin import kinds
 
 register = template.Library()
 

@@ -7,9 +7,9 @@ can be executed, not undone.
 """
 from dataclasses import dataclass, field
 
-from migrations_ui.models import Job
-from vaults.metamorph import remap
-from vaults.metamorph.errors import MetamorphError
+from metamorph_admin.models import Job
+from metamorph import remap
+from metamorph.errors import MetamorphError
 
 REMAP_KINDS = ("remap", "remap-undo")
 

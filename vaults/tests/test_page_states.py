@@ -9,8 +9,8 @@ import pytest
 from django.urls import reverse
 
 from conftest import sql
-from migrations_ui.models import Job
-from migrations_ui.tests.job_helpers import user_with_role
+from metamorph_admin.models import Job
+from metamorph_admin.tests.job_helpers import user_with_role
 from vaults.models import RemapPlanRecord, Snapshot
 from vaults.services import snapshots
 
@@ -41,7 +41,7 @@ def state_of(html):
 
 
 def start(client, kind, **data):
-    return client.post(reverse("migrations_ui:start_job", args=[kind]), data)
+    return client.post(reverse("core:start_job", args=[kind]), data)
 
 
 def test_a_plan_offers_only_what_its_state_allows_from_preview_to_undone(as_role, settings,

@@ -1,0 +1,62 @@
+"""Read side of the Jobs and Audit pages."""
+import json
+import logging
+
+from metamorph_admin import job_summary as job_summary_module
+from metamorph_admin import kinds
+from metamorph_admin.models import AuditRecord, Job
+
+logger = logging.getLogger(__name__)
+
+LOG_LINES_SHOWN = 200
+
+
+def jobs(kind="", state="", origin=""):
+    """Jobs from the web and the command line, newest first."""
+    found = Job.objects.select_related("started_by")
+    if kind:
+        found = found.filter(kind=kind)
+    if state:
+        found = found.filter(state=state)
+    if origin:
+        found = found.filter(origin=origin)
+    return found
+
+
+def log_tail(job, lines=LOG_LINES_SHOWN):
+    """The newest `lines` log lines of a job, oldest first, and whether older ones exist."""
+    newest = list(job.log_lines.order_by("-id")[:lines + 1])
+    return list(reversed(newest[:lines])), len(newest) > lines
+
+
+def job_summary(job):
+    """The finished job's summary in words (None while it runs or when it failed early)."""
+    if job.state != Job.State.SUCCEEDED or not isinstance(job.result, dict):
+        return None
+    kind = kinds.KINDS.get(job.kind)
+    try:
+        return kind.summarize(job) if kind else job_summary_module.generic(job)
+    except Exception:  # a summary must never hide the job: the raw result is still there
+        logger.exception("Summary of job #%s (%s) failed", job.pk, job.kind)
+        return job_summary_module.generic(job)
+
+
+def raw_result(job):
+    """The stored result as indented JSON, for the folded raw details."""
+    return json.dumps(job.result, indent=2, sort_keys=True) if job.result else ""
+
+
+def audit_records(action="", outcome="", actor="", since=None, until=None):
+    """Audit records matching the filters, newest first."""
+    found = AuditRecord.objects.all()
+    if action:
+        found = found.filter(action=action)
+    if outcome:
+        found = found.filter(outcome=outcome)
+    if actor:
+        found = found.filter(actor__icontains=actor)
+    if since:
+        found = found.filter(at__date__gte=since)
+    if until:
+        found = found.filter(at__date__lte=until)
+    return found
