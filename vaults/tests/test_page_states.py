@@ -238,3 +238,17 @@ def test_checks_render_commands_as_code_and_link_to_the_page_that_fixes_them(
     finding = html.split('data-check="partial_migration"')[1].split('<div class="finding')[0]
     assert "`" not in finding and "<code>python manage.py runmigration" in finding
     assert f'href="{reverse("migrations_ui:migrations")}#run-form"' in finding
+
+
+def test_an_unexpected_error_is_the_sites_500_page(client, settings, metamorph_db, monkeypatch):
+    use(settings, metamorph_db("migrated"))
+    client.force_login(user_with_role("viewer"))
+    client.raise_request_exception = False
+
+    def broken(db_path):
+        raise RuntimeError("a bug")
+    monkeypatch.setattr("vaults.selectors.overview", broken)
+    response = client.get("/")
+    html = response.content.decode()
+    assert response.status_code == 500
+    assert 'id="server-error"' in html and "metamorph-admin" in html and "a bug" not in html
