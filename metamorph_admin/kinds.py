@@ -1,9 +1,10 @@
 """The job kinds: which engine function each runs, who may start it, whether it changes the file.
 
 An engine function is plain Python called as `run(progress=report, **parameters)` and returns a
-JSON-serializable dict (or a dataclass). To add a kind, register it with one line below, e.g.
-    register(JobKind("backup", "Backup", "metamorph.backup.run_backup",
-                     "metamorph_admin.run_backup", form=BackupForm))
+JSON-serializable dict (or a dataclass). Each app registers its kinds in its job_kinds.py when
+it is ready, with dotted paths so that a command's start-up imports neither engines nor forms:
+    register(JobKind("backup", "Backup", "migrations_ui.services.operations.run_backup",
+                     "metamorph_admin.run_backup", form="migrations_ui.operation_forms.BackupForm"))
 """
 import functools
 from dataclasses import dataclass
@@ -29,11 +30,14 @@ class JobKind:
     run: object          # the engine callable, or its dotted path (imported when first run)
     permission: str      # "app_label.codename" needed to start it from the web
     mutating: bool = True  # True: holds the database's mutation lock while it runs
-    form: type | None = None  # Django form for its web parameters; None: no web parameters
+    form: str | type | None = None  # its web parameters' Django form (or its dotted path)
     summary: object = None  # job -> JobSummary (or its dotted path); None: the generic one
 
     def engine(self):
         return import_string(self.run) if isinstance(self.run, str) else self.run
+
+    def form_class(self):
+        return import_string(self.form) if isinstance(self.form, str) else self.form
 
     def summarize(self, job):
         """What the finished job did, in words (metamorph_admin.job_summary)."""

@@ -1,6 +1,7 @@
 """The job kinds of migrations and backups, registered when the app is ready."""
 from metamorph_admin.kinds import JobKind, register
-from migrations_ui import operation_forms as forms
+
+FORMS = "migrations_ui.operation_forms."
 
 CALLS = "migrations_ui.services.operations."
 SAID = "migrations_ui.summaries."
@@ -9,22 +10,22 @@ SAID = "migrations_ui.summaries."
 def register_kinds():
     for kind in (
         JobKind("migration", "Migration", CALLS + "migrate", "metamorph_admin.run_migration",
-                form=forms.MigrationForm, summary=SAID + "migration"),
+                form=FORMS + "MigrationForm", summary=SAID + "migration"),
         JobKind("rehearsal", "Rehearsal on a scratch copy", CALLS + "rehearse",
                 "metamorph_admin.run_rehearsal", mutating=False, summary=SAID + "rehearsal"),
         JobKind("rollback", "Migration rollback", CALLS + "rollback",
-                "metamorph_admin.rollback_migration", form=forms.RollbackForm,
+                "metamorph_admin.rollback_migration", form=FORMS + "RollbackForm",
                 summary=SAID + "rollback"),
         JobKind("verification", "Migration verification", CALLS + "verify",
                 "metamorph_admin.run_verification", mutating=False,
                 summary=SAID + "verification"),
         JobKind("backup", "Backup", CALLS + "run_backup", "metamorph_admin.run_backup",
-                form=forms.BackupForm, summary=SAID + "backup"),
+                form=FORMS + "BackupForm", summary=SAID + "backup"),
         JobKind("verify-backup", "Backup re-verification", CALLS + "verify_backup",
-                "metamorph_admin.verify_backup", mutating=False, form=forms.BackupNameForm,
+                "metamorph_admin.verify_backup", mutating=False, form=FORMS + "BackupNameForm",
                 summary=SAID + "verify_backup"),
         JobKind("restore", "Restore from backup", CALLS + "restore_backup",
-                "metamorph_admin.restore_backup", form=forms.RestoreForm,
+                "metamorph_admin.restore_backup", form=FORMS + "RestoreForm",
                 summary=SAID + "restore"),
     ):
         register(kind)
