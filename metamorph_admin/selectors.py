@@ -60,3 +60,9 @@ def audit_records(action="", outcome="", actor="", since=None, until=None):
     if until:
         found = found.filter(at__date__lte=until)
     return found
+
+
+def active_job(db_path, kinds):
+    """The queued or running job of one of `kinds` on this file (oldest first), or None."""
+    return Job.objects.filter(db_path=db_path, kind__in=kinds,
+                              state__in=[Job.State.QUEUED, Job.State.RUNNING]).order_by("id").first()

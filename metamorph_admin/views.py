@@ -5,6 +5,7 @@ from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from metamorph_admin import selectors
 from metamorph_admin.view_helpers import redirect_next
@@ -49,6 +50,17 @@ def job_detail(request, pk):
 def job_progress(request, pk):
     """The htmx-polled fragment: progress, log tail and result, one copy for page and poll."""
     return render(request, "metamorph_admin/partials/job_progress.html", _job_context(pk))
+
+
+@require_GET
+def job_wait(request, pk):
+    """The banner a page shows while one of its jobs runs; once the job has finished it tells
+    htmx to reload the page, which then shows the new state and its actions."""
+    interrupted.reap_interrupted_jobs()
+    job = get_object_or_404(Job, pk=pk)
+    if job.finished and request.htmx:
+        return HttpResponseClientRefresh()
+    return render(request, "metamorph_admin/partials/active_job.html", {"active_job": job})
 
 
 @require_GET

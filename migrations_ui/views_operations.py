@@ -8,13 +8,18 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from migrations_ui import operation_forms as forms
-from metamorph_admin import selectors
+from metamorph_admin import kinds, selectors
 from metamorph_admin.models import Job
 from metamorph import backup
 from metamorph.migrate import rehearsal, runner
 from metamorph_admin.view_helpers import metamorph_page
 
 HISTORY = 20
+
+
+def _active_job(db_path):
+    """A job changing this file right now: while it runs, the pages offer no other change."""
+    return selectors.active_job(db_path, [k.name for k in kinds.KINDS.values() if k.mutating])
 
 
 def _last_rehearsal_seconds():
@@ -36,6 +41,7 @@ def migrations(request):
         "estimate": rehearsal.estimate_downtime(os.path.getsize(db_path),
                                                 _last_rehearsal_seconds()),
         "rollback_preview": preview, "db_name": forms.database_name(),
+        "active_job": _active_job(db_path),
         "run_form": forms.MigrationForm(initial={"take_backup": True}),
         "rollback_form": forms.RollbackForm(auto_id="rollback_%s", initial={
             "migration_id": preview["migration_id"] if preview else None, "take_backup": True}),
@@ -51,7 +57,9 @@ def backups(request):
     backup_dir = settings.METAMORPH_BACKUP_DIR
     entries = backup.list_backups(backup_dir) if os.path.isdir(backup_dir) else []
     return render(request, "migrations_ui/backups.html", {
-        "backups": entries, "made_by": _made_by([e["name"] for e in entries[:HISTORY]]), "backup_dir": backup_dir, "db_name": forms.database_name(),
+        "backups": entries, "made_by": _made_by([e["name"] for e in entries[:HISTORY]]),
+        "backup_dir": backup_dir, "db_name": forms.database_name(),
+        "active_job": _active_job(settings.METAMORPH_DATABASE_PATH),
         "backup_form": forms.BackupForm(), "history": selectors.jobs().filter(
             db_path=settings.METAMORPH_DATABASE_PATH,
             kind__in=["backup", "verify-backup", "restore"])[:HISTORY],

@@ -1,6 +1,7 @@
 """Job, backup and migration pages read at a glance: summaries, links, states and roles."""
 import os
 import re
+import socket
 
 import pytest
 from django.urls import reverse
@@ -127,3 +128,23 @@ def test_times_are_in_the_operators_zone_with_utc_on_hover(client, live_db, sett
     html = login(client, "viewer").get(reverse("core:jobs")).content.decode()
     assert ('<time datetime="2026-01-15T12:00:00+00:00" title="2026-01-15 12:00:00 UTC">'
             "2026-01-15 13:00:00 CET</time>") in html
+
+
+def test_while_a_job_changes_the_file_the_pages_offer_no_other_change_and_wait_for_it(client,
+                                                                                     live_db):
+    path = live_db("legacy")
+    admin = login(client, "admin")
+    running = Job.objects.create(kind="backup", db_path=path, actor="ada", state="running",
+                                 phase="copy", done=10, total=40, pid=os.getpid(),
+                                 hostname=socket.gethostname())
+    html = admin.get(reverse("migrations_ui:migrations")).content.decode()
+    assert 'id="active-job"' in html and f'href="/jobs/{running.pk}/"' in html
+    assert 'id="run-form"' not in html and "Nothing pending" not in html
+    backups = admin.get(reverse("migrations_ui:backups")).content.decode()
+    assert 'id="backup-form"' not in backups and 'id="active-job"' in backups
+    wait = reverse("core:job_wait", args=[running.pk])
+    assert 'id="active-job"' in admin.get(wait, headers={"HX-Request": "true"}).content.decode()
+    Job.objects.filter(pk=running.pk).update(state="succeeded")
+    assert admin.get(wait, headers={"HX-Request": "true"})["HX-Refresh"] == "true"
+    html = admin.get(reverse("migrations_ui:migrations")).content.decode()
+    assert 'id="run-form"' in html and 'id="active-job"' not in html

@@ -252,3 +252,18 @@ def test_an_unexpected_error_is_the_sites_500_page(client, settings, metamorph_d
     html = response.content.decode()
     assert response.status_code == 500
     assert 'id="server-error"' in html and "metamorph-admin" in html and "a bug" not in html
+
+
+def test_a_plan_whose_job_is_queued_offers_nothing_and_follows_the_job(as_role, settings,
+                                                                        metamorph_db):
+    path = use(settings, metamorph_db("migrated"))
+    admin = as_role("admin")
+    admin.post(reverse("vaults:remap_preview", args=["move"]),
+               {"source": "default-vault", "target": "erin"})
+    record = RemapPlanRecord.objects.get()
+    job = Job.objects.create(kind="remap", db_path=path, actor="ada", state="queued",
+                             parameters={"plan_id": record.plan_id})
+    html = plan_page(admin, record.plan_id)
+    assert state_of(html) == "queued"
+    assert 'id="execute-form"' not in html and 'id="undo-form"' not in html
+    assert reverse("core:job_wait", args=[job.pk]) in html
