@@ -27,8 +27,7 @@ def build_report(path, counts=None, integrity=None, sizes=None, count_seconds=No
 
     Without cached `counts`, counts are taken live, bounded by `count_seconds` when given.
     """
-    conn = open_readonly(path)
-    try:
+    with open_readonly(path) as conn:
         tables = inspect.existing_tables(conn)
         states = inspect.table_states(tables)
         report = {
@@ -45,8 +44,6 @@ def build_report(path, counts=None, integrity=None, sizes=None, count_seconds=No
             counts = inspect.vault_row_counts(conn, seconds=count_seconds, tables=tables)
         report["counts"] = counts
         report["checks"] = checks.run_checks(report)
-    finally:
-        conn.close()
     return report
 
 
@@ -63,16 +60,13 @@ def full_snapshot(path, progress=None):
     """The slow part, for the background: exact counts, quick_check and object sizes."""
     report = progress or (lambda *a: None)
     started = time.monotonic()
-    conn = open_readonly(path)
-    try:
+    with open_readonly(path) as conn:
         report("counts", 0, 4, "counting rows per vault")
         counts = inspect.vault_row_counts(conn)
         report("integrity", 1, 4, "running quick_check")
         integrity = inspect.integrity(conn)
         report("sizes", 2, 4, "measuring table and index sizes")
         sizes = inspect.object_sizes(conn)
-    finally:
-        conn.close()
     report("isolation", 3, 4, "isolation audit")
     isolation = isolation_if_migrated(path)
     report("done", 4, 4, "done")

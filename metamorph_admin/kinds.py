@@ -31,6 +31,7 @@ class JobKind:
     permission: str      # "app_label.codename" needed to start it from the web
     mutating: bool = True  # True: holds the database's mutation lock while it runs
     form: str | type | None = None  # its web parameters' Django form (or its dotted path)
+    group: str = ""        # the page that lists its history: "migrations", "backups", "remap"
     summary: object = None  # job -> JobSummary (or its dotted path); None: the generic one
 
     def engine(self):
@@ -70,6 +71,11 @@ def get(name):
         raise UnknownJobKind(name) from None
 
 
+def names_in_group(group):
+    """The kinds a page lists in its history, e.g. names_in_group("backups")."""
+    return [name for name, kind in KINDS.items() if kind.group == group]
+
+
 def label(name):
     return KINDS[name].label if name in KINDS else name
 
@@ -77,11 +83,8 @@ def label(name):
 def check_integrity(db_path, progress):
     """Full `PRAGMA integrity_check` of the Metamorph file, read-only."""
     progress("integrity_check", 0, 1, f"reading all of {db_path}")
-    conn = open_readonly(db_path, require_metamorph=False)
-    try:
+    with open_readonly(db_path, require_metamorph=False) as conn:
         outcome = inspect.integrity(conn, full=True)
-    finally:
-        conn.close()
     progress("integrity_check", 1, 1, "ok" if outcome["ok"] else "problems found")
     return outcome
 

@@ -64,5 +64,4 @@ def audit_records(action="", outcome="", actor="", since=None, until=None):
 
 def active_job(db_path, kinds):
     """The queued or running job of one of `kinds` on this file (oldest first), or None."""
-    return Job.objects.filter(db_path=db_path, kind__in=kinds,
-                              state__in=[Job.State.QUEUED, Job.State.RUNNING]).order_by("id").first()
+    return Job.objects.for_file(db_path).of_kinds(kinds).in_progress().order_by("id").first()

@@ -23,7 +23,7 @@ def _active_job(db_path):
 
 
 def _last_rehearsal_seconds():
-    job = selectors.jobs(kind="rehearsal", state="succeeded").first()
+    job = selectors.jobs().of_kinds(["rehearsal"]).succeeded().first()
     return (job.result or {}).get("migrate_seconds") if job else None
 
 
@@ -45,9 +45,8 @@ def migrations(request):
         "run_form": forms.MigrationForm(initial={"take_backup": True}),
         "rollback_form": forms.RollbackForm(auto_id="rollback_%s", initial={
             "migration_id": preview["migration_id"] if preview else None, "take_backup": True}),
-        "history": selectors.jobs().filter(
-            db_path=db_path,
-            kind__in=["migration", "rehearsal", "rollback", "verification"])[:HISTORY],
+        "history": selectors.jobs().for_file(db_path).of_kinds(
+            kinds.names_in_group("migrations"))[:HISTORY],
     })
 
 
@@ -60,9 +59,9 @@ def backups(request):
         "backups": entries, "made_by": _made_by([e["name"] for e in entries[:HISTORY]]),
         "backup_dir": backup_dir, "db_name": forms.database_name(),
         "active_job": _active_job(settings.METAMORPH_DATABASE_PATH),
-        "backup_form": forms.BackupForm(), "history": selectors.jobs().filter(
-            db_path=settings.METAMORPH_DATABASE_PATH,
-            kind__in=["backup", "verify-backup", "restore"])[:HISTORY],
+        "backup_form": forms.BackupForm(),
+        "history": selectors.jobs().for_file(settings.METAMORPH_DATABASE_PATH).of_kinds(
+            kinds.names_in_group("backups"))[:HISTORY],
     })
 
 

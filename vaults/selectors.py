@@ -30,7 +30,7 @@ def pending_snapshot(db_path, kind=Snapshot.Kind.COUNTS):
 
 def latest_integrity_job(db_path):
     """The newest full integrity_check job of this file (run from the Health or Jobs page)."""
-    return Job.objects.filter(kind="integrity-check", db_path=db_path).order_by("-id").first()
+    return Job.objects.for_file(db_path).of_kinds(["integrity-check"]).order_by("-id").first()
 
 
 def last_failed_snapshot(db_path):
@@ -73,8 +73,8 @@ def changed_by_job_since(db_path, moment):
     """Whether a job of ours that changes the file (remap, undo, migration, restore…) finished
     after `moment`."""
     mutating = [k.name for k in kinds.KINDS.values() if k.mutating]
-    return Job.objects.filter(db_path=db_path, kind__in=mutating, state=Job.State.SUCCEEDED,
-                              finished_at__gt=moment).exists()
+    return Job.objects.for_file(db_path).of_kinds(mutating).succeeded().filter(
+        finished_at__gt=moment).exists()
 
 
 def overview(db_path):

@@ -5,6 +5,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from metamorph_admin import kinds
 from metamorph_admin.models import Job
 from metamorph_admin.permissions import require_perm
 from metamorph_admin import audit
@@ -73,12 +74,12 @@ def remap_preview(request, kind):
 def remap_plan(request, plan_id):
     try:
         record, plan = remap_service.load(plan_id)
-    except remap_service.PlanNotFound as exc:
+    except remap_service.StoredPlanNotFound as exc:
         raise Http404(str(exc)) from None
     return render(request, "vaults/remap_plan.html", {
         "record": record, "p": plan.preview, "state": plan_state(record),
         "db_name": os.path.basename(selectors.metamorph_path()),
         "execute_form": forms.ExecuteForm(initial={"plan_id": plan_id}),
         "undo_form": forms.UndoForm(auto_id="undo_%s", initial={"plan_id": plan_id}),
-        "jobs": Job.objects.filter(kind__in=["remap", "remap-undo"],
-                                   parameters__plan_id=plan_id).order_by("-id")[:10]})
+        "jobs": Job.objects.of_kinds(kinds.names_in_group("remap")).filter(
+            parameters__plan_id=plan_id).order_by("-id")[:10]})

@@ -7,12 +7,10 @@ can be executed, not undone.
 """
 from dataclasses import dataclass, field
 
-from metamorph_admin.models import Job
 from metamorph import remap
 from metamorph.errors import MetamorphError
-
-REMAP_KINDS = ("remap", "remap-undo")
-
+from metamorph_admin import kinds
+from metamorph_admin.models import Job
 
 @dataclass(frozen=True)
 class PlanState:
@@ -53,8 +51,9 @@ def _journal(record):
 
 
 def _jobs(plan_id):
-    found = Job.objects.filter(kind__in=REMAP_KINDS, parameters__plan_id=plan_id).order_by("-id")
-    active = found.filter(state__in=[Job.State.QUEUED, Job.State.RUNNING]).first()
+    found = Job.objects.of_kinds(kinds.names_in_group("remap")).filter(
+        parameters__plan_id=plan_id).order_by("-id")
+    active = found.in_progress().first()
     last = found.first()
     return active, last if last is not None and last.state == Job.State.FAILED else None
 
