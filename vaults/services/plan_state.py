@@ -12,6 +12,7 @@ from metamorph.errors import MetamorphError
 from metamorph_admin import kinds
 from metamorph_admin.models import Job
 
+
 @dataclass(frozen=True)
 class PlanState:
     state: str            # previewed | queued | running | interrupted | completed | undoing |
