@@ -267,3 +267,12 @@ def test_a_plan_whose_job_is_queued_offers_nothing_and_follows_the_job(as_role, 
     assert state_of(html) == "queued"
     assert 'id="execute-form"' not in html and 'id="undo-form"' not in html
     assert reverse("core:job_wait", args=[job.pk]) in html
+
+
+def test_the_audit_page_is_greyed_in_a_viewers_nav_with_the_role_it_needs(as_role, settings,
+                                                                          metamorph_db):
+    use(settings, metamorph_db("migrated"))
+    html = as_role("viewer").get("/").content.decode()
+    assert '<span class="nav-off" title="Needs the admin role">Audit</span>' in html
+    assert 'href="/audit/"' not in html
+    assert 'href="/audit/"' in as_role("admin").get("/").content.decode()
