@@ -11,8 +11,6 @@ from dataclasses import dataclass
 
 from django.utils.module_loading import import_string
 
-from metamorph import inspect
-from metamorph.connection import open_readonly
 from metamorph.errors import MetamorphError
 from metamorph_admin import job_summary
 
@@ -80,15 +78,6 @@ def label(name):
     return KINDS[name].label if name in KINDS else name
 
 
-def check_integrity(db_path, progress):
-    """Full `PRAGMA integrity_check` of the Metamorph file, read-only."""
-    progress("integrity_check", 0, 1, f"reading all of {db_path}")
-    with open_readonly(db_path, require_metamorph=False) as conn:
-        outcome = inspect.integrity(conn, full=True)
-    progress("integrity_check", 1, 1, "ok" if outcome["ok"] else "problems found")
-    return outcome
-
-
-register(JobKind("integrity-check", "Full integrity check", check_integrity,
+register(JobKind("integrity-check", "Full integrity check", "metamorph.inspect.full_integrity_check",
                  "metamorph_admin.run_verification", mutating=False,
                  summary=job_summary.integrity_check))
