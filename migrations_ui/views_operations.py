@@ -47,7 +47,19 @@ def migrations(request):
             "migration_id": preview["migration_id"] if preview else None, "take_backup": True}),
         "history": selectors.jobs().for_file(db_path).of_kinds(
             kinds.names_in_group("migrations"))[:HISTORY],
+        "applied_by": _applied_by(db_path),
     })
+
+
+def _applied_by(db_path):
+    """{migration id: the newest job of ours that applied it}; a migration applied by
+    Metamorph itself or before this dashboard has none."""
+    found = {}
+    for job in selectors.jobs().for_file(db_path).of_kinds(["migration"]).succeeded()[:HISTORY]:
+        for m in ((job.result or {}).get("run") or {}).get("migrations") or []:
+            if m.get("status") == "applied":
+                found.setdefault(m.get("migration_id"), job)
+    return found
 
 
 @require_GET

@@ -84,6 +84,9 @@ def test_a_migration_job_lists_preflight_findings_and_links_its_backup(client, l
     backup = job.result["backup"]["name"]
     assert f'href="{reverse("migrations_ui:backup", args=[backup])}"' in summary
     assert not LITERALS.search(summary)
+    status = client.get(reverse("migrations_ui:migrations")).content.decode()
+    row = status.split('data-migration="001_add_vault_id"')[1].split("</tr>")[0]
+    assert f'href="{reverse("core:job", args=[job.pk])}"' in row  # and back to the job
 
 
 def test_a_finished_rehearsal_shows_100_percent_not_its_last_step(client, live_db):
