@@ -2,6 +2,8 @@
 import json
 import logging
 
+from django.urls import NoReverseMatch, reverse
+
 from metamorph_admin import job_summary as job_summary_module
 from metamorph_admin import kinds
 from metamorph_admin.models import AuditRecord, Job
@@ -65,3 +67,26 @@ def audit_records(action="", outcome="", actor="", since=None, until=None):
 def active_job(db_path, kinds):
     """The queued or running job of one of `kinds` on this file (oldest first), or None."""
     return Job.objects.for_file(db_path).of_kinds(kinds).in_progress().order_by("id").first()
+
+
+# The page that lists a group's jobs (see JobKind.group), for a job page's way back.
+GROUP_PAGES = {"migrations": ("Migrations", "migrations_ui:migrations"),
+               "backups": ("Backups", "migrations_ui:backups"), "remap": ("Remap", "vaults:remap")}
+
+
+def way_back(job):
+    """(label, url) of the page this job belongs to: its remap plan, else its group's page."""
+    plan_id = (job.parameters or {}).get("plan_id")
+    if plan_id:
+        try:
+            return f"Plan {plan_id}", reverse("vaults:remap_plan", args=[plan_id])
+        except NoReverseMatch:
+            pass
+    kind = kinds.KINDS.get(job.kind)
+    page = GROUP_PAGES.get(kind.group if kind else "")
+    if page is None:
+        return None
+    try:
+        return page[0], reverse(page[1])
+    except NoReverseMatch:
+        return None

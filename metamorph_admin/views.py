@@ -38,7 +38,7 @@ def _job_context(pk):
     log, truncated = selectors.log_tail(job)
     return {"job": job, "log": log, "log_truncated": truncated,
             "summary": selectors.job_summary(job), "raw_result": selectors.raw_result(job),
-            "kind_label": kinds.label(job.kind)}
+            "kind_label": kinds.label(job.kind), "way_back": selectors.way_back(job)}
 
 
 @require_GET

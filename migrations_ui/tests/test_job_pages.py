@@ -57,6 +57,7 @@ def test_a_backup_job_leads_with_name_size_checksum_and_links_to_the_backup(clie
     # raw data folded away; the page leads with the summary
     assert html.index('id="job-summary"') < html.index('id="raw-result"')
     assert '<details id="raw-result">' in html
+    assert f'id="way-back" href="{reverse("migrations_ui:backups")}"' in html
     # and the backup's page links back to the job that made it
     backup = client.get(reverse("migrations_ui:backup", args=[name])).content.decode()
     assert f'href="{reverse("core:job", args=[job.pk])}"' in backup and sha in backup

@@ -49,7 +49,9 @@ def test_a_remap_job_summary_has_rows_per_table_and_vault_and_links_to_the_plan(
     plan_id = RemapPlanRecord.objects.get().plan_id
     job = start(admin, "remap", plan_id=plan_id, mode="online", confirm=os.path.basename(path))
     assert job.state == "succeeded", job.error
-    summary = summary_of(job_page(client, job))
+    html = job_page(client, job)
+    summary = summary_of(html)
+    assert f'id="way-back" href="{reverse("vaults:remap_plan", args=[plan_id])}"' in html
     assert f"{job.result['moved_total']:,} rows moved" in summary
     for table, n in job.result["moved"].items():
         assert f"<td>{table}</td><td>{n:,}</td>" in summary
