@@ -26,10 +26,6 @@ class PlanState:
     active_job: Job | None = None
     last_failed_job: Job | None = None
 
-    @property
-    def busy(self):
-        return self.active_job is not None or self.state in ("running", "undoing")
-
     def moved(self, table):
         """Rows of `table` this plan has moved so far (0 before it ran)."""
         return (self.journal.get("tables") or {}).get(table, {}).get("moved", 0)
