@@ -2,6 +2,7 @@
 never trap a role, have the site's own 404, and fit a phone."""
 import os
 import sqlite3
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
@@ -154,8 +155,9 @@ def test_an_unknown_plan_and_an_unknown_url_get_the_sites_404_page(page, login, 
         assert page.locator("nav >> text=Vaults").is_visible()  # inside the site's layout
 
 
-@pytest.mark.parametrize("url", ["/", "/indexes/", "/health/", "/checks/", "/migrations/",
-                                 "/backups/", "/remap/", "/jobs/", "/audit/"])
+@pytest.mark.parametrize("url", ["/", "/vault/?id=user-0001", "/indexes/", "/health/",
+                                 "/checks/", "/migrations/", "/backups/", "/remap/", "/jobs/",
+                                 "/audit/"])
 def test_every_page_fits_a_390_px_phone_with_a_readable_nav(browser, live_server, settings,
                                                             metamorph_db, tmp_path,
                                                             django_user_model, url):
@@ -189,3 +191,25 @@ def contrast(fg, bg):
         return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
     a, b = sorted((luminance(fg), luminance(bg)), reverse=True)
     return (a + 0.05) / (b + 0.05)
+
+
+def test_the_matrix_sorts_by_a_clicked_column_and_downloads_as_csv(page, login, live_server,
+                                                                   settings, metamorph_db,
+                                                                   tmp_path):
+    path = use(settings, metamorph_db("migrated", vaults=6), tmp_path)
+    login()
+    page.click("#vault-matrix thead a[data-sort=messages]")
+    page.wait_for_selector("#vault-matrix th[aria-sort=descending] a[data-sort=messages]")
+    col = page.locator("#vault-matrix thead th").all_inner_texts().index("messages ▼")
+    shown = [int(r.locator("td").nth(col).inner_text().replace(",", ""))
+             for r in page.locator("#vault-matrix tbody tr").all()]
+    assert shown == sorted(shown, reverse=True) and len(shown) == 6
+    page.click("#vault-matrix thead a[data-sort=messages]")  # again: the other way
+    page.wait_for_selector("#vault-matrix th[aria-sort=ascending]")
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    lines = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    counts = [int(line.split(",")[header.index("messages")]) for line in lines[1:-1]]
+    assert counts == sorted(counts)
+    assert sum(counts) == sql(path, "SELECT COUNT(*) FROM messages")[0][0]
