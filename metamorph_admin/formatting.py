@@ -15,9 +15,10 @@ from django.utils import timezone
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
 
+from metamorph.units import human_size
+
 DASH = "—"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
-UNITS = (("GB", 1e9), ("MB", 1e6), ("kB", 1e3))
 
 
 def num(value, digits=None):
@@ -46,13 +47,9 @@ def size(value):
     if value is None or value == "":
         return DASH
     try:
-        n = int(value)
+        return human_size(value)
     except (TypeError, ValueError):
         return value
-    for unit, step in UNITS:
-        if n >= step:
-            return f"{n / step:.1f} {unit}"
-    return f"{n:,} bytes"
 
 
 def as_datetime(value):
