@@ -152,3 +152,26 @@ def test_while_a_job_changes_the_file_the_pages_offer_no_other_change_and_wait_f
     assert admin.get(wait, headers={"HX-Request": "true"})["HX-Refresh"] == "true"
     html = admin.get(reverse("migrations_ui:migrations")).content.decode()
     assert 'id="run-form"' in html and 'id="active-job"' not in html
+
+
+def test_every_operation_job_page_reads_in_words_never_literals(client, live_db):
+    path = live_db("migrated")
+    name = os.path.basename(path)
+    operator = login(client, "operator")
+    backup = start(operator, "backup", label="first")
+    start(operator, "verify-backup", name=backup.result["name"])
+    start(operator, "rehearsal")
+    start(operator, "verification")
+    admin = login(client, "admin")
+    start(admin, "rollback", migration_id="002_add_vercel_sandbox_tables", take_backup="on",
+          confirm=name)
+    start(admin, "restore", name=backup.result["name"], confirm=name)
+    jobs = list(Job.objects.order_by("id"))
+    assert [j.kind for j in jobs] == ["backup", "verify-backup", "rehearsal", "verification",
+                                      "rollback", "restore"]
+    for job in jobs:
+        assert job.state == "succeeded", (job.kind, job.error)
+        summary = summary_of(job_page(admin, job))
+        headline = re.search(r'id="job-headline">([^<]+)<', summary).group(1)
+        assert len(headline) > 10, job.kind
+        assert not LITERALS.search(summary), (job.kind, LITERALS.search(summary))
