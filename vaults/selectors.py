@@ -53,6 +53,7 @@ class Overview:
     pending: Snapshot | None
     file_changed: bool
     changed_by_job: bool = False
+    changing_job: object = None  # a job of ours changing the file right now (its banner)
 
     @property
     def needs_snapshot(self):
@@ -69,12 +70,20 @@ class Overview:
         return not self.report["counts"].get("complete", True)
 
 
+def _mutating_kinds():
+    return [k.name for k in kinds.KINDS.values() if k.mutating]
+
+
 def changed_by_job_since(db_path, moment):
     """Whether a job of ours that changes the file (remap, undo, migration, restore…) finished
     after `moment`."""
-    mutating = [k.name for k in kinds.KINDS.values() if k.mutating]
-    return Job.objects.for_file(db_path).of_kinds(mutating).succeeded().filter(
+    return Job.objects.for_file(db_path).of_kinds(_mutating_kinds()).succeeded().filter(
         finished_at__gt=moment).exists()
+
+
+def changing_job(db_path):
+    """The job of ours changing the file right now, if any."""
+    return Job.objects.for_file(db_path).of_kinds(_mutating_kinds()).in_progress().first()
 
 
 def overview(db_path):
@@ -90,7 +99,8 @@ def overview(db_path):
         mtime = datetime.fromtimestamp(os.stat(db_path).st_mtime, UTC)
         changed = mtime > snap.finished_at
         by_job = changed and changed_by_job_since(db_path, snap.finished_at)
-    return Overview(data, snap, pending_snapshot(db_path), changed, by_job)
+    return Overview(data, snap, pending_snapshot(db_path), changed, by_job,
+                    changing_job(db_path))
 
 
 def matrix_sort(sort, direction, tables):

@@ -276,3 +276,16 @@ def test_the_audit_page_is_greyed_in_a_viewers_nav_with_the_role_it_needs(as_rol
     assert '<span class="nav-off" title="Needs the admin role">Audit</span>' in html
     assert 'href="/audit/"' not in html
     assert 'href="/audit/"' in as_role("admin").get("/").content.decode()
+
+
+def test_the_vaults_page_follows_a_job_changing_the_file_and_reloads_when_it_ends(
+        as_role, settings, metamorph_db):
+    path = use(settings, metamorph_db("migrated"))
+    viewer = as_role("viewer")
+    job = Job.objects.create(kind="remap-undo", db_path=path, actor="ada", state="queued")
+    html = viewer.get("/").content.decode()
+    assert reverse("core:job_wait", args=[job.pk]) in html and 'id="active-job"' in html
+    Job.objects.filter(pk=job.pk).update(state="succeeded")
+    done = viewer.get(reverse("core:job_wait", args=[job.pk]), headers={"HX-Request": "true"})
+    assert done["HX-Refresh"] == "true"
+    assert 'id="active-job"' not in viewer.get("/").content.decode()
