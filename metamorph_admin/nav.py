@@ -1,6 +1,7 @@
 from django.urls import NoReverseMatch, reverse
 
 from metamorph_admin import databases
+from metamorph_admin.roles import role_needed
 
 # Pages in menu order; a page whose app is not wired yet is simply not shown.
 NAV = (
@@ -10,6 +11,8 @@ NAV = (
     ("rollouts:list", "Rollouts"), ("core:jobs", "Jobs"),
     ("core:audit", "Audit"),
 )
+# Pages a role may not open: shown greyed with the role they need, never a link to a 403.
+NEEDS = {"core:audit": "metamorph_admin.view_audit"}
 
 
 def metamorph(request):
@@ -19,7 +22,9 @@ def metamorph(request):
             url = reverse(name)
         except NoReverseMatch:
             continue
-        items.append({"url": url, "label": label,
+        perm = NEEDS.get(name)
+        needs = role_needed(perm) if perm and not request.user.has_perm(perm) else ""
+        items.append({"url": url, "label": label, "needs": needs,
                       "active": request.path == url or (url != "/" and request.path.startswith(url))})
     db = databases.current_database(request)
     return {"nav_items": items, "metamorph_path": db.path, "metamorph_database": db,
