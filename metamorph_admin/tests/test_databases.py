@@ -170,7 +170,7 @@ def test_with_several_databases_a_destructive_step_wants_the_database_name(clien
     client.force_login(user_with_role("admin"))
     client.post(reverse("switch_database"), {"database": "staging"})
     page = client.get("/migrations/").content.decode()
-    assert "Type the database name (staging) to confirm" in page
+    assert 'Type <code class="confirm-name">staging</code> to confirm' in page
     start = reverse("core:start_job", args=["migration"])
     params = {"take_backup": "on", "max_backup_age_hours": 24, "next": "/migrations/"}
     client.post(start, {**params, "confirm": os.path.basename(two["staging"])})
