@@ -1,26 +1,7 @@
-"""Rollout test set-up: two configured databases, people with roles, operations as real jobs."""
-import pytest
-
+"""Rollout test helpers: operations as real jobs, a rollout over the two databases."""
+from metamorph_admin import databases, jobs
 from metamorph_admin.models import Origin
-from metamorph_admin import jobs
-from metamorph_admin.tests.job_helpers import user_with_role
-from metamorph_admin import databases
 from rollouts import services
-
-
-@pytest.fixture
-def dbs(settings, metamorph_db, tmp_path):
-    staging, production = metamorph_db("legacy"), metamorph_db("legacy")
-    settings.METAMORPH_DATABASES = [("staging", staging), ("production", production)]
-    settings.METAMORPH_BACKUP_DIR = str(tmp_path / "backups")
-    return {"staging": staging, "production": production}
-
-
-@pytest.fixture
-def people(db):
-    return {"ada": user_with_role("admin", "ada"), "mia": user_with_role("admin", "mia"),
-            "oscar": user_with_role("operator", "oscar"),
-            "vera": user_with_role("viewer", "vera")}
 
 
 def operate(kind, path, actor, **params):

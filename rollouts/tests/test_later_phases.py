@@ -2,7 +2,7 @@
 from conftest import sql
 from metamorph.remap import MoveVault, SplitByMapping
 from rollouts import services
-from rollouts.tests.helpers import dbs, make_rollout, operate, people  # noqa: F401
+from rollouts.tests.helpers import make_rollout, operate
 from vaults.services import remap as remap_service
 
 

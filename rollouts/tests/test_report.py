@@ -11,7 +11,7 @@ from metamorph_admin.tests.job_helpers import migrated_admin_db
 from rollouts import report, services
 from rollouts.models import Event, Item
 from metamorph.testing.fake_server import FakeMetamorph
-from rollouts.tests.helpers import attest_all, dbs, make_rollout, operate, people  # noqa: F401
+from rollouts.tests.helpers import attest_all, make_rollout, operate
 from metamorph_admin.tests.commands import manage
 
 

@@ -7,7 +7,7 @@ from conftest import sql
 from metamorph_admin.models import AuditRecord
 from rollouts import services
 from rollouts.models import Item, SignOff
-from rollouts.tests.helpers import attest_all, dbs, make_rollout, operate, people  # noqa: F401
+from rollouts.tests.helpers import attest_all, make_rollout, operate
 
 
 def item(rollout, key):
