@@ -52,7 +52,7 @@ def dashboard(request):
     matrix = selectors.matrix_rows(counts, offset=offset, limit=PAGE_SIZE, **wanted)
     states = data.report["table_states"]
     return render(request, "vaults/dashboard.html", {
-        "o": data, "r": data.report, "counts": counts, "matrix": matrix, "q": query,
+        "overview": data, "report": data.report, "counts": counts, "matrix": matrix, "q": query,
         "next_step": selectors.next_step(data.report),
         "offset": offset, "shown_to": offset + len(matrix["rows"]), "next_offset": offset + PAGE_SIZE if offset + PAGE_SIZE < matrix["matched"] else None,
         "prev_offset": max(0, offset - PAGE_SIZE) if offset else None,
@@ -71,7 +71,7 @@ def vault_detail(request):
     data = _overview()
     page = selectors.vault_page(data.report["counts"], vault)
     return render(request, "vaults/vault.html", {
-        "o": data, "page": page, "chart_title": f"Rows per table in {vault}",
+        "overview": data, "page": page, "chart_title": f"Rows per table in {vault}",
         "chart": charts.bar_chart(sorted(((r["table"], r["rows"]) for r in page["rows"]
                                           if r["rows"]), key=lambda x: -x[1]), limit=30)})
 
@@ -82,7 +82,7 @@ def indexes(request):
     data = _overview()
     problems_only = request.GET.get("show") == "problems"
     return render(request, "vaults/indexes.html", {
-        "o": data, "r": data.report, "ix": data.report["indexes"],
+        "overview": data, "report": data.report, "index_health": data.report["indexes"],
         "view": selectors.index_view(data.report["indexes"], problems_only),
         "problems_only": problems_only, "sizes": data.report["sizes"] or {}})
 
@@ -93,7 +93,7 @@ def health(request):
     data = _overview()
     db_path = selectors.metamorph_path()
     return render(request, "vaults/health.html", {
-        "o": data, "h": data.report["health"], "integrity": data.report["integrity"],
+        "overview": data, "health": data.report["health"], "integrity": data.report["integrity"],
         "full": selectors.latest_integrity_job(db_path)})
 
 
@@ -103,7 +103,7 @@ def checks(request):
     data = _overview()
     findings = data.report["checks"]
     return render(request, "vaults/checks.html", {
-        "o": data, "findings": findings, "check_actions": selectors.check_actions(findings)})
+        "overview": data, "findings": findings, "check_actions": selectors.check_actions(findings)})
 
 
 @require_GET

@@ -76,7 +76,7 @@ def remap_plan(request, plan_id):
     except remap_service.StoredPlanNotFound as exc:
         raise Http404(str(exc)) from None
     return render(request, "vaults/remap_plan.html", {
-        "record": record, "p": plan.preview, "state": plan_state(record),
+        "record": record, "preview": plan.preview, "state": plan_state(record),
         "db_name": databases.confirmation_word(),
         "execute_form": forms.ExecuteForm(initial={"plan_id": plan_id}),
         "undo_form": forms.UndoForm(auto_id="undo_%s", initial={"plan_id": plan_id}),
