@@ -1,8 +1,11 @@
 """Settings, all from the environment (12-factor, django-environ). See README "Configuration"."""
+import zoneinfo
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from metamorph_admin.databases import parse_databases
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -38,6 +41,17 @@ METAMORPH_DATABASE_PATH = str(
 METAMORPH_BACKUP_DIR = str(
     (BASE_DIR / _env(env.str, "METAMORPH_BACKUP_DIR", default="./data/backups")).resolve()
 )
+# Several Metamorph databases by name ("staging=/srv/stage/metamorph.db,production=..."); empty:
+# the one METAMORPH_DATABASE_PATH, called "default". Parsed by metamorph_admin.databases.
+_databases_text = _env(env.str, "METAMORPH_DATABASES", default="")
+try:
+    METAMORPH_DATABASES = parse_databases(_databases_text, BASE_DIR)
+except ValueError as exc:
+    raise ImproperlyConfigured(
+        f"Environment variable METAMORPH_DATABASES has a value that cannot be used ({exc}). "
+        "Write it as name=path,name=path (e.g. staging=/srv/stage/metamorph.db).") from None
+if METAMORPH_DATABASES:
+    METAMORPH_DATABASE_PATH = METAMORPH_DATABASES[0][1]
 # Longest a page may spend counting before it shows "more than N" and counts in the background.
 METAMORPH_PAGE_QUERY_SECONDS = _env(env.float, "METAMORPH_PAGE_QUERY_SECONDS", default=1.0)
 
@@ -54,6 +68,7 @@ INSTALLED_APPS = [
     "metamorph_admin",
     "vaults",
     "migrations_ui",
+    "rollouts",
 ]
 
 MIDDLEWARE = [
@@ -64,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "metamorph_admin.databases.CurrentDatabaseMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -106,7 +122,15 @@ LOGIN_REDIRECT_URL = "vaults:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# The operator's time zone: pages show times in it, with UTC on hover.
+TIME_ZONE = _env(env.str, "TIME_ZONE", default="UTC")
+try:
+    zoneinfo.ZoneInfo(TIME_ZONE)
+except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+    raise ImproperlyConfigured(
+        f"Environment variable TIME_ZONE has a value that cannot be used ({TIME_ZONE!r} is not "
+        "an IANA time zone such as Europe/Berlin or UTC). See .env.example."
+    ) from None
 USE_I18N = True
 USE_TZ = True
 

@@ -1,15 +1,12 @@
 """Remap forms: each turns operator input into an engine rule, or says what is wrong."""
-import os
-
 from django import forms
-from django.conf import settings
 
 from metamorph import remap, schema
 from metamorph.errors import MetamorphError
 from metamorph.remap import csvmap
+from metamorph_admin import databases
 
 SOURCE_HELP = "the vault whose rows are remapped (legacy data is in default-vault)"
-
 
 class RuleForm(forms.Form):
     source = forms.CharField(max_length=200, initial=schema.DEFAULT_VAULT, help_text=SOURCE_HELP)
@@ -24,7 +21,6 @@ class RuleForm(forms.Form):
         except MetamorphError as exc:
             raise forms.ValidationError(str(exc)) from None
 
-
 class MoveForm(RuleForm):
     target = forms.CharField(max_length=200, help_text="e.g. the single user's vault id")
 
@@ -34,7 +30,6 @@ class MoveForm(RuleForm):
             data["rule"] = self._checked(lambda: remap.MoveVault(data["target"].strip(),
                                                                  data["source"]))
         return data
-
 
 class UnattributedChoice(forms.Form):
     """What a split does with rows nothing ties to a conversation or session (issue 9)."""
@@ -59,8 +54,8 @@ class OwnerForm(RuleForm, UnattributedChoice):
         super().__init__(*args, **kwargs)
         self.sources = {str(i): s for i, s in enumerate(sources)}
         self.fields["owner"].choices = [
-            (key, f"{s['label']} ({s['with_value']} sampled rows with a value, "
-                  f"{s['distinct_values']} distinct; e.g. {', '.join(s['examples'])})")
+            (key, f"{s['label']} ({s['with_value']:,} sampled rows with a value, "
+                  f"{s['distinct_values']:,} distinct; e.g. {', '.join(s['examples'])})")
             for key, s in self.sources.items()]
 
     def clean(self):
@@ -71,7 +66,6 @@ class OwnerForm(RuleForm, UnattributedChoice):
                 chosen["table"], chosen["column"], chosen["json_key"],
                 data.get("prefix") or "", data["source"], *self.unattributed_args(data)))
         return data
-
 
 class MappingForm(RuleForm, UnattributedChoice):
     mapping = forms.FileField(help_text="CSV with the header " + " or ".join(csvmap.HEADERS))
@@ -89,7 +83,6 @@ class MappingForm(RuleForm, UnattributedChoice):
                 content, data["source"], *self.unattributed_args(data)))
         return data
 
-
 class ExecuteForm(forms.Form):
     mode = forms.ChoiceField(choices=[
         ("online", "online: short transactions, Metamorph keeps running"),
@@ -103,18 +96,23 @@ class ExecuteForm(forms.Form):
     plan_id = forms.CharField(max_length=64, widget=forms.HiddenInput)
     confirm = forms.CharField(max_length=255, label="Type the database file name to confirm")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if databases.several():
+            self.fields["confirm"].label = (f"Type {databases.confirmation_what()} "
+                                            f"({databases.confirmation_word()}) to confirm")
+
     def clean(self):
         data = super().clean()
         if data.get("fast") and not data.get("take_backup"):
             raise forms.ValidationError("Faster commits need a verified backup first: tick "
                                         "both, or neither.")
-        name = os.path.basename(settings.METAMORPH_DATABASE_PATH)
+        name = databases.confirmation_word()
         if data.get("confirm", "").strip() != name:
-            raise forms.ValidationError(f"Type the database file name exactly ({name}) to "
-                                        "confirm.")
+            raise forms.ValidationError(
+                f"Type {databases.confirmation_what()} exactly ({name}) to confirm.")
         data.pop("confirm", None)
         return data
-
 
 class UndoForm(ExecuteForm):
     mode = None

@@ -1,8 +1,12 @@
 """Legacy remap pages: choose a rule, preview it (stored), execute or undo it as a job."""
+import csv
+import itertools
+
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from metamorph_admin import kinds
+from metamorph_admin import databases, kinds
 from metamorph_admin.models import Job
 from metamorph_admin.permissions import require_perm
 from metamorph_admin import audit
@@ -10,6 +14,7 @@ from vaults import forms, selectors
 from metamorph import remap
 from vaults.models import RemapPlanRecord
 from vaults.services import remap as remap_service
+from vaults.services.plan_state import plan_state
 from metamorph_admin.view_helpers import metamorph_page
 
 FORMS = {"move": forms.MoveForm, "owner": forms.OwnerForm, "mapping": forms.MappingForm}
@@ -30,7 +35,9 @@ def _page(request, bound=None, kind=None, status=200):
     return render(request, "vaults/remap.html", {
         "forms": built, "owner_sources": built["owner"].sources,
         "incomplete": remap.incomplete_plans(db_path),
-        "plans": RemapPlanRecord.objects.filter(db_path=db_path)[:RECENT],
+        "plans": [(r, plan_state(r)) for r in
+                  RemapPlanRecord.objects.filter(db_path=db_path)[:RECENT]],
+        "db_name": databases.confirmation_word(),
         "audit": remap.isolation_audit(db_path, seconds=2.0)}, status=status)
 
 
@@ -66,10 +73,40 @@ def remap_preview(request, kind):
 @require_GET
 @metamorph_page
 def remap_plan(request, plan_id):
-    record, plan = remap_service.load(plan_id)
+    try:
+        record, plan = remap_service.load(plan_id)
+    except remap_service.StoredPlanNotFound as exc:
+        raise Http404(str(exc)) from None
     return render(request, "vaults/remap_plan.html", {
-        "record": record, "p": plan.preview, "status": remap_service.status(record),
+        "record": record, "preview": plan.preview, "state": plan_state(record),
+        "db_name": databases.confirmation_word(),
         "execute_form": forms.ExecuteForm(initial={"plan_id": plan_id}),
-        "undo_form": forms.UndoForm(initial={"plan_id": plan_id}),
+        "undo_form": forms.UndoForm(auto_id="undo_%s", initial={"plan_id": plan_id}),
         "jobs": Job.objects.of_kinds(kinds.names_in_group("remap")).filter(
             parameters__plan_id=plan_id).order_by("-id")[:10]})
+
+
+@require_GET
+@metamorph_page
+def remap_mapping_ids(request, plan_id):
+    """Where each of the mapping file's ids was found, as CSV (spreadsheet-formula safe)."""
+    try:
+        _record, plan = remap_service.load(plan_id)
+    except remap_service.StoredPlanNotFound as exc:
+        raise Http404(str(exc)) from None
+    summary = plan.preview.get("mapping_ids")
+    if not summary:
+        raise Http404("This plan has no mapping file.")
+    writer = csv.writer(_Echo())
+    rows = ([line, root, vault, found] for line, root, vault, found in
+            remap.found_rows(plan.rule, summary))
+    lines = itertools.chain([writer.writerow(["line", plan.rule.key, "vault_id", "found_in"])],
+                            (writer.writerow([audit.csv_cell(v) for v in r]) for r in rows))
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{plan_id}-mapping-ids.csv"'
+    return response
+
+
+class _Echo:
+    def write(self, value):
+        return value

@@ -35,6 +35,7 @@ from .audit import isolation_audit
 from .execute import execute_plan
 from .ids import validate_vault_id
 from .journal import default_journal_path
+from .mapping_ids import found_rows
 from .owners import discover_owner_sources
 from .plan import RemapPlan, build_plan
 from .rules import UNATTRIBUTED, MoveVault, SplitByMapping, SplitByOwner, rule_from_dict
@@ -43,6 +44,7 @@ from .undo import undo_plan
 
 __all__ = [
     "UNATTRIBUTED", "MoveVault", "RemapPlan", "SplitByMapping", "SplitByOwner", "build_plan",
-    "default_journal_path", "discover_owner_sources", "execute_plan", "incomplete_plans",
+    "default_journal_path", "discover_owner_sources", "execute_plan", "found_rows",
+    "incomplete_plans",
     "isolation_audit", "plan_status", "rule_from_dict", "undo_plan", "validate_vault_id",
 ]

@@ -21,11 +21,24 @@ class FoundIn:
     def __init__(self, mapping):
         self.wanted = set(mapping)
         self.mapping = mapping
-        self.where = {}
+        self.by_label = {}              # label -> ids of the mapping seen there
+        self._where = None
 
     def _note(self, label, values):
-        for value in values & self.wanted:
-            self.where.setdefault(value, set()).add(label)
+        found = values & self.wanted    # set operations in C: 1 M rows in ~0.1 s
+        if found:
+            self.by_label.setdefault(label, set()).update(found)
+            self._where = None
+
+    @property
+    def where(self):
+        """{mapping id: set of labels}, built once from what was noted."""
+        if self._where is None:
+            self._where = {}
+            for label, found in self.by_label.items():
+                for value in found:
+                    self._where.setdefault(value, set()).add(label)
+        return self._where
 
     def note_hub(self, table, rows, with_link):
         if not self.wanted:
@@ -39,18 +52,32 @@ class FoundIn:
             self._note(label, {r[2] for r in rows})
 
     def unknown(self):
-        return [i for i in self.mapping if i not in self.where]
+        seen = set().union(*self.by_label.values()) if self.by_label else set()
+        return [i for i in self.mapping if i not in seen]
 
     def summary(self, lines):
         """For the preview: how many ids were found in which tables, and a sample per id."""
-        combos = Counter(" + ".join(sorted(labels)) for labels in self.where.values())
+        text = {i: " + ".join(sorted(labels)) for i, labels in self.where.items()}
+        combos = Counter(text.values())
+        names = [c for c, _ in combos.most_common()]
+        index = {c: n for n, c in enumerate(names)}
         order = sorted(self.where, key=lambda i: (lines.get(i, 0), i))
         return {
             "ids": len(self.where),
             "by_tables": dict(combos.most_common()),
             "sample": [{"id": i, "line": lines.get(i), "vault": self.mapping[i],
                         "found_in": sorted(self.where[i])} for i in order[:SAMPLE]],
+            # Every id, compactly: its index into `combos` (the export lists them all).
+            "combos": names,
+            "per_id": {i: index[text[i]] for i in order},
         }
+
+
+def found_rows(rule, summary):
+    """(line, id, vault, found in) for every id of the mapping, in file order."""
+    combos = summary.get("combos", [])
+    for root, n in summary.get("per_id", {}).items():
+        yield rule.lines.get(root), root, rule.mapping.get(root), combos[n]
 
 
 def unknown_problems(conn, tables, rule, unknown):

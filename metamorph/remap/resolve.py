@@ -116,6 +116,9 @@ def _resolve_table(conn, res, table, decider, done, digest, observe=None):
 
 
 def _sample(res, table, rows, codes):
+    negative = [c for c in set(codes) if c < 0]
+    if all(len(res.samples.get(split.REASONS[c][0], ())) >= MAX_SAMPLES for c in negative):
+        return      # every reason of this window already has its samples
     for r, c in zip(rows, codes):
         if c < 0:
             bucket = res.samples.setdefault(split.REASONS[c][0], [])

@@ -41,6 +41,7 @@ class SplitDecider:
     def __init__(self, conn, tables, rule, done, vaults):
         self.conn, self.tables, self.rule, self.done = conn, tables, rule, done
         self.vaults = vaults            # target vault ids by index (shared with the plan)
+        self._vault_index = {v: i for i, v in enumerate(vaults)}
         self.votes = {}                 # node -> {target or "\0value": [evidence]}
         self.found = mapping_ids.FoundIn(rule.mapping if rule.kind == "mapping" else {})
         self.comp = graph.hub_components(tables, self._read)
@@ -60,9 +61,11 @@ class SplitDecider:
             yield rows
 
     def _index(self, vault):
-        if vault not in self.vaults:
+        at = self._vault_index.get(vault)
+        if at is None:
+            at = self._vault_index[vault] = len(self.vaults)
             self.vaults.append(vault)
-        return self.vaults.index(vault)
+        return at
 
     def _vote(self, node, target, evidence):
         self.comp.add(node)

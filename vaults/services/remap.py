@@ -5,7 +5,7 @@ the dashboard's database so the page, the command and the job all run the same p
 """
 import os
 
-from django.conf import settings
+from metamorph_admin import databases
 
 from metamorph import backup
 from metamorph import remap
@@ -48,7 +48,7 @@ def execute(db_path, progress, plan_id, mode="online", take_backup=False, fast=F
                              " Preview again on this database.")
     taken = None
     if take_backup:
-        taken = backup.run_backup(db_path, backup_dir or settings.METAMORPH_BACKUP_DIR,
+        taken = backup.run_backup(db_path, backup_dir or databases.for_path(db_path).backup_dir,
                                   label=f"pre-remap {plan_id}", progress=progress)["name"]
     if fast and not taken:
         raise MetamorphError("Faster commits (synchronous=OFF) are only offered right after a "
@@ -96,11 +96,3 @@ def _with_audit(db_path, result, progress):
     audit = remap.isolation_audit(db_path)
     progress("audit", 1, 1, "clean" if audit["clean"] else "findings")
     return dict(result, audit_clean=audit["clean"], audit_findings=audit["findings"][:20])
-
-
-def status(record):
-    """The journal's view of a stored plan (never run: None)."""
-    try:
-        return remap.plan_status(record.db_path, record.plan_id)
-    except MetamorphError:
-        return None

@@ -54,7 +54,7 @@ def test_move_preview_counts_every_default_vault_row_and_execute_moves_them(admi
     record = RemapPlanRecord.objects.get()
     assert response.url == reverse("vaults:remap_plan", args=[record.plan_id])
     page = admin.get(response.url).content.decode()
-    assert re.search(r'id="moves-total">(\d+)', page).group(1) == str(expected)
+    assert re.search(r'id="moves-total">([\d,]+)', page).group(1) == f"{expected:,}"
     assert default_rows(path) == expected  # a preview writes nothing
     admin.post(reverse("core:start_job", args=["remap"]), {
         "plan_id": record.plan_id, "mode": "online", "confirm": os.path.basename(path)})
@@ -185,3 +185,31 @@ def test_send_without_a_vault_is_a_form_error(admin, settings, metamorph_db):
         "source": "default-vault", "mapping": upload, "unattributed": "send"}).content.decode()
     assert "needs the vault the rows that cannot be attributed go to" in page
     assert not RemapPlanRecord.objects.exists()
+
+
+def test_the_plan_exports_where_every_mapping_id_was_found_as_csv(admin, settings, metamorph_db):
+    path = use(settings, metamorph_db("migrated", sessions=30, vaults=1, shape="observed"))
+    sessions = [r[0] for r in sql(path, "SELECT id FROM sessions ORDER BY id")]
+    lonely = sql(path, "SELECT conversation_id FROM evolution_snapshots WHERE conversation_id "
+                       "NOT IN (SELECT id FROM sessions) LIMIT 1")[0][0]
+    ids = sessions + [lonely, "=HYPERLINK(1)"]
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO evolution_snapshots (id, conversation_id, stance, trigger, "
+                 "drift_at_snapshot, timestamp) VALUES ('s', '=HYPERLINK(1)', '{}', 'x', 1, 't')")
+    conn.commit()
+    upload = SimpleUploadedFile("m.csv", ("conversation_id,vault_id\n" + "".join(
+        f"{s},user-ann\n" for s in ids)).encode(), content_type="text/csv")
+    response = admin.post(reverse("vaults:remap_preview", args=["mapping"]),
+                          {"source": "default-vault", "mapping": upload})
+    plan_id = RemapPlanRecord.objects.get().plan_id
+    assert 'id="mapping-ids-csv"' in admin.get(response.url).content.decode()
+    export = admin.get(reverse("vaults:remap_mapping_ids", args=[plan_id]))
+    text = b"".join(export.streaming_content).decode()
+    rows = [line.split(",", 3) for line in text.strip().splitlines()]
+    assert rows[0] == ["line", "conversation_id", "vault_id", "found_in"]
+    found = {r[1]: r[3] for r in rows[1:]}
+    assert len(found) == len(ids)
+    assert "sessions.id" in found[sessions[0]]
+    assert "evolution_snapshots.conversation_id" in found[lonely]
+    assert "sessions.id" not in found[lonely]
+    assert "'=HYPERLINK(1)" in found       # shown as text, never run by a spreadsheet

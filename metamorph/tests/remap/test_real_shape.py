@@ -4,8 +4,8 @@ import sqlite3
 import pytest
 
 from metamorph.errors import InvalidRemapRule, InvalidVaultId
-from metamorph.remap import (SplitByMapping, build_plan, discover_owner_sources,
-                                    execute_plan, isolation_audit, undo_plan)
+from metamorph.remap import (MoveVault, SplitByMapping, build_plan, discover_owner_sources,
+                             execute_plan, isolation_audit, undo_plan)
 
 from .helpers import SOURCE, mapping_csv, roots, snapshot, spread
 
@@ -285,3 +285,26 @@ def test_copying_the_identity_needs_exactly_one_identity_row(real):
         build_plan(real, rule)
     assert "needs exactly one identity row in the source vault 'default-vault'; it has 0" in (
         str(err.value))
+
+
+@pytest.mark.parametrize("shape", ["observed", "linked"])
+def test_a_whole_vault_move_and_its_undo_work_on_both_shapes(metamorph_db, journal, shape):
+    path = metamorph_db("migrated", sessions=40, vaults=1, shape=shape)
+    before = snapshot(path)
+    plan = build_plan(path, MoveVault("user-solo"))
+    assert plan.moves_total == len(before)
+    execute_plan(path, plan, journal, batch_rows=100)
+    assert {v for _, v in snapshot(path).values()} == {"user-solo"}
+    assert isolation_audit(path)["clean"]
+    undo_plan(path, plan.plan_id, journal)
+    assert snapshot(path) == before
+
+
+def test_a_split_by_mapping_leaves_an_observed_file_clean_after_undo(real, journal):
+    before = snapshot(real)
+    plan = build_plan(real, SplitByMapping.from_csv(mapping_csv(
+        spread(roots(real, "sessions")), "session_id")))
+    execute_plan(real, plan, journal, batch_rows=50)
+    assert isolation_audit(real)["clean"]
+    undo_plan(real, plan.plan_id, journal)
+    assert snapshot(real) == before
