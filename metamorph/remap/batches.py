@@ -26,7 +26,10 @@ from dataclasses import dataclass, field
 from .. import schema
 from ..connection import translate_write_error
 
-TARGET_HOLD = 0.3          # seconds a batch aims to hold the write lock
+TARGET_HOLD = 0.3          # seconds a batch aims to hold the write lock…
+CALM_HOLD = 0.45           # …or this while the last CALM_BATCHES all held less than CALM_MAX
+CALM_BATCHES = 8
+CALM_MAX = 0.6
 MAX_HOLD = 0.85            # statements + commit must end by then: the deadline leaves room
                            # for the commit, estimated from the last ones
 MAX_STATEMENTS = 0.6
@@ -36,9 +39,10 @@ MIN_BATCH = 50
 MAX_BATCH = 250_000
 GROWTH = 1.5
 LOCK_RETRIES = 5
-WRITER_GAP = 0.5           # longest pause for a waiting writer to commit (> its 100 ms polls)
+WRITER_GAP = 1.0           # longest pause for a waiting writer to commit (a loaded machine may
+                           # take long to schedule it; the pause ends at its commit)
 QUIET_GAP = 0.002
-WRITER_SEEN_FOR = 5.0      # seconds a commit by another connection keeps us pausing for it
+WRITER_SEEN_FOR = 3.0      # seconds a commit by another connection keeps us pausing for it
 POLL = 0.003
 
 
@@ -47,11 +51,23 @@ class BatchInterrupted(Exception):
 
 
 class Sizer:
-    """The next batch size, from the measured lock hold of the last batch."""
+    """The next batch size, from the measured lock hold of the last batch.
+
+    Fewer, larger commits are cheaper per row (each rewrites most vault-index pages), so on
+    a calm machine — the last CALM_BATCHES holds all under CALM_MAX — batches aim at
+    CALM_HOLD; one slow batch (a loaded machine, a slow fsync) brings the aim back to
+    `seconds` at once."""
 
     def __init__(self, seconds=TARGET_HOLD, fixed=None):
-        self.seconds, self.fixed = seconds, fixed
+        self.base, self.fixed = seconds, fixed
         self.size = fixed or FIRST_BATCH
+        self.recent = []
+
+    @property
+    def seconds(self):
+        calm = (len(self.recent) >= CALM_BATCHES and max(self.recent) < CALM_MAX
+                and self.base == TARGET_HOLD)
+        return CALM_HOLD if calm else self.base
 
     def next(self):
         return self.size
@@ -59,6 +75,7 @@ class Sizer:
     def record(self, rows, held):
         if self.fixed or rows <= 0:
             return
+        self.recent = (self.recent + [held])[-CALM_BATCHES:]
         wanted = int(rows * self.seconds / max(held, 1e-3))
         if held > self.seconds:
             self.size = max(MIN_BATCH, min(self.size, wanted))
