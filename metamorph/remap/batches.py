@@ -140,7 +140,8 @@ class Pacer:
         while True:
             size = self.sizer.next()
             try:
-                held, result = run_transaction(self.conn, self.path, lambda: work(size),
+                held, result = run_transaction(self.conn, self.path,
+                                               lambda size=size: work(size),
                                                self.deadline(), self.stats)
             except BatchInterrupted:
                 self.stats.interrupted += 1

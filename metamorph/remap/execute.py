@@ -26,7 +26,7 @@ from . import batches, copies
 from .decisions import Decisions, TableComparison, compare
 from .journal import default_journal_path, open_journal, runner_lock
 from .plan import record_held_back
-from .resolve import TableWork, resolve
+from .resolve import Resolution, TableWork, resolve
 from .rows import DoneRows, vault_tables
 from .runresult import run_result
 
@@ -195,7 +195,9 @@ class Run:
                 "ORDER BY rowid", (marks.get(table, 0), res.source))]
             if rows:
                 work[table] = TableWork(array("q", rows), array("l", [0] * len(rows)))
-        return type(res)(res.source, res.vaults, work, "", {}, {}, {}, [], res.decider)
+        return Resolution(source=res.source, vaults=res.vaults, work=work, fingerprint="",
+                          counts={}, done={}, samples={}, unique_clashes=[],
+                          decider=res.decider)
 
     def _arrived_after_last_batch(self):
         """Rows in the source vault above the last high-water mark: written after the
