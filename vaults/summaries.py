@@ -14,7 +14,14 @@ PER_VAULT_KEYS = ("moved_by_vault", "by_vault", "vaults", "targets")
 SHOWN = {"plan_id", "mode", "durability", "moved", "moved_total", "restored", "restored_total",
          "skipped_changed", "batches", "longest_transaction_s", "elapsed_s", "backup",
          "audit_clean", "audit_findings", "left_in_source", "resumed", "already_completed",
-         "journal", "ok", "moved_equals_preview", "preview_moves_total"}
+         "journal", "ok", "moved_equals_preview", "preview_moves_total", "tables", "lock",
+         "held_back_total", "held_back_sample", "arrived_after_last_batch",
+         "arrived_after_last_batch_total", "next_command", "summary", "catch_up_passes",
+         "decisions_kept", "check_s", "copied"}
+PREVIEW_VS_ACTUAL = (("preview", "preview"), ("moved_now", "moved now"),
+                     ("added_since_preview", "added since preview"),
+                     ("held_back", "held back"), ("gone", "gone"),
+                     ("arrived_after_last_batch", "arrived after last batch"))
 
 
 def _per_table(title, table_id, counts):
@@ -48,7 +55,11 @@ def _common(s, r, plan_id):
            code=True)
     s.fact("mode", " / ".join(str(r[k]) for k in ("mode", "durability") if r.get(k)))
     s.fact("batches", r.get("batches"))
-    s.fact("longest transaction (s)", r.get("longest_transaction_s"))
+    lock = r.get("lock") or {}
+    s.fact("longest write-lock hold (s)", r.get("longest_transaction_s"))
+    s.fact("p99 write-lock hold (s)", lock.get("p99_hold_s"))
+    s.fact("longest commit (s)", lock.get("longest_commit_s"))
+    s.fact("paused for Metamorph's writes (s)", lock.get("pauses_s"))
     s.fact("took (s)", r.get("elapsed_s"))
     if "audit_clean" in r:
         s.findings.append(Finding(bool(r["audit_clean"]), "Isolation audit right after: " + (
@@ -73,8 +84,8 @@ def remap(job):
         headline = f"Plan {plan_id} had already completed: nothing left to move."
     else:
         headline = f"{total:,} rows moved{' (resumed run)' if r.get('resumed') else ''}."
-    if r.get("moved_equals_preview") is False:
-        headline += f" The preview expected {r.get('preview_moves_total', 0):,}."
+    if r.get("preview_moves_total") is not None and not r.get("resumed"):
+        headline += f" The preview counted {r['preview_moves_total']:,}."
     s = JobSummary(headline=headline)
     s.fact("rows moved", total)
     s.fact("pre-remap backup", r.get("backup"), href=backup_link(r.get("backup")), code=True)
@@ -83,9 +94,37 @@ def remap(job):
     if left:
         s.findings.append(Finding(None, "Still in the source vault: " + ", ".join(
             f"{t} {n:,}" for t, n in left.items()) + "."))
-    add_tables(s, _per_table("Rows moved per table", "moved-per-table", r.get("moved")),
+    _held_and_arrived(s, r)
+    add_tables(s, _preview_vs_actual(r.get("tables")),
+               _per_table("Rows moved per table", "moved-per-table", r.get("moved")),
                _per_vault(r, plan_id))
     return s
+
+
+def _preview_vs_actual(tables):
+    if not isinstance(tables, dict) or not tables:
+        return None
+    return SummaryTable("preview-vs-actual", "Preview vs actual, per table",
+                        ["table"] + [label for _, label in PREVIEW_VS_ACTUAL],
+                        [[t] + [row.get(k, 0) for k, _ in PREVIEW_VS_ACTUAL]
+                         for t, row in tables.items() if isinstance(row, dict)])
+
+
+def _held_and_arrived(s, r):
+    held = r.get("held_back_total") or 0
+    if held:
+        s.findings.append(Finding(None, f"{held:,} rows held back: their decision changed since "
+                                        "the preview (a new conflict, a changed link, a unique "
+                                        "key taken in the target). Preview again to decide them."))
+        for h in (r.get("held_back_sample") or [])[:10]:
+            s.findings.append(Finding(None, f"{h.get('table')} {h.get('id') or h.get('rowid')}: "
+                                            f"{h.get('why')} (previewed {h.get('previewed')}, "
+                                            f"now {h.get('now')})"))
+    arrived = r.get("arrived_after_last_batch_total") or 0
+    if arrived:
+        s.findings.append(Finding(None, f"{arrived:,} rows arrived in the source vault after the "
+                                        f"last batch; move those the rule reaches with "
+                                        f"`{r.get('next_command')}`."))
 
 
 def remap_undo(job):

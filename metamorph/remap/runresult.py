@@ -40,6 +40,15 @@ def left_in_source(conn, plan):
     return left
 
 
+def with_ids(conn, samples):
+    """The held-back samples with each row's id (the comparison knows rowids only)."""
+    for sample in samples:
+        row = conn.execute(f"SELECT id FROM {schema.quote(sample['table'])} WHERE rowid = ?",
+                           (sample["rowid"],)).fetchone()
+        sample["id"] = row[0] if row else None
+    return samples
+
+
 def run_result(run, record, comparison, stats, arrived, elapsed, check_seconds):
     plan = run.plan
     lock = stats.to_dict()
@@ -58,7 +67,7 @@ def run_result(run, record, comparison, stats, arrived, elapsed, check_seconds):
         and moved_total == 0,
         "tables": per_table(run, comparison, arrived),
         "held_back_total": comparison.held_back_total,
-        "held_back_sample": comparison.samples,
+        "held_back_sample": with_ids(run.conn, comparison.samples),
         "decisions_kept": plan.decisions is not None,
         "arrived_after_last_batch": arrived,
         "arrived_after_last_batch_total": arrived_total,

@@ -119,7 +119,8 @@ def test_executing_a_plan_after_the_server_wrote_moves_the_new_rows_too(admin, s
     assert sql(path, "SELECT vault_id FROM conversations WHERE id = 'late'") == [("alice",)]
     assert default_rows(path) == 0
     page = admin.get(reverse("core:job", args=[job.pk])).content.decode()
-    assert "added since preview" in page and "longest write-lock hold" in page
+    assert "Preview vs actual, per table" in page and "added since preview" in page
+    assert "longest write-lock hold" in page
 
 
 def test_a_wrong_typed_name_executes_nothing(admin, settings, metamorph_db):

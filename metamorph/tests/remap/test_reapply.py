@@ -80,6 +80,7 @@ def test_a_row_whose_link_changed_since_the_preview_is_held_back_and_listed(db, 
     assert result["tables"]["messages"]["held_back_why"] == {"changed_target": 1}
     [sample] = result["held_back_sample"]
     assert sample["table"] == "messages" and sample["why"] == "changed_target"
+    assert sample["id"] == msg
     assert (sample["previewed"], sample["now"]) == ("user-ann", target[ben])
     assert result["moved_total"] == plan.moves_total - 1
 
