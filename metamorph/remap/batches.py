@@ -14,9 +14,11 @@ and time lost to other processes on a loaded machine included:
   grows by at most 1.5x), never a one-off calibration;
 - a batch whose statements run past the deadline is interrupted and rolled back (cheap:
   its pages are still only in the cache) and retried at a quarter of the size;
-- after each commit, while the server is writing (seen through `PRAGMA data_version`),
-  the connection waits until the server has committed once (a waiting writer's busy
-  handler polls at most every 100 ms), at most WRITER_GAP, before the next batch.
+- after each commit, while the server is writing (seen through `PRAGMA data_version`;
+  assumed at the start), the connection waits until the server has committed once (a
+  waiting writer's busy handler polls at most every 100 ms), at most WRITER_GAP, before
+  the next batch; with no writer seen for WRITER_SEEN_FOR, it still leaves a QUIET_WINDOW
+  after every QUIET_WINDOW_EVERY seconds of holds, for a writer that just arrived.
 """
 import json
 import sqlite3
@@ -27,7 +29,7 @@ from .. import schema
 from ..connection import translate_write_error
 
 TARGET_HOLD = 0.3          # seconds a batch aims to hold the write lock…
-CALM_HOLD = 0.45           # …or this while the last CALM_BATCHES all held less than CALM_MAX
+CALM_HOLD = 0.4            # …or this while the last CALM_BATCHES all held less than CALM_MAX
 CALM_BATCHES = 8
 CALM_MAX = 0.6
 MAX_HOLD = 0.85            # statements + commit must end by then: the deadline leaves room
@@ -42,8 +44,11 @@ LOCK_RETRIES = 5
 WRITER_GAP = 1.0           # longest pause for a waiting writer to commit (a loaded machine may
                            # take long to schedule it; the pause ends at its commit)
 QUIET_GAP = 0.002
+QUIET_WINDOW = 0.11        # even with no writer seen: a pause a writer that just arrived can
+QUIET_WINDOW_EVERY = 0.5   # use (its busy handler polls every 100 ms), after this much hold
 WRITER_SEEN_FOR = 3.0      # seconds a commit by another connection keeps us pausing for it
 POLL = 0.003
+ASSUME_WRITER = 1.0
 
 
 class BatchInterrupted(Exception):
@@ -129,7 +134,10 @@ class Pacer:
         self.sizer = Sizer(seconds, fixed)
         self.stats = LockStats()
         self._version = self._data_version()
-        self._writer_seen = 0.0
+        # Assume Metamorph writes, for the first ASSUME_WRITER seconds: an active one is seen
+        # at the first pause, and is then waited for at every pause.
+        self._writer_seen = time.monotonic() - WRITER_SEEN_FOR + ASSUME_WRITER
+        self._held_since_window = 0.0
 
     def _data_version(self):
         return self.conn.execute("PRAGMA data_version").fetchone()[0]
@@ -151,6 +159,7 @@ class Pacer:
                 continue
             self.stats.holds.append(held)
             self.sizer.record(result[0], held)
+            self._held_since_window += held
             self._pause()
             return held, result
 
@@ -168,11 +177,17 @@ class Pacer:
         if version != self._version:
             self._writer_seen = started
         if started - self._writer_seen < WRITER_SEEN_FOR:
+            self._held_since_window = 0.0
             while time.monotonic() - started < WRITER_GAP:
                 time.sleep(POLL)
                 if self._data_version() != version:
                     self._writer_seen = time.monotonic()
                     break
+        elif self._held_since_window >= QUIET_WINDOW_EVERY:
+            self._held_since_window = 0.0
+            time.sleep(QUIET_WINDOW)
+            if self._data_version() != version:
+                self._writer_seen = time.monotonic()
         else:
             time.sleep(QUIET_GAP)
         self._version = self._data_version()
