@@ -1,4 +1,5 @@
 """Jobs and Audit pages: thin wrappers around the job services and selectors."""
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, StreamingHttpResponse
@@ -80,6 +81,8 @@ def start_job(request, kind):
         if not form.is_valid():
             for errors in form.errors.values():
                 messages.error(request, " ".join(errors))
+            audit.record_refused_input(request, kind, form=form,
+                                       target=settings.METAMORPH_DATABASE_PATH)
             return redirect_next(request)
         params = form.cleaned_data
     try:

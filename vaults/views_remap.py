@@ -51,11 +51,13 @@ def remap_preview(request, kind):
              } if kind == "owner" else {}
     form = FORMS[kind](request.POST, request.FILES, **extra)
     if not form.is_valid():
+        audit.record_refused_input(request, "remap-preview", form=form, target=db_path)
         return _page(request, form, kind)
     try:
         record = remap_service.preview(db_path, form.rule(), request.user.get_username())
     except remap_service.MetamorphError as exc:
         form.add_error(None, str(exc))
+        audit.record_refused_input(request, "remap-preview", message=str(exc), target=db_path)
         return _page(request, form, kind)
     audit.record_request(request, "remap-preview", target=db_path,
                          parameters={"plan_id": record.plan_id, "rule": record.description},

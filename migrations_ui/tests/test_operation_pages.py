@@ -104,3 +104,30 @@ def test_operator_cannot_restore_but_admin_can_with_the_typed_name(client, db, l
     job = Job.objects.get(kind="restore")
     assert job.state == "succeeded", job.error
     assert sql(path, "SELECT COUNT(*) FROM sessions")[0][0] > 0
+
+
+def test_a_wrong_typed_confirmation_is_audited_as_refused_with_what_was_typed(client, db,
+                                                                             live_db):
+    from migrations_ui.models import AuditRecord
+    path = live_db("legacy")
+    login(client, "admin")
+    start(client, "restore", confirm="metamorph.db", name="metamorph-backup-20260101-000000.db",
+          next="/backups/")
+    record = AuditRecord.objects.get()
+    assert (record.action, record.outcome, record.actor) == ("restore", "refused", "admin-user")
+    assert record.target == path
+    assert record.message == (f"Type the database file name exactly ({path.rsplit('/', 1)[1]}) "
+                              "to confirm.")
+    assert record.parameters == {"confirm": "metamorph.db",
+                                 "name": "metamorph-backup-20260101-000000.db"}
+    assert not Job.objects.exists()
+
+
+def test_an_out_of_range_form_value_is_audited_as_refused(client, db, live_db):
+    from migrations_ui.models import AuditRecord
+    live_db("migrated")
+    login(client, "operator")
+    start(client, "backup", keep="0")
+    record = AuditRecord.objects.get()
+    assert (record.action, record.outcome) == ("backup", "refused")
+    assert "greater than or equal to 1" in record.message and record.parameters["keep"] == "0"

@@ -150,3 +150,20 @@ def test_fast_commits_need_the_backup_first(admin, settings, metamorph_db):
     assert job.state == "succeeded", job.error
     assert job.result["durability"] == "fast" and job.result["backup"]
     assert default_rows(path) == 0
+
+
+def test_refused_previews_are_audited_with_the_reason_and_the_file_by_name(admin, settings,
+                                                                          metamorph_db):
+    from migrations_ui.models import AuditRecord
+    path = use(settings, metamorph_db("migrated"))
+    preview_move(admin, "alice:bob")
+    upload = SimpleUploadedFile("map.csv", b"user,vault\nx,alice\n", content_type="text/csv")
+    admin.post(reverse("vaults:remap_preview", args=["mapping"]),
+               {"source": "default-vault", "mapping": upload})
+    bad_target, bad_csv = AuditRecord.objects.order_by("id")
+    assert (bad_target.action, bad_target.outcome, bad_target.target) == (
+        "remap-preview", "refused", path)
+    assert bad_target.parameters == {"source": "default-vault", "target": "alice:bob"}
+    assert "session keys" in bad_target.message
+    assert bad_csv.parameters == {"source": "default-vault", "mapping": "(file map.csv, 19 bytes)"}
+    assert "line 1" in bad_csv.message
