@@ -52,6 +52,7 @@ run: install .env
 	wait $$web
 
 test: install-test
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -q
 
 bench: install

@@ -11,7 +11,7 @@ from bench.common import section
 
 _CHILD = """
 import json, sys
-from migrations_ui.engine.backup import run_backup
+from metamorph.backup import run_backup
 m = run_backup(sys.argv[1], sys.argv[2])
 print(json.dumps({k: m[k] for k in ("copy_seconds", "verify_seconds", "count_seconds",
                                     "backup_size_bytes", "name")}))

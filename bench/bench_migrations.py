@@ -5,8 +5,8 @@ import sqlite3
 import time
 
 from bench.common import line, section
-from migrations_ui.engine import rehearsal, runner
-from vaults.metamorph import schema
+from metamorph.migrate import rehearsal, runner
+from metamorph import schema
 
 
 def _copy(source, name):

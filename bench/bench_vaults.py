@@ -4,8 +4,8 @@ import sqlite3
 import time
 
 from bench.common import best_of, line, section
-from vaults.metamorph import inspect, schema
-from vaults.metamorph.connection import open_readonly
+from metamorph import inspect, schema
+from metamorph.connection import open_readonly
 
 
 def raw_group_by(path):

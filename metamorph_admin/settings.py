@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_tasks_db",
     "axes",
+    "metamorph_admin",
     "vaults",
     "migrations_ui",
 ]
@@ -83,7 +84,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "vaults.context_processors.metamorph",
+                "metamorph_admin.nav.metamorph",
             ],
         },
     },
@@ -125,7 +126,7 @@ AXES_RESET_ON_SUCCESS = True
 # Attempts during a lockout do not extend it: the real operator knows when it ends.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_VERBOSE = False  # the audit trail records failures and lockouts (migrations_ui.login_audit)
+AXES_VERBOSE = False  # the audit trail records failures and lockouts (metamorph_admin.login_audit)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "vaults:dashboard"

@@ -1,15 +1,15 @@
 """Remap plans: preview (stored), execute and undo as jobs, the isolation audit.
 
-The engine (vaults.metamorph.remap) does the work; this module keeps the previewed plan in
+The engine (metamorph.remap) does the work; this module keeps the previewed plan in
 the dashboard's database so the page, the command and the job all run the same plan.
 """
 import os
 
 from django.conf import settings
 
-from migrations_ui.engine import backup
-from vaults.metamorph import remap
-from vaults.metamorph.errors import MetamorphError
+from metamorph import backup
+from metamorph import remap
+from metamorph.errors import MetamorphError
 from vaults.models import RemapPlanRecord
 
 

@@ -3,7 +3,7 @@ import os
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from migrations_ui.services.cli import run_from_command
+from metamorph_admin.cli import run_from_command
 
 
 class Command(BaseCommand):

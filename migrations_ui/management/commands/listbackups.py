@@ -3,7 +3,7 @@ import json
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from migrations_ui.engine import backup
+from metamorph import backup
 
 
 class Command(BaseCommand):

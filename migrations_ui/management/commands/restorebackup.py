@@ -3,10 +3,10 @@ import os
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from migrations_ui.engine import backup
-from migrations_ui.engine.backup_files import validate_name
-from migrations_ui.services.cli import confirm_typed, run_from_command
-from vaults.metamorph.errors import MetamorphError
+from metamorph import backup
+from metamorph.backup.files import validate_name
+from metamorph_admin.cli import confirm_typed, run_from_command
+from metamorph.errors import MetamorphError
 
 
 class Command(BaseCommand):

@@ -4,10 +4,10 @@ import os
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from migrations_ui.engine import rehearsal, runner
-from migrations_ui.engine.definitions import MIGRATIONS
-from migrations_ui.services.cli import confirm_typed, run_from_command
-from vaults.metamorph.errors import MetamorphError
+from metamorph.migrate import rehearsal, runner
+from metamorph.migrate.definitions import MIGRATIONS
+from metamorph_admin.cli import confirm_typed, run_from_command
+from metamorph.errors import MetamorphError
 
 EPILOG = """
 examples:

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from metamorph_admin.progress import TerminalProgress
-from vaults.metamorph.demo import STATES, build_demo_database
-from vaults.metamorph.errors import MetamorphError
+from metamorph.demo import STATES, build_demo_database
+from metamorph.errors import MetamorphError
 
 
 class Command(BaseCommand):

@@ -5,9 +5,9 @@ import os
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from migrations_ui.services.cli import confirm_typed, os_user, run_from_command
-from vaults.metamorph import remap
-from vaults.metamorph.errors import MetamorphError
+from metamorph_admin.cli import confirm_typed, os_user, run_from_command
+from metamorph import remap
+from metamorph.errors import MetamorphError
 from vaults.services import remap as remap_service
 
 EPILOG = """

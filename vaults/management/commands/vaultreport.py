@@ -3,8 +3,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from vaults import selectors
-from vaults.metamorph import report as reports
-from vaults.metamorph.errors import MetamorphError
+from metamorph import report as reports
+from metamorph.errors import MetamorphError
 
 FORMAT_VERSION = 1
 
