@@ -39,6 +39,15 @@ METAMORPH_DATABASE_PATH = str(
 METAMORPH_BACKUP_DIR = str(
     (BASE_DIR / _env(env.str, "METAMORPH_BACKUP_DIR", default="./data/backups")).resolve()
 )
+# /metrics answers only with `Authorization: Bearer <METRICS_TOKEN>`; unset, /metrics is off (404).
+METRICS_TOKEN = _env(env.str, "METRICS_TOKEN", default="")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("METRICS_TOKEN is shorter than 16 characters: use a long random "
+                               "value (python -c 'import secrets; print(secrets.token_urlsafe(32))').")
+# The Vaults page warns when the newest verified backup of the file is older than this (0: never).
+BACKUP_MAX_AGE_HOURS = _env(env.float, "BACKUP_MAX_AGE_HOURS", default=26.0)
+if BACKUP_MAX_AGE_HOURS < 0:
+    raise ImproperlyConfigured("BACKUP_MAX_AGE_HOURS must be 0 (no warning) or more.")
 # Longest a page may spend counting before it shows "more than N" and counts in the background.
 METAMORPH_PAGE_QUERY_SECONDS = _env(env.float, "METAMORPH_PAGE_QUERY_SECONDS", default=1.0)
 

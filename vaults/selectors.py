@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from django.conf import settings
 
 from metamorph import inspect, report
+from metamorph.backup import newest_verified
 from metamorph_admin.models import Job
 from vaults.models import Snapshot
 
@@ -80,3 +81,30 @@ def vault_page(counts, vault):
     total = sum(r["rows"] for r in rows)
     return {"vault": vault, "rows": rows, "total": total,
             "exists": any(v == vault for v, _ in counts["vaults"])}
+
+
+def _hours(seconds):
+    hours = seconds / 3600
+    return f"{hours:.0f} hours" if hours < 72 else f"{hours / 24:.0f} days"
+
+
+def backup_age_finding(db_path, backup_dir=None):
+    """A warning finding when the newest verified backup of `db_path` is older than
+    BACKUP_MAX_AGE_HOURS (or there is none); None when fresh enough or the warning is off."""
+    limit = settings.BACKUP_MAX_AGE_HOURS
+    if not limit:
+        return None
+    newest = newest_verified(backup_dir or settings.METAMORPH_BACKUP_DIR, source_path=db_path)
+    fix = ("Back up now on the Backups page, and schedule `python manage.py backupdb --keep N` "
+           "(README: Scheduled backups).")
+    if newest is None:
+        return {"id": "backup_age", "title": "No verified backup", "status": "warning",
+                "detail": "This file has no verified backup in the backup directory.",
+                "cause": "No backup was taken, or none was verified.", "fix": fix}
+    if newest["age_seconds"] <= limit * 3600:
+        return None
+    return {"id": "backup_age", "title": "Backup too old", "status": "warning",
+            "detail": f"The newest verified backup ({newest['name']}) is "
+                      f"{_hours(newest['age_seconds'])} old; the limit is {limit:g} hours "
+                      "(BACKUP_MAX_AGE_HOURS).",
+            "cause": "Scheduled backups are not running, or failing.", "fix": fix}

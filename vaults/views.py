@@ -47,7 +47,8 @@ def dashboard(request):
         "not_migrated": [(t, counts["tables"][t]) for t, s in states.items() if s == "not-migrated"],
         "absent": [t for t, s in states.items() if s == "absent"],
         "chart": charts.bar_chart(counts["vaults"]), "chart_title": "Largest vaults by rows",
-        "problems": [f for f in data.report["checks"] if f["status"] in ("error", "warning")],
+        "problems": [f for f in data.report["checks"] if f["status"] in ("error", "warning")]
+        + [f for f in [selectors.backup_age_finding(data.report["path"])] if f],
     })
 
 
