@@ -51,6 +51,8 @@ def _describe(entry):
                                if isinstance(r, dict)],
         "sha256": m.get("sha256"), "source_path": m.get("source_path"),
         "last_verification": m.get("last_verification"), "has_manifest": bool(manifest),
+        # Manifests written before --verify existed were all checked in full.
+        "verify_mode": m.get("verify_mode", "full") if manifest else None,
     }
 
 

@@ -129,3 +129,16 @@ def test_an_out_of_range_form_value_is_audited_as_refused(client, db, live_db):
     record = AuditRecord.objects.get()
     assert (record.action, record.outcome) == ("backup", "refused")
     assert "greater than or equal to 1" in record.message and record.parameters["keep"] == "0"
+
+
+def test_the_backup_form_offers_a_quick_check_and_the_list_shows_it(client, db, live_db):
+    live_db("migrated")
+    login(client, "operator")
+    page = client.get(reverse("migrations_ui:backups")).content.decode()
+    assert 'name="verify"' in page and "quick_check" in page
+    start(client, "backup", verify="quick", label="nightly")
+    job = Job.objects.get()
+    assert job.state == "succeeded", job.error
+    assert job.result["verify_mode"] == "quick"
+    listed = client.get(reverse("migrations_ui:backups")).content.decode()
+    assert '<span class="muted verify-mode">quick check</span>' in listed
