@@ -18,7 +18,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sessions", type=int, default=int(os.environ.get("BENCH_SESSIONS", 25000)),
                         help="sessions in the benchmark databases (25,000 ~ 1 GB)")
-    parser.add_argument("--only", action="append", help="run only these parts: vaults, migrations, backups, verify, remap")
+    parser.add_argument("--only", action="append", help="run only these parts: vaults, migrations, backups, verify, load, remap")
     args = parser.parse_args()
     print(f"make bench — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
           f"{os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -32,6 +32,8 @@ def main():
         bench_backups.run(migrated)
     if not args.only or "backups" in args.only or "verify" in args.only:
         bench_backups.run_verify(migrated)
+    if not args.only or "load" in args.only:
+        bench_load.run(migrated)
     if not args.only or "remap" in args.only:
         bench_remap_workload.run(migrated)
     if not args.only or "migrations" in args.only:

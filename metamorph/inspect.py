@@ -125,26 +125,47 @@ def _pragma(conn, name):
     return conn.execute(f"PRAGMA {name}").fetchone()[0]
 
 
-def database_health(conn, path, tables=None):
-    """File, page and journal facts, lock state and applied migrations: all cheap."""
+def file_facts(path):
+    """What changes from one moment to the next: size, last write, WAL size, who holds a lock.
+    A stat and the kernel's lock table only: no SQLite connection."""
     stat = os.stat(path)
     wal = f"{path}-wal"
     lock = lock_state(path)
     return {
-        "path": os.path.abspath(path),
         "size_bytes": stat.st_size,
         "modified_at": datetime.fromtimestamp(stat.st_mtime, timezone.utc).isoformat(
             timespec="seconds"),
+        "wal_size_bytes": os.path.getsize(wal) if os.path.exists(wal) else None,
+        "lock": {"held": lock.held, "description": describe_lock(lock),
+                 "writer_pid": lock.writer or lock.exclusive, "reader_pid": lock.readers},
+    }
+
+
+def database_health(conn, path, tables=None):
+    """File, page and journal facts, lock state and applied migrations: all cheap."""
+    return {
+        "path": os.path.abspath(path),
+        **file_facts(path),
         "page_size": _pragma(conn, "page_size"),
         "page_count": _pragma(conn, "page_count"),
         "freelist_count": _pragma(conn, "freelist_count"),
         "journal_mode": _pragma(conn, "journal_mode"),
-        "wal_size_bytes": os.path.getsize(wal) if os.path.exists(wal) else None,
         "sqlite_version": sqlite3.sqlite_version,
         "applied_migrations": applied_migrations(conn, tables),
-        "lock": {"held": lock.held, "description": describe_lock(lock),
-                 "writer_pid": lock.writer or lock.exclusive, "reader_pid": lock.readers},
     }
+
+
+def pending_counts(tables):
+    """The count matrix before any count finished: every table's state, no numbers yet
+    (`pending`), so a page shows "counting…" instead of waiting on a count."""
+    result = {"tables": {}, "complete": False, "pending": True, "seconds": 0.0,
+              "counted_at": None}
+    for t, state in table_states(tables).items():
+        entry = {"state": state}
+        if state != "absent":
+            entry.update(total=0, by_vault={}, blank_vault=0, partial=True)
+        result["tables"][t] = entry
+    return summarize_matrix(result)
 
 
 def integrity(conn, full=False, seconds=None):

@@ -22,10 +22,12 @@ def _operator_errors(func):
 
 @_operator_errors
 def build_report(path, counts=None, integrity=None, sizes=None, count_seconds=None,
-                 isolation=None):
+                 isolation=None, live_counts=True):
     """Schema, health, index health and checks, read live (cheap); counts from the cache.
 
-    Without cached `counts`, counts are taken live, bounded by `count_seconds` when given.
+    Without cached `counts`, counts are taken live, bounded by `count_seconds` when given;
+    with `live_counts=False` not at all: the counts are `pending` (pages under load never
+    wait on a count, the background read fills them in).
     """
     conn = open_readonly(path)
     try:
@@ -41,7 +43,9 @@ def build_report(path, counts=None, integrity=None, sizes=None, count_seconds=No
             "sizes": sizes,
             "isolation": isolation,
         }
-        if counts is None:
+        if counts is None and not live_counts:
+            counts = inspect.pending_counts(tables)
+        elif counts is None:
             counts = inspect.vault_row_counts(conn, seconds=count_seconds, tables=tables)
         report["counts"] = counts
         report["checks"] = checks.run_checks(report)
@@ -59,14 +63,19 @@ def isolation_if_migrated(path, seconds=None):
 
 
 @_operator_errors
-def full_snapshot(path, progress=None):
-    """The slow part, for the background: exact counts, quick_check and object sizes."""
+def full_snapshot(path, progress=None, counted=None):
+    """The slow part, for the background: exact counts, quick_check and object sizes.
+
+    `counted(counts)` is called as soon as the counts are in (seconds, where the rest can take
+    minutes on a big file), so pages can show them before the read ends."""
     report = progress or (lambda *a: None)
     started = time.monotonic()
     conn = open_readonly(path)
     try:
         report("counts", 0, 4, "counting rows per vault")
         counts = inspect.vault_row_counts(conn)
+        if counted:
+            counted(counts)
         report("integrity", 1, 4, "running quick_check")
         integrity = inspect.integrity(conn)
         report("sizes", 2, 4, "measuring table and index sizes")

@@ -1,5 +1,6 @@
 """Read-side functions the views and commands call."""
 import os
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -7,6 +8,7 @@ from django.conf import settings
 
 from metamorph import inspect, report
 from metamorph.backup import newest_verified
+from metamorph.connection import check_file, schema_cookie
 from metamorph_admin.models import Job
 from vaults.models import Snapshot
 
@@ -49,14 +51,49 @@ class Overview:
         return self.pending is None and (self.snapshot is None or self.file_changed)
 
 
+# Under load every page asks for the same report many times a second. Schema, index health
+# and checks only change with the schema or the cached read, so each web process keeps the
+# report a few seconds (keyed by the read it used) instead of opening the multi-GB file for
+# every request; what moves each moment (size, last write, locks) is read live. Never a count.
+REPORT_CACHE_SECONDS = 5.0
+_REPORTS: dict[tuple, tuple[float, dict]] = {}
+
+
+def counts_snapshot(db_path):
+    """The newest finished read, else a running one whose counts are already in (its payload
+    is not loaded here: it is read once per cached report)."""
+    light = Snapshot.objects.filter(db_path=db_path).defer("payload")
+    return (light.filter(state=Snapshot.State.DONE).first()
+            or light.filter(state=Snapshot.State.RUNNING, payload__has_key="counts").first())
+
+
+def cached_report(db_path, snap):
+    """The page report for `db_path` with the counts of `snap` (pending without one)."""
+    check_file(db_path)  # a file gone or replaced since the cached report: its clear error
+    key = (db_path, schema_cookie(db_path), snap.id if snap else None,
+           snap.state if snap else None, snap.phase if snap else None)
+    now = time.monotonic()
+    hit = _REPORTS.get(key)
+    if hit is None or hit[0] < now:
+        payload = (Snapshot.objects.values_list("payload", flat=True).get(id=snap.id)
+                   if snap else {}) or {}
+        built = report.build_report(db_path, counts=payload.get("counts"),
+                                    integrity=payload.get("integrity"), sizes=payload.get("sizes"),
+                                    isolation=payload.get("isolation"), live_counts=False)
+        if len(_REPORTS) > 32:
+            _REPORTS.clear()
+        hit = _REPORTS[key] = (now + REPORT_CACHE_SECONDS, built)
+    cached = hit[1]
+    return dict(cached, health=dict(cached["health"], **inspect.file_facts(db_path)))
+
+
 def overview(db_path):
-    """The report for the pages: counts from the last background read, else a bounded live one."""
-    snap = latest_snapshot(db_path)
-    payload = snap.payload if snap else {}
-    data = report.build_report(db_path, counts=payload.get("counts"),
-                               integrity=payload.get("integrity"), sizes=payload.get("sizes"),
-                               isolation=payload.get("isolation"),
-                               count_seconds=settings.METAMORPH_PAGE_QUERY_SECONDS)
+    """The report for the pages: counts from the last background read, else pending (the
+    page says "counting…" and the background read fills them in); never a live count."""
+    snap = counts_snapshot(db_path)
+    data = cached_report(db_path, snap)
+    if snap is not None and snap.state != Snapshot.State.DONE:
+        snap = None  # early counts of a read still running: the page shows it as pending
     changed = False
     if snap and snap.finished_at:
         mtime = datetime.fromtimestamp(os.stat(db_path).st_mtime, timezone.utc)

@@ -15,13 +15,7 @@ PAGE_SIZE = 50
 
 
 def _overview():
-    db_path = selectors.metamorph_path()
-    data = selectors.overview(db_path)
-    if data.needs_snapshot:
-        data.pending = snapshots.request_snapshot(db_path)
-        if data.pending.state == Snapshot.State.DONE:  # the immediate backend ran it already
-            data = selectors.overview(db_path)
-    return data
+    return snapshots.page_overview(selectors.metamorph_path())
 
 
 def _int(value, default):

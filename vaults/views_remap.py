@@ -9,6 +9,7 @@ from vaults import forms, selectors
 from metamorph import remap
 from vaults.models import RemapPlanRecord
 from vaults.services import remap as remap_service
+from vaults.services import snapshots
 from metamorph_admin.view_helpers import metamorph_page
 
 FORMS = {"move": forms.MoveForm, "owner": forms.OwnerForm, "mapping": forms.MappingForm}
@@ -26,11 +27,14 @@ def _page(request, bound=None, kind=None, status=200):
              "owner": forms.OwnerForm(sources=_owner_sources(db_path, source))}
     if bound is not None:
         built[kind] = bound
+    counted = snapshots.page_overview(db_path)
     return render(request, "vaults/remap.html", {
         "forms": built, "owner_sources": built["owner"].sources,
         "incomplete": remap.incomplete_plans(db_path),
         "plans": RemapPlanRecord.objects.filter(db_path=db_path)[:RECENT],
-        "audit": remap.isolation_audit(db_path, seconds=2.0)}, status=status)
+        # From the background read (never a live audit in the request: seconds on a big file).
+        "audit": counted.report["isolation"], "audit_pending": counted.snapshot is None},
+        status=status)
 
 
 @require_GET
