@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench import bench_backups, bench_migrations, bench_remap_workload, bench_vaults  # noqa: E402
+from bench import (bench_backups, bench_load, bench_migrations, bench_remap_workload,  # noqa: E402
+                   bench_vaults)
 from bench.common import bench_database, row_total  # noqa: E402
 
 

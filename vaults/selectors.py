@@ -5,8 +5,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from django.conf import settings
+from django.db.models.fields.json import KT
 
-from metamorph import inspect, report
+from metamorph import inspect, remap, report
 from metamorph.backup import newest_verified
 from metamorph.connection import check_file, schema_cookie
 from metamorph_admin.models import Job
@@ -17,9 +18,15 @@ def metamorph_path():
     return settings.METAMORPH_DATABASE_PATH
 
 
+def _light(queryset):
+    """Snapshot rows without their payload (hundreds of kB of counts on a big file), with the
+    read's duration the pages show."""
+    return queryset.defer("payload").annotate(read_seconds=KT("payload__seconds"))
+
+
 def latest_snapshot(db_path, kind=Snapshot.Kind.COUNTS):
-    return Snapshot.objects.filter(db_path=db_path, kind=kind,
-                                   state=Snapshot.State.DONE).first()
+    return _light(Snapshot.objects.filter(db_path=db_path, kind=kind,
+                                          state=Snapshot.State.DONE)).first()
 
 
 def pending_snapshot(db_path, kind=Snapshot.Kind.COUNTS):
@@ -62,7 +69,7 @@ _REPORTS: dict[tuple, tuple[float, dict]] = {}
 def counts_snapshot(db_path):
     """The newest finished read, else a running one whose counts are already in (its payload
     is not loaded here: it is read once per cached report)."""
-    light = Snapshot.objects.filter(db_path=db_path).defer("payload")
+    light = _light(Snapshot.objects.filter(db_path=db_path))
     return (light.filter(state=Snapshot.State.DONE).first()
             or light.filter(state=Snapshot.State.RUNNING, payload__has_key="counts").first())
 
@@ -145,3 +152,21 @@ def backup_age_finding(db_path, backup_dir=None):
                       f"{_hours(newest['age_seconds'])} old; the limit is {limit:g} hours "
                       "(BACKUP_MAX_AGE_HOURS).",
             "cause": "Scheduled backups are not running, or failing.", "fix": fix}
+
+
+OWNER_SOURCES_CACHE_SECONDS = 60.0
+_OWNER_SOURCES: dict[tuple, tuple[float, list]] = {}
+
+
+def owner_sources(db_path, source):
+    """The owner columns and metadata keys the Remap page offers (sampled from the file: tens
+    of ms on 1 GB), kept a minute per process and schema."""
+    key = (db_path, source, schema_cookie(db_path))
+    now = time.monotonic()
+    hit = _OWNER_SOURCES.get(key)
+    if hit is None or hit[0] < now:
+        if len(_OWNER_SOURCES) > 32:
+            _OWNER_SOURCES.clear()
+        hit = _OWNER_SOURCES[key] = (now + OWNER_SOURCES_CACHE_SECONDS,
+                                     remap.discover_owner_sources(db_path, source))
+    return hit[1]

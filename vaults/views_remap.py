@@ -17,7 +17,7 @@ RECENT = 20
 
 
 def _owner_sources(db_path, source):
-    return remap.discover_owner_sources(db_path, source)
+    return selectors.owner_sources(db_path, source)
 
 
 def _page(request, bound=None, kind=None, status=200):
