@@ -21,7 +21,10 @@ import urllib.request
 from bench import load
 from bench.common import section
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# LOAD_SITE_ROOT runs the same load against another checkout (e.g. main, for a before figure).
+ROOT = os.environ.get("LOAD_SITE_ROOT") or os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))
+TICKS = os.sysconf("SC_CLK_TCK")
 USER = "loadtest"
 CACHED_P95_MS = 300
 UNCACHED_P95_MS = 1000
@@ -68,9 +71,10 @@ class Site:
                     "LOAD_PASSWORD")
 
     def start(self, name, argv):
-        log = open(os.path.join(self.dir, f"{name}.log"), "wb")
-        self.procs[name] = subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+        with open(os.path.join(self.dir, f"{name}.log"), "wb") as log:  # the child keeps it
+            self.procs[name] = subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log,
+                                                stderr=subprocess.STDOUT,
+                                                start_new_session=True)
 
     def start_web(self):
         self.start("web", [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "-c",
@@ -83,6 +87,22 @@ class Site:
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError(f"gunicorn did not start: see {self.dir}/web.log")
+
+    def cpu_seconds(self):
+        """CPU time (user + system) the web processes used so far: gunicorn and its workers."""
+        master = self.procs["web"].pid
+        total = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(entry) == master or int(fields[1]) == master:
+                total += int(fields[11]) + int(fields[12])
+        return total / TICKS
 
     def stop(self, name):
         proc = self.procs.pop(name, None)
@@ -101,8 +121,22 @@ class Site:
 
 
 def _load(site, seconds, clients, think):
-    return load.run_load(site.url, clients, seconds, load.MAX_REQUESTS, think,
-                         username=USER, password=site.password)
+    """The load's summary plus the web processes' CPU per request (what a request costs,
+    whatever else the machine is running) and the machine's load average meanwhile."""
+    cpu = site.cpu_seconds()
+    summary = load.run_load(site.url, clients, seconds, load.MAX_REQUESTS, think,
+                            username=USER, password=site.password)
+    n = summary["all"]["n"]
+    summary["all"]["cpu_ms_per_request"] = (site.cpu_seconds() - cpu) * 1000 / n if n else 0
+    summary["all"]["loadavg"] = os.getloadavg()[0]
+    return summary
+
+
+def _cost_line(summary):
+    s = summary["all"]
+    capacity = 2000 / s["cpu_ms_per_request"] if s["cpu_ms_per_request"] else 0
+    print(f"  server CPU {s['cpu_ms_per_request']:.1f} ms per request (2 idle cores would serve "
+          f"~{capacity:.0f} requests/s); machine load average {s['loadavg']:.1f} during the run")
 
 
 def _verdict(summary, target_ms):
@@ -127,6 +161,7 @@ def run(path, seconds=None, clients=None, think=None):
             uncached = _load(site, seconds, clients, think)
             load.print_summary(uncached, "no cached read (no task worker: pages show what they "
                                          "have)")
+            _cost_line(uncached)
             print("  " + _verdict(uncached, UNCACHED_P95_MS))
             site.python("from vaults.models import Snapshot\n"
                         "from vaults.services import snapshots\n"
@@ -136,6 +171,7 @@ def run(path, seconds=None, clients=None, think=None):
                         "snapshots.take_snapshot(s.id)")
             cached = _load(site, seconds, clients, think)
             load.print_summary(cached, "cached background read")
+            _cost_line(cached)
             print("  " + _verdict(cached, CACHED_P95_MS))
         finally:
             site.close()
