@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 from bench import load
@@ -82,8 +83,10 @@ class Site:
                            "metamorph_admin.wsgi"])
         for _ in range(300):
             try:
-                urllib.request.urlopen(self.url + "/healthz", timeout=2).read()
+                urllib.request.urlopen(self.url + "/login/", timeout=2).read()
                 return
+            except urllib.error.HTTPError:
+                return  # it answers
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError(f"gunicorn did not start: see {self.dir}/web.log")

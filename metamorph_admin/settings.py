@@ -107,6 +107,10 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Worker and web write job progress at once: wait for the lock instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20})
+# A web process keeps its connection to the dashboard's database (opening one per request
+# was a visible share of a cached page's cost under load); a broken one is replaced.
+DATABASES["default"].setdefault("CONN_MAX_AGE", 300)
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
