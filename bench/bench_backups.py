@@ -1,5 +1,5 @@
-"""Issue 3: backup copy throughput vs `cp` + fsync of the same file; peak memory of backupdb.
-Issue 12: the verify phase (sha256 and the check side by side; --verify full|quick)."""
+"""Backup copy throughput vs `cp` + fsync of the same file; peak memory of backupdb; the
+verify phase (sha256 and the check side by side; --verify full|quick)."""
 import hashlib
 import json
 import os
@@ -98,7 +98,7 @@ def _throughput_line(label, size, cp_t, manifest):
 
 
 def run(path):
-    with section("Issue 3 — backupdb on the migrated database"):
+    with section("backupdb on the migrated database"):
         size = os.path.getsize(path)
         work = tempfile.mkdtemp(prefix="bench-backup-", dir=os.path.dirname(path))
         try:

@@ -1,4 +1,4 @@
-"""`make bench` for issue 5: our remap against one raw UPDATE of the same rows.
+"""`make bench`: our remap against one raw UPDATE of the same rows.
 
 `run(path)` never touches `path`: it copies it, resets every row to default-vault (a legacy
 database just migrated), then times on fresh copies, in one process:
@@ -33,7 +33,7 @@ def run(path, durabilities=("full", "fast"), offline=True, batch_seconds=0.5):
     try:
         base, owners = _legacy_copy(path, work)
         rows = _count(base)
-        print(f"\n== Issue 5 — legacy remap ({rows:,} rows in default-vault, "
+        print(f"\n== legacy remap ({rows:,} rows in default-vault, "
               f"{len(set(owners.values()))} vaults in the mapping file)")
         figures["move"] = _case(work, base, "whole-vault move", MoveVault(MOVE_TARGET),
                                 durabilities, offline, batch_seconds)
@@ -121,11 +121,8 @@ def _count(path):
 
 def _raw(preview_copy, rule, target):
     """One transaction of plain UPDATEs moving the plan's rows to the plan's targets."""
-    ro = open_readonly(preview_copy)
-    try:
+    with open_readonly(preview_copy) as ro:
         res = resolve(ro, rule)
-    finally:
-        ro.close()
     conn = sqlite3.connect(target, isolation_level=None)
     try:
         if rule.kind != "move":

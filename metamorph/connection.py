@@ -51,12 +51,23 @@ def readonly_uri(path):
     return "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
 
 
+class ClosingConnection(sqlite3.Connection):
+    """A connection whose `with` block closes it (sqlite3's own only ends a transaction):
+    `with open_readonly(path) as conn:`. Our connections are in autocommit mode and open
+    their transactions explicitly, so there is nothing for the block to commit."""
+
+    def __exit__(self, *exc_info):
+        self.close()
+        return False
+
+
 def open_readonly(path, timeout=READ_BUSY_TIMEOUT, require_metamorph=True):
     """Open `path` read-only (mode=ro, query_only): inspection can never write to it."""
     check_file(path)
     try:
         conn = sqlite3.connect(readonly_uri(path), uri=True, timeout=timeout,
-                               isolation_level=None, check_same_thread=False)
+                               isolation_level=None, check_same_thread=False,
+                               factory=ClosingConnection)
         conn.execute("PRAGMA query_only = ON")
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.DatabaseError as exc:
@@ -94,7 +105,7 @@ def open_writable(path, timeout=WRITE_BUSY_TIMEOUT, require_metamorph=True):
     conn = None
     try:
         conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None,
-                               check_same_thread=False)
+                               check_same_thread=False, factory=ClosingConnection)
         # The first read also rolls back a hot journal left by a killed writer.
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.DatabaseError as exc:

@@ -275,7 +275,7 @@ class PlanOutdated(RemapError):
         self.plan_id = plan_id
 
 
-class PlanNotFound(RemapError):
+class PlanNotInJournal(RemapError):
     def __init__(self, plan_id, journal):
         super().__init__(
             f"Plan {plan_id} has no record in the remap journal {journal}: it never ran against "

@@ -1,11 +1,13 @@
 """The whole picture of one Metamorph file, as the dashboard and `vaultreport` show it."""
 import functools
+from collections.abc import Callable
 import sqlite3
 import time
 
 from . import checks, inspect, indexes
 from .connection import open_readonly, translate_error
 from .errors import NotMigrated
+from .shapes import IntegrityResult, Progress, Report, SnapshotPayload, VaultCounts
 from .remap.audit import isolation_audit
 
 
@@ -21,19 +23,24 @@ def _operator_errors(func):
 
 
 @_operator_errors
-def build_report(path, counts=None, integrity=None, sizes=None, count_seconds=None,
-                 isolation=None, live_counts=True):
+def build_report(path: str, counts: VaultCounts | None = None,
+                 integrity: IntegrityResult | None = None, sizes: dict | None = None,
+                 count_seconds: float | None = None, isolation: dict | None = None,
+                 live_counts: bool = True) -> Report:
     """Schema, health, index health and checks, read live (cheap); counts from the cache.
 
     Without cached `counts`, counts are taken live, bounded by `count_seconds` when given;
     with `live_counts=False` not at all: the counts are `pending` (pages under load never
     wait on a count, the background read fills them in).
     """
-    conn = open_readonly(path)
-    try:
+    with open_readonly(path) as conn:
         tables = inspect.existing_tables(conn)
         states = inspect.table_states(tables)
-        report = {
+        if counts is None and not live_counts:
+            counts = inspect.pending_counts(tables)
+        elif counts is None:
+            counts = inspect.vault_row_counts(conn, seconds=count_seconds, tables=tables)
+        report: Report = {
             "path": path,
             "table_states": states,
             "columns": {t: tables[t] for t in states if t in tables},
@@ -42,15 +49,10 @@ def build_report(path, counts=None, integrity=None, sizes=None, count_seconds=No
             "integrity": integrity,
             "sizes": sizes,
             "isolation": isolation,
+            "counts": counts,
+            "checks": [],
         }
-        if counts is None and not live_counts:
-            counts = inspect.pending_counts(tables)
-        elif counts is None:
-            counts = inspect.vault_row_counts(conn, seconds=count_seconds, tables=tables)
-        report["counts"] = counts
         report["checks"] = checks.run_checks(report)
-    finally:
-        conn.close()
     return report
 
 
@@ -63,15 +65,15 @@ def isolation_if_migrated(path, seconds=None):
 
 
 @_operator_errors
-def full_snapshot(path, progress=None, counted=None):
+def full_snapshot(path: str, progress: Progress | None = None,
+                  counted: Callable[[VaultCounts], None] | None = None) -> SnapshotPayload:
     """The slow part, for the background: exact counts, quick_check and object sizes.
 
     `counted(counts)` is called as soon as the counts are in (seconds, where the rest can take
     minutes on a big file), so pages can show them before the read ends."""
     report = progress or (lambda *a: None)
     started = time.monotonic()
-    conn = open_readonly(path)
-    try:
+    with open_readonly(path) as conn:
         report("counts", 0, 4, "counting rows per vault")
         counts = inspect.vault_row_counts(conn)
         if counted:
@@ -80,8 +82,6 @@ def full_snapshot(path, progress=None, counted=None):
         integrity = inspect.integrity(conn)
         report("sizes", 2, 4, "measuring table and index sizes")
         sizes = inspect.object_sizes(conn)
-    finally:
-        conn.close()
     report("isolation", 3, 4, "isolation audit")
     isolation = isolation_if_migrated(path)
     report("done", 4, 4, "done")

@@ -1,4 +1,4 @@
-"""What Metamorph's own code creates, as data (see shared/metamorph-schema.md).
+"""What Metamorph's own code creates, as data.
 
 Everything here is read from Metamorph's `store.ts`, `sqlite-adapter.ts` and its
 migrations 001/002; the demo builder, the inspection and the migration engine all

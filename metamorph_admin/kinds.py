@@ -1,17 +1,16 @@
 """The job kinds: which engine function each runs, who may start it, whether it changes the file.
 
 An engine function is plain Python called as `run(progress=report, **parameters)` and returns a
-JSON-serializable dict (or a dataclass). To add a kind, register it with one line below, e.g.
-    register(JobKind("backup", "Backup", "metamorph.backup.run_backup",
-                     "metamorph_admin.run_backup", form=BackupForm))
+JSON-serializable dict (or a dataclass). Each app registers its kinds in its job_kinds.py when
+it is ready, with dotted paths so that a command's start-up imports neither engines nor forms:
+    register(JobKind("backup", "Backup", "migrations_ui.services.operations.run_backup",
+                     "metamorph_admin.run_backup", form="migrations_ui.operation_forms.BackupForm"))
 """
 import functools
 from dataclasses import dataclass
 
 from django.utils.module_loading import import_string
 
-from metamorph import inspect
-from metamorph.connection import open_readonly
 from metamorph.errors import MetamorphError
 
 
@@ -28,10 +27,14 @@ class JobKind:
     run: object          # the engine callable, or its dotted path (imported when first run)
     permission: str      # "app_label.codename" needed to start it from the web
     mutating: bool = True  # True: holds the database's mutation lock while it runs
-    form: type | None = None  # Django form for its web parameters; None: no web parameters
+    form: str | type | None = None  # its web parameters' Django form (or its dotted path)
+    group: str = ""        # the page that lists its history: "migrations", "backups", "remap"
 
     def engine(self):
         return import_string(self.run) if isinstance(self.run, str) else self.run
+
+    def form_class(self):
+        return import_string(self.form) if isinstance(self.form, str) else self.form
 
     def bind(self, parameters):
         """The zero-argument-but-progress callable run_job calls: engine with these parameters."""
@@ -57,21 +60,14 @@ def get(name):
         raise UnknownJobKind(name) from None
 
 
+def names_in_group(group):
+    """The kinds a page lists in its history, e.g. names_in_group("backups")."""
+    return [name for name, kind in KINDS.items() if kind.group == group]
+
+
 def label(name):
     return KINDS[name].label if name in KINDS else name
 
 
-def check_integrity(db_path, progress):
-    """Full `PRAGMA integrity_check` of the Metamorph file, read-only."""
-    progress("integrity_check", 0, 1, f"reading all of {db_path}")
-    conn = open_readonly(db_path, require_metamorph=False)
-    try:
-        outcome = inspect.integrity(conn, full=True)
-    finally:
-        conn.close()
-    progress("integrity_check", 1, 1, "ok" if outcome["ok"] else "problems found")
-    return outcome
-
-
-register(JobKind("integrity-check", "Full integrity check", check_integrity,
+register(JobKind("integrity-check", "Full integrity check", "metamorph.inspect.full_integrity_check",
                  "metamorph_admin.run_verification", mutating=False))

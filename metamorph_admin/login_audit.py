@@ -18,10 +18,11 @@ def _minutes():
 def _record(request, action, username, message):
     username = (username or "")[:150]
     user = get_user_model().objects.filter(username=username).first() if username else None
-    audit.record(action, outcome=REFUSED, actor=username or "anonymous", user=user,
+    actor = audit.Actor(username or "anonymous", user=user,
+                        remote_addr=audit.client_address(request) if request is not None else None)
+    audit.record(action, actor, outcome=REFUSED,
                  target=request.path if request is not None else "",
-                 parameters={"username": username}, message=message,
-                 remote_addr=audit.client_address(request) if request is not None else None)
+                 parameters={"username": username}, message=message)
 
 
 def _locked_before(request):

@@ -8,6 +8,22 @@ class Origin(models.TextChoices):
     CLI = "cli", "Command line"
 
 
+class JobQuerySet(models.QuerySet):
+    def for_file(self, db_path):
+        """Jobs that worked on this Metamorph file."""
+        return self.filter(db_path=db_path)
+
+    def of_kinds(self, names):
+        """Jobs of these kinds (see kinds.names_in_group for a page's kinds)."""
+        return self.filter(kind__in=list(names))
+
+    def succeeded(self):
+        return self.filter(state=Job.State.SUCCEEDED)
+
+    def running(self):
+        return self.filter(state=Job.State.RUNNING)
+
+
 class Job(models.Model):
     """One run of a long operation, started from the web or a command."""
 
@@ -19,6 +35,8 @@ class Job(models.Model):
         INTERRUPTED = "interrupted", "Interrupted"
 
     FINISHED_STATES = (State.SUCCEEDED, State.FAILED, State.INTERRUPTED)
+
+    objects = JobQuerySet.as_manager()
 
     kind = models.CharField(max_length=32, db_index=True)
     db_path = models.CharField(max_length=1024)

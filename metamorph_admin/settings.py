@@ -100,7 +100,6 @@ TEMPLATES = [
 ]
 WSGI_APPLICATION = "metamorph_admin.wsgi.application"
 
-(BASE_DIR / "var").mkdir(exist_ok=True)
 DATABASES = {
     "default": _env(env.db, "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'admin.sqlite3'}")
 }
@@ -152,7 +151,6 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

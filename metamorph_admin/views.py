@@ -68,7 +68,7 @@ def start_job(request, kind):
     require_perm(request, job_kind.permission, action=kind)
     params = {}
     if job_kind.form is not None:
-        form = job_kind.form(request.POST)
+        form = job_kind.form_class()(request.POST)
         if not form.is_valid():
             for errors in form.errors.values():
                 messages.error(request, " ".join(errors))

@@ -1,25 +1,27 @@
 """The job kinds of migrations and backups, registered when the app is ready."""
 from metamorph_admin.kinds import JobKind, register
-from migrations_ui import operation_forms as forms
 
 CALLS = "migrations_ui.services.operations."
+FORMS = "migrations_ui.operation_forms."
 
 
 def register_kinds():
     for kind in (
         JobKind("migration", "Migration", CALLS + "migrate", "metamorph_admin.run_migration",
-                form=forms.MigrationForm),
+                form=FORMS + "MigrationForm", group="migrations"),
         JobKind("rehearsal", "Rehearsal on a scratch copy", CALLS + "rehearse",
-                "metamorph_admin.run_rehearsal", mutating=False),
+                "metamorph_admin.run_rehearsal", mutating=False, group="migrations"),
         JobKind("rollback", "Migration rollback", CALLS + "rollback",
-                "metamorph_admin.rollback_migration", form=forms.RollbackForm),
+                "metamorph_admin.rollback_migration", form=FORMS + "RollbackForm",
+                group="migrations"),
         JobKind("verification", "Migration verification", CALLS + "verify",
-                "metamorph_admin.run_verification", mutating=False),
+                "metamorph_admin.run_verification", mutating=False, group="migrations"),
         JobKind("backup", "Backup", CALLS + "run_backup", "metamorph_admin.run_backup",
-                form=forms.BackupForm),
+                form=FORMS + "BackupForm", group="backups"),
         JobKind("verify-backup", "Backup re-verification", CALLS + "verify_backup",
-                "metamorph_admin.verify_backup", mutating=False, form=forms.BackupNameForm),
+                "metamorph_admin.verify_backup", mutating=False, form=FORMS + "BackupNameForm",
+                group="backups"),
         JobKind("restore", "Restore from backup", CALLS + "restore_backup",
-                "metamorph_admin.restore_backup", form=forms.RestoreForm),
+                "metamorph_admin.restore_backup", form=FORMS + "RestoreForm", group="backups"),
     ):
         register(kind)

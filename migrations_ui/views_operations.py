@@ -6,7 +6,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from migrations_ui import operation_forms as forms
-from metamorph_admin import selectors
+from metamorph_admin import kinds, selectors
 from metamorph import backup
 from metamorph.migrate import rehearsal, runner
 from metamorph_admin.view_helpers import metamorph_page
@@ -15,7 +15,7 @@ HISTORY = 20
 
 
 def _last_rehearsal_seconds():
-    job = selectors.jobs(kind="rehearsal", state="succeeded").first()
+    job = selectors.jobs().of_kinds(["rehearsal"]).succeeded().first()
     return (job.result or {}).get("migrate_seconds") if job else None
 
 
@@ -36,9 +36,8 @@ def migrations(request):
         "run_form": forms.MigrationForm(initial={"take_backup": True}),
         "rollback_form": forms.RollbackForm(initial={
             "migration_id": preview["migration_id"] if preview else None, "take_backup": True}),
-        "history": selectors.jobs().filter(
-            db_path=db_path,
-            kind__in=["migration", "rehearsal", "rollback", "verification"])[:HISTORY],
+        "history": selectors.jobs().for_file(db_path).of_kinds(
+            kinds.names_in_group("migrations"))[:HISTORY],
     })
 
 
@@ -49,7 +48,7 @@ def backups(request):
     entries = backup.list_backups(backup_dir) if os.path.isdir(backup_dir) else []
     return render(request, "migrations_ui/backups.html", {
         "backups": entries, "backup_dir": backup_dir, "db_name": forms.database_name(),
-        "backup_form": forms.BackupForm(), "history": selectors.jobs().filter(
-            db_path=settings.METAMORPH_DATABASE_PATH,
-            kind__in=["backup", "verify-backup", "restore"])[:HISTORY],
+        "backup_form": forms.BackupForm(),
+        "history": selectors.jobs().for_file(settings.METAMORPH_DATABASE_PATH).of_kinds(
+            kinds.names_in_group("backups"))[:HISTORY],
     })

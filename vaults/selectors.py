@@ -37,7 +37,7 @@ def pending_snapshot(db_path, kind=Snapshot.Kind.COUNTS):
 
 def latest_integrity_job(db_path):
     """The newest full integrity_check job of this file (run from the Health or Jobs page)."""
-    return Job.objects.filter(kind="integrity-check", db_path=db_path).order_by("-id").first()
+    return Job.objects.for_file(db_path).of_kinds(["integrity-check"]).order_by("-id").first()
 
 
 def last_failed_snapshot(db_path):

@@ -2,6 +2,7 @@
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from metamorph_admin import kinds
 from metamorph_admin.models import Job
 from metamorph_admin.permissions import require_perm
 from metamorph_admin import audit
@@ -76,5 +77,5 @@ def remap_plan(request, plan_id):
         "record": record, "p": plan.preview, "status": remap_service.status(record),
         "execute_form": forms.ExecuteForm(initial={"plan_id": plan_id}),
         "undo_form": forms.UndoForm(initial={"plan_id": plan_id}),
-        "jobs": Job.objects.filter(kind__in=["remap", "remap-undo"],
-                                   parameters__plan_id=plan_id).order_by("-id")[:10]})
+        "jobs": Job.objects.of_kinds(kinds.names_in_group("remap")).filter(
+            parameters__plan_id=plan_id).order_by("-id")[:10]})

@@ -177,12 +177,9 @@ def _bounded_wait(page_size, report):
 
 
 def _check_restored(db_path, manifest, name, safety):
-    conn = open_readonly(db_path, require_metamorph=False)
-    try:
+    with open_readonly(db_path, require_metamorph=False) as conn:
         counts = inspect.vault_row_counts(conn)
         health = inspect.integrity(conn)
-    finally:
-        conn.close()
     got = {t: e["total"] for t, e in counts["tables"].items() if e["state"] != "absent"}
     want = manifests.manifest_row_counts(manifest)
     mismatches = {t: (want.get(t), got.get(t)) for t in sorted(set(want) | set(got))

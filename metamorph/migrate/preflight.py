@@ -58,8 +58,7 @@ class PreflightReport:
 def preflight(db_path, manifest_finder=None, max_backup_age_hours=24, force=False, now=None):
     """Run every check; raise PreflightRefused unless all pass or `force` is set."""
     report = PreflightReport(str(db_path), forced=force)
-    conn = open_for_reading(db_path)
-    try:
+    with open_for_reading(db_path) as conn:
         pending = [m for m in MIGRATIONS if m.id not in applied_rows(conn)]
         report.findings.append(Finding(
             "pending", True, f"pending: {', '.join(m.id for m in pending)}" if pending
@@ -70,8 +69,6 @@ def preflight(db_path, manifest_finder=None, max_backup_age_hours=24, force=Fals
             "quick_check found problems (" + "; ".join(quick["messages"][:3]) + "): restore "
             "a good backup or repair the file before migrating"))
         needed = estimate_index_bytes(conn, [m.plan_up(conn) for m in pending])
-    finally:
-        conn.close()
     report.findings.append(check_lock(db_path))
     report.findings.append(check_disk_space(db_path, needed))
     report.findings.append(check_backup(report, manifest_finder, max_backup_age_hours, now))

@@ -25,7 +25,7 @@ GUIDE_DOWNTIME = (
     (10 * GB, "1GB - 10GB", "5-30 minutes", (300, 1800)),
     (None, "> 10GB", "Plan for extended maintenance", (1800, None)),
 )
-# Measured (shared/sqlite-performance.md): Metamorph's migrator did 001+002 on a 984 MB legacy
+# Measured on a 2-core machine (SQLite 3.40.1): Metamorph's migrator did 001+002 on a 984 MB legacy
 # database in ~1.6 s. Index builds dominate and scale with rows, so with bytes, roughly.
 MODEL_SECONDS_PER_GB = 1.6 / 0.984
 # The live disk may be cold and busy where the rehearsal's copy was warm: plan for double.
@@ -127,11 +127,8 @@ def _check_scratch_space(db_path, scratch_dir, size):
 
 
 def _counts(path):
-    conn = open_for_reading(path)
-    try:
+    with open_for_reading(path) as conn:
         return count_rows(conn)
-    finally:
-        conn.close()
 
 
 def _remove(path):

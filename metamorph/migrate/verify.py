@@ -78,8 +78,7 @@ def verify_migration(db_path, before_counts=None, default_vault_tables=None):
     """Check the file against what the applied migrations promise; never writes."""
     started = time.monotonic()
     result = Verification(str(db_path))
-    conn = open_for_reading(db_path)
-    try:
+    with open_for_reading(db_path) as conn:
         applied = applied_rows(conn)
         tables = inspect.existing_tables(conn)
         result.checks.append(check_recorded(applied))
@@ -94,8 +93,6 @@ def verify_migration(db_path, before_counts=None, default_vault_tables=None):
         result.checks.append(Check("quick_check", quick["ok"],
                                    "PRAGMA quick_check: ok" if quick["ok"]
                                    else "PRAGMA quick_check found problems", quick["messages"]))
-    finally:
-        conn.close()
     result.seconds = round(time.monotonic() - started, 3)
     return result
 

@@ -1,4 +1,4 @@
-"""Legacy remap (issue 5): move rows between vaults with a preview, a journal and an undo.
+"""Legacy remap: move rows between vaults with a preview, a journal and an undo.
 
 Plain Python, no Django. The Django form, the `remapvaults` command and the background
 task all call these functions:

@@ -36,8 +36,7 @@ def isolation_audit(db_path, journal_path=None, seconds=None):
     the remap journal (default path beside the database) explains a half-done remap.
     """
     started = time.monotonic()
-    conn = open_readonly(db_path)
-    try:
+    with open_readonly(db_path) as conn:
         tables = vault_tables(conn, db_path)
         budget = _Budget(conn, seconds, started)
         findings, dangling, checked = [], {}, []
@@ -48,8 +47,6 @@ def isolation_audit(db_path, journal_path=None, seconds=None):
                 checked.append(label)
         for table in tables:
             budget.run(f"{table} vault ids", lambda: _check_vault_ids(conn, table, findings))
-    finally:
-        conn.close()
     result = {"clean": not findings and not budget.unfinished, "complete": not budget.unfinished,
               "findings": findings, "dangling": dangling, "checked": checked,
               "unfinished": budget.unfinished,

@@ -27,8 +27,7 @@ GENERIC = {"id", schema.VAULT_COLUMN, "data", "content", "metadata", "embedding"
 def discover_owner_sources(db_path, source=schema.DEFAULT_VAULT, sample_rows=SAMPLE_ROWS,
                            prefix=DEFAULT_PREFIX):
     """Owner columns and metadata JSON keys that carry values in the source vault."""
-    conn = open_readonly(db_path)
-    try:
+    with open_readonly(db_path) as conn:
         out = []
         for table in vault_tables(conn, db_path):
             if table in schema.SANDBOX_TABLES:
@@ -43,8 +42,6 @@ def discover_owner_sources(db_path, source=schema.DEFAULT_VAULT, sample_rows=SAM
                     if entry:
                         out.append(entry)
         return sorted(out, key=lambda e: (-e["with_value"], e["label"]))
-    finally:
-        conn.close()
 
 
 def _sample(conn, table, expr, source, limit):

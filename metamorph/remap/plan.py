@@ -56,12 +56,9 @@ def new_plan_id():
 def build_plan(db_path, rule):
     """Validate `rule`, compute its preview on the data as it is now: a RemapPlan."""
     rule.validate()
-    conn = open_readonly(db_path)
-    try:
+    with open_readonly(db_path) as conn:
         res = resolve(conn, rule, db_path)
         preview = make_preview(conn, rule, res, vault_tables(conn, db_path))
-    finally:
-        conn.close()
     return RemapPlan(new_plan_id(), datetime.now(timezone.utc).isoformat(timespec="seconds"),
                      os.path.abspath(db_path), rule, res.fingerprint, preview)
 

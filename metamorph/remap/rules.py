@@ -1,4 +1,4 @@
-"""The three kinds of remap rule an operator can choose (issue 5).
+"""The three kinds of remap rule an operator can choose.
 
 - MoveVault: every row of a source vault, in every vault table, to one target vault.
 - SplitByOwner: target = prefix + the value of an owner column (or a JSON key of a

@@ -10,7 +10,7 @@ import time
 
 from .. import schema
 from ..connection import open_writable
-from ..errors import PlanNotFound
+from ..errors import PlanNotInJournal
 from . import batches
 from .journal import default_journal_path, open_journal, runner_lock
 
@@ -36,10 +36,10 @@ def undo_plan(db_path, plan_id, journal_path=None, progress=None, batch_seconds=
 def _journal_with_plan(conn, db_path, journal_path, plan_id):
     mode = conn.execute("PRAGMA main.journal_mode").fetchone()[0].lower()
     if mode != "wal" and not os.path.exists(journal_path):
-        raise PlanNotFound(plan_id, journal_path)
+        raise PlanNotInJournal(plan_id, journal_path)
     journal = open_journal(conn, db_path, journal_path, create=False)
     if journal.record(plan_id) is None:
-        raise PlanNotFound(plan_id, journal.path)
+        raise PlanNotInJournal(plan_id, journal.path)
     return journal
 
 

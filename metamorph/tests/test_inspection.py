@@ -13,11 +13,8 @@ from metamorph.testing.lockers import Locker
 
 
 def counts_of(path, **kw):
-    conn = open_readonly(path)
-    try:
+    with open_readonly(path) as conn:
         return inspect.vault_row_counts(conn, **kw)
-    finally:
-        conn.close()
 
 
 def test_counts_per_vault_equal_a_direct_group_by(metamorph_db):

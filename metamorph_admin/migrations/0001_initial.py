@@ -1,4 +1,4 @@
-"""Job, JobLog, MutationLock and AuditRecord move here from migrations_ui (issue 10).
+"""Job, JobLog, MutationLock and AuditRecord move here from migrations_ui.
 
 The tables keep their names, so only Django's state moves; the content types move too, so
 the roles' permissions (and their group grants) follow the models unchanged.

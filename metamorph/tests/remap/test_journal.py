@@ -4,7 +4,7 @@ import sqlite3
 
 import pytest
 
-from metamorph.errors import OfflineNeedsDowntime, PlanBusy, PlanNotFound, RemapJournalUnusable
+from metamorph.errors import OfflineNeedsDowntime, PlanBusy, PlanNotInJournal, RemapJournalUnusable
 from metamorph.remap import (MoveVault, build_plan, execute_plan, plan_status,
                                     undo_plan)
 from metamorph.remap.journal import runner_lock
@@ -67,7 +67,7 @@ def test_two_runs_on_one_journal_at_once_are_refused(db, tmp_path):
 
 
 def test_undo_of_a_plan_that_never_ran_names_the_journal(db, tmp_path):
-    with pytest.raises(PlanNotFound, match="has no record in the remap journal"):
+    with pytest.raises(PlanNotInJournal, match="has no record in the remap journal"):
         undo_plan(db, "rp-nope", str(tmp_path / "j.sqlite3"))
 
 
