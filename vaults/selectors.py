@@ -30,9 +30,9 @@ def latest_snapshot(db_path, kind=Snapshot.Kind.COUNTS):
 
 
 def pending_snapshot(db_path, kind=Snapshot.Kind.COUNTS):
-    return Snapshot.objects.filter(
+    return _light(Snapshot.objects.filter(
         db_path=db_path, kind=kind,
-        state__in=[Snapshot.State.QUEUED, Snapshot.State.RUNNING]).first()
+        state__in=[Snapshot.State.QUEUED, Snapshot.State.RUNNING])).first()
 
 
 def latest_integrity_job(db_path):
@@ -41,7 +41,7 @@ def latest_integrity_job(db_path):
 
 
 def last_failed_snapshot(db_path):
-    last = Snapshot.objects.filter(db_path=db_path).first()
+    last = _light(Snapshot.objects.filter(db_path=db_path)).first()
     return last if last and last.state == Snapshot.State.FAILED else None
 
 

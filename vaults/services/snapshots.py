@@ -20,7 +20,7 @@ def request_snapshot(db_path):
     """Queue a background read, unless one for the same file is already under way."""
     under_way = Snapshot.objects.filter(
         db_path=db_path, state__in=[Snapshot.State.QUEUED, Snapshot.State.RUNNING],
-        requested_at__gte=timezone.now() - STUCK_AFTER).first()
+        requested_at__gte=timezone.now() - STUCK_AFTER).defer("payload").first()
     if under_way:
         return under_way
     snap = Snapshot.objects.create(db_path=db_path)
