@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.utils.module_loading import import_string
 
 from metamorph.errors import MetamorphError
+from metamorph_admin import job_summary
 
 
 class UnknownJobKind(MetamorphError):
@@ -29,12 +30,20 @@ class JobKind:
     mutating: bool = True  # True: holds the database's mutation lock while it runs
     form: str | type | None = None  # its web parameters' Django form (or its dotted path)
     group: str = ""        # the page that lists its history: "migrations", "backups", "remap"
+    summary: object = None  # job -> JobSummary (or its dotted path); None: the generic one
 
     def engine(self):
         return import_string(self.run) if isinstance(self.run, str) else self.run
 
     def form_class(self):
         return import_string(self.form) if isinstance(self.form, str) else self.form
+
+    def summarize(self, job):
+        """What the finished job did, in words (metamorph_admin.job_summary)."""
+        if self.summary is None:
+            return job_summary.generic(job)
+        build = import_string(self.summary) if isinstance(self.summary, str) else self.summary
+        return build(job)
 
     def bind(self, parameters):
         """The zero-argument-but-progress callable run_job calls: engine with these parameters."""
@@ -70,4 +79,5 @@ def label(name):
 
 
 register(JobKind("integrity-check", "Full integrity check", "metamorph.inspect.full_integrity_check",
-                 "metamorph_admin.run_verification", mutating=False))
+                 "metamorph_admin.run_verification", mutating=False,
+                 summary=job_summary.integrity_check))

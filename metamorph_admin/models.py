@@ -23,6 +23,10 @@ class JobQuerySet(models.QuerySet):
     def running(self):
         return self.filter(state=Job.State.RUNNING)
 
+    def in_progress(self):
+        """Queued or running: not finished yet."""
+        return self.filter(state__in=[Job.State.QUEUED, Job.State.RUNNING])
+
 
 class Job(models.Model):
     """One run of a long operation, started from the web or a command."""
@@ -88,8 +92,10 @@ class Job(models.Model):
 
     @property
     def percent(self):
+        if self.state == self.State.SUCCEEDED:
+            return 100  # a finished job is done, whatever its last progress report said
         if not self.total:
-            return 100 if self.state == self.State.SUCCEEDED else 0
+            return 0
         return max(0, min(100, int(100 * self.done / self.total)))
 
     @property

@@ -50,7 +50,7 @@ def test_the_counts_show_as_soon_as_the_background_read_has_them(client, queued_
                                         "AND name NOT LIKE 'sqlite_%' AND name != "
                                         "'schema_migrations'")
                 for (n,) in sql(path, f'SELECT COUNT(*) FROM "{t}"'))
-    assert f'id="total-rows">{total}<' in seen["html"]
+    assert f'id="total-rows">{total:,}<' in seen["html"]
 
 
 def test_a_recount_stores_counts_before_the_slow_parts(queued_only, monkeypatch):
