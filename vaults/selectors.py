@@ -1,19 +1,17 @@
 """Read-side functions the views and commands call."""
 import os
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db.models.fields.json import KT
 from django.urls import reverse
 from django.utils import timezone
 
-from metamorph import inspect, remap, report, schema
+from metamorph import inspect, schema
 from metamorph.backup import newest_verified
-from metamorph.connection import check_file, schema_cookie
 from metamorph_admin import kinds
 from metamorph_admin.models import Job
+from vaults import page_cache
 from vaults.models import Snapshot
 
 
@@ -21,19 +19,13 @@ def metamorph_path():
     return settings.METAMORPH_DATABASE_PATH
 
 
-def _light(queryset):
-    """Snapshot rows without their payload (hundreds of kB of counts on a big file), with the
-    read's duration the pages show."""
-    return queryset.defer("payload").annotate(read_seconds=KT("payload__seconds"))
-
-
 def latest_snapshot(db_path, kind=Snapshot.Kind.COUNTS):
-    return _light(Snapshot.objects.filter(db_path=db_path, kind=kind,
+    return page_cache.light(Snapshot.objects.filter(db_path=db_path, kind=kind,
                                           state=Snapshot.State.DONE)).first()
 
 
 def pending_snapshot(db_path, kind=Snapshot.Kind.COUNTS):
-    return _light(Snapshot.objects.filter(
+    return page_cache.light(Snapshot.objects.filter(
         db_path=db_path, kind=kind,
         state__in=[Snapshot.State.QUEUED, Snapshot.State.RUNNING])).first()
 
@@ -44,7 +36,7 @@ def latest_integrity_job(db_path):
 
 
 def last_failed_snapshot(db_path):
-    last = _light(Snapshot.objects.filter(db_path=db_path)).first()
+    last = page_cache.light(Snapshot.objects.filter(db_path=db_path)).first()
     return last if last and last.state == Snapshot.State.FAILED else None
 
 
@@ -96,47 +88,11 @@ def changing_job(db_path):
     return Job.objects.for_file(db_path).of_kinds(_mutating_kinds()).in_progress().first()
 
 
-# Under load every page asks for the same report many times a second. Schema, index health
-# and checks only change with the schema or the cached read, so each web process keeps the
-# report a few seconds (keyed by the read it used) instead of opening the multi-GB file for
-# every request; what moves each moment (size, last write, locks) is read live. Never a count.
-REPORT_CACHE_SECONDS = 5.0
-_REPORTS: dict[tuple, tuple[float, dict]] = {}
-
-
-def counts_snapshot(db_path):
-    """The newest finished read, else a running one whose counts are already in (its payload
-    is not loaded here: it is read once per cached report)."""
-    light = _light(Snapshot.objects.filter(db_path=db_path))
-    return (light.filter(state=Snapshot.State.DONE).first()
-            or light.filter(state=Snapshot.State.RUNNING, payload__has_key="counts").first())
-
-
-def cached_report(db_path, snap):
-    """The page report for `db_path` with the counts of `snap` (pending without one)."""
-    check_file(db_path)  # a file gone or replaced since the cached report: its clear error
-    key = (db_path, schema_cookie(db_path), snap.id if snap else None,
-           snap.state if snap else None, snap.phase if snap else None)
-    now = time.monotonic()
-    hit = _REPORTS.get(key)
-    if hit is None or hit[0] < now:
-        payload = (Snapshot.objects.values_list("payload", flat=True).get(id=snap.id)
-                   if snap else {}) or {}
-        built = report.build_report(db_path, counts=payload.get("counts"),
-                                    integrity=payload.get("integrity"), sizes=payload.get("sizes"),
-                                    isolation=payload.get("isolation"), live_counts=False)
-        if len(_REPORTS) > 32:
-            _REPORTS.clear()
-        hit = _REPORTS[key] = (now + REPORT_CACHE_SECONDS, built)
-    cached = hit[1]
-    return dict(cached, health=dict(cached["health"], **inspect.file_facts(db_path)))
-
-
 def overview(db_path):
     """The report for the pages: counts from the last background read, else pending (the
     page says "counting…" and the background read fills them in); never a live count."""
-    snap = counts_snapshot(db_path)
-    data = cached_report(db_path, snap)
+    snap = page_cache.counts_snapshot(db_path)
+    data = page_cache.cached_report(db_path, snap)
     if snap is not None and snap.state != Snapshot.State.DONE:
         snap = None  # early counts of a read still running: the page shows it as pending
     changed = by_job = False
@@ -209,24 +165,6 @@ def backup_age_finding(db_path, backup_dir=None):
                       f"{_hours(newest['age_seconds'])} old; the limit is {limit:g} hours "
                       "(BACKUP_MAX_AGE_HOURS).",
             "cause": "Scheduled backups are not running, or failing.", "fix": fix}
-
-
-OWNER_SOURCES_CACHE_SECONDS = 60.0
-_OWNER_SOURCES: dict[tuple, tuple[float, list]] = {}
-
-
-def owner_sources(db_path, source):
-    """The owner columns and metadata keys the Remap page offers (sampled from the file: tens
-    of ms on 1 GB), kept a minute per process and schema."""
-    key = (db_path, source, schema_cookie(db_path))
-    now = time.monotonic()
-    hit = _OWNER_SOURCES.get(key)
-    if hit is None or hit[0] < now:
-        if len(_OWNER_SOURCES) > 32:
-            _OWNER_SOURCES.clear()
-        hit = _OWNER_SOURCES[key] = (now + OWNER_SOURCES_CACHE_SECONDS,
-                                     remap.discover_owner_sources(db_path, source))
-    return hit[1]
 
 
 @dataclass(frozen=True)

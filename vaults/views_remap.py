@@ -9,7 +9,7 @@ from metamorph_admin import kinds
 from metamorph_admin.models import Job
 from metamorph_admin.permissions import require_perm
 from metamorph_admin import audit
-from vaults import forms, selectors
+from vaults import forms, page_cache, selectors
 from metamorph import remap
 from vaults.models import RemapPlanRecord
 from vaults.services import remap as remap_service
@@ -22,7 +22,7 @@ RECENT = 20
 
 
 def _owner_sources(db_path, source):
-    return selectors.owner_sources(db_path, source)
+    return page_cache.owner_sources(db_path, source)
 
 
 def _page(request, bound=None, kind=None, status=200):
