@@ -5,8 +5,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_login_failed
 from django.dispatch import receiver
 
-from metamorph_admin.models import AuditRecord
 from metamorph_admin import audit
+from metamorph_admin.models import AuditRecord
 
 REFUSED = AuditRecord.Outcome.REFUSED
 

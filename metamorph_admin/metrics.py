@@ -35,44 +35,57 @@ def gauge(name, documentation, labels=(), samples=()):
 
 
 class _Scrape:
-    """One scrape: every registered collector, each timed and isolated from the others."""
+    """One scrape: every registered collector for every database, each timed and isolated from
+    the others; every sample carries the database's name as its `database` label."""
 
-    def __init__(self, db_path):
-        self.db_path = db_path
+    def __init__(self, dbs):
+        self.dbs = dbs  # [(name, path)]
 
     def collect(self):
-        ok = []
-        took = []
-        for name, collect in COLLECTORS.items():
-            started = time.monotonic()
-            try:
-                families = list(collect(self.db_path))
-                ok.append(((name,), 1))
-            except Exception:  # one broken source must not hide the others
-                logger.warning("metrics collector %s failed", name, exc_info=True)
-                families = []
-                ok.append(((name,), 0))
-            took.append(((name,), time.monotonic() - started))
-            yield from families
+        merged: dict[str, GaugeMetricFamily] = {}
+        ok, took = [], []
+        for database, path in self.dbs:
+            for name, collect in COLLECTORS.items():
+                started = time.monotonic()
+                try:
+                    families = list(collect(path))
+                    ok.append(((database, name), 1))
+                except Exception:  # one broken source must not hide the others
+                    logger.warning("metrics collector %s failed on %s", name, database,
+                                   exc_info=True)
+                    families = []
+                    ok.append(((database, name), 0))
+                took.append(((database, name), time.monotonic() - started))
+                for family in families:
+                    samples = [s._replace(labels={"database": database, **s.labels})
+                               for s in family.samples]
+                    if family.name in merged:
+                        merged[family.name].samples.extend(samples)
+                    else:
+                        family.samples = samples
+                        merged[family.name] = family
+        yield from merged.values()
         yield gauge("metamorph_admin_collector_up", "1 when the collector read its source",
-                    ["collector"], ok)
+                    ["database", "collector"], ok)
         yield gauge("metamorph_admin_collector_seconds", "Time the collector took",
-                    ["collector"], took)
+                    ["database", "collector"], took)
 
 
-def render(db_path):
-    """The Prometheus text exposition for `db_path` (bytes)."""
+def render(dbs):
+    """The Prometheus text exposition for the databases `dbs` ([(name, path)]), as bytes."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Scrape(db_path))
+    registry.register(_Scrape(dbs))
     return generate_latest(registry)
 
 
 def collect_jobs(db_path):
-    """Jobs by kind and state (failures included) and when each kind last failed."""
-    rows = Job.objects.order_by().values("kind", "state").annotate(n=Count("id"))
+    """Jobs on this file by kind and state (failures included), when each kind last failed,
+    and the progress of the running ones."""
+    rows = Job.objects.filter(db_path=db_path).order_by().values("kind", "state").annotate(
+        n=Count("id"))
     yield gauge("metamorph_admin_jobs", "Jobs recorded, by kind and state (failed = failures)",
                 ["kind", "state"], (((r["kind"], r["state"]), r["n"]) for r in rows))
-    failed = (Job.objects.order_by().filter(state=Job.State.FAILED).values("kind")
+    failed = (Job.objects.filter(db_path=db_path, state=Job.State.FAILED).order_by().values("kind")
               .annotate(at=Max("finished_at")))
     yield gauge("metamorph_admin_job_last_failure_timestamp_seconds",
                 "When a job of this kind last failed (Unix time)", ["kind"],

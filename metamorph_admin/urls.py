@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from metamorph_admin import views_monitoring
+from metamorph_admin.database_views import switch_database
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
@@ -10,7 +11,9 @@ urlpatterns = [
     path("django-admin/", admin.site.urls),
     path("metrics", views_monitoring.metrics, name="metrics"),
     path("healthz", views_monitoring.healthz, name="healthz"),
+    path("database/switch/", switch_database, name="switch_database"),
     path("", include("vaults.urls")),
     path("", include("migrations_ui.urls")),
     path("", include("metamorph_admin.core_urls")),
+    path("", include("rollouts.urls")),
 ]

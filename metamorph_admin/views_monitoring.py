@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET
 
 from metamorph.connection import check_file
 from metamorph.errors import MetamorphError
+from metamorph_admin import databases
 from metamorph_admin import metrics as metrics_registry
 from metamorph_admin.models import Job
 
@@ -46,7 +47,7 @@ def metrics(request):
                                 "needed.\n", status=401, content_type="text/plain")
         response["WWW-Authenticate"] = 'Bearer realm="metamorph-admin metrics"'
         return response
-    body = metrics_registry.render(settings.METAMORPH_DATABASE_PATH)
+    body = metrics_registry.render([(db.name, db.path) for db in databases.configured()])
     return HttpResponse(body, content_type=metrics_registry.CONTENT_TYPE)
 
 
@@ -59,12 +60,16 @@ def _admin_database():
         return "down"
 
 
-def _metamorph_file():
-    try:
-        check_file(settings.METAMORPH_DATABASE_PATH)
-        return "ok"
-    except MetamorphError as exc:
-        return exc.__class__.__name__  # the kind of problem, never the path
+def _metamorph_files():
+    """"ok", or each unusable database by name with the kind of problem (never its path)."""
+    problems = []
+    for db in databases.configured():
+        try:
+            check_file(db.path)
+        except MetamorphError as exc:
+            problems.append(exc.__class__.__name__ if not databases.several()
+                            else f"{db.name}: {exc.__class__.__name__}")
+    return "; ".join(problems) or "ok"
 
 
 def _worker():
@@ -81,7 +86,7 @@ def healthz(request):
     is down (a load balancer should then take it out)."""
     checks = {"admin_database": _admin_database()}
     if checks["admin_database"] == "ok":
-        checks["metamorph_file"] = _metamorph_file()
+        checks["metamorph_file"] = _metamorph_files()
         checks["task_worker"] = _worker()
     if checks["admin_database"] != "ok":
         status = "down"

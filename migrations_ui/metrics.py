@@ -3,11 +3,12 @@ read from the manifests (no backup file is opened)."""
 from django.conf import settings
 
 from metamorph.backup import list_backups, newest_verified
+from metamorph_admin import databases
 from metamorph_admin.metrics import gauge
 
 
 def collect(db_path):
-    backup_dir = settings.METAMORPH_BACKUP_DIR
+    backup_dir = databases.for_path(db_path).backup_dir
     newest = newest_verified(backup_dir, source_path=db_path)
     if newest is not None:
         yield gauge("metamorph_backup_last_verified_age_seconds",

@@ -11,12 +11,14 @@ from metamorph import inspect, schema
 from metamorph.backup import newest_verified
 from metamorph_admin import kinds
 from metamorph_admin.models import Job
+from metamorph_admin import databases
 from vaults import page_cache
 from vaults.models import Snapshot
 
 
 def metamorph_path():
-    return settings.METAMORPH_DATABASE_PATH
+    """The file of the database the page is about (the header's switcher chooses it)."""
+    return databases.current().path
 
 
 def latest_snapshot(db_path, kind=Snapshot.Kind.COUNTS):
@@ -151,7 +153,8 @@ def backup_age_finding(db_path, backup_dir=None):
     limit = settings.BACKUP_MAX_AGE_HOURS
     if not limit:
         return None
-    newest = newest_verified(backup_dir or settings.METAMORPH_BACKUP_DIR, source_path=db_path)
+    newest = newest_verified(backup_dir or databases.for_path(db_path).backup_dir,
+                             source_path=db_path)
     fix = ("Back up now on the Backups page, and schedule `python manage.py backupdb --keep N` "
            "(README: Scheduled backups).")
     if newest is None:

@@ -13,7 +13,6 @@ from metamorph_admin.permissions import require_perm
 from metamorph_admin import audit
 from metamorph_admin.view_helpers import metamorph_page, redirect_next
 from vaults import charts, selectors
-from vaults.models import Snapshot
 from vaults.services import snapshots
 
 PAGE_SIZE = 50

@@ -1,11 +1,10 @@
 """Legacy remap pages: choose a rule, preview it (stored), execute or undo it as a job."""
-import os
 
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from metamorph_admin import kinds
+from metamorph_admin import databases, kinds
 from metamorph_admin.models import Job
 from metamorph_admin.permissions import require_perm
 from metamorph_admin import audit
@@ -38,7 +37,7 @@ def _page(request, bound=None, kind=None, status=200):
         "incomplete": remap.incomplete_plans(db_path),
         "plans": [(r, plan_state(r)) for r in
                   RemapPlanRecord.objects.filter(db_path=db_path)[:RECENT]],
-        "db_name": os.path.basename(db_path),
+        "db_name": databases.confirmation_word(),
         # From the background read (never a live audit in the request: seconds on a big file).
         "audit": counted.report["isolation"], "audit_pending": counted.snapshot is None},
         status=status)
@@ -84,7 +83,7 @@ def remap_plan(request, plan_id):
         raise Http404(str(exc)) from None
     return render(request, "vaults/remap_plan.html", {
         "record": record, "preview": plan.preview, "state": plan_state(record),
-        "db_name": os.path.basename(selectors.metamorph_path()),
+        "db_name": databases.confirmation_word(),
         "execute_form": forms.ExecuteForm(initial={"plan_id": plan_id}),
         "undo_form": forms.UndoForm(auto_id="undo_%s", initial={"plan_id": plan_id}),
         "jobs": Job.objects.of_kinds(kinds.names_in_group("remap")).filter(

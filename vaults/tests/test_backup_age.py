@@ -62,7 +62,7 @@ def test_metrics_report_the_age_of_the_newest_verified_backup(client, page, sett
     settings.METRICS_TOKEN = "t" * 20
     text = client.get(reverse("metrics"), HTTP_AUTHORIZATION="Bearer " + "t" * 20).content.decode()
     age = [float(line.split()[-1]) for line in text.splitlines()
-           if line.startswith("metamorph_backup_last_verified_age_seconds ")]
+           if line.startswith('metamorph_backup_last_verified_age_seconds{database="default"} ')]
     assert len(age) == 1 and 7200 <= age[0] < 7260
-    assert "metamorph_backups{state=\"verified\"} 1.0" in text
-    assert "metamorph_backup_verified_present 1.0" in text
+    assert 'metamorph_backups{database="default",state="verified"} 1.0' in text
+    assert 'metamorph_backup_verified_present{database="default"} 1.0' in text

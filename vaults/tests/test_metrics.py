@@ -26,12 +26,16 @@ def scrape(client, db, settings):
 
 
 def samples(text, name):
-    """{labels text: value} of one metric in the exposition."""
+    """{labels text: value} of one metric in the exposition, without the database label (every
+    sample must carry the one configured database's name)."""
     found = {}
     for line in text.splitlines():
-        match = re.fullmatch(rf"{name}(\{{.*\}})? (\S+)", line)
+        match = re.fullmatch(rf"{name}\{{(.*)\}} (\S+)", line)
         if match:
-            found[match.group(1) or ""] = float(match.group(2))
+            labels = match.group(1).split(",")
+            assert 'database="default"' in labels, line
+            rest = ",".join(label for label in labels if label != 'database="default"')
+            found[f"{{{rest}}}" if rest else ""] = float(match.group(2))
     return found
 
 
@@ -118,3 +122,20 @@ def test_a_missing_file_is_a_metric_not_an_error(scrape, settings, tmp_path):
     text = scrape()
     assert samples(text, "metamorph_file_readable") == {'{problem="DatabaseMissing"}': 0.0}
     assert str(tmp_path) not in text
+
+
+def test_several_databases_each_get_their_own_samples_by_name(client, db, settings,
+                                                             metamorph_db, tmp_path):
+    staging, production = metamorph_db("migrated"), metamorph_db("legacy")
+    settings.METAMORPH_DATABASES = [("staging", staging), ("production", production)]
+    settings.METAMORPH_BACKUP_DIR = str(tmp_path / "backups")
+    settings.METRICS_TOKEN = TOKEN
+    text = client.get(reverse("metrics"), HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode()
+    assert ('metamorph_migration_applied{database="staging",migration="001_add_vault_id"} 1.0'
+            in text)
+    assert ('metamorph_migration_applied{database="production",migration="001_add_vault_id"} '
+            '0.0' in text)
+    assert 'metamorph_backup_verified_present{database="production"} 0.0' in text
+    assert staging not in text and production not in text
+    health = client.get(reverse("healthz")).json()
+    assert health["checks"]["metamorph_file"] == "ok"

@@ -26,8 +26,7 @@ class Command(OperationCommand):
                                  "index-to-table cross-checks; a restore still runs the full "
                                  "check first). Either runs beside the sha256. Default: full")
         parser.add_argument("--json", action="store_true", help="print the manifest as JSON")
-        add_db_argument(parser)
-        parser.add_argument("--dir", help="backup directory (default METAMORPH_BACKUP_DIR)")
+        add_db_argument(parser, backup_dir=True)
 
     def handle(self, *args, **opts):
         if opts["keep"] is not None and opts["keep"] < 1:
