@@ -4,8 +4,15 @@ import sqlite3
 import pytest
 
 from metamorph.errors import InvalidRemapRule, InvalidVaultId
-from metamorph.remap import (MoveVault, SplitByMapping, build_plan, discover_owner_sources,
-                             execute_plan, isolation_audit, undo_plan)
+from metamorph.remap import (
+    MoveVault,
+    SplitByMapping,
+    build_plan,
+    discover_owner_sources,
+    execute_plan,
+    isolation_audit,
+    undo_plan,
+)
 
 from .helpers import SOURCE, mapping_csv, roots, snapshot, spread
 
