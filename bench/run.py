@@ -11,7 +11,8 @@ from datetime import datetime, timezone
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import (bench_backups, bench_load, bench_migrations,  # noqa: E402
-                   bench_remap_workload, bench_rollouts, bench_startup, bench_vaults)
+                   bench_remap_shapes, bench_remap_workload, bench_rollouts, bench_startup,
+                   bench_vaults)
 from bench.common import bench_database, row_total  # noqa: E402
 
 
@@ -19,7 +20,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sessions", type=int, default=int(os.environ.get("BENCH_SESSIONS", 25000)),
                         help="sessions in the benchmark databases (25,000 ~ 1 GB)")
-    parser.add_argument("--only", action="append", help="run only these parts: startup, vaults, migrations, backups, verify, load, remap, rollouts")
+    parser.add_argument("--only", action="append",
+                        help="run only these parts: startup, vaults, migrations, backups, verify, "
+                             "load, remap, shapes, rollouts")
     args = parser.parse_args()
     print(f"make bench — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
           f"{os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -41,6 +44,8 @@ def main():
         bench_load.run(migrated)
     if not args.only or "remap" in args.only:
         bench_remap_workload.run(migrated)
+    if not args.only or "shapes" in args.only:
+        bench_remap_shapes.run(migrated)
     if not args.only or "migrations" in args.only:
         legacy = bench_database("legacy", args.sessions)
         bench_migrations.run(legacy)
