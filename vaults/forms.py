@@ -36,7 +36,9 @@ class UnattributedChoice(forms.Form):
     unattributed = forms.ChoiceField(
         label="Rows that cannot be attributed (identity, operator_performance, memories "
               "without a conversation)",
-        choices=list(remap.UNATTRIBUTED.items()), initial="leave", required=False)
+        choices=[("leave", "leave them in the source vault"),
+                 ("copy-identity", "copy the identity row into each target vault"),
+                 ("send", "send them to one vault")], initial="leave", required=False)
     unattributed_vault = forms.CharField(
         max_length=200, required=False, label="Vault for them",
         help_text="only with 'send': e.g. a shared or an administrator's vault")

@@ -4,8 +4,15 @@ import sqlite3
 import pytest
 
 from metamorph.errors import InvalidRemapRule, InvalidVaultId
-from metamorph.remap import (MoveVault, SplitByMapping, build_plan, discover_owner_sources,
-                             execute_plan, isolation_audit, undo_plan)
+from metamorph.remap import (
+    MoveVault,
+    SplitByMapping,
+    build_plan,
+    discover_owner_sources,
+    execute_plan,
+    isolation_audit,
+    undo_plan,
+)
 
 from .helpers import SOURCE, mapping_csv, roots, snapshot, spread
 
@@ -308,3 +315,15 @@ def test_a_split_by_mapping_leaves_an_observed_file_clean_after_undo(real, journ
     assert isolation_audit(real)["clean"]
     undo_plan(real, plan.plan_id, journal)
     assert snapshot(real) == before
+
+
+def test_owner_discovery_offers_id_like_keys_that_split_rows_and_nothing_else(real):
+    conn = sqlite3.connect(real)
+    conn.execute("UPDATE semantic_memory SET metadata = json_set(metadata, "
+                 "'$.acct', 'a1b2c3d4-0000-4000-8000-00000000000' || (rowid % 4), "
+                 "'$.mood', CASE rowid % 2 WHEN 0 THEN 'calm' ELSE 'curious' END, "
+                 "'$.msgId', 'm-' || rowid, '$.solo', 'u-1')")
+    conn.commit()
+    labels = {s["label"] for s in discover_owner_sources(real)}
+    # acct: ids splitting rows into 4 owners; mood: words; msgId: one per row; solo: one owner
+    assert labels == {"semantic_memory.metadata → acct"}
