@@ -1,6 +1,7 @@
 """Small shared pieces of the engine: opening for reading, schema_migrations, migration ids."""
 import sqlite3
 
+from vaults.metamorph import schema
 from vaults.metamorph.connection import open_readonly
 from vaults.metamorph.errors import InterruptedWrite
 
@@ -21,6 +22,14 @@ def open_for_reading(path):
 
 def table_names(conn):
     return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def count_rows(conn):
+    """{table: rows} for every table in the file (sqlite_ tables aside)."""
+    names = [r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+    return {t: conn.execute(f"SELECT COUNT(*) FROM {schema.quote(t)}").fetchone()[0]
+            for t in names}
 
 
 def applied_rows(conn):

@@ -51,7 +51,8 @@ def migrate(db_path, backup_dir, migration_id=None, take_backup=False, force=Fal
                        max_backup_age_hours=max_backup_age_hours, force=force)
     result = runner.run_migrations(db_path, migration_id, progress=report)
     report("verify", 0, 1, "verifying the result")
-    verification = verify_migration(db_path, checks.before_counts, result.columns_added)
+    verification = verify_migration(db_path, checks.before_counts, result.columns_added,
+                                    run=result, before_source=_backup_source(checks.backup_path))
     report("verify", 1, 1, "verified" if verification.ok else "verification found problems")
     return {"ok": verification.ok, "preflight": checks.to_dict(),
             "backup": _backup_summary(taken) if taken else None,
@@ -90,10 +91,15 @@ def _backup_since_applied(db_path, backup_dir, migration_id):
     return found if found[1] >= applied_at else None
 
 
+def _backup_source(path):
+    return f"backup {os.path.basename(path)}" if path else "the pre-migration counts"
+
+
 def verify(db_path, backup_dir):
     """Verification on its own, against the newest verified backup's row counts."""
     found = backup_finder(db_path, backup_dir)()
     before = found[2].get("row_counts") if found else None
-    result = verify_migration(db_path, before)
+    result = verify_migration(db_path, before,
+                              before_source=_backup_source(found[0] if found else None))
     return {"ok": result.ok, "against_backup": found[0] if found else None,
             "verification": result.to_dict(), "text": result.text}

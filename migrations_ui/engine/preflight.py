@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from vaults.metamorph import inspect, schema
-from vaults.metamorph.connection import describe_lock, lock_state
+from vaults.metamorph.connection import HELD_WRITE_SECONDS, describe_lock, held_write_lock, lock_state
 from vaults.metamorph.errors import MetamorphError
 
 from .db import applied_rows, open_for_reading
@@ -81,10 +81,18 @@ def preflight(db_path, manifest_finder=None, max_backup_age_hours=24, force=Fals
 
 
 def check_lock(db_path):
+    """Refuse a write lock held for long; short commits (a running Metamorph) only wait."""
+    held, writers = held_write_lock(db_path)
+    if held:
+        return Finding("lock", False, f"{describe_lock(held)} (held for over "
+                       f"{HELD_WRITE_SECONDS:g} s): stop the Metamorph service (and any "
+                       "sqlite3 shell) before migrating")
+    if writers:
+        pids = ", ".join(str(p) for p in writers)
+        return Finding("lock", True, f"process {pids} is writing in short transactions (a "
+                       "running Metamorph): its writes wait while each migration holds the "
+                       "write lock; stopping the service first is safest")
     state = lock_state(db_path)
-    if state.writer or state.exclusive:
-        return Finding("lock", False, f"{describe_lock(state)}: stop the Metamorph service "
-                       "(and any sqlite3 shell) before migrating")
     if state.readers:
         return Finding("lock", True, f"{describe_lock(state)}; a migration waits for reads to "
                        "finish, so stop the Metamorph service first")

@@ -12,10 +12,10 @@ import time
 
 from vaults.metamorph.errors import DiskFull, MetamorphError
 
-from .db import open_for_reading
+from .db import count_rows, open_for_reading
 from .errors import RehearsalFailed
 from .runner import run_migrations
-from .verify import count_rows, verify_migration
+from .verify import verify_migration
 
 MB, GB = 1000 ** 2, 1000 ** 3
 # Metamorph's guide, "Estimated Downtime": (upper size bound, size label, estimate, seconds).
@@ -76,7 +76,7 @@ def rehearse(db_path, scratch_dir, progress=None):
         timings["migrate_seconds"] = _since(started)
         phase, started = "verifying the copy", time.monotonic()
         _report(progress, "verify", 0, 1, "verifying the migrated copy")
-        verification = verify_migration(scratch, before, run.columns_added)
+        verification = verify_migration(scratch, before, run.columns_added, run=run)
         timings["verify_seconds"] = _since(started)
     except MetamorphError as exc:
         raise RehearsalFailed(db_path, phase, exc) from None

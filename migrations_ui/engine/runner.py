@@ -14,7 +14,7 @@ from vaults.metamorph import schema
 from vaults.metamorph.connection import WRITE_BUSY_TIMEOUT, open_writable, translate_write_error
 
 from . import report
-from .db import applied_rows, open_for_reading, resolve, table_names
+from .db import applied_rows, count_rows, open_for_reading, resolve, table_names
 from .definitions import MIGRATIONS, apply_in_transaction
 from .errors import (MigrationFailed, MigrationNotApplied, UnknownAppliedMigration,
                      UnknownMigration)
@@ -36,6 +36,10 @@ class MigrationOutcome:
     applied_at: str | None = None
     checksum: str | None = None
     rows_lost: dict = field(default_factory=dict)
+    # {table: rows} read inside the migration's own transaction, before its first statement
+    # and after its last: no concurrent write can fall between them.
+    rows_before: dict = field(default_factory=dict)
+    rows_after: dict = field(default_factory=dict)
 
     def counts(self):
         return self.plan.counts() if self.plan else {}
@@ -45,6 +49,7 @@ class MigrationOutcome:
                 "direction": self.direction, "status": self.status,
                 "seconds": self.seconds, "applied_at": self.applied_at,
                 "checksum": self.checksum, "counts": self.counts(), "rows_lost": self.rows_lost,
+                "rows_before": self.rows_before, "rows_after": self.rows_after,
                 "steps": self.plan.to_dict()["steps"] if self.plan else []}
 
 
@@ -188,8 +193,9 @@ def _apply(conn, db_path, migration, progress, direction="up"):
     started = time.monotonic()
     _begin_immediate(conn, db_path)
     where = {"step": "the start of the transaction"}
+    rows = {}
     try:
-        plan, lost = _in_transaction(conn, db_path, migration, direction, progress, where)
+        plan, lost = _in_transaction(conn, db_path, migration, direction, progress, where, rows)
     except sqlite3.Error as exc:
         _rollback_quietly(conn)
         raise MigrationFailed(migration.id, where["step"],
@@ -203,13 +209,19 @@ def _apply(conn, db_path, migration, progress, direction="up"):
     outcome = _outcome(migration, direction, status, applied_rows(conn), plan)
     outcome.seconds = round(time.monotonic() - started, 4)
     outcome.rows_lost = lost
+    outcome.rows_before, outcome.rows_after = rows["before"], rows["after"]
     _report(progress, migration.id, len(plan.steps), len(plan.steps),
             f"{migration.id} {status} in {outcome.seconds:.2f} s")
     return outcome
 
 
-def _in_transaction(conn, db_path, migration, direction, progress, where):
-    """Between BEGIN IMMEDIATE and COMMIT: (plan, rows lost), or (None, {}) if already done."""
+def _in_transaction(conn, db_path, migration, direction, progress, where, rows):
+    """Between BEGIN IMMEDIATE and COMMIT: (plan, rows lost), or (None, {}) if already done.
+
+    Fills rows["before"] / rows["after"] with the row counts at both ends of the transaction.
+    """
+    where["step"] = "counting rows before the first statement"
+    rows["before"] = count_rows(conn)
     if direction == "up":
         # Inside the transaction (Metamorph creates it just before): a failed first run
         # then leaves no trace at all, and the end state is the same.
@@ -226,6 +238,8 @@ def _in_transaction(conn, db_path, migration, direction, progress, where):
         lost = _rows_in(conn, schema.SANDBOX_TABLES)
     on_step = _step_reporter(migration, progress, where)
     plan = apply_in_transaction(conn, migration, direction, on_step=on_step)
+    where["step"] = "counting rows after the last statement"
+    rows["after"] = count_rows(conn)
     where["step"] = "the commit"
     _report(progress, migration.id, len(plan.steps), len(plan.steps), "committing")
     conn.execute("COMMIT")

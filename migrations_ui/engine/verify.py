@@ -1,6 +1,10 @@
 """Verification after a migration: the checks the guide makes operators type by hand.
 
-Row counts equal the pre-migration counts, every vault_id column is Metamorph's,
+Metamorph keeps writing while an operator verifies, so row counts are compared in two honest
+ways: exactly, with the counts the migration took inside its own transaction (before its first
+statement and after its last, where no other write can fall); and against the backup's
+manifest, where no row may be missing but rows written since are reported as new. Then every
+vault_id column is Metamorph's,
 every expected index exists with its columns, legacy rows sit in default-vault,
 the canonical vault-scoped queries use an index, and the file passes quick_check.
 """
@@ -10,7 +14,7 @@ from dataclasses import dataclass, field
 
 from vaults.metamorph import indexes, inspect, schema
 
-from .db import applied_rows, open_for_reading
+from .db import applied_rows, count_rows, open_for_reading
 from .definitions import INDEXES_001
 
 # PRAGMA table_info of vault_id: (type, notnull, default, pk), as 001 / 002 create it.
@@ -52,14 +56,6 @@ class Verification:
         return "\n".join(lines) + "\n"
 
 
-def count_rows(conn):
-    """{table: rows} for every table in the file (sqlite_ tables aside)."""
-    names = [r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
-    return {t: conn.execute(f"SELECT COUNT(*) FROM {schema.quote(t)}").fetchone()[0]
-            for t in names}
-
-
 def normalize_counts(counts):
     """Accept {table: n}, {table: {"total": n}} or a count matrix {"tables": {...}}."""
     if counts and isinstance(counts.get("tables"), dict):
@@ -74,8 +70,13 @@ def normalize_counts(counts):
     return out
 
 
-def verify_migration(db_path, before_counts=None, default_vault_tables=None):
-    """Check the file against what the applied migrations promise; never writes."""
+def verify_migration(db_path, before_counts=None, default_vault_tables=None, run=None,
+                     before_source="the pre-migration counts"):
+    """Check the file against what the applied migrations promise; never writes.
+
+    `run` (a RunResult) adds the exact in-transaction row-count check; `before_counts` (e.g. a
+    backup manifest's, named by `before_source`) the no-row-lost check.
+    """
     started = time.monotonic()
     result = Verification(str(db_path))
     conn = open_for_reading(db_path)
@@ -83,8 +84,11 @@ def verify_migration(db_path, before_counts=None, default_vault_tables=None):
         applied = applied_rows(conn)
         tables = inspect.existing_tables(conn)
         result.checks.append(check_recorded(applied))
+        if run is not None:
+            result.checks.append(check_rows_in_transaction(run))
         if before_counts is not None:
-            result.checks.append(check_row_counts(conn, normalize_counts(before_counts)))
+            result.checks.append(check_row_counts(conn, normalize_counts(before_counts),
+                                                  before_source))
         result.checks.append(check_vault_columns(conn, tables, applied))
         result.checks.append(check_indexes(conn, tables, applied))
         if default_vault_tables:
@@ -110,15 +114,48 @@ def check_recorded(applied):
     return Check("schema_migrations", not bad, message if not bad else "bad applied_at", bad)
 
 
-def check_row_counts(conn, before):
+def check_row_counts(conn, before, source="the pre-migration counts"):
+    """No table has fewer rows than `before`; rows added since are reported as new, not errors.
+
+    Metamorph writes while we verify: more rows than a backup's manifest is normal.
+    """
     now = count_rows(conn)
-    diffs = [f"{t}: {n} rows before, {now[t] if t in now else 'table missing'} now"
-             for t, n in sorted(before.items()) if now.get(t) != n]
-    if diffs:
-        return Check("row_counts", False, f"{len(diffs)} tables differ from the pre-migration "
-                     "counts: restore the backup and investigate before restarting", diffs)
-    return Check("row_counts", True, f"all {len(before)} tables have their pre-migration row "
-                 f"counts ({sum(before.values())} rows)")
+    lost = [f"{t}: {n} rows before, {now[t] if t in now else 'table missing'} now"
+            for t, n in sorted(before.items()) if now.get(t, -1) < n]
+    new = {t: now[t] - n for t, n in sorted(before.items()) if now.get(t, -1) > n}
+    if lost:
+        return Check("row_counts", False, f"{len(lost)} tables have fewer rows than "
+                     f"{source}: if nobody deleted them on purpose (Metamorph itself only "
+                     "deletes decayed memories), restore the backup and investigate before "
+                     "restarting", lost)
+    kept = f"no row lost: all {len(before)} tables have at least their rows in {source} " \
+           f"({sum(before.values())} rows)"
+    if not new:
+        return Check("row_counts", True, kept)
+    return Check("row_counts", True, f"{kept}; {sum(new.values())} new rows written since "
+                 "(by the running server)", [f"{t}: {n} new rows" for t, n in new.items()])
+
+
+def check_rows_in_transaction(run):
+    """Row counts each migration took inside its own transaction, before and after its DDL."""
+    problems, tables = [], 0
+    for m in run.migrations:
+        if not m.rows_before:
+            continue   # already applied: nothing ran
+        # schema_migrations gains (or loses) the migration's own row.
+        expected = {t: n for t, n in m.rows_before.items()
+                    if t not in m.rows_lost and t != "schema_migrations"}
+        after = {t: n for t, n in m.rows_after.items() if t in expected}
+        tables += len(expected)
+        problems += [f"{m.migration_id}: {t}: {n} rows before, {after.get(t, 'table missing')} "
+                     "after" for t, n in sorted(expected.items()) if after.get(t) != n]
+    if problems:
+        return Check("rows_in_transaction", False, "a migration changed row counts inside its "
+                     "own transaction: report this as a bug; the backup holds the rows",
+                     problems)
+    return Check("rows_in_transaction", True, "inside each migration's transaction the row "
+                 f"counts after its last statement equal those before its first ({tables} "
+                 "table counts compared; concurrent writes cannot fall between them)")
 
 
 def _expected_column_tables(tables, applied):

@@ -176,6 +176,27 @@ def lock_state(path):
         os.close(fd)
 
 
+# A lock still held after this long is an open write transaction (a sqlite3 shell, a stuck
+# process), not one of Metamorph's commits, which take milliseconds.
+HELD_WRITE_SECONDS = 0.3
+
+
+def held_write_lock(path, seconds=HELD_WRITE_SECONDS, every=0.02):
+    """(LockState, pids seen writing): the state if a write lock stayed held for `seconds`
+    (None as soon as one sample finds no writer), and every pid seen holding it meanwhile."""
+    deadline = time.monotonic() + seconds
+    seen = set()
+    while True:
+        state = lock_state(path)
+        holder = state.exclusive or state.writer
+        if not holder:
+            return None, sorted(seen)
+        seen.add(holder)
+        if time.monotonic() >= deadline:
+            return state, sorted(seen)
+        time.sleep(every)
+
+
 def describe_lock(state):
     if state.exclusive:
         return f"process {state.exclusive} is committing a write"

@@ -101,8 +101,9 @@ def test_a_process_holding_the_write_lock_is_a_failed_finding_naming_it(metamorp
         report = preflight(path, None, force=True, now=NOW)
     lock = _by_name(report)["lock"]
     assert not lock.ok
-    assert lock.message == (f"process {holder.pid} has an open write transaction: stop the "
-                            "Metamorph service (and any sqlite3 shell) before migrating")
+    assert lock.message == (f"process {holder.pid} has an open write transaction (held for "
+                            "over 0.3 s): stop the Metamorph service (and any sqlite3 shell) "
+                            "before migrating")
 
 
 def test_preflight_never_writes_the_file(metamorph_db):
