@@ -37,22 +37,27 @@ class _Restarted(Exception):
     """The source changed under a stepwise copy: start again with bigger steps."""
 
 
-def online_copy(db_path, dest_path, progress):
-    """Copy the live database into `dest_path` with the backup API; return copy facts."""
+def online_copy(db_path, dest_path, progress, source=None):
+    """Copy the live database into `dest_path` with the backup API; return copy facts.
+
+    `source`: an open connection to the database that already holds its lock exclusively
+    (a forced restore's), read as it is: nobody else can write meanwhile.
+    """
     started = time.monotonic()
-    src = sqlite3.connect(readonly_uri(db_path), uri=True, timeout=SOURCE_BUSY_TIMEOUT,
-                          isolation_level=None)
+    src = source or sqlite3.connect(readonly_uri(db_path), uri=True,
+                                    timeout=SOURCE_BUSY_TIMEOUT, isolation_level=None)
     try:
         src.execute(f"PRAGMA mmap_size = {int(SOURCE_MMAP_BYTES)}")
         journal_mode = src.execute("PRAGMA journal_mode").fetchone()[0]
         page_size = src.execute("PRAGMA page_size").fetchone()[0]
-        if journal_mode == "wal":
+        if journal_mode == "wal" and source is None:
             # One WAL snapshot: writers go on committing, the copy never restarts.
             _pin_snapshot(src)
-        mode, restarts = _copy_with_restarts(src, dest_path, page_size, progress,
-                                             "wal-snapshot" if journal_mode == "wal" else "steps")
+        mode = "locked" if source else "wal-snapshot" if journal_mode == "wal" else "steps"
+        mode, restarts = _copy_with_restarts(src, dest_path, page_size, progress, mode)
     finally:
-        src.close()
+        if source is None:
+            src.close()
     return {"source_journal_mode": journal_mode, "copy_restarts": restarts, "copy_mode": mode,
             "copy_seconds": round(time.monotonic() - started, 3)}
 

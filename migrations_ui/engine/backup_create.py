@@ -15,15 +15,22 @@ from .backup_list import apply_retention, check_keep
 MAX_LABEL = 200
 
 
-def run_backup(db_path, backup_dir, label="", compress=False, keep=None, progress=None):
+def run_backup(db_path, backup_dir, label="", compress=False, keep=None, progress=None,
+               source=None):
     """Copy the live database online into a verified backup; return its manifest.
+
+    `source`: a connection holding the database's lock exclusively, to copy through (a
+    forced restore's safety backup); by default the copy opens its own read-only connection.
+    With `source` the file itself is never opened here: closing any descriptor of it would
+    drop this process's POSIX locks, the very lock the restore holds.
 
     The returned dict is the manifest plus `path`, `manifest_path`, `deleted` (names removed
     by `keep`) and `leftovers_removed` (partial files of killed runs).
     """
     report = progress or copier.silent
     db_path, backup_dir = os.path.abspath(db_path), os.path.abspath(backup_dir)
-    check_file(db_path)
+    if source is None:
+        check_file(db_path)
     label, keep = _clean_label(label), check_keep(keep)
     warnings = files.prepare_dir(backup_dir)
     leftovers = files.clean_partials(backup_dir) + manifests.clean_orphans(backup_dir)
@@ -32,7 +39,7 @@ def run_backup(db_path, backup_dir, label="", compress=False, keep=None, progres
     data = work.new("db")  # proves files can be created there before anything else
     try:
         files.check_free_space(backup_dir, needed)
-        manifest = _verified_copy(db_path, data, label, warnings, report)
+        manifest = _verified_copy(db_path, data, label, warnings, report, through=source)
         if compress:
             data = _compress(work, data, manifest, report)
         path = _publish(backup_dir, work, data, manifest, report)
@@ -40,7 +47,8 @@ def run_backup(db_path, backup_dir, label="", compress=False, keep=None, progres
         work.discard()
         if files.is_disk_full(exc):
             raise BackupDiskFull(backup_dir, needed, files.free_bytes(backup_dir)) from None
-        translated = translate_error(exc, db_path) if isinstance(exc, sqlite3.Error) else exc
+        translated = (translate_error(exc, db_path) if isinstance(exc, sqlite3.Error)
+                      and source is None else exc)
         if translated is not exc:
             raise translated from exc
         raise
@@ -55,11 +63,11 @@ def _clean_label(label):
     return text[:MAX_LABEL]
 
 
-def _verified_copy(db_path, data, label, warnings, report):
+def _verified_copy(db_path, data, label, warnings, report, through=None):
     source = {"size_bytes": files.source_bytes(db_path)}
     report("copy", 0, source["size_bytes"], "starting the online copy")
     started = time.monotonic()
-    copy = copier.online_copy(db_path, data, report)
+    copy = copier.online_copy(db_path, data, report, through)
     created_at = manifests.utc_now()
     copier.make_single_file(data)
     files.fsync_file(data)

@@ -191,6 +191,20 @@ class BackupNotVerified(MetamorphError):
         self.state = state
 
 
+class DatabaseInUse(MetamorphError):
+    """A restore replaces the file's content: nobody else may have it open."""
+
+    def __init__(self, path, holders):
+        super().__init__(
+            f"Restore is a downtime operation and {path} is in use: {holders.describe()}. "
+            "Stop Metamorph first (and close any sqlite3 shell on the file), then restore. "
+            "Nothing was changed. (--force restores anyway: a safety backup and the restore "
+            "then happen under one held lock, and everything the server commits up to that "
+            "moment is kept in the safety backup, not in the restored file.)"
+        )
+        self.holders = holders
+
+
 class RestoreNotVerified(MetamorphError):
     def __init__(self, db_path, name, mismatches, safety_name=None):
         shown = ", ".join(f"{t}: {got} rows, backup has {want}"
@@ -198,9 +212,9 @@ class RestoreNotVerified(MetamorphError):
         undo = (f" The database as it was before the restore is kept as {safety_name} "
                 f"(`python manage.py restorebackup {safety_name}`)." if safety_name else "")
         super().__init__(
-            f"Restored {name} into {db_path}, but its row counts differ from the backup's "
-            f"manifest ({shown}): another process probably wrote during the restore.{undo} "
-            "Stop Metamorph, then restore again."
+            f"Restored {name} into {db_path}, but it does not hold what the backup's manifest "
+            f"records ({shown}).{undo} Stop Metamorph, run `python manage.py vaultreport "
+            "--integrity`, then restore again."
         )
         self.mismatches = mismatches
 

@@ -5,7 +5,8 @@ import sqlite3
 import pytest
 
 from migrations_ui.engine import backup
-from vaults.metamorph.errors import BackupNotVerified, DatabaseLocked, RestoreNotVerified
+from vaults.metamorph.errors import (BackupNotVerified, DatabaseInUse, DatabaseLocked,
+                                     RestoreNotVerified)
 
 from .conftest import integrity, killed, run_driver, sha256, table_counts
 from .test_list_verify import flip_byte
@@ -82,10 +83,11 @@ def test_restore_is_refused_while_another_process_holds_a_write_lock(source, bac
     holder = background("hold", source, ready="locked")
     before = sha256(source)
 
-    with pytest.raises(DatabaseLocked) as err:
+    with pytest.raises(DatabaseInUse) as err:
         backup.restore_backup(source, backup_dir, made["name"])
-    assert f"process {holder.pid} has an open write transaction" in str(err.value)
-    assert "stop the Metamorph service" in str(err.value)
+    message = str(err.value)
+    assert f"pid {holder.pid} (" in message and "driver.py hold" in message
+    assert "Restore is a downtime operation" in message and "Stop Metamorph first" in message
     assert sha256(source) == before and len(backup.list_backups(backup_dir)) == 1
 
 
@@ -97,9 +99,10 @@ def test_restore_is_refused_while_a_wal_writer_holds_the_database(source, backup
     conn.close()
     holder = background("hold", source, ready="locked")
 
-    with pytest.raises(DatabaseLocked) as err:
+    with pytest.raises(DatabaseInUse) as err:
         backup.restore_backup(source, backup_dir, made["name"])
-    assert f"process {holder.pid} has an open write transaction" in str(err.value)
+    assert f"pid {holder.pid} (" in str(err.value)
+    assert "-wal" in str(err.value) and "-shm" in str(err.value)
 
 
 def test_restore_into_a_wal_database_ignores_its_stale_wal(source, backup_dir):
@@ -119,23 +122,49 @@ def test_restore_into_a_wal_database_ignores_its_stale_wal(source, backup_dir):
     assert table_counts(source) == at_backup and integrity(source) == ["ok"]
 
 
-def test_restore_reports_rows_written_by_someone_else_during_the_restore(source, backup_dir,
-                                                                        backed_up):
-    made, at_backup, _ = backed_up
+def _wal(path):
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.close()
 
-    def metamorph_writes_right_after_the_copy(phase, done, total, message=""):
+
+def _right_after_the_commit(source, statement):
+    """A progress callable that writes as another connection the moment the restore committed
+    (in WAL mode the last step commits and releases the lock before reporting)."""
+    def progress(phase, done, total, message=""):
         if phase == "restore" and done == total:
             conn = sqlite3.connect(source)
             with conn:
-                conn.execute("INSERT INTO conversations (id, stance, config, created_at, "
-                             "updated_at) VALUES ('sneaked-in', '{}', '{}', 'now', 'now')")
+                conn.execute(statement)
             conn.close()
+    return progress
 
+
+def test_rows_written_right_after_the_restore_are_reported_as_new(source, backup_dir,
+                                                                   backed_up):
+    made, at_backup, _ = backed_up
+    _wal(source)
+
+    insert = ("INSERT INTO conversations (id, stance, config, created_at, updated_at) "
+              "VALUES ('sneaked-in', '{}', '{}', 'now', 'now')")
+    result = backup.restore_backup(source, backup_dir, made["name"],
+                                   progress=_right_after_the_commit(source, insert))
+    assert result["new_rows"] == {"conversations": 1}
+    assert "1 rows were written by another process right after the restore" in result["message"]
+    assert f"safety backup {result['safety_backup']}" in result["message"]
+
+
+def test_rows_missing_right_after_the_restore_fail_it_naming_the_safety_backup(
+        source, backup_dir, backed_up):
+    made, at_backup, _ = backed_up
+    _wal(source)
+
+    delete = "DELETE FROM conversations WHERE rowid IN (SELECT rowid FROM conversations LIMIT 2)"
     with pytest.raises(RestoreNotVerified) as err:
         backup.restore_backup(source, backup_dir, made["name"],
-                              progress=metamorph_writes_right_after_the_copy)
+                              progress=_right_after_the_commit(source, delete))
     message = str(err.value)
-    assert (f"conversations: {at_backup['conversations'] + 1} rows, backup has "
+    assert (f"conversations: {at_backup['conversations'] - 2} rows, backup has "
             f"{at_backup['conversations']}") in message
     assert "python manage.py restorebackup metamorph-backup-" in message
 
@@ -209,7 +238,7 @@ def test_restore_gives_up_on_a_reader_that_never_finishes_and_changes_nothing(
     reader = background("read", source, ready="reading")
 
     with pytest.raises(DatabaseLocked) as err:
-        backup.restore_backup(source, backup_dir, made["name"], safety_backup=False)
+        backup.restore_backup(source, backup_dir, made["name"], safety_backup=False, force=True)
     assert f"process {reader.pid} is reading" in str(err.value)
     reader.stop()
     assert integrity(source) == ["ok"] and table_counts(source) == before_restore
