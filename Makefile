@@ -49,6 +49,7 @@ run: install .env
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py metamorph_admin.wsgi
 
 test: install-test
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -q
 
 bench: install

@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from vaults.metamorph.demo import build_demo_database
+from metamorph.demo import build_demo_database
 
 pytest_plugins = ["metamorph.testing.fixtures"]
 

@@ -1,4 +1,4 @@
-"""Issue 3: backup copy throughput vs `cp` + fsync of the same file; peak memory of backupdb."""
+"""backup copy throughput vs `cp` + fsync of the same file; peak memory of backupdb."""
 import json
 import os
 import shutil
@@ -11,7 +11,7 @@ from bench.common import section
 
 _CHILD = """
 import json, sys
-from migrations_ui.engine.backup import run_backup
+from metamorph.backup import run_backup
 m = run_backup(sys.argv[1], sys.argv[2])
 print(json.dumps({k: m[k] for k in ("copy_seconds", "verify_seconds", "count_seconds",
                                     "backup_size_bytes", "name")}))
@@ -94,7 +94,7 @@ def _throughput_line(label, size, cp_t, manifest):
 
 
 def run(path):
-    with section("Issue 3 — backupdb on the migrated database"):
+    with section("backupdb on the migrated database"):
         size = os.path.getsize(path)
         work = tempfile.mkdtemp(prefix="bench-backup-", dir=os.path.dirname(path))
         try:

@@ -1,12 +1,12 @@
-"""Issue 4: runmigration of 001 + 002 vs the same DDL through sqlite3, on a ~1 GB legacy file."""
+"""runmigration of 001 + 002 vs the same DDL through sqlite3, on a ~1 GB legacy file."""
 import os
 import shutil
 import sqlite3
 import time
 
 from bench.common import line, section
-from migrations_ui.engine import rehearsal, runner
-from vaults.metamorph import schema
+from metamorph.migrate import rehearsal, runner
+from metamorph import schema
 
 
 def _copy(source, name):
@@ -42,7 +42,7 @@ def ours(path):
 
 
 def run(legacy_path):
-    with section("Issue 4 — runmigration 001 + 002 on a legacy database"):
+    with section("runmigration 001 + 002 on a legacy database"):
         size = os.path.getsize(legacy_path)
         raws, mine = [], []
         for i in range(2):  # alternate, each on a fresh copy, warm page cache for both

@@ -1,11 +1,11 @@
-"""Issue 2: full matrix refresh vs the same GROUP BY through sqlite3; page from cache."""
+"""full matrix refresh vs the same GROUP BY through sqlite3; page from cache."""
 import os
 import sqlite3
 import time
 
 from bench.common import best_of, line, section
-from vaults.metamorph import inspect, schema
-from vaults.metamorph.connection import open_readonly
+from metamorph import inspect, schema
+from metamorph.connection import open_readonly
 
 
 def raw_group_by(path):
@@ -23,11 +23,8 @@ def raw_group_by(path):
 
 
 def ours(path):
-    conn = open_readonly(path)
-    try:
+    with open_readonly(path) as conn:
         return inspect.vault_row_counts(conn)
-    finally:
-        conn.close()
 
 
 def page_from_cache(path):
@@ -61,7 +58,7 @@ def page_from_cache(path):
 
 
 def run(path):
-    with section("Issue 2 — vault x table matrix"):
+    with section("vault x table matrix"):
         ours(path), raw_group_by(path)  # warm the page cache for both
         raw_t, _ = best_of(3, lambda: raw_group_by(path))
         our_t, counts = best_of(3, lambda: ours(path))

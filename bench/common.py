@@ -4,7 +4,7 @@ import sqlite3
 import time
 from contextlib import contextmanager
 
-from vaults.metamorph.demo import build_demo_database
+from metamorph.demo import build_demo_database
 
 BENCH_DIR = os.environ.get("BENCH_DIR", os.path.join(os.getcwd(), "bench-data"))
 

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench import bench_backups, bench_migrations, bench_vaults  # noqa: E402
+from bench import bench_backups, bench_migrations, bench_remap_workload, bench_vaults  # noqa: E402
 from bench.common import bench_database, row_total  # noqa: E402
 
 
@@ -31,8 +31,7 @@ def main():
     if not args.only or "backups" in args.only:
         bench_backups.run(migrated)
     if not args.only or "remap" in args.only:
-        from vaults.metamorph.remap import bench as remap_bench
-        remap_bench.run(migrated)
+        bench_remap_workload.run(migrated)
     if not args.only or "migrations" in args.only:
         legacy = bench_database("legacy", args.sessions)
         bench_migrations.run(legacy)

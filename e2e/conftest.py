@@ -60,7 +60,7 @@ def login(page, live_server, django_user_model):
 def role_groups(transactional_db):
     """The live server's tests flush the database, data migrations included: recreate roles."""
     from django.contrib.auth.models import Permission
-    from migrations_ui.roles import ROLES
+    from metamorph_admin.roles import ROLES
     for role, perms in ROLES.items():
         group, _ = Group.objects.get_or_create(name=role)
         for perm in perms:

@@ -7,7 +7,7 @@ class TerminalProgress:
     """A `progress(phase, done, total, message)` callable that writes to a stream."""
 
     def __init__(self, stream=None, min_interval=0.2):
-        self.stream = stream or sys.stderr
+        self.stream = _Unended(stream) if hasattr(stream, "style_func") else stream or sys.stderr
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.min_interval = min_interval
         self._last = 0.0
@@ -29,3 +29,20 @@ class TerminalProgress:
         else:
             self.stream.write(f"{phase}: {done}/{total} {message}\n")
         self.stream.flush()
+
+
+class _Unended:
+    """A management command's OutputWrapper that writes text as given: the wrapper would end
+    every write with a newline, breaking the bar's carriage return."""
+
+    def __init__(self, wrapper):
+        self.wrapper = wrapper
+
+    def write(self, text):
+        self.wrapper.write(text, ending="")
+
+    def flush(self):
+        self.wrapper.flush()
+
+    def isatty(self):
+        return self.wrapper.isatty()

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_tasks_db",
+    "metamorph_admin",
     "vaults",
     "migrations_ui",
 ]
@@ -79,14 +80,13 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "vaults.context_processors.metamorph",
+                "metamorph_admin.nav.metamorph",
             ],
         },
     },
 ]
 WSGI_APPLICATION = "metamorph_admin.wsgi.application"
 
-(BASE_DIR / "var").mkdir(exist_ok=True)
 DATABASES = {
     "default": _env(env.db, "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'admin.sqlite3'}")
 }
@@ -112,7 +112,6 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -8,4 +8,5 @@ urlpatterns = [
     path("django-admin/", admin.site.urls),
     path("", include("vaults.urls")),
     path("", include("migrations_ui.urls")),
+    path("", include("metamorph_admin.core_urls")),
 ]

@@ -3,4 +3,9 @@ from django.apps import AppConfig
 
 class MigrationsUiConfig(AppConfig):
     name = "migrations_ui"
-    verbose_name = "Migrations, backups and rollout"
+    verbose_name = "Migrations and backups"
+
+    def ready(self):
+        from migrations_ui.job_kinds import register_kinds  # app registry must be ready first
+
+        register_kinds()

@@ -4,7 +4,7 @@ import os
 from django import forms
 from django.conf import settings
 
-from migrations_ui.engine.definitions import MIGRATIONS
+from metamorph.migrate.definitions import MIGRATIONS
 
 ALL = ""
 MIGRATION_CHOICES = [(ALL, "all pending migrations")] + [(m.id, m.id) for m in MIGRATIONS]

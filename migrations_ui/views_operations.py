@@ -6,9 +6,10 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from migrations_ui import operation_forms as forms
-from migrations_ui import selectors
-from migrations_ui.engine import backup, rehearsal, runner
-from vaults.views import metamorph_page
+from metamorph_admin import selectors
+from metamorph import backup
+from metamorph.migrate import rehearsal, runner
+from metamorph_admin.view_helpers import metamorph_page
 
 HISTORY = 20
 

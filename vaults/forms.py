@@ -4,9 +4,9 @@ import os
 from django import forms
 from django.conf import settings
 
-from vaults.metamorph import remap, schema
-from vaults.metamorph.errors import MetamorphError
-from vaults.metamorph.remap import csvmap
+from metamorph import remap, schema
+from metamorph.errors import MetamorphError
+from metamorph.remap import csvmap
 
 SOURCE_HELP = "the vault whose rows are remapped (legacy data is in default-vault)"
 

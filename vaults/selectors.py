@@ -5,7 +5,8 @@ from datetime import datetime, timezone
 
 from django.conf import settings
 
-from vaults.metamorph import inspect, report
+from metamorph import inspect, report
+from metamorph_admin.models import Job
 from vaults.models import Snapshot
 
 
@@ -26,7 +27,6 @@ def pending_snapshot(db_path, kind=Snapshot.Kind.COUNTS):
 
 def latest_integrity_job(db_path):
     """The newest full integrity_check job of this file (run from the Health or Jobs page)."""
-    from migrations_ui.models import Job
     return Job.objects.filter(kind="integrity-check", db_path=db_path).order_by("-id").first()
 
 

@@ -1,31 +1,17 @@
 """Vaults pages: thin wrappers that read selectors and render; errors become pages."""
-import functools
-
 from django.contrib import messages
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
-from migrations_ui.models import AuditRecord
-from migrations_ui.permissions import require_perm
-from migrations_ui.services import audit
-from migrations_ui.views import redirect_next
+from metamorph_admin.models import AuditRecord
+from metamorph_admin.permissions import require_perm
+from metamorph_admin import audit
+from metamorph_admin.view_helpers import metamorph_page, redirect_next
 from vaults import charts, selectors
-from vaults.metamorph.errors import MetamorphError
 from vaults.models import Snapshot
 from vaults.services import snapshots
 
 PAGE_SIZE = 50
-
-
-def metamorph_page(view):
-    """Render a MetamorphError (missing file, not SQLite, locked…) as a page, never a 500."""
-    @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except MetamorphError as exc:
-            return render(request, "vaults/problem.html", {"problem": str(exc)})
-    return wrapper
 
 
 def _overview():

@@ -1,16 +1,15 @@
 """Legacy remap pages: choose a rule, preview it (stored), execute or undo it as a job."""
-from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from migrations_ui.models import Job
-from migrations_ui.permissions import require_perm
-from migrations_ui.services import audit
+from metamorph_admin.models import Job
+from metamorph_admin.permissions import require_perm
+from metamorph_admin import audit
 from vaults import forms, selectors
-from vaults.metamorph import remap
+from metamorph import remap
 from vaults.models import RemapPlanRecord
 from vaults.services import remap as remap_service
-from vaults.views import metamorph_page
+from metamorph_admin.view_helpers import metamorph_page
 
 FORMS = {"move": forms.MoveForm, "owner": forms.OwnerForm, "mapping": forms.MappingForm}
 RECENT = 20
@@ -43,7 +42,7 @@ def remap_index(request):
 @require_POST
 @metamorph_page
 def remap_preview(request, kind):
-    require_perm(request, "migrations_ui.run_remap", action="remap-preview")
+    require_perm(request, "metamorph_admin.run_remap", action="remap-preview")
     db_path = selectors.metamorph_path()
     if kind not in FORMS:
         return redirect("vaults:remap")

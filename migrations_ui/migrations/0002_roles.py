@@ -1,6 +1,6 @@
 """Create the viewer, operator and admin groups with their permissions.
 
-The lists are frozen here on purpose (a migration must not change when migrations_ui.roles
+The lists are frozen here on purpose (a migration must not change when metamorph_admin.roles
 does); test_roles checks both agree.
 """
 from django.contrib.auth.management import create_permissions

@@ -4,7 +4,8 @@ Commands may pass `backup_dir` (their --dir option); web jobs never do.
 """
 from django.conf import settings
 
-from migrations_ui.engine import backup, operations
+from metamorph import backup
+from metamorph.migrate import procedures as operations
 
 
 def _dir(backup_dir):

@@ -6,8 +6,8 @@ import sqlite3
 import pytest
 
 from conftest import sql
-from migrations_ui.tests.job_helpers import migrated_admin_db
-from vaults.tests.commands import manage
+from metamorph_admin.tests.job_helpers import migrated_admin_db
+from metamorph_admin.tests.commands import manage
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@ import pytest
 from django.urls import reverse
 
 from conftest import sql
-from migrations_ui.models import Job
-from migrations_ui.tests.job_helpers import user_with_role
+from metamorph_admin.models import Job
+from metamorph_admin.tests.job_helpers import user_with_role
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def login(client, role):
 
 
 def start(client, kind, **data):
-    return client.post(reverse("migrations_ui:start_job", args=[kind]), data)
+    return client.post(reverse("core:start_job", args=[kind]), data)
 
 
 def test_viewer_sees_the_plan_but_cannot_run_it(client, db, live_db):
@@ -56,7 +56,7 @@ def test_admin_migrates_from_the_page_with_a_backup_first(client, db, live_db):
     response = start(client, "migration", confirm=os.path.basename(path), take_backup="on",
                      max_backup_age_hours=24)
     job = Job.objects.get()
-    assert response.url == reverse("migrations_ui:job", args=[job.pk])
+    assert response.url == reverse("core:job", args=[job.pk])
     assert job.state == "succeeded", job.error
     assert job.result["verification"]["ok"] is True
     assert [r[0] for r in sql(path, "SELECT id FROM schema_migrations ORDER BY id")] == [
@@ -82,7 +82,7 @@ def test_operator_backs_up_and_the_page_lists_it_without_tokens(client, db, live
     assert job.state == "succeeded", job.error
     page = client.get(reverse("migrations_ui:backups")).content.decode()
     assert job.result["name"] in page and "verified" in page
-    job_page = client.get(reverse("migrations_ui:job", args=[job.pk])).content.decode()
+    job_page = client.get(reverse("core:job", args=[job.pk])).content.decode()
     for (token, refresh) in sql(path, "SELECT access_token, refresh_token FROM vercel_connections"):
         assert token not in page + job_page and refresh not in page + job_page
 

@@ -1,19 +1,19 @@
 """Remap plans: preview (stored), execute and undo as jobs, the isolation audit.
 
-The engine (vaults.metamorph.remap) does the work; this module keeps the previewed plan in
+The engine (metamorph.remap) does the work; this module keeps the previewed plan in
 the dashboard's database so the page, the command and the job all run the same plan.
 """
 import os
 
 from django.conf import settings
 
-from migrations_ui.engine import backup
-from vaults.metamorph import remap
-from vaults.metamorph.errors import MetamorphError
+from metamorph import backup
+from metamorph import remap
+from metamorph.errors import MetamorphError
 from vaults.models import RemapPlanRecord
 
 
-class PlanNotFound(MetamorphError):
+class StoredPlanNotFound(MetamorphError):
     def __init__(self, plan_id):
         super().__init__(f"There is no stored remap plan {plan_id!r}. Preview one on the Remap "
                          "page, or with `python manage.py remapvaults --move/--owner/--mapping`.")
@@ -31,7 +31,7 @@ def preview(db_path, rule, actor):
 def load(plan_id):
     record = RemapPlanRecord.objects.filter(plan_id=plan_id).first()
     if record is None:
-        raise PlanNotFound(plan_id)
+        raise StoredPlanNotFound(plan_id)
     return record, remap.RemapPlan.from_json(record.plan_json)
 
 

@@ -1,10 +1,11 @@
 """Background reads of the Metamorph file whose results the pages show from cache."""
 from datetime import timedelta
 
+from django.tasks import task
 from django.utils import timezone
 
-from vaults.metamorph import report
-from vaults.metamorph.errors import MetamorphError
+from metamorph import report
+from metamorph.errors import MetamorphError
 from vaults.models import Snapshot
 
 # A queued read older than this is taken as lost (worker restarted) and queued again.
@@ -19,7 +20,6 @@ def request_snapshot(db_path):
     if under_way:
         return under_way
     snap = Snapshot.objects.create(db_path=db_path)
-    from vaults.tasks import take_snapshot_task
     take_snapshot_task.enqueue(snap.id)
     return snap
 
@@ -42,3 +42,9 @@ def take_snapshot(snapshot_id):
         phase="done" if state == Snapshot.State.DONE else "failed")
     snap.refresh_from_db()
     return snap
+
+
+@task
+def take_snapshot_task(snapshot_id):
+    """The worker's entry point (django.tasks): one queued background read."""
+    take_snapshot(snapshot_id)

@@ -2,7 +2,7 @@
 import json
 
 from conftest import sql
-from vaults.tests.commands import manage
+from metamorph_admin.tests.commands import manage
 
 
 def test_vaultreport_json_is_stable_and_matches_the_file(metamorph_db):

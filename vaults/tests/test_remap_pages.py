@@ -8,8 +8,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from conftest import sql
-from migrations_ui.models import Job
-from migrations_ui.tests.job_helpers import user_with_role
+from metamorph_admin.models import Job
+from metamorph_admin.tests.job_helpers import user_with_role
 from vaults.models import RemapPlanRecord
 
 
@@ -56,14 +56,14 @@ def test_move_preview_counts_every_default_vault_row_and_execute_moves_them(admi
     page = admin.get(response.url).content.decode()
     assert re.search(r'id="moves-total">(\d+)', page).group(1) == str(expected)
     assert default_rows(path) == expected  # a preview writes nothing
-    admin.post(reverse("migrations_ui:start_job", args=["remap"]), {
+    admin.post(reverse("core:start_job", args=["remap"]), {
         "plan_id": record.plan_id, "mode": "online", "confirm": os.path.basename(path)})
     job = Job.objects.get(kind="remap")
     assert job.state == "succeeded", job.error
     assert job.result["moved_total"] == expected and job.result["audit_clean"] is True
     assert job.result["longest_transaction_s"] < 1
     assert default_rows(path) == 0
-    admin.post(reverse("migrations_ui:start_job", args=["remap-undo"]), {
+    admin.post(reverse("core:start_job", args=["remap-undo"]), {
         "plan_id": record.plan_id, "confirm": os.path.basename(path)})
     assert Job.objects.get(kind="remap-undo").state == "succeeded"
     assert default_rows(path) == expected
@@ -94,7 +94,7 @@ def test_a_mapping_file_moves_conversations_with_their_messages(admin, settings,
     admin.post(reverse("vaults:remap_preview", args=["mapping"]),
                {"source": "default-vault", "mapping": upload})
     record = RemapPlanRecord.objects.get()
-    admin.post(reverse("migrations_ui:start_job", args=["remap"]), {
+    admin.post(reverse("core:start_job", args=["remap"]), {
         "plan_id": record.plan_id, "mode": "online", "confirm": os.path.basename(path)})
     assert Job.objects.get(kind="remap").state == "succeeded"
     assert sql(path, "SELECT COUNT(*) FROM messages WHERE vault_id = 'carol'")[0][0] == messages
@@ -111,7 +111,7 @@ def test_executing_a_plan_after_the_data_changed_is_refused(admin, settings, met
     conn.commit()
     conn.close()
     before = default_rows(path)
-    admin.post(reverse("migrations_ui:start_job", args=["remap"]), {
+    admin.post(reverse("core:start_job", args=["remap"]), {
         "plan_id": record.plan_id, "mode": "online", "confirm": os.path.basename(path)})
     job = Job.objects.get(kind="remap")
     assert job.state == "failed" and "preview again" in job.error.lower()
@@ -122,7 +122,7 @@ def test_a_wrong_typed_name_executes_nothing(admin, settings, metamorph_db):
     path = use(settings, metamorph_db("migrated"))
     preview_move(admin, "alice")
     record = RemapPlanRecord.objects.get()
-    admin.post(reverse("migrations_ui:start_job", args=["remap"]), {
+    admin.post(reverse("core:start_job", args=["remap"]), {
         "plan_id": record.plan_id, "mode": "online", "confirm": "nope.db"})
     assert not Job.objects.exists()
     assert default_rows(path) > 0
@@ -139,11 +139,11 @@ def test_fast_commits_need_the_backup_first(admin, settings, metamorph_db):
     path = use(settings, metamorph_db("migrated"))
     preview_move(admin, "alice")
     record = RemapPlanRecord.objects.get()
-    admin.post(reverse("migrations_ui:start_job", args=["remap"]), {
+    admin.post(reverse("core:start_job", args=["remap"]), {
         "plan_id": record.plan_id, "mode": "online", "fast": "on",
         "confirm": os.path.basename(path)})
     assert not Job.objects.exists()
-    admin.post(reverse("migrations_ui:start_job", args=["remap"]), {
+    admin.post(reverse("core:start_job", args=["remap"]), {
         "plan_id": record.plan_id, "mode": "online", "fast": "on", "take_backup": "on",
         "confirm": os.path.basename(path)})
     job = Job.objects.get(kind="remap")

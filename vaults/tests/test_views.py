@@ -133,10 +133,10 @@ def test_recount_refuses_to_redirect_off_site(logged_in, use_db, metamorph_db):
 
 
 def test_full_integrity_check_result_appears_on_the_health_page(client, db, use_db, metamorph_db):
-    from migrations_ui.tests.job_helpers import user_with_role
+    from metamorph_admin.tests.job_helpers import user_with_role
     use_db(metamorph_db("migrated"))
     client.force_login(user_with_role("operator"))
-    client.post(reverse("migrations_ui:start_job", args=["integrity-check"]))
+    client.post(reverse("core:start_job", args=["integrity-check"]))
     html = client.get(reverse("vaults:health")).content.decode()
     assert 'id="integrity-check"><span class="badge ok">ok</span>' in html
 
@@ -149,7 +149,7 @@ def test_a_background_read_that_fails_shows_its_message(logged_in, use_db, tmp_p
 
 
 def test_health_page_names_the_process_holding_the_write_lock(logged_in, use_db, metamorph_db):
-    from vaults.tests.lockers import Locker
+    from metamorph.testing.lockers import Locker
     path = use_db(metamorph_db("migrated"))
     with Locker(path) as locker:
         html = logged_in.get(reverse("vaults:health")).content.decode()

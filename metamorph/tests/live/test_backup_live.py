@@ -1,7 +1,8 @@
 """A backup taken while Metamorph writes: consistent, verified, and the server loses nothing."""
 import pytest
 
-from migrations_ui.engine import backup, backup_copy
+from metamorph import backup
+from metamorph.backup import copy as backup_copy
 
 from .conftest import Window, assert_writer_unharmed, integrity, slow_steps, wrote_during
 

@@ -2,9 +2,9 @@
 import pytest
 
 from conftest import sql
-from migrations_ui.engine import operations
-from migrations_ui.engine.preflight import check_lock
-from vaults.tests.lockers import Locker
+from metamorph.migrate import procedures as operations
+from metamorph.migrate.preflight import check_lock
+from metamorph.testing.lockers import Locker
 
 from .conftest import Window, assert_writer_unharmed, integrity, slow_steps, wrote_during
 

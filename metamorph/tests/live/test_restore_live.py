@@ -5,8 +5,8 @@ import pytest
 
 from conftest import sql
 from metamorph.testing.writer import WriterReport
-from migrations_ui.engine import backup
-from vaults.metamorph.errors import DatabaseInUse
+from metamorph import backup
+from metamorph.errors import DatabaseInUse
 
 from .conftest import Window, assert_writer_unharmed, integrity, slow_steps
 

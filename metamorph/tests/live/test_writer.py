@@ -10,7 +10,7 @@ import pytest
 from conftest import sql
 from metamorph.testing.shapes import make_observed
 from metamorph.testing.writer import WRITTEN_TABLES, set_journal_mode
-from vaults.tests.lockers import Locker
+from metamorph.testing.lockers import Locker
 
 
 @pytest.mark.parametrize("mode", ["delete", "wal"])

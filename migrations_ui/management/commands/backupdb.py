@@ -1,12 +1,11 @@
 import os
 
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from migrations_ui.services.cli import run_from_command
+from metamorph_admin.cli import OperationCommand, add_db_argument, db_path_from, run_from_command
 
 
-class Command(BaseCommand):
+class Command(OperationCommand):
     help = ("Take a verified online backup of the Metamorph database while it keeps running: "
             "SQLite's backup API in steps (flat memory), written to a hidden temporary name, "
             "fsynced, integrity-checked and hashed, then renamed to "
@@ -21,13 +20,13 @@ class Command(BaseCommand):
                             help="afterwards keep only the newest N verified backups (never "
                                  "deletes the newest, nor files this tool did not write)")
         parser.add_argument("--json", action="store_true", help="print the manifest as JSON")
-        parser.add_argument("--db", help="Metamorph database (default METAMORPH_DATABASE_PATH)")
+        add_db_argument(parser)
         parser.add_argument("--dir", help="backup directory (default METAMORPH_BACKUP_DIR)")
 
     def handle(self, *args, **opts):
         if opts["keep"] is not None and opts["keep"] < 1:
             raise CommandError("--keep must be 1 or more: the newest backup is always kept.")
-        params = {"db_path": os.path.abspath(opts["db"] or settings.METAMORPH_DATABASE_PATH),
+        params = {"db_path": db_path_from(opts),
                   "label": opts["label"], "compress": opts["compress"], "keep": opts["keep"]}
         if opts["dir"]:
             params["backup_dir"] = os.path.abspath(opts["dir"])

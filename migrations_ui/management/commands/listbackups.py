@@ -1,12 +1,12 @@
 import json
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from metamorph_admin.cli import OperationCommand
 
-from migrations_ui.engine import backup
+from metamorph import backup
 
 
-class Command(BaseCommand):
+class Command(OperationCommand):
     help = ("List the backups in METAMORPH_BACKUP_DIR, newest first, with size, age, label, "
             "verification state and row totals. Only files whose manifest and checksum match "
             "are shown as verified.")

@@ -1,15 +1,15 @@
 import os
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from migrations_ui.engine import backup
-from migrations_ui.engine.backup_files import validate_name
-from migrations_ui.services.cli import confirm_typed, run_from_command
-from vaults.metamorph.errors import MetamorphError
+from metamorph import backup
+from metamorph.backup.files import validate_name
+from metamorph_admin.cli import OperationCommand, add_db_argument, confirm_typed, db_path_from, run_from_command
+from metamorph.errors import MetamorphError
 
 
-class Command(BaseCommand):
+class Command(OperationCommand):
     help = ("Restore a verified backup into the live Metamorph database: refuses unless the "
             "backup verifies, refuses while another process holds the database, takes a safety "
             "backup of the current file first, copies through SQLite's backup API (no stale "
@@ -19,11 +19,11 @@ class Command(BaseCommand):
         parser.add_argument("name", help="backup file name, as `listbackups` shows it")
         parser.add_argument("--yes", action="store_true", help="skip the typed confirmation")
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
-        parser.add_argument("--db", help="Metamorph database (default METAMORPH_DATABASE_PATH)")
+        add_db_argument(parser)
         parser.add_argument("--dir", help="backup directory (default METAMORPH_BACKUP_DIR)")
 
     def handle(self, *args, **opts):
-        db_path = os.path.abspath(opts["db"] or settings.METAMORPH_DATABASE_PATH)
+        db_path = db_path_from(opts)
         backup_dir = os.path.abspath(opts["dir"] or settings.METAMORPH_BACKUP_DIR)
         try:
             validate_name(opts["name"])

@@ -1,13 +1,13 @@
+import argparse
 import json
 import os
 
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from migrations_ui.engine import rehearsal, runner
-from migrations_ui.engine.definitions import MIGRATIONS
-from migrations_ui.services.cli import confirm_typed, run_from_command
-from vaults.metamorph.errors import MetamorphError
+from metamorph.migrate import rehearsal, runner
+from metamorph.migrate.definitions import MIGRATIONS
+from metamorph_admin.cli import OperationCommand, add_db_argument, confirm_typed, db_path_from, run_from_command
+from metamorph.errors import MetamorphError
 
 EPILOG = """
 examples:
@@ -27,7 +27,7 @@ against the backup's manifest, columns, indexes, default-vault rows, query plans
 """
 
 
-class Command(BaseCommand):
+class Command(OperationCommand):
     help = ("Run Metamorph's multitenancy migrations (001_add_vault_id, "
             "002_add_vercel_sandbox_tables) atomically, with pre-flight checks, verification, "
             "rehearsal and rollback; the result is identical to Metamorph's own migrator.")
@@ -35,7 +35,7 @@ class Command(BaseCommand):
     def create_parser(self, *args, **kwargs):
         parser = super().create_parser(*args, **kwargs)
         parser.epilog = EPILOG
-        parser.formatter_class = __import__("argparse").RawDescriptionHelpFormatter
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
         return parser
 
     def add_arguments(self, parser):
@@ -62,10 +62,10 @@ class Command(BaseCommand):
         parser.add_argument("--yes", action="store_true",
                             help="skip the typed confirmation of a rollback")
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
-        parser.add_argument("--db", help="Metamorph database (default METAMORPH_DATABASE_PATH)")
+        add_db_argument(parser)
 
     def handle(self, *args, **opts):
-        db_path = os.path.abspath(opts["db"] or settings.METAMORPH_DATABASE_PATH)
+        db_path = db_path_from(opts)
         if opts["max_backup_age"] <= 0:
             raise CommandError("--max-backup-age must be a positive number of hours.")
         try:

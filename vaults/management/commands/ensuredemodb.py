@@ -4,8 +4,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from metamorph_admin.progress import TerminalProgress
-from vaults.metamorph.demo import STATES, build_demo_database
-from vaults.metamorph.errors import MetamorphError
+from metamorph.demo import STATES, build_demo_database
+from metamorph.errors import MetamorphError
 
 
 class Command(BaseCommand):
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         try:
             sessions = int(os.environ.get("DEMO_SESSIONS", "2000"))
             build_demo_database(path, sessions=sessions, vaults=20, state=state,
-                                progress=TerminalProgress(self.stderr._out))
+                                progress=TerminalProgress(self.stderr))
         except ValueError:
             raise CommandError("DEMO_SESSIONS must be a whole number.") from None
         except (MetamorphError, OSError) as exc:

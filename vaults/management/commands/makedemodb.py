@@ -1,11 +1,12 @@
-from django.core.management.base import BaseCommand, CommandError
+from metamorph_admin.cli import OperationCommand
+from django.core.management.base import CommandError
 
 from metamorph_admin.progress import TerminalProgress
-from vaults.metamorph.demo import STATES, build_demo_database
-from vaults.metamorph.errors import MetamorphError
+from metamorph.demo import STATES, build_demo_database
+from metamorph.errors import MetamorphError
 
 
-class Command(BaseCommand):
+class Command(OperationCommand):
     help = ("Build a Metamorph database with the real schema and linked demo rows, in one of "
             "the states a real file can be in (legacy, autoupgraded, fresh, migrated). "
             "About 50,000 sessions make ~1.4 GB in about a minute.")
@@ -35,7 +36,7 @@ class Command(BaseCommand):
                 opts["path"], sessions=opts["sessions"], vaults=opts["vaults"],
                 state=opts["state"], optional_tables=opts["optional_tables"],
                 session_states=not opts["without_session_states"], seed=opts["seed"],
-                progress=TerminalProgress(self.stderr._out))
+                progress=TerminalProgress(self.stderr))
         except MetamorphError as exc:
             raise CommandError(str(exc)) from None
         except OSError as exc:

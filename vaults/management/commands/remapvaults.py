@@ -1,13 +1,11 @@
 import argparse
 import json
-import os
 
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from migrations_ui.services.cli import confirm_typed, os_user, run_from_command
-from vaults.metamorph import remap
-from vaults.metamorph.errors import MetamorphError
+from metamorph_admin.cli import OperationCommand, add_db_argument, confirm_typed, db_path_from, os_user, run_from_command
+from metamorph import remap
+from metamorph.errors import MetamorphError
 from vaults.services import remap as remap_service
 
 EPILOG = """
@@ -28,7 +26,7 @@ rebuilds the vault indexes around one transaction and is several times faster.
 """
 
 
-class Command(BaseCommand):
+class Command(OperationCommand):
     help = ("Move default-vault (or any source vault) rows to user vaults: a whole vault, a "
             "split by an owner column/metadata key, or a CSV mapping of conversation_id or "
             "session_id to vault id. Linked rows follow their root; conflicts are listed, "
@@ -61,10 +59,10 @@ class Command(BaseCommand):
                                  "against a killed process, not a power cut; needs --backup")
         parser.add_argument("--yes", action="store_true", help="skip the typed confirmation")
         parser.add_argument("--json", action="store_true", help="print JSON")
-        parser.add_argument("--db", help="Metamorph database (default METAMORPH_DATABASE_PATH)")
+        add_db_argument(parser)
 
     def handle(self, *args, **opts):
-        db_path = os.path.abspath(opts["db"] or settings.METAMORPH_DATABASE_PATH)
+        db_path = db_path_from(opts)
         try:
             if opts["owners"]:
                 return self._print(remap.discover_owner_sources(db_path, opts["source"]), opts)

@@ -1,21 +1,21 @@
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from metamorph_admin.cli import OperationCommand, add_db_argument, db_path_from
+from django.core.management.base import CommandError
 
-from vaults import selectors
-from vaults.metamorph import report as reports
-from vaults.metamorph.errors import MetamorphError
+from metamorph import report as reports
+from metamorph.errors import MetamorphError
 
 FORMAT_VERSION = 1
 
 
-class Command(BaseCommand):
+class Command(OperationCommand):
     help = ("Print the vault x table row counts, index health, database health and the "
             "troubleshooting checks for a Metamorph database (read-only). Exit code 1 when a "
             "check reports an error. --json prints a stable document for scripts (README).")
 
     def add_arguments(self, parser):
-        parser.add_argument("--db", help="Metamorph database (default METAMORPH_DATABASE_PATH)")
+        add_db_argument(parser)
         parser.add_argument("--json", action="store_true", help="print JSON")
         parser.add_argument("--timeout", type=float, default=None,
                             help="bound the counts to this many seconds (tables cut short "
@@ -26,7 +26,7 @@ class Command(BaseCommand):
                             help="vaults to list in the text report (default 20)")
 
     def handle(self, *args, **opts):
-        path = opts["db"] or selectors.metamorph_path()
+        path = db_path_from(opts)
         if opts["timeout"] is not None and opts["timeout"] <= 0:
             raise CommandError("--timeout must be a positive number of seconds.")
         try:

@@ -1,0 +1,218 @@
+"""Opening a Metamorph file: read-only for inspection, with time bounds and lock probing."""
+import fcntl
+import os
+import sqlite3
+import struct
+import time
+import urllib.parse
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from . import schema
+from .errors import (DatabaseLocked, DatabaseMissing, DiskFull, EmptyDatabase, InterruptedWrite,
+                     NotAFile, NotAMetamorphDatabase, NotSQLite, QueryTimedOut, ReadOnlyDatabase,
+                     UnreadableDatabase)
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+# better-sqlite3 waits 5 s; inspection waits less so a page never hangs on a writer.
+READ_BUSY_TIMEOUT = 2.0
+# A write waits a little for a short Metamorph write, then fails instead of hanging.
+WRITE_BUSY_TIMEOUT = 3.0
+# SQLite's lock bytes (os_unix.c): a lock on these ranges is how it excludes writers.
+_PENDING_BYTE = 0x40000000
+_RESERVED_BYTE = _PENDING_BYTE + 1
+_SHARED_FIRST = _PENDING_BYTE + 2
+_SHARED_SIZE = 510
+
+
+def check_file(path):
+    """Raise a clear error unless `path` is an existing SQLite file."""
+    if not os.path.exists(path):
+        raise DatabaseMissing(path)
+    if os.path.isdir(path):
+        raise NotAFile(path)
+    if os.path.getsize(path) == 0:
+        raise EmptyDatabase(path)
+    with open(path, "rb") as fh:
+        if fh.read(16) != SQLITE_HEADER:
+            raise NotSQLite(path)
+
+
+def readonly_uri(path):
+    return "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
+
+
+class ClosingConnection(sqlite3.Connection):
+    """A connection whose `with` block closes it (sqlite3's own only ends a transaction):
+    `with open_readonly(path) as conn:`. Our connections are in autocommit mode and open
+    their transactions explicitly, so there is nothing for the block to commit."""
+
+    def __exit__(self, *exc_info):
+        self.close()
+        return False
+
+
+def open_readonly(path, timeout=READ_BUSY_TIMEOUT, require_metamorph=True):
+    """Open `path` read-only (mode=ro, query_only): inspection can never write to it."""
+    check_file(path)
+    try:
+        conn = sqlite3.connect(readonly_uri(path), uri=True, timeout=timeout,
+                               isolation_level=None, check_same_thread=False,
+                               factory=ClosingConnection)
+        conn.execute("PRAGMA query_only = ON")
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.DatabaseError as exc:
+        raise translate_error(exc, path) from None
+    if require_metamorph:
+        if not tables:
+            conn.close()
+            raise EmptyDatabase(path)
+        if not tables & schema.METAMORPH_TABLES:
+            conn.close()
+            raise NotAMetamorphDatabase(path, tables)
+    return conn
+
+
+def writable_problem(path):
+    """Why this process cannot write `path` (or create its journal beside it), or ''."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.access(path, os.W_OK):
+        return "the file is read-only for this user or on a read-only volume"
+    if not os.access(directory, os.W_OK):
+        return f"its directory {directory} is not writable, so no rollback journal can be created"
+    return ""
+
+
+def open_writable(path, timeout=WRITE_BUSY_TIMEOUT, require_metamorph=True):
+    """Open an existing Metamorph file for writing (mode=rw: never creates one), autocommit.
+
+    The caller opens every transaction itself (BEGIN IMMEDIATE); nothing is written here.
+    """
+    check_file(path)
+    problem = writable_problem(path)
+    if problem:
+        raise ReadOnlyDatabase(path, problem)
+    uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=rw"
+    conn = None
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None,
+                               check_same_thread=False, factory=ClosingConnection)
+        # The first read also rolls back a hot journal left by a killed writer.
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.DatabaseError as exc:
+        if conn is not None:
+            conn.close()
+        raise translate_write_error(exc, path) from None
+    if require_metamorph and not tables & schema.METAMORPH_TABLES:
+        conn.close()
+        raise (NotAMetamorphDatabase(path, tables) if tables else EmptyDatabase(path))
+    return conn
+
+
+def translate_write_error(exc, path):
+    """Like translate_error, for the errors only a writer meets (full disk, read-only file)."""
+    name = getattr(exc, "sqlite_errorname", "")
+    text = str(exc).lower()
+    if name == "SQLITE_FULL" or "disk is full" in text:
+        return DiskFull(path, str(exc))
+    if name.startswith("SQLITE_READONLY") or "readonly database" in text:
+        return ReadOnlyDatabase(path, str(exc))
+    if name == "SQLITE_CANTOPEN":
+        return ReadOnlyDatabase(path, f"{exc}: the journal could not be created")
+    return translate_error(exc, path)
+
+
+def translate_error(exc, path):
+    """Turn an sqlite3 error into the operator's words."""
+    if getattr(exc, "sqlite_errorname", "") == "SQLITE_READONLY_ROLLBACK":
+        return InterruptedWrite(path)  # a killed writer left a hot journal a reader cannot undo
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return DatabaseLocked(path, describe_lock(lock_state(path)))
+    if "not a database" in text or "encrypted" in text:
+        return NotSQLite(path)
+    return UnreadableDatabase(path, str(exc))
+
+
+@contextmanager
+def time_limit(conn, seconds, what="the query"):
+    """Interrupt whatever runs on `conn` after `seconds` (Datasette's pattern)."""
+    deadline = time.monotonic() + seconds
+    conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 20000)
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if "interrupted" in str(exc):
+            raise QueryTimedOut(what, seconds) from None
+        raise
+    finally:
+        conn.set_progress_handler(None, 0)
+
+
+@dataclass(frozen=True)
+class LockState:
+    """Locks other processes hold on the file right now (SQLite's POSIX byte-range locks)."""
+    readers: int | None = None      # pid of one process holding a SHARED lock
+    writer: int | None = None       # pid holding RESERVED (a write transaction is open)
+    exclusive: int | None = None    # pid holding PENDING/EXCLUSIVE (committing)
+
+    @property
+    def held(self):
+        return bool(self.readers or self.writer or self.exclusive)
+
+
+def _probe(fd, kind, start, length):
+    flock = struct.pack("hhqqi4x", kind, os.SEEK_SET, start, length, 0)
+    result = fcntl.fcntl(fd, fcntl.F_GETLK, flock)
+    l_type, _, _, _, pid = struct.unpack("hhqqi4x", result)
+    return pid if l_type != fcntl.F_UNLCK else None
+
+
+def lock_state(path):
+    """Ask the kernel who holds SQLite's lock bytes, without taking any lock ourselves."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return LockState()
+    try:
+        return LockState(
+            readers=_probe(fd, fcntl.F_WRLCK, _SHARED_FIRST, _SHARED_SIZE),
+            writer=_probe(fd, fcntl.F_WRLCK, _RESERVED_BYTE, 1),
+            exclusive=_probe(fd, fcntl.F_RDLCK, _SHARED_FIRST, _SHARED_SIZE)
+            or _probe(fd, fcntl.F_WRLCK, _PENDING_BYTE, 1),
+        )
+    except OSError:
+        return LockState()
+    finally:
+        os.close(fd)
+
+
+# A lock still held after this long is an open write transaction (a sqlite3 shell, a stuck
+# process), not one of Metamorph's commits, which take milliseconds.
+HELD_WRITE_SECONDS = 0.3
+
+
+def held_write_lock(path, seconds=HELD_WRITE_SECONDS, every=0.02):
+    """(LockState, pids seen writing): the state if a write lock stayed held for `seconds`
+    (None as soon as one sample finds no writer), and every pid seen holding it meanwhile."""
+    deadline = time.monotonic() + seconds
+    seen = set()
+    while True:
+        state = lock_state(path)
+        holder = state.exclusive or state.writer
+        if not holder:
+            return None, sorted(seen)
+        seen.add(holder)
+        if time.monotonic() >= deadline:
+            return state, sorted(seen)
+        time.sleep(every)
+
+
+def describe_lock(state):
+    if state.exclusive:
+        return f"process {state.exclusive} is committing a write"
+    if state.writer:
+        return f"process {state.writer} has an open write transaction"
+    if state.readers:
+        return f"process {state.readers} is reading"
+    return ""

@@ -1,0 +1,42 @@
+"""Legacy remap: move rows between vaults with a preview, a journal and an undo.
+
+Plain Python, no Django. The Django form, the `remapvaults` command and the background
+task all call these functions:
+
+    discover_owner_sources(db_path, source)          owner columns / metadata keys offered
+    build_plan(db_path, rule) -> RemapPlan           read-only preview + fingerprint
+    RemapPlan.to_json() / RemapPlan.from_json(text)  the stored plan
+    execute_plan(db_path, plan, journal_path, progress, mode, batch_seconds) -> dict
+    undo_plan(db_path, plan_id, journal_path, progress) -> dict
+    plan_status(db_path, plan_id, journal_path) / incomplete_plans(db_path, journal_path)
+    isolation_audit(db_path, journal_path=None, seconds=None) -> dict
+
+Rules: MoveVault(target, source), SplitByOwner(table, column, json_key, prefix, source),
+SplitByMapping.from_csv(data, source).
+
+Design in one paragraph: a split decides on link *components* (graph.py) — a conversation,
+its sessions, messages, memories… move together or not at all, and a component whose roots
+ask for two vaults is a conflict that stays. Planning is read-only and fingerprints the
+exact rows and targets; execution re-computes the plan, refuses if the fingerprint
+changed, then moves rows in short journaled transactions (online) or in one transaction
+with the vault indexes dropped and recreated (offline: needs downtime). The journal is a
+separate SQLite file attached to the connection, committed atomically with each batch by
+SQLite's super-journal (rollback-journal mode); a WAL database keeps it inside the file
+(metamorph_admin_remap_*). durability="fast" (synchronous=OFF) is faster and safe against a
+killed process, not against a power loss: use it only right after a verified backup.
+"""
+from .audit import isolation_audit
+from .execute import execute_plan
+from .ids import validate_vault_id
+from .journal import default_journal_path
+from .owners import discover_owner_sources
+from .plan import RemapPlan, build_plan
+from .rules import MoveVault, SplitByMapping, SplitByOwner, rule_from_dict
+from .status import incomplete_plans, plan_status
+from .undo import undo_plan
+
+__all__ = [
+    "MoveVault", "RemapPlan", "SplitByMapping", "SplitByOwner", "build_plan",
+    "default_journal_path", "discover_owner_sources", "execute_plan", "incomplete_plans",
+    "isolation_audit", "plan_status", "rule_from_dict", "undo_plan", "validate_vault_id",
+]

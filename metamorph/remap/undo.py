@@ -1,0 +1,101 @@
+"""Undo a completed or interrupted plan from its journal, in short batches too.
+
+Each row goes back to the vault the journal recorded as its old one, only if it is still
+where the plan put it (same rowid, same id, still in the new vault): a row changed since
+is left alone, marked skipped, and counted. Journal rows are marked undone in the same
+transaction as the restore, so an interrupted undo resumes like an interrupted remap.
+"""
+import os
+import time
+
+from .. import schema
+from ..connection import open_writable
+from ..errors import PlanNotInJournal
+from . import batches
+from .journal import default_journal_path, open_journal, runner_lock
+
+
+def _quiet(*_args):
+    pass
+
+
+def undo_plan(db_path, plan_id, journal_path=None, progress=None, batch_seconds=0.5,
+              batch_rows=None):
+    """Restore every row `plan_id` moved to its previous vault; a dict of what was done."""
+    report = progress or _quiet
+    journal_path = journal_path or default_journal_path(db_path)
+    with runner_lock(journal_path):
+        conn = open_writable(db_path)
+        try:
+            journal = _journal_with_plan(conn, db_path, journal_path, plan_id)
+            return _undo(conn, journal, db_path, plan_id, report, batch_seconds, batch_rows)
+        finally:
+            conn.close()
+
+
+def _journal_with_plan(conn, db_path, journal_path, plan_id):
+    mode = conn.execute("PRAGMA main.journal_mode").fetchone()[0].lower()
+    if mode != "wal" and not os.path.exists(journal_path):
+        raise PlanNotInJournal(plan_id, journal_path)
+    journal = open_journal(conn, db_path, journal_path, create=False)
+    if journal.record(plan_id) is None:
+        raise PlanNotInJournal(plan_id, journal.path)
+    return journal
+
+
+def _undo(conn, journal, db_path, plan_id, report, batch_seconds, batch_rows):
+    started = time.perf_counter()
+    journal.set_state(plan_id, "undoing")
+    tables = [r[0] for r in conn.execute(
+        f"SELECT DISTINCT j_table FROM {journal.rows} WHERE j_plan = ? AND j_undone = 0",
+        (plan_id,))]
+    todo = {t: [r[0] for r in conn.execute(
+        f"SELECT j_rowid FROM {journal.rows} WHERE j_plan = ? AND j_table = ? AND "
+        "j_undone = 0 ORDER BY j_rowid", (plan_id, t))] for t in tables}
+    total = sum(len(v) for v in todo.values())
+    sizer = batches.Sizer(batch_seconds, batch_rows)
+    restored, skipped = {}, {}
+    done = n_batches = 0
+    longest = 0.0
+    for table, rids in todo.items():
+        sizer.new_table()
+        i = 0
+        while i < len(rids):
+            chunk = rids[i:i + sizer.next()]
+            took, (back, skip) = batches.run_transaction(
+                conn, db_path, lambda: _undo_range(conn, journal, plan_id, table, chunk[0],
+                                                   chunk[-1]))
+            sizer.record(len(chunk), took)
+            longest = max(longest, took)
+            restored[table] = restored.get(table, 0) + back
+            if skip:
+                skipped[table] = skipped.get(table, 0) + skip
+            i += len(chunk)
+            done += len(chunk)
+            n_batches += 1
+            report("undo", done, total, f"batch {n_batches}: {back} {table} rows restored")
+    journal.set_state(plan_id, "undone", finished=True)
+    return {"plan_id": plan_id, "restored": restored, "restored_total": sum(restored.values()),
+            "skipped_changed": skipped, "batches": n_batches,
+            "longest_transaction_s": round(longest, 4),
+            "elapsed_s": round(time.perf_counter() - started, 3)}
+
+
+def _undo_range(conn, journal, plan_id, table, lo, hi):
+    """Inside a transaction: restore the journal rows of one rowid range; (restored, skipped)."""
+    q = schema.quote(table)
+    where = "j_plan = ? AND j_table = ? AND j_undone = 0 AND j_rowid BETWEEN ? AND ?"
+    args = (plan_id, table, lo, hi)
+    skipped = conn.execute(
+        f"UPDATE {journal.rows} SET j_undone = 2 WHERE {where} AND NOT EXISTS (SELECT 1 FROM "
+        f"main.{q} AS t WHERE t.rowid = j_rowid AND t.vault_id IS j_new AND t.id IS j_row_id)",
+        args).rowcount
+    restored = conn.execute(
+        f"UPDATE main.{q} SET vault_id = r.j_old FROM {journal.rows} AS r WHERE "
+        "r.j_plan = ? AND r.j_table = ? AND r.j_undone = 0 AND r.j_rowid BETWEEN ? AND ? "
+        f"AND {q}.rowid = r.j_rowid", args).rowcount
+    marked = conn.execute(f"UPDATE {journal.rows} SET j_undone = 1 WHERE {where}",
+                          args).rowcount
+    if restored != marked:
+        raise RuntimeError(f"{table}: restored {restored} rows but the journal lists {marked}")
+    return restored, skipped

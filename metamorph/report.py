@@ -1,0 +1,74 @@
+"""The whole picture of one Metamorph file, as the dashboard and `vaultreport` show it."""
+import functools
+import sqlite3
+import time
+
+from . import checks, inspect, indexes
+from .connection import open_readonly, translate_error
+from .errors import NotMigrated
+from .remap.audit import isolation_audit
+
+
+def _operator_errors(func):
+    """Any SQLite error met while reading becomes one the operator can act on."""
+    @functools.wraps(func)
+    def wrapper(path, *args, **kwargs):
+        try:
+            return func(path, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            raise translate_error(exc, path) from None
+    return wrapper
+
+
+@_operator_errors
+def build_report(path, counts=None, integrity=None, sizes=None, count_seconds=None,
+                 isolation=None):
+    """Schema, health, index health and checks, read live (cheap); counts from the cache.
+
+    Without cached `counts`, counts are taken live, bounded by `count_seconds` when given.
+    """
+    with open_readonly(path) as conn:
+        tables = inspect.existing_tables(conn)
+        states = inspect.table_states(tables)
+        report = {
+            "path": path,
+            "table_states": states,
+            "columns": {t: tables[t] for t in states if t in tables},
+            "health": inspect.database_health(conn, path, tables),
+            "indexes": indexes.index_health(conn, states, tables),
+            "integrity": integrity,
+            "sizes": sizes,
+            "isolation": isolation,
+        }
+        if counts is None:
+            counts = inspect.vault_row_counts(conn, seconds=count_seconds, tables=tables)
+        report["counts"] = counts
+        report["checks"] = checks.run_checks(report)
+    return report
+
+
+def isolation_if_migrated(path, seconds=None):
+    """The isolation audit, or None while tables still lack vault_id (nothing to audit)."""
+    try:
+        return isolation_audit(path, seconds=seconds)
+    except NotMigrated:
+        return None
+
+
+@_operator_errors
+def full_snapshot(path, progress=None):
+    """The slow part, for the background: exact counts, quick_check and object sizes."""
+    report = progress or (lambda *a: None)
+    started = time.monotonic()
+    with open_readonly(path) as conn:
+        report("counts", 0, 4, "counting rows per vault")
+        counts = inspect.vault_row_counts(conn)
+        report("integrity", 1, 4, "running quick_check")
+        integrity = inspect.integrity(conn)
+        report("sizes", 2, 4, "measuring table and index sizes")
+        sizes = inspect.object_sizes(conn)
+    report("isolation", 3, 4, "isolation audit")
+    isolation = isolation_if_migrated(path)
+    report("done", 4, 4, "done")
+    return {"counts": counts, "integrity": integrity, "sizes": sizes, "isolation": isolation,
+            "seconds": round(time.monotonic() - started, 3)}

@@ -1,0 +1,89 @@
+"""The audit trail: who did what, with which parameters, and how it ended."""
+import csv
+import json
+
+from metamorph_admin.models import AuditRecord, Origin
+
+# Parameter names whose values are never stored (backups hold OAuth tokens; so may arguments).
+SECRET_WORDS = ("token", "secret", "password", "passwd", "api_key", "apikey", "credential",
+                "authorization", "cookie", "session_key")
+REDACTED = "[redacted]"
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+CSV_COLUMNS = ["at", "actor", "origin", "action", "target", "parameters", "outcome",
+               "duration_s", "job", "remote_addr", "message"]
+
+
+def is_secret_name(name):
+    lowered = str(name).lower()
+    return any(word in lowered for word in SECRET_WORDS)
+
+
+def safe_parameters(value):
+    """A JSON-safe copy of `value` with every secret-looking key's value replaced."""
+    if isinstance(value, dict):
+        return {str(k): REDACTED if is_secret_name(k) else safe_parameters(v)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [safe_parameters(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def client_address(request):
+    """The peer address as the server saw it (a proxy header can be forged, so it is not used)."""
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def record(action, *, outcome, actor, user=None, origin=Origin.WEB, target="", parameters=None,
+           message="", duration=None, job=None, remote_addr=None):
+    """Write one audit record; parameters are stored with secrets redacted."""
+    return AuditRecord.objects.create(
+        action=action[:64], outcome=outcome, actor=(actor or "unknown")[:150], user=user,
+        origin=origin, target=str(target)[:1024], parameters=safe_parameters(parameters or {}),
+        message=message[:4000], duration=None if duration is None else round(duration, 3),
+        job=job, remote_addr=remote_addr)
+
+
+def record_request(request, action, *, outcome, target="", parameters=None, message="",
+                   duration=None, job=None):
+    """Write an audit record for something the logged-in user did in a web request."""
+    user = request.user if request.user.is_authenticated else None
+    return record(action, outcome=outcome, actor=request.user.get_username() or "anonymous",
+                  user=user, origin=Origin.WEB, target=target, parameters=parameters,
+                  message=message, duration=duration, job=job,
+                  remote_addr=client_address(request))
+
+
+def record_job(job, outcome, message="", duration=None):
+    """Write the audit record of a job's request or outcome, copying who and what from the job."""
+    return record(job.kind, outcome=outcome, actor=job.actor, user=job.started_by,
+                  origin=job.origin, target=job.db_path, parameters=job.parameters,
+                  message=message, duration=duration, job=job, remote_addr=job.remote_addr)
+
+
+def csv_cell(value):
+    """The value as a CSV cell a spreadsheet will show as text, never run as a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+class _Line:
+    def write(self, value):
+        return value
+
+
+def csv_lines(records):
+    """The records as CSV text, one line at a time (for a streamed download)."""
+    writer = csv.writer(_Line())
+    yield writer.writerow(CSV_COLUMNS)
+    for r in records.iterator(chunk_size=500):
+        row = [r.at.isoformat(), r.actor, r.origin, r.action, r.target,
+               json.dumps(r.parameters, sort_keys=True), r.outcome, r.duration, r.job_id,
+               r.remote_addr, r.message]
+        yield writer.writerow([csv_cell(v) for v in row])

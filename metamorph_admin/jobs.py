@@ -1,0 +1,173 @@
+"""Run a job: the one path every long operation takes, from a command, a task or a view.
+
+    run_job(kind, params, actor=..., origin=...)     run now, in this process (commands, tasks)
+    enqueue_job(kind, params, user=..., ...)         queue it for the db_worker (views)
+    run_queued_job(job_id)                           what the worker's task calls
+"""
+import dataclasses
+import json
+import logging
+import time
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.tasks import task
+from django.utils import timezone
+
+from metamorph_admin import liveness
+from metamorph_admin.models import AuditRecord, Job, Origin
+from metamorph_admin import audit, interrupted, kinds, locks
+from metamorph_admin.job_progress import JobProgress
+from metamorph.errors import MetamorphError
+
+logger = logging.getLogger(__name__)
+Outcome = AuditRecord.Outcome
+
+
+def _jsonable(result):
+    if result is None:
+        return {}
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        result = dataclasses.asdict(result)
+    elif hasattr(result, "to_dict"):
+        result = result.to_dict()
+    return json.loads(json.dumps(result, default=str))
+
+
+def create_job(kind, params, *, actor, origin, user=None, remote_addr=None):
+    """A queued Job row for `kind` (its parameters stored with secrets redacted)."""
+    job_kind = kinds.get(kind)
+    params = dict(params)
+    params.setdefault("db_path", settings.METAMORPH_DATABASE_PATH)
+    return Job.objects.create(
+        kind=job_kind.name, db_path=str(params["db_path"]),
+        parameters=audit.safe_parameters(params), actor=(actor or "unknown")[:150],
+        origin=origin, started_by=user, remote_addr=remote_addr)
+
+
+def _claim(job):
+    """Move the job from queued to running in this process; False if someone else took it."""
+    now = timezone.now()
+    claimed = Job.objects.filter(pk=job.pk, state=Job.State.QUEUED).update(
+        state=Job.State.RUNNING, started_at=now, heartbeat_at=now, **liveness.this_process())
+    job.refresh_from_db()
+    return bool(claimed)
+
+
+def _finish(job, state, *, result=None, error="", outcome, started):
+    duration = time.monotonic() - started
+    Job.objects.filter(pk=job.pk).update(state=state, result=result, error=error,
+                                         finished_at=timezone.now())
+    job.refresh_from_db()
+    audit.record_job(job, outcome, message=error, duration=duration)
+    return job
+
+
+def _call_engine(job, func, progress):
+    """Run the engine; (state, result, error) with operator-safe error text."""
+    try:
+        return Job.State.SUCCEEDED, _jsonable(func(progress=progress)), ""
+    except MetamorphError as exc:
+        progress.log(str(exc), level="error")
+        return Job.State.FAILED, None, str(exc)
+    except Exception:
+        logger.exception("Job #%s (%s) failed unexpectedly", job.pk, job.kind)
+        message = (f"Unexpected error: the details are in the server log under job #{job.pk}. "
+                   "Check the database on the Health page before running the job again.")
+        progress.log(message, level="error")
+        return Job.State.FAILED, None, message
+
+
+def run_job(kind, params, *, actor, origin, func=None, user=None, job=None, remote_addr=None,
+            echo=None):
+    """Run one job to its end in this process and return its Job row.
+
+    `func(progress=...)` is the engine call (default: the kind's engine with `params`, which
+    should name the file as `db_path`); `job` is the queued row of a web job; `echo` another
+    progress callable (a terminal bar). Operator errors and refusals do not raise: the returned
+    job's state and error say what happened. Ctrl-C marks the job interrupted and re-raises.
+    """
+    job_kind = kinds.get(kind)
+    func = func or job_kind.bind(params)
+    job = job or create_job(kind, params, actor=actor, origin=origin, user=user,
+                            remote_addr=remote_addr)
+    if not _claim(job):
+        return job
+    progress = JobProgress(job.pk, echo=echo)
+    progress.log(f"Started by {job.actor} ({job.get_origin_display().lower()}) on "
+                 f"{job.hostname}, pid {job.pid}.")
+    try:
+        return _run_claimed(job, job_kind, func, progress, time.monotonic())
+    except BaseException:  # Ctrl-C or SystemExit: the job did not finish
+        interrupted.mark_interrupted(job, interrupted.reason_for(
+            job, "it was stopped by the operator (Ctrl-C) or its process was told to exit"))
+        raise
+    finally:
+        locks.release(job)
+
+
+def _run_claimed(job, job_kind, func, progress, started):
+    if job_kind.mutating:
+        try:
+            locks.acquire(job, note=lambda text: progress.log(text, level="warning"))
+        except locks.MutationInProgress as exc:
+            progress.log(str(exc), level="error")
+            return _finish(job, Job.State.FAILED, error=str(exc), outcome=Outcome.REFUSED,
+                           started=started)
+    with locks.Heartbeat(job.pk):
+        state, result, error = _call_engine(job, func, progress)
+    progress.flush()
+    progress.log(f"Finished: {state} in {time.monotonic() - started:.1f} s.")
+    outcome = Outcome.SUCCESS if state == Job.State.SUCCEEDED else Outcome.FAILURE
+    return _finish(job, state, result=result, error=error, outcome=outcome, started=started)
+
+
+def enqueue_job(kind, params, *, user, remote_addr=None):
+    """Queue a web-started job for the worker, after checking permission and the lock.
+
+    Raises PermissionDenied, or MutationInProgress (the refusal is recorded on a failed job).
+    """
+    job_kind = kinds.get(kind)
+    if not user.has_perm(job_kind.permission):
+        raise PermissionDenied(f"{user.get_username()} may not start {job_kind.label} jobs.")
+    if any(audit.is_secret_name(name) for name in params):
+        raise ValueError("Job parameters must not carry secrets: they are stored on the job.")
+    # The web only ever works on the configured database, whatever a form may carry.
+    params = {**params, "db_path": settings.METAMORPH_DATABASE_PATH}
+    job = create_job(kind, params, actor=user.get_username(), origin=Origin.WEB, user=user,
+                     remote_addr=remote_addr)
+    holder = locks.current_holder(job.db_path) if job_kind.mutating else None
+    if holder is not None:
+        refusal = locks.MutationInProgress(holder, locks.lock_key(job.db_path))
+        Job.objects.filter(pk=job.pk).update(state=Job.State.FAILED, error=str(refusal),
+                                             finished_at=timezone.now())
+        job.refresh_from_db()
+        audit.record_job(job, Outcome.REFUSED, message=str(refusal))
+        raise refusal
+    audit.record_job(job, Outcome.REQUESTED)
+    run_job_task.enqueue(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def run_queued_job(job_id):
+    """Run a queued web job (called by the worker's task); an unknown kind fails the job."""
+    job = Job.objects.filter(pk=job_id).select_related("started_by").first()
+    if job is None or job.state != Job.State.QUEUED:
+        return job  # deleted, or already run by another delivery of the same task
+    try:
+        kinds.get(job.kind)
+    except kinds.UnknownJobKind as exc:
+        Job.objects.filter(pk=job.pk).update(state=Job.State.FAILED, error=str(exc),
+                                             finished_at=timezone.now())
+        job.refresh_from_db()
+        audit.record_job(job, Outcome.FAILURE, message=str(exc))
+        return job
+    return run_job(job.kind, job.parameters, actor=job.actor, origin=job.origin,
+                   user=job.started_by, job=job)
+
+
+@task
+def run_job_task(job_id):
+    """The worker's entry point (django.tasks): run one queued web job."""
+    run_queued_job(job_id)

@@ -1,0 +1,78 @@
+"""The job kinds: which engine function each runs, who may start it, whether it changes the file.
+
+An engine function is plain Python called as `run(progress=report, **parameters)` and returns a
+JSON-serializable dict (or a dataclass). Each app registers its kinds in its job_kinds.py when
+it is ready, with dotted paths so that a command's start-up imports neither engines nor forms:
+    register(JobKind("backup", "Backup", "migrations_ui.services.operations.run_backup",
+                     "metamorph_admin.run_backup", form="migrations_ui.operation_forms.BackupForm"))
+"""
+import functools
+from dataclasses import dataclass
+
+from django.utils.module_loading import import_string
+
+from metamorph import inspect
+from metamorph.connection import open_readonly
+from metamorph.errors import MetamorphError
+
+
+class UnknownJobKind(MetamorphError):
+    def __init__(self, name):
+        known = ", ".join(sorted(KINDS)) or "none"
+        super().__init__(f"There is no job kind {name!r} (known kinds: {known}).")
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str            # stored on Job.kind and used as the audit action
+    label: str           # what operators read
+    run: object          # the engine callable, or its dotted path (imported when first run)
+    permission: str      # "app_label.codename" needed to start it from the web
+    mutating: bool = True  # True: holds the database's mutation lock while it runs
+    form: str | type | None = None  # its web parameters' Django form (or its dotted path)
+
+    def engine(self):
+        return import_string(self.run) if isinstance(self.run, str) else self.run
+
+    def form_class(self):
+        return import_string(self.form) if isinstance(self.form, str) else self.form
+
+    def bind(self, parameters):
+        """The zero-argument-but-progress callable run_job calls: engine with these parameters."""
+        return functools.partial(self.engine(), **parameters)
+
+
+KINDS: dict[str, JobKind] = {}
+
+
+def register(kind):
+    KINDS[kind.name] = kind
+    return kind
+
+
+def unregister(name):
+    KINDS.pop(name, None)
+
+
+def get(name):
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise UnknownJobKind(name) from None
+
+
+def label(name):
+    return KINDS[name].label if name in KINDS else name
+
+
+def check_integrity(db_path, progress):
+    """Full `PRAGMA integrity_check` of the Metamorph file, read-only."""
+    progress("integrity_check", 0, 1, f"reading all of {db_path}")
+    with open_readonly(db_path, require_metamorph=False) as conn:
+        outcome = inspect.integrity(conn, full=True)
+    progress("integrity_check", 1, 1, "ok" if outcome["ok"] else "problems found")
+    return outcome
+
+
+register(JobKind("integrity-check", "Full integrity check", check_integrity,
+                 "metamorph_admin.run_verification", mutating=False))

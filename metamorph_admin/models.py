@@ -1,0 +1,153 @@
+"""Jobs, their log, the per-database mutation lock and the audit trail."""
+from django.conf import settings
+from django.db import models
+
+
+class Origin(models.TextChoices):
+    WEB = "web", "Web"
+    CLI = "cli", "Command line"
+
+
+class Job(models.Model):
+    """One run of a long operation, started from the web or a command."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        INTERRUPTED = "interrupted", "Interrupted"
+
+    FINISHED_STATES = (State.SUCCEEDED, State.FAILED, State.INTERRUPTED)
+
+    kind = models.CharField(max_length=32, db_index=True)
+    db_path = models.CharField(max_length=1024)
+    parameters = models.JSONField(default=dict, blank=True)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    origin = models.CharField(max_length=8, choices=Origin.choices, default=Origin.WEB)
+    actor = models.CharField(max_length=150, help_text="Username, or the OS user for commands")
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED,
+                             db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    phase = models.CharField(max_length=64, blank=True)
+    done = models.BigIntegerField(default=0)
+    total = models.BigIntegerField(default=0)
+    message = models.CharField(max_length=500, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    pid = models.IntegerField(null=True, blank=True)
+    hostname = models.CharField(max_length=255, blank=True)
+    process_started = models.CharField(max_length=32, blank=True,
+                                       help_text="Start tick of the process, to tell a reused pid")
+
+    class Meta:
+        db_table = 'migrations_ui_job'  # created by migrations_ui before the move
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state", "-created_at"])]
+        permissions = [
+            ("run_backup", "Can run backups"),
+            ("verify_backup", "Can verify backups"),
+            ("run_rehearsal", "Can run migration rehearsals"),
+            ("run_verification", "Can run verification"),
+            ("run_migration", "Can run migrations"),
+            ("rollback_migration", "Can roll back migrations"),
+            ("restore_backup", "Can restore backups"),
+            ("run_remap", "Can run remaps"),
+            ("signoff_rollout", "Can sign off a rollout"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} job #{self.pk} ({self.state})"
+
+    @property
+    def finished(self):
+        return self.state in self.FINISHED_STATES
+
+    @property
+    def percent(self):
+        if not self.total:
+            return 100 if self.state == self.State.SUCCEEDED else 0
+        return max(0, min(100, int(100 * self.done / self.total)))
+
+    @property
+    def badge(self):
+        return {"succeeded": "ok", "failed": "failed", "interrupted": "warning"}.get(
+            self.state, self.state)
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class JobLog(models.Model):
+    """One log line of a job; the runner keeps only the newest lines of each job."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="log_lines")
+    at = models.DateTimeField(auto_now_add=True)
+    level = models.CharField(max_length=8, default="info")
+    text = models.CharField(max_length=1000)
+
+    class Meta:
+        db_table = 'migrations_ui_joblog'  # created by migrations_ui before the move
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.text
+
+
+class MutationLock(models.Model):
+    """Held while a job changes one Metamorph file: at most one row per file."""
+
+    db_path = models.CharField(max_length=1024, unique=True)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="+")
+    pid = models.IntegerField()
+    hostname = models.CharField(max_length=255)
+    process_started = models.CharField(max_length=32, blank=True)
+    acquired_at = models.DateTimeField(auto_now_add=True)
+    heartbeat_at = models.DateTimeField()
+
+    class Meta:
+        db_table = 'migrations_ui_mutationlock'  # created by migrations_ui before the move
+
+    def __str__(self):
+        return f"{self.db_path} held by job #{self.job_id}"
+
+
+class AuditRecord(models.Model):
+    """Who did what to which database, with which parameters, and how it ended."""
+
+    class Outcome(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        SUCCESS = "success", "Success"
+        FAILURE = "failure", "Failure"
+        REFUSED = "refused", "Refused"
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="+")
+    actor = models.CharField(max_length=150)
+    origin = models.CharField(max_length=8, choices=Origin.choices, default=Origin.WEB)
+    action = models.CharField(max_length=64, db_index=True)
+    target = models.CharField(max_length=1024, blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    message = models.TextField(blank=True)
+    duration = models.FloatField(null=True, blank=True, help_text="Seconds")
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL,
+                            related_name="audit_records")
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        db_table = 'migrations_ui_auditrecord'  # created by migrations_ui before the move
+        ordering = ["-at", "-id"]
+        permissions = [("view_audit", "Can view and export the audit trail")]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action} {self.outcome}"

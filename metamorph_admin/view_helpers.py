@@ -1,0 +1,27 @@
+"""Helpers every page uses: a Metamorph problem as a page, and a safe way back."""
+import functools
+
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from metamorph.errors import MetamorphError
+
+
+def metamorph_page(view):
+    """Render a MetamorphError (missing file, not SQLite, locked…) as a page, never a 500."""
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except MetamorphError as exc:
+            return render(request, "metamorph_admin/problem.html", {"problem": str(exc)})
+    return wrapper
+
+
+def redirect_next(request, default="core:jobs"):
+    """Back to the POSTed `next` page when it is on this site, else to `default`."""
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
+                                       require_https=request.is_secure()):
+        return redirect(target)
+    return redirect(default)

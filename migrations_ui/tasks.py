@@ -1,9 +1,0 @@
-"""django.tasks entry points: one line each, calling a service."""
-from django.tasks import task
-
-from migrations_ui.services import jobs
-
-
-@task
-def run_job_task(job_id):
-    jobs.run_queued_job(job_id)
