@@ -60,3 +60,6 @@ class BackupNameForm(forms.Form):
 
 class RestoreForm(ConfirmedForm):
     name = forms.CharField(max_length=255)
+    force = forms.BooleanField(
+        required=False, label="Metamorph is still running: restore anyway (its writes up to "
+        "the restore are kept only in the safety backup)")

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET
 from migrations_ui import operation_forms as forms
 from metamorph_admin import selectors
 from metamorph import backup
+from metamorph.holders import processes_holding
 from metamorph.migrate import rehearsal, runner
 from metamorph_admin.view_helpers import metamorph_page
 
@@ -49,6 +50,8 @@ def backups(request):
     entries = backup.list_backups(backup_dir) if os.path.isdir(backup_dir) else []
     return render(request, "migrations_ui/backups.html", {
         "backups": entries, "backup_dir": backup_dir, "db_name": forms.database_name(),
+        "holders": processes_holding(settings.METAMORPH_DATABASE_PATH).processes,
+        "restore_force_label": forms.RestoreForm.base_fields["force"].label,
         "backup_form": forms.BackupForm(), "history": selectors.jobs().filter(
             db_path=settings.METAMORPH_DATABASE_PATH,
             kind__in=["backup", "verify-backup", "restore"])[:HISTORY],

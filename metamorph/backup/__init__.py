@@ -10,8 +10,8 @@ written by us and names the file, and the file's size and mtime are those record
 from .create import run_backup
 from .listing import apply_retention, latest_verified_backup, list_backups
 from .manifest import manifest_row_counts
-from .restore import restore_backup
+from .restore import refuse_if_in_use, restore_backup
 from .verify import verify_backup
 
-__all__ = ["run_backup", "list_backups", "verify_backup", "restore_backup",
+__all__ = ["run_backup", "list_backups", "verify_backup", "restore_backup", "refuse_if_in_use",
            "apply_retention", "latest_verified_backup", "manifest_row_counts"]

@@ -37,5 +37,6 @@ def verify_backup(db_path, progress, name, backup_dir=None):
     return backup.verify_backup(_dir(backup_dir), name, progress=progress)
 
 
-def restore_backup(db_path, progress, name, backup_dir=None):
-    return backup.restore_backup(db_path, _dir(backup_dir), name, progress=progress)
+def restore_backup(db_path, progress, name, backup_dir=None, force=False):
+    return backup.restore_backup(db_path, _dir(backup_dir), name, progress=progress,
+                                 force=force)
