@@ -9,9 +9,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from . import schema
-from .errors import (DatabaseLocked, DatabaseMissing, DiskFull, EmptyDatabase, InterruptedWrite,
-                     NotAFile, NotAMetamorphDatabase, NotSQLite, QueryTimedOut, ReadOnlyDatabase,
-                     UnreadableDatabase)
+from .errors import (DamagedDatabase, DatabaseLocked, DatabaseMissing, DiskFull, EmptyDatabase,
+                     InterruptedWrite, NotAFile, NotAMetamorphDatabase, NotSQLite, QueryTimedOut,
+                     ReadOnlyDatabase, UnreadableDatabase)
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 # better-sqlite3 waits 5 s; inspection waits less so a page never hangs on a writer.
@@ -131,7 +131,15 @@ def translate_error(exc, path):
         return DatabaseLocked(path, describe_lock(lock_state(path)))
     if "not a database" in text or "encrypted" in text:
         return NotSQLite(path)
+    if is_damage(exc):
+        return DamagedDatabase(path, str(exc))
     return UnreadableDatabase(path, str(exc))
+
+
+def is_damage(exc):
+    """True for SQLite's "the file's structure is broken" errors (SQLITE_CORRUPT...)."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return name.startswith("SQLITE_CORRUPT") or "malformed" in str(exc).lower()
 
 
 @contextmanager

@@ -159,17 +159,6 @@ class BackupInvalidOption(MetamorphError):
     """A backup option out of range, e.g. --keep 0."""
 
 
-class BackupCorrupt(MetamorphError):
-    def __init__(self, source, problems):
-        shown = "; ".join(problems[:3])
-        super().__init__(
-            f"The fresh copy of {source} fails SQLite's integrity_check ({shown}), so the source "
-            "database itself is probably damaged. No backup was kept. Run the integrity check on "
-            "the Database health page, keep the file untouched, and restore the newest verified "
-            "backup if the damage is confirmed."
-        )
-
-
 class BackupNotVerified(MetamorphError):
     """A backup that does not match its manifest (changed, corrupt, or without one)."""
 
@@ -217,6 +206,48 @@ class RestoreNotVerified(MetamorphError):
             "--integrity`, then restore again."
         )
         self.mismatches = mismatches
+
+
+class DamagedDatabase(MetamorphError):
+    """SQLite found the file's structure broken (SQLITE_CORRUPT, "malformed")."""
+
+    # Set by the site (metamorph_admin) to name the newest verified backup of a file:
+    # callable(path) -> backup name or None. The library itself knows no backup directory.
+    newest_backup = None
+
+    def __init__(self, path, detail, found_by=""):
+        name = None
+        if DamagedDatabase.newest_backup is not None:
+            try:
+                name = DamagedDatabase.newest_backup(path)
+            except Exception:  # naming a backup is a courtesy; the problem stands without it
+                name = None
+        restore = (f"restore backup {name} (`python manage.py restorebackup {name}`, Metamorph "
+                   "stopped)" if name else "restore the newest verified backup (`python "
+                   "manage.py listbackups`, then `restorebackup NAME`, Metamorph stopped)")
+        found = f" ({found_by})" if found_by else ""
+        super().__init__(
+            f"The file is damaged: `{detail}` at {path}{found}. Keep it untouched and "
+            f"{restore}, or run `.recover` to save what SQLite can still read (`sqlite3 {path} "
+            ".recover | sqlite3 recovered.db`)."
+        )
+        self.path, self.detail, self.backup = path, detail, name
+
+    @classmethod
+    def from_check(cls, path, messages, check="quick_check"):
+        """The damage an integrity/quick check reported (its first real message)."""
+        real = [m for m in messages if not m.startswith("***")] or list(messages) or ["?"]
+        more = f" and {len(real) - 1} more problems" if len(real) > 1 else ""
+        return cls(path, real[0], found_by=f"{check} found it{more}")
+
+
+class BackupCorrupt(DamagedDatabase):
+    """The fresh copy fails integrity_check: the copy is page for page the source's."""
+
+    def __init__(self, source, problems):
+        real = [m for m in problems if not m.startswith("***")] or list(problems) or ["?"]
+        super().__init__(source, real[0], found_by="its fresh backup copy fails "
+                         "integrity_check, so no backup was kept")
 
 
 class UnreadableDatabase(MetamorphError):

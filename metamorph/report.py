@@ -47,6 +47,7 @@ def build_report(path, counts=None, integrity=None, sizes=None, count_seconds=No
     return report
 
 
+@_operator_errors
 def isolation_if_migrated(path, seconds=None):
     """The isolation audit, or None while tables still lack vault_id (nothing to audit)."""
     try:

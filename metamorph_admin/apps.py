@@ -1,7 +1,14 @@
 from django.apps import AppConfig
 
+from metamorph.errors import DamagedDatabase
+from metamorph_admin.damage import newest_backup_name
+
 
 class MetamorphAdminConfig(AppConfig):
     name = "metamorph_admin"
     label = "metamorph_admin"
     verbose_name = "Operations core: jobs, audit, roles, locks"
+
+    def ready(self):
+        # A damaged file's message names the backup that repairs it.
+        DamagedDatabase.newest_backup = staticmethod(newest_backup_name)

@@ -3,6 +3,7 @@ import argparse
 import getpass
 import json
 import os
+import sqlite3
 import sys
 
 from django.conf import settings
@@ -11,14 +12,26 @@ from django.core.management.base import BaseCommand, CommandError
 from metamorph_admin.progress import TerminalProgress
 from metamorph_admin.models import Job, Origin
 from metamorph_admin import jobs
+from metamorph.connection import translate_error
 from metamorph.errors import MetamorphError
 
 
 class OperationCommand(BaseCommand):
     """A command that works on a Metamorph file: it skips Django's system checks, which import
-    every view (~0.3 s) and check nothing these commands use."""
+    every view (~0.3 s) and check nothing these commands use; an operator problem (a damaged
+    or locked file...) that a command did not turn into its own message becomes one line and
+    exit code 1, never a traceback."""
 
     requires_system_checks: list[str] = []
+
+    def execute(self, *args, **options):
+        try:
+            return super().execute(*args, **options)
+        except MetamorphError as exc:
+            raise CommandError(str(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            path = options.get("db") or settings.METAMORPH_DATABASE_PATH
+            raise CommandError(str(translate_error(exc, path))) from None
 
 
 def absolute_path(value):

@@ -7,6 +7,7 @@
 import dataclasses
 import json
 import logging
+import sqlite3
 import time
 
 from django.conf import settings
@@ -18,6 +19,7 @@ from metamorph_admin import liveness
 from metamorph_admin.models import AuditRecord, Job, Origin
 from metamorph_admin import audit, interrupted, kinds, locks
 from metamorph_admin.job_progress import JobProgress
+from metamorph.connection import translate_error
 from metamorph.errors import MetamorphError
 
 logger = logging.getLogger(__name__)
@@ -70,6 +72,10 @@ def _call_engine(job, func, progress):
     except MetamorphError as exc:
         progress.log(str(exc), level="error")
         return Job.State.FAILED, None, str(exc)
+    except sqlite3.DatabaseError as exc:  # e.g. a damaged page no reader translated
+        message = str(translate_error(exc, job.db_path or settings.METAMORPH_DATABASE_PATH))
+        progress.log(message, level="error")
+        return Job.State.FAILED, None, message
     except Exception:
         logger.exception("Job #%s (%s) failed unexpectedly", job.pk, job.kind)
         message = (f"Unexpected error: the details are in the server log under job #{job.pk}. "

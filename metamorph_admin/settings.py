@@ -81,6 +81,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "metamorph_admin.nav.metamorph",
+                "vaults.context_processors.file_problem",
             ],
         },
     },

@@ -31,8 +31,43 @@ def latest_integrity_job(db_path):
 
 
 def last_failed_snapshot(db_path):
-    last = Snapshot.objects.filter(db_path=db_path).first()
+    """The newest finished background read, when it failed (it then replaces the last good
+    one: its figures are stale)."""
+    last = Snapshot.objects.filter(
+        db_path=db_path, state__in=[Snapshot.State.DONE, Snapshot.State.FAILED]).first()
     return last if last and last.state == Snapshot.State.FAILED else None
+
+
+def known_file_problem(db_path):
+    """What the newest background read or full integrity check found wrong with the file
+    (damage, unreadable, checks failing), with when: "" when the newest found nothing."""
+    snap = Snapshot.objects.filter(
+        db_path=db_path, state__in=[Snapshot.State.DONE, Snapshot.State.FAILED]).first()
+    job = Job.objects.filter(kind="integrity-check", db_path=db_path,
+                             finished_at__isnull=False).order_by("-finished_at").first()
+    found = []
+    if snap:
+        integrity = (snap.payload or {}).get("integrity") or {}
+        if snap.state == Snapshot.State.FAILED:
+            found.append((snap.finished_at, f"the background read failed: {snap.error}"))
+        elif integrity and not integrity.get("ok", True):
+            found.append((snap.finished_at, "quick_check found problems: "
+                          + "; ".join(integrity.get("messages", [])[:3])))
+        else:
+            found.append((snap.finished_at, ""))
+    if job:
+        result = job.result or {}
+        if job.state == Job.State.FAILED:
+            found.append((job.finished_at, f"the full integrity_check failed: {job.error}"))
+        elif result and not result.get("ok", True):
+            found.append((job.finished_at, "integrity_check found problems: "
+                          + "; ".join(result.get("messages", [])[:3])))
+        else:
+            found.append((job.finished_at, ""))
+    if not found:
+        return ""
+    when, problem = max(found, key=lambda f: f[0])
+    return f"{when:%Y-%m-%d %H:%M:%S} UTC: {problem}" if problem else ""
 
 
 @dataclass
@@ -42,25 +77,42 @@ class Overview:
     snapshot: Snapshot | None
     pending: Snapshot | None
     file_changed: bool
+    failed: Snapshot | None = None   # a background read newer than `snapshot` that failed
+    changed_since_failure: bool = False
+
+    @property
+    def stale(self):
+        """The figures shown come from a read older than a failed one."""
+        return self.failed is not None and self.snapshot is not None
 
     @property
     def needs_snapshot(self):
-        return self.pending is None and (self.snapshot is None or self.file_changed)
+        if self.pending is not None:
+            return False
+        if self.failed is not None:  # read again only once the file changed since it failed
+            return self.changed_since_failure
+        return self.snapshot is None or self.file_changed
 
 
 def overview(db_path):
     """The report for the pages: counts from the last background read, else a bounded live one."""
     snap = latest_snapshot(db_path)
+    failed = last_failed_snapshot(db_path)
     payload = snap.payload if snap else {}
-    data = report.build_report(db_path, counts=payload.get("counts"),
-                               integrity=payload.get("integrity"), sizes=payload.get("sizes"),
-                               isolation=payload.get("isolation"),
+    integrity = payload.get("integrity")
+    if failed:
+        # A failed read replaces the last good one's "integrity ok": never hide behind it.
+        integrity = {"ok": False, "check": "quick_check", "seconds": None, "failed_at":
+                     failed.finished_at.isoformat() if failed.finished_at else None,
+                     "messages": [f"the background read of {failed.finished_at:%Y-%m-%d %H:%M:%S}"
+                                  f" UTC failed: {failed.error}"]}
+    data = report.build_report(db_path, counts=payload.get("counts"), integrity=integrity,
+                               sizes=payload.get("sizes"), isolation=payload.get("isolation"),
                                count_seconds=settings.METAMORPH_PAGE_QUERY_SECONDS)
-    changed = False
-    if snap and snap.finished_at:
-        mtime = datetime.fromtimestamp(os.stat(db_path).st_mtime, timezone.utc)
-        changed = mtime > snap.finished_at
-    return Overview(data, snap, pending_snapshot(db_path), changed)
+    mtime = datetime.fromtimestamp(os.stat(db_path).st_mtime, timezone.utc)
+    changed = bool(snap and snap.finished_at and mtime > snap.finished_at)
+    after_failure = bool(failed and failed.finished_at and mtime > failed.finished_at)
+    return Overview(data, snap, pending_snapshot(db_path), changed, failed, after_failure)
 
 
 def matrix_rows(counts, query="", offset=0, limit=50):

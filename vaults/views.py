@@ -3,6 +3,7 @@ from django.contrib import messages
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
+from metamorph.errors import MetamorphError
 from metamorph_admin.models import AuditRecord
 from metamorph_admin.permissions import require_perm
 from metamorph_admin import audit
@@ -16,7 +17,11 @@ PAGE_SIZE = 50
 
 def _overview():
     db_path = selectors.metamorph_path()
-    data = selectors.overview(db_path)
+    try:
+        data = selectors.overview(db_path)
+    except MetamorphError:
+        snapshots.request_if_outdated(db_path)  # so every page learns of the problem
+        raise
     if data.needs_snapshot:
         data.pending = snapshots.request_snapshot(db_path)
         if data.pending.state == Snapshot.State.DONE:  # the immediate backend ran it already

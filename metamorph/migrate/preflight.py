@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from metamorph import inspect, schema
 from metamorph.connection import (HELD_WRITE_SECONDS, describe_lock, held_write_lock,
                                   lock_state)
-from metamorph.errors import MetamorphError
+from metamorph.errors import DamagedDatabase, MetamorphError
 
 from .db import applied_rows, open_for_reading
 from .definitions import MIGRATIONS
@@ -67,8 +67,8 @@ def preflight(db_path, manifest_finder=None, max_backup_age_hours=24, force=Fals
         quick = inspect.integrity(conn)
         report.findings.append(Finding(
             "quick_check", quick["ok"], "PRAGMA quick_check: ok" if quick["ok"] else
-            "quick_check found problems (" + "; ".join(quick["messages"][:3]) + "): restore "
-            "a good backup or repair the file before migrating"))
+            str(DamagedDatabase.from_check(db_path, quick["messages"])) + " Do not migrate "
+            "a damaged file."))
         needed = estimate_index_bytes(conn, [m.plan_up(conn) for m in pending])
     report.findings.append(check_lock(db_path))
     report.findings.append(check_disk_space(db_path, needed))

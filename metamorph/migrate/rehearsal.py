@@ -6,11 +6,13 @@ and the copy is deleted whatever happens.
 """
 import os
 import shutil
-import sqlite3
 import tempfile
 import time
 
-from metamorph.errors import DiskFull, MetamorphError
+from metamorph import inspect
+from metamorph.errors import DamagedDatabase, DiskFull, MetamorphError
+
+from ..backup.copy import make_single_file, online_copy
 
 from .db import count_rows, open_for_reading
 from .errors import RehearsalFailed
@@ -30,8 +32,6 @@ GUIDE_DOWNTIME = (
 MODEL_SECONDS_PER_GB = 1.6 / 0.984
 # The live disk may be cold and busy where the rehearsal's copy was warm: plan for double.
 SAFETY_FACTOR = 2.0
-COPY_STEP_PAGES = 4096
-SOURCE_MMAP_BYTES = 0x7FFF0000
 
 
 def estimate_downtime(db_size_bytes, rehearsal_seconds=None):
@@ -70,7 +70,7 @@ def rehearse(db_path, scratch_dir, progress=None):
         started = time.monotonic()
         copy_online(db_path, scratch, progress)
         timings["copy_seconds"] = _since(started)
-        before = _counts(scratch)
+        before = _counts_of_intact_copy(db_path, scratch)
         phase, started = "running the migrations on the copy", time.monotonic()
         run = run_migrations(scratch, progress=progress)
         timings["migrate_seconds"] = _since(started)
@@ -89,29 +89,24 @@ def rehearse(db_path, scratch_dir, progress=None):
 
 
 def copy_online(source_path, target_path, progress=None):
-    """SQLite's online backup in steps, from a read-only connection to a no-journal scratch."""
-    source = open_for_reading(source_path)
-    target = None
-    try:
-        source.execute(f"PRAGMA mmap_size = {SOURCE_MMAP_BYTES}")
-        target = _open_scratch(target_path)
-
-        def step(status, remaining, total):
-            _report(progress, "copy", total - remaining, total,
-                    f"copied {total - remaining} of {total} pages")
-        source.backup(target, pages=COPY_STEP_PAGES, progress=step)
-    finally:
-        source.close()
-        if target is not None:
-            target.close()
+    """The backups' online copy (restarts when Metamorph commits, then holds a read lock; one
+    snapshot in WAL mode), into a no-journal scratch file."""
+    online_copy(source_path, target_path, _progress_or_silent(progress))
+    make_single_file(target_path)
 
 
-def _open_scratch(path):
-    conn = sqlite3.connect(path, isolation_level=None)
-    # A scratch file nobody else reads: no journal, no fsync while copying.
-    conn.execute("PRAGMA journal_mode = OFF")
-    conn.execute("PRAGMA synchronous = OFF")
-    return conn
+def _progress_or_silent(progress):
+    return progress or (lambda phase, done, total, message="": None)
+
+
+def _counts_of_intact_copy(db_path, scratch):
+    """Row counts of the copy, after its quick_check: a damaged live file is not rehearsed."""
+    with open_for_reading(scratch) as conn:
+        quick = inspect.integrity(conn)
+        if not quick["ok"]:
+            raise DamagedDatabase.from_check(db_path, quick["messages"],
+                                             check="quick_check of its rehearsal copy")
+        return count_rows(conn)
 
 
 def _check_scratch_space(db_path, scratch_dir, size):
@@ -124,11 +119,6 @@ def _check_scratch_space(db_path, scratch_dir, size):
         raise RehearsalFailed(db_path, "preparing the scratch copy",
                               DiskFull(scratch_dir, f"{free // MB} MB free, about "
                                        f"{(2 * size) // MB + 16} MB needed"))
-
-
-def _counts(path):
-    with open_for_reading(path) as conn:
-        return count_rows(conn)
 
 
 def _remove(path):

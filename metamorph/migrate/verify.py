@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from metamorph import indexes, inspect, schema
+from metamorph.errors import DamagedDatabase
 
 from .db import applied_rows, count_rows, open_for_reading
 from .definitions import INDEXES_001
@@ -95,8 +96,9 @@ def verify_migration(db_path, before_counts=None, default_vault_tables=None, run
         result.checks.append(check_query_plans(conn, tables))
         quick = inspect.integrity(conn)
         result.checks.append(Check("quick_check", quick["ok"],
-                                   "PRAGMA quick_check: ok" if quick["ok"]
-                                   else "PRAGMA quick_check found problems", quick["messages"]))
+                                   "PRAGMA quick_check: ok" if quick["ok"] else
+                                   str(DamagedDatabase.from_check(db_path, quick["messages"])),
+                                   quick["messages"]))
     result.seconds = round(time.monotonic() - started, 3)
     return result
 

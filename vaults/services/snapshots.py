@@ -1,5 +1,7 @@
 """Background reads of the Metamorph file whose results the pages show from cache."""
-from datetime import timedelta
+import os
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 from django.tasks import task
 from django.utils import timezone
@@ -24,6 +26,20 @@ def request_snapshot(db_path):
     return snap
 
 
+def request_if_outdated(db_path):
+    """Queue a background read unless the newest finished one is newer than the file (used
+    when a page's own read failed: the background read then records the failure for all)."""
+    last = Snapshot.objects.filter(
+        db_path=db_path, state__in=[Snapshot.State.DONE, Snapshot.State.FAILED]).first()
+    try:
+        mtime = datetime.fromtimestamp(os.stat(db_path).st_mtime, dt_timezone.utc)
+    except OSError:
+        return None   # no file: nothing to read, the page says so
+    if last and last.finished_at and last.finished_at >= mtime:
+        return None
+    return request_snapshot(db_path)
+
+
 def take_snapshot(snapshot_id):
     """Run one queued read and store its result (or the operator-facing error)."""
     snap = Snapshot.objects.get(id=snapshot_id)
@@ -37,6 +53,8 @@ def take_snapshot(snapshot_id):
         state, error = Snapshot.State.DONE, ""
     except MetamorphError as exc:
         payload, state, error = {}, Snapshot.State.FAILED, str(exc)
+    except Exception as exc:  # a read that died of anything else must not stay "running"
+        payload, state, error = {}, Snapshot.State.FAILED, f"{type(exc).__name__}: {exc}"
     Snapshot.objects.filter(id=snap.id).update(
         state=state, error=error, payload=payload, finished_at=timezone.now(),
         phase="done" if state == Snapshot.State.DONE else "failed")
