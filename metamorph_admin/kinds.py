@@ -9,10 +9,10 @@ it is ready, with dotted paths so that a command's start-up imports neither engi
 import functools
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.utils.module_loading import import_string
 
-from metamorph import inspect
-from metamorph.connection import open_readonly
+from metamorph.backup.integrity import full_integrity_check
 from metamorph.errors import MetamorphError
 
 
@@ -66,12 +66,9 @@ def label(name):
 
 
 def check_integrity(db_path, progress):
-    """Full `PRAGMA integrity_check` of the Metamorph file, read-only."""
-    progress("integrity_check", 0, 1, f"reading all of {db_path}")
-    with open_readonly(db_path, require_metamorph=False) as conn:
-        outcome = inspect.integrity(conn, full=True)
-    progress("integrity_check", 1, 1, "ok" if outcome["ok"] else "problems found")
-    return outcome
+    """Full `PRAGMA integrity_check` of the Metamorph file (of a snapshot copy beside the
+    backups in rollback-journal mode, so Metamorph's commits are not held back)."""
+    return full_integrity_check(db_path, settings.METAMORPH_BACKUP_DIR, progress)
 
 
 register(JobKind("integrity-check", "Full integrity check", check_integrity,
