@@ -16,9 +16,9 @@ import urllib.parse
 
 from metamorph import inspect
 from metamorph.connection import (check_file, describe_lock, lock_state, open_readonly,
-                                         translate_error)
-from metamorph.errors import (BackupNotVerified, DatabaseInUse, DatabaseLocked,
-                              RestoreNotVerified)
+                                  readonly_uri, translate_error)
+from metamorph.errors import (BackupNotVerified, DamagedDatabase, DatabaseInUse,
+                              DatabaseLocked, RestoreNotVerified)
 from metamorph.holders import processes_holding
 
 from . import copy as copier
@@ -63,7 +63,7 @@ def restore_backup(db_path, backup_dir, name, progress=None, safety_backup=True,
     finally:
         work.discard()
     counts, new_rows = _check_restored(db_path, manifest, name, copied["safety_backup"])
-    message = _message(name, db_path, copied["safety_backup"], new_rows)
+    message = _message(name, db_path, copied["safety_backup"], new_rows, copied["damaged_copy"])
     report("done", 1, 1, message)
     return dict(copied, name=name, db_path=db_path, row_counts=counts, new_rows=new_rows,
                 forced=bool(force), holders=[h.describe() for h in holders.processes],
@@ -79,8 +79,12 @@ def refuse_if_in_use(db_path, force=False):
     return holders
 
 
-def _message(name, db_path, safety, new_rows):
+def _message(name, db_path, safety, new_rows, damaged_copy=None):
     text = f"Restored {name} into {db_path}."
+    if damaged_copy:
+        text += (f" The file it replaced was damaged, so no verified safety backup could be "
+                 f"made: its pages are kept, unverified, in {damaged_copy} (`sqlite3 "
+                 f"{damaged_copy} .recover | sqlite3 recovered.db` saves what is readable).")
     if safety:
         text += (f" Everything the file held until the restore, including all that was "
                  f"written after {name} was taken, is in the safety backup {safety} (taken "
@@ -98,13 +102,42 @@ class _Safety:
     def __init__(self, db_path, backup_dir, report):
         self.db_path, self.backup_dir, self.report = db_path, backup_dir, report
         self.name = None
+        self.damaged_copy = None   # the live file was damaged: its pages, kept unverified
 
     def take(self, through=None):
         def nested(phase, done, total, message=""):
             self.report("safety-backup", done, total, f"{phase}: {message}")
         self.report("safety-backup", 0, 1, "backing up the live file under the restore's lock")
-        self.name = run_backup(self.db_path, self.backup_dir, label="pre-restore",
-                               progress=nested, source=through)["name"]
+        try:
+            self.name = run_backup(self.db_path, self.backup_dir, label="pre-restore",
+                                   progress=nested, source=through)["name"]
+        except DamagedDatabase as exc:
+            # Restoring is the cure for a damaged file: keep its pages for `.recover`
+            # (outside the verified backups), then go on.
+            self.damaged_copy = keep_damaged_copy(self.db_path, self.backup_dir, through)
+            self.report("safety-backup", 1, 1, f"the live file is damaged ({exc.detail}): its "
+                        f"pages are kept, unverified, in {self.damaged_copy}")
+
+
+def keep_damaged_copy(db_path, backup_dir, through=None):
+    """Copy a damaged database page for page into BACKUP_DIR/damaged/ (0600): not a backup
+    (nothing verifies it), the material for `sqlite3 COPY .recover`."""
+    directory = os.path.join(backup_dir, "damaged")
+    os.makedirs(directory, mode=files.DIR_MODE, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    path = os.path.join(directory, f"{os.path.basename(db_path)}-damaged-{stamp}-{os.getpid()}")
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, files.FILE_MODE))
+    source = through or sqlite3.connect(readonly_uri(db_path), uri=True,
+                                        timeout=copier.SOURCE_BUSY_TIMEOUT)
+    target = sqlite3.connect(path)
+    try:
+        source.backup(target)
+    finally:
+        target.close()
+        if through is None:
+            source.close()
+    files.fsync_file(path)
+    return path
 
 
 def _rw_uri(path):
@@ -150,6 +183,7 @@ def _copy_into_live(source, db_path, manifest, report, safety):
         live.close()
         src.close()
     return {"journal_mode": mode, "safety_backup": safety.name if safety else None,
+            "damaged_copy": safety.damaged_copy if safety else None,
             "copy_seconds": round(time.monotonic() - started, 3)}
 
 

@@ -5,6 +5,8 @@ import random
 import pytest
 from django.urls import reverse
 
+from conftest import sql
+from metamorph import backup
 from metamorph.demo import build_demo_database
 from metamorph_admin.tests.job_helpers import migrated_admin_db, user_with_role
 from metamorph_admin.tests.commands import manage
@@ -111,3 +113,28 @@ def test_every_command_names_the_damage_without_a_traceback(damaged, tmp_path, a
     assert done.returncode == 1, output[-2000:]
     assert "Traceback" not in output, output[-3000:]
     assert "The file is damaged: `" in output and ".recover" in output, output[-2000:]
+
+
+def test_the_damage_message_names_the_backup_and_restoring_it_repairs_the_file(
+        client, db, settings, intact_source, tmp_path):
+    path = str(tmp_path / "metamorph.db")
+    with open(intact_source, "rb") as src, open(path, "wb") as dst:
+        dst.write(src.read())
+    backups = str(tmp_path / "backups")
+    made = backup.run_backup(path, backups)
+    damage(path)
+    settings.METAMORPH_DATABASE_PATH, settings.METAMORPH_BACKUP_DIR = path, backups
+    client.force_login(user_with_role("admin"))
+    page = client.get(reverse("vaults:remap")).content.decode()
+    assert f"restore backup {made['name']}" in page
+
+    admin = migrated_admin_db(tmp_path)
+    done = manage("restorebackup", made["name"], "--db", path, "--yes", env={
+        "DATABASE_URL": f"sqlite:///{admin}", "METAMORPH_BACKUP_DIR": backups})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "The file it replaced was damaged" in done.stdout and ".recover" in done.stdout
+    kept = os.listdir(os.path.join(backups, "damaged"))
+    assert len(kept) == 1
+    assert os.stat(os.path.join(backups, "damaged", kept[0])).st_mode & 0o777 == 0o600
+    assert sql(path, "PRAGMA integrity_check") == [("ok",)]
+    assert [b["name"] for b in backup.list_backups(backups)] == [made["name"]]
