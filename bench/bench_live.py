@@ -14,7 +14,7 @@ from bench.common import section
 from bench.bench_migrations import raw_ddl
 from metamorph import backup
 from metamorph.migrate import runner
-from metamorph.testing.writer import MetamorphWriter
+from metamorph.testing.writer import WRITTEN_TABLES, MetamorphWriter
 
 # Metamorph's busy timeout: a wait longer than this is a failed write in Metamorph.
 METAMORPH_TIMEOUT = 5.0
@@ -32,9 +32,26 @@ def _remove(path):
             os.unlink(p)
 
 
+def writer_tables(db_path):
+    """The tables the writer writes; without evolution_snapshots in a file built before the
+    builder dropped its foreign key (Metamorph declares none: its snapshots would fail)."""
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        fk = conn.execute("SELECT COUNT(*) FROM pragma_foreign_key_list('evolution_snapshots')"
+                          ).fetchone()[0]
+    finally:
+        conn.close()
+    if not fk:
+        return None
+    print("  (this bench file predates the builder fix: evolution_snapshots declares a foreign "
+          "key Metamorph does not have, so the writer leaves that table out)")
+    return [t for t in WRITTEN_TABLES if t != "evolution_snapshots"]
+
+
 def beside_writer(db_path, operation, work_dir):
     """(seconds, writer report during the operation, commits lost over the whole run)."""
-    writer = MetamorphWriter(db_path, os.path.join(work_dir, "writer")).start()
+    writer = MetamorphWriter(db_path, os.path.join(work_dir, "writer"),
+                             tables=writer_tables(db_path)).start()
     try:
         writer.wait_for_commits(20)
         start, t0 = time.time(), time.perf_counter()
