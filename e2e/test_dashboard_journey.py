@@ -21,7 +21,7 @@ def test_operator_logs_in_and_reads_the_vault_matrix(page, login, live_server, s
     assert rows.count() == len(expected)
     for i in range(rows.count()):
         cells = rows.nth(i).locator("td").all_inner_texts()
-        assert int(cells[col]) == expected[cells[0]]
+        assert int(cells[col].replace(",", "")) == expected[cells[0]]
     assert page.locator("#distinct-vaults").inner_text() == "6"
     bars = page.locator("figure.chart g.barrow")
     assert bars.count() == 6
@@ -38,7 +38,7 @@ def test_operator_follows_a_vault_and_then_index_health(page, login, live_server
         "sessions", "messages", "conversations", "semantic_memory", "identity",
         "evolution_snapshots", "operator_performance", "subagent_results", "emotional_arcs",
         "emotion_context"))
-    assert int(page.locator("#vault-total").inner_text()) == total
+    assert page.locator("#vault-total").inner_text() == f"{total:,}"
     page.click("nav >> text=Indexes")
     missing = page.locator("#expected-indexes tr[data-index=idx_messages_vault_conversation] .badge")
     assert missing.inner_text() == "missing"

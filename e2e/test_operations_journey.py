@@ -33,7 +33,9 @@ def test_admin_backs_up_then_migrates_and_sees_it_verified(page, admin_login, li
     page.click("#run-form button[type=submit]")
     page.wait_for_selector("#job-state")
     assert page.locator("#job-state").inner_text() == "Succeeded"
-    assert "row_counts" in page.locator("#job-result").inner_text()
+    assert "Applied 001_add_vault_id" in page.locator("#job-headline").inner_text()
+    assert "row_counts" in page.locator("#raw-result").text_content()  # folded away
+    assert not page.locator("#raw-result pre").is_visible()
     assert [r[0] for r in sql(path, "SELECT id FROM schema_migrations ORDER BY id")] == [
         "001_add_vault_id", "002_add_vercel_sandbox_tables"]
     page.click("nav >> text=Vaults")
@@ -50,5 +52,6 @@ def test_viewer_is_told_which_role_a_backup_needs(page, login, live_server, sett
     user.groups.add(Group.objects.get(name="viewer"))
     login("vic", "correct horse 42", superuser=False)
     page.click("nav >> text=Backups")
-    page.click("#backup-form button[type=submit]")
-    assert "You need the operator role" in page.content()
+    button = page.locator("#backup-form button[type=submit]")
+    assert button.is_disabled()
+    assert page.locator("#backup-form .needs-role").inner_text() == "Needs the operator role"

@@ -4,11 +4,13 @@ Each check is a small function of the collected report returning one finding:
 status (ok / info / warning / error), what was seen, the cause and the fix.
 """
 from . import schema
+from .shapes import CheckResult, CheckStatus, Report
 from .indexes import FIX_001
 from .remap.ids import is_valid_vault_id
 
 
-def _finding(check_id, title, status, detail, cause="", fix=""):
+def _finding(check_id: str, title: str, status: CheckStatus, detail: str, cause: str = "",
+             fix: str = "") -> CheckResult:
     return {"id": check_id, "title": title, "status": status, "detail": detail,
             "cause": cause, "fix": fix}
 
@@ -168,5 +170,5 @@ CHECKS = (partial_migration, unexpected_columns, isolation, database_locked, dat
           integrity_check)
 
 
-def run_checks(report):
+def run_checks(report: Report) -> list[CheckResult]:
     return [check(report) for check in CHECKS]

@@ -1,4 +1,5 @@
 """Errors an operator can act on: each names the cause and the next step."""
+from metamorph.units import human_size
 
 
 class MetamorphError(Exception):
@@ -104,11 +105,8 @@ class InterruptedWrite(MetamorphError):
 
 
 def _bytes(n):
-    """A size in the operator's words: 1.4 GB, 730 MB, 12 kB."""
-    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n} bytes"
+    """A size in the operator's words: 1.4 GB, 730.0 MB, 12.0 kB."""
+    return human_size(n)
 
 
 _SEE_BACKUPS = "See the backups there with `python manage.py listbackups`."

@@ -1,9 +1,13 @@
 """Index health: expected, missing, differing, extra, redundant, and used by the planner.
 
-Keyed on the *set* of expected index names (schema file §5): a definition that differs
+Keyed on the *set* of expected index names (Metamorph's fresh installs and migrated files differ
+in definitions but share the names): a definition that differs
 (DESC, uniqueness, extra key columns) is information, not a missing index.
 """
+import sqlite3
+
 from . import schema
+from .shapes import IndexHealth, TableState
 
 FIX_001 = "python manage.py runmigration --migration=001_add_vault_id"
 FIX_002 = "python manage.py runmigration --migration=002_add_vercel_sandbox_tables"
@@ -142,7 +146,8 @@ def query_plans(conn, states, tables):
     return rows
 
 
-def index_health(conn, states, tables):
+def index_health(conn: sqlite3.Connection, states: dict[str, TableState],
+                 tables: dict[str, list[str]]) -> IndexHealth:
     """Everything the index-health page and `vaultreport` show, sizes aside."""
     actual = actual_indexes(conn, [t for t in tables if not t.startswith("sqlite_")])
     plans = query_plans(conn, states, tables)
@@ -150,7 +155,7 @@ def index_health(conn, states, tables):
     expected = expected_index_status(conn, states, actual)
     for row in expected:
         row["used_by_planner"] = row["name"] in used
-    counts = {}
+    counts: dict[str, int] = {}
     for row in expected:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
     return {"expected": expected, "extra": extra_indexes(actual),

@@ -8,15 +8,17 @@ import sqlite3
 import time
 from datetime import datetime, timezone
 
+from .shapes import (AppliedMigration, DatabaseHealth, IntegrityResult, TableCount,
+                     Progress, TableState, VaultCounts)
 from . import schema
-from .connection import describe_lock, lock_state, time_limit
+from .connection import describe_lock, lock_state, open_readonly, time_limit
 from .errors import QueryTimedOut
 
 # When a count is cut short we still show a floor: counting this many rows is cheap.
 LOWER_BOUND_ROWS = 100_000
 
 
-def existing_tables(conn):
+def existing_tables(conn: sqlite3.Connection) -> dict[str, list[str]]:
     """{table: [columns]} for every table in the file."""
     names = [r[0] for r in conn.execute(
         "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
@@ -24,9 +26,9 @@ def existing_tables(conn):
             for n in names}
 
 
-def table_states(tables):
+def table_states(tables: dict[str, list[str]]) -> dict[str, TableState]:
     """For each of the 24 vault tables: absent, not-migrated (no vault_id) or migrated."""
-    out = {}
+    out: dict[str, TableState] = {}
     for t in schema.VAULT_TABLES:
         if t not in tables:
             out[t] = "absent"
@@ -35,21 +37,23 @@ def table_states(tables):
     return out
 
 
-def _count_table(conn, table, migrated):
+def _count_table(conn: sqlite3.Connection, table: str, state: TableState) -> TableCount:
     q = schema.quote(table)
-    if not migrated:
-        return {"total": conn.execute(f"SELECT COUNT(*) FROM {q}").fetchone()[0], "by_vault": {}}
+    if state != "migrated":
+        return {"state": state, "total": conn.execute(f"SELECT COUNT(*) FROM {q}").fetchone()[0],
+                "by_vault": {}}
     # GROUP BY vault_id walks the vault index when one exists (6-7x faster than the table).
     rows = conn.execute(f"SELECT {schema.quote(schema.VAULT_COLUMN)}, COUNT(*) FROM {q} "
                         f"GROUP BY 1").fetchall()
-    by_vault = {}
+    by_vault: dict[str, int] = {}
     blank = 0
     for vault, n in rows:
         if vault is None or (isinstance(vault, str) and not vault.strip()):
             blank += n
         else:
             by_vault[str(vault)] = n
-    return {"total": sum(n for _, n in rows), "by_vault": by_vault, "blank_vault": blank}
+    return {"state": state, "total": sum(n for _, n in rows), "by_vault": by_vault,
+            "blank_vault": blank}
 
 
 def _lower_bound(conn, table):
@@ -58,7 +62,8 @@ def _lower_bound(conn, table):
                         (LOWER_BOUND_ROWS,)).fetchone()[0]
 
 
-def vault_row_counts(conn, seconds=None, tables=None):
+def vault_row_counts(conn: sqlite3.Connection, seconds: float | None = None,
+                     tables: dict[str, list[str]] | None = None) -> VaultCounts:
     """Row counts per vault for every vault table; with `seconds`, bounded in time.
 
     A table whose count runs out of time is marked `partial` with a lower bound
@@ -67,40 +72,44 @@ def vault_row_counts(conn, seconds=None, tables=None):
     tables = existing_tables(conn) if tables is None else tables
     states = table_states(tables)
     started = time.monotonic()
-    result = {"tables": {}, "complete": True}
+    counted: dict[str, TableCount] = {}
+    complete = True
     for t, state in states.items():
-        entry = {"state": state}
+        entry: TableCount = {"state": state}
         if state != "absent":
             left = None if seconds is None else max(0.001, seconds - (time.monotonic() - started))
             try:
                 if left is None:
-                    entry.update(_count_table(conn, t, state == "migrated"))
+                    entry = _count_table(conn, t, state)
                 else:
                     with time_limit(conn, left, f"Counting {t}"):
-                        entry.update(_count_table(conn, t, state == "migrated"))
+                        entry = _count_table(conn, t, state)
             except QueryTimedOut:
-                entry.update(total=_lower_bound(conn, t), by_vault={}, partial=True)
-                result["complete"] = False
-        result["tables"][t] = entry
-    result["seconds"] = round(time.monotonic() - started, 4)
-    result["counted_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    return summarize_matrix(result)
+                entry = {"state": state, "total": _lower_bound(conn, t), "by_vault": {},
+                         "partial": True}
+                complete = False
+        counted[t] = entry
+    return summarize_matrix(counted, complete, round(time.monotonic() - started, 4))
 
 
-def summarize_matrix(result):
-    """Add vault totals (largest first), table totals and the distinct vault count."""
-    vaults = {}
-    for entry in result["tables"].values():
+def summarize_matrix(tables: dict[str, TableCount], complete: bool,
+                     seconds: float) -> VaultCounts:
+    """The matrix with vault totals (largest first), table totals and the distinct vaults."""
+    vaults: dict[str, int] = {}
+    for entry in tables.values():
         for v, n in entry.get("by_vault", {}).items():
             vaults[v] = vaults.get(v, 0) + n
-    result["vaults"] = sorted(vaults.items(), key=lambda kv: (-kv[1], kv[0]))
-    result["distinct_vaults"] = len(vaults)
-    result["total_rows"] = sum(e.get("total", 0) for e in result["tables"].values())
-    result["blank_vault_rows"] = sum(e.get("blank_vault", 0) for e in result["tables"].values())
-    return result
+    return {
+        "tables": tables, "complete": complete, "seconds": seconds,
+        "counted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "vaults": sorted(vaults.items(), key=lambda kv: (-kv[1], kv[0])),
+        "distinct_vaults": len(vaults),
+        "total_rows": sum(e.get("total", 0) for e in tables.values()),
+        "blank_vault_rows": sum(e.get("blank_vault", 0) for e in tables.values()),
+    }
 
 
-def vault_detail(matrix, vault):
+def vault_detail(matrix: VaultCounts, vault: str) -> list[dict]:
     """One vault's rows per table, from a count matrix."""
     rows = []
     for t, entry in matrix["tables"].items():
@@ -109,7 +118,8 @@ def vault_detail(matrix, vault):
     return rows
 
 
-def applied_migrations(conn, tables=None):
+def applied_migrations(conn: sqlite3.Connection,
+                       tables: dict[str, list[str]] | None = None) -> list[AppliedMigration]:
     tables = existing_tables(conn) if tables is None else tables
     if "schema_migrations" not in tables:
         return []
@@ -125,7 +135,8 @@ def _pragma(conn, name):
     return conn.execute(f"PRAGMA {name}").fetchone()[0]
 
 
-def database_health(conn, path, tables=None):
+def database_health(conn: sqlite3.Connection, path: str,
+                    tables: dict[str, list[str]] | None = None) -> DatabaseHealth:
     """File, page and journal facts, lock state and applied migrations: all cheap."""
     stat = os.stat(path)
     wal = f"{path}-wal"
@@ -147,7 +158,8 @@ def database_health(conn, path, tables=None):
     }
 
 
-def integrity(conn, full=False, seconds=None):
+def integrity(conn: sqlite3.Connection, full: bool = False,
+              seconds: float | None = None) -> IntegrityResult:
     """`PRAGMA quick_check` (or the full `integrity_check`): ('ok' | problems, seconds)."""
     started = time.monotonic()
     pragma = "integrity_check" if full else "quick_check"
@@ -163,7 +175,16 @@ def integrity(conn, full=False, seconds=None):
             "seconds": round(time.monotonic() - started, 3)}
 
 
-def object_sizes(conn):
+def full_integrity_check(db_path: str, progress: Progress) -> IntegrityResult:
+    """The integrity-check job: a full `PRAGMA integrity_check` of the file, read-only."""
+    progress("integrity_check", 0, 1, f"reading all of {db_path}")
+    with open_readonly(db_path, require_metamorph=False) as conn:
+        outcome = integrity(conn, full=True)
+    progress("integrity_check", 1, 1, "ok" if outcome["ok"] else "problems found")
+    return outcome
+
+
+def object_sizes(conn: sqlite3.Connection) -> dict[str, int] | None:
     """Bytes per table and index from SQLite's dbstat (reads every page: background only)."""
     try:
         rows = conn.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").fetchall()

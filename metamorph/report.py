@@ -6,6 +6,7 @@ import time
 from . import checks, inspect, indexes
 from .connection import open_readonly, translate_error
 from .errors import NotMigrated
+from .shapes import IntegrityResult, Progress, Report, SnapshotPayload, VaultCounts
 from .remap.audit import isolation_audit
 
 
@@ -21,8 +22,9 @@ def _operator_errors(func):
 
 
 @_operator_errors
-def build_report(path, counts=None, integrity=None, sizes=None, count_seconds=None,
-                 isolation=None):
+def build_report(path: str, counts: VaultCounts | None = None,
+                 integrity: IntegrityResult | None = None, sizes: dict | None = None,
+                 count_seconds: float | None = None, isolation: dict | None = None) -> Report:
     """Schema, health, index health and checks, read live (cheap); counts from the cache.
 
     Without cached `counts`, counts are taken live, bounded by `count_seconds` when given.
@@ -30,7 +32,9 @@ def build_report(path, counts=None, integrity=None, sizes=None, count_seconds=No
     with open_readonly(path) as conn:
         tables = inspect.existing_tables(conn)
         states = inspect.table_states(tables)
-        report = {
+        if counts is None:
+            counts = inspect.vault_row_counts(conn, seconds=count_seconds, tables=tables)
+        report: Report = {
             "path": path,
             "table_states": states,
             "columns": {t: tables[t] for t in states if t in tables},
@@ -39,10 +43,9 @@ def build_report(path, counts=None, integrity=None, sizes=None, count_seconds=No
             "integrity": integrity,
             "sizes": sizes,
             "isolation": isolation,
+            "counts": counts,
+            "checks": [],
         }
-        if counts is None:
-            counts = inspect.vault_row_counts(conn, seconds=count_seconds, tables=tables)
-        report["counts"] = counts
         report["checks"] = checks.run_checks(report)
     return report
 
@@ -57,7 +60,7 @@ def isolation_if_migrated(path, seconds=None):
 
 
 @_operator_errors
-def full_snapshot(path, progress=None):
+def full_snapshot(path: str, progress: Progress | None = None) -> SnapshotPayload:
     """The slow part, for the background: exact counts, quick_check and object sizes."""
     report = progress or (lambda *a: None)
     started = time.monotonic()

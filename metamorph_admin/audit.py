@@ -1,6 +1,8 @@
 """The audit trail: who did what, with which parameters, and how it ended."""
 import csv
 import json
+from dataclasses import dataclass
+from typing import Any
 
 from metamorph_admin.models import AuditRecord, Origin
 
@@ -37,31 +39,48 @@ def client_address(request):
     return request.META.get("REMOTE_ADDR") or None
 
 
-def record(action, *, outcome, actor, user=None, origin=Origin.WEB, target="", parameters=None,
-           message="", duration=None, job=None, remote_addr=None):
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: a login on the web, or the OS user of a command."""
+
+    name: str
+    origin: str = Origin.WEB
+    user: Any = None  # the login, when there is one
+    remote_addr: str | None = None
+
+    @classmethod
+    def of_request(cls, request):
+        user = request.user if request.user.is_authenticated else None
+        return cls(request.user.get_username() or "anonymous", Origin.WEB, user,
+                   client_address(request))
+
+    @classmethod
+    def of_job(cls, job):
+        return cls(job.actor, job.origin, job.started_by, job.remote_addr)
+
+
+def record(action, actor, *, outcome, target="", parameters=None, message="", duration=None,
+           job=None):
     """Write one audit record; parameters are stored with secrets redacted."""
     return AuditRecord.objects.create(
-        action=action[:64], outcome=outcome, actor=(actor or "unknown")[:150], user=user,
-        origin=origin, target=str(target)[:1024], parameters=safe_parameters(parameters or {}),
-        message=message[:4000], duration=None if duration is None else round(duration, 3),
-        job=job, remote_addr=remote_addr)
+        action=action[:64], outcome=outcome, actor=(actor.name or "unknown")[:150],
+        user=actor.user, origin=actor.origin, target=str(target)[:1024],
+        parameters=safe_parameters(parameters or {}), message=message[:4000],
+        duration=None if duration is None else round(duration, 3), job=job,
+        remote_addr=actor.remote_addr)
 
 
 def record_request(request, action, *, outcome, target="", parameters=None, message="",
                    duration=None, job=None):
     """Write an audit record for something the logged-in user did in a web request."""
-    user = request.user if request.user.is_authenticated else None
-    return record(action, outcome=outcome, actor=request.user.get_username() or "anonymous",
-                  user=user, origin=Origin.WEB, target=target, parameters=parameters,
-                  message=message, duration=duration, job=job,
-                  remote_addr=client_address(request))
+    return record(action, Actor.of_request(request), outcome=outcome, target=target,
+                  parameters=parameters, message=message, duration=duration, job=job)
 
 
 def record_job(job, outcome, message="", duration=None):
     """Write the audit record of a job's request or outcome, copying who and what from the job."""
-    return record(job.kind, outcome=outcome, actor=job.actor, user=job.started_by,
-                  origin=job.origin, target=job.db_path, parameters=job.parameters,
-                  message=message, duration=duration, job=job, remote_addr=job.remote_addr)
+    return record(job.kind, Actor.of_job(job), outcome=outcome, target=job.db_path,
+                  parameters=job.parameters, message=message, duration=duration, job=job)
 
 
 def csv_cell(value):

@@ -12,6 +12,7 @@ import time
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.db.models import F
 from django.tasks import task
 from django.utils import timezone
 
@@ -58,8 +59,9 @@ def _claim(job):
 
 def _finish(job, state, *, result=None, error="", outcome, started):
     duration = time.monotonic() - started
+    done = {"done": F("total")} if state == Job.State.SUCCEEDED else {}
     Job.objects.filter(pk=job.pk).update(state=state, result=result, error=error,
-                                         finished_at=timezone.now())
+                                         finished_at=timezone.now(), **done)
     job.refresh_from_db()
     audit.record_job(job, outcome, message=error, duration=duration)
     return job

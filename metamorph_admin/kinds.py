@@ -9,11 +9,10 @@ it is ready, with dotted paths so that a command's start-up imports neither engi
 import functools
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.utils.module_loading import import_string
 
-from metamorph.backup.integrity import full_integrity_check
 from metamorph.errors import MetamorphError
+from metamorph_admin import job_summary
 
 
 class UnknownJobKind(MetamorphError):
@@ -30,12 +29,21 @@ class JobKind:
     permission: str      # "app_label.codename" needed to start it from the web
     mutating: bool = True  # True: holds the database's mutation lock while it runs
     form: str | type | None = None  # its web parameters' Django form (or its dotted path)
+    group: str = ""        # the page that lists its history: "migrations", "backups", "remap"
+    summary: object = None  # job -> JobSummary (or its dotted path); None: the generic one
 
     def engine(self):
         return import_string(self.run) if isinstance(self.run, str) else self.run
 
     def form_class(self):
         return import_string(self.form) if isinstance(self.form, str) else self.form
+
+    def summarize(self, job):
+        """What the finished job did, in words (metamorph_admin.job_summary)."""
+        if self.summary is None:
+            return job_summary.generic(job)
+        build = import_string(self.summary) if isinstance(self.summary, str) else self.summary
+        return build(job)
 
     def bind(self, parameters):
         """The zero-argument-but-progress callable run_job calls: engine with these parameters."""
@@ -61,15 +69,15 @@ def get(name):
         raise UnknownJobKind(name) from None
 
 
+def names_in_group(group):
+    """The kinds a page lists in its history, e.g. names_in_group("backups")."""
+    return [name for name, kind in KINDS.items() if kind.group == group]
+
+
 def label(name):
     return KINDS[name].label if name in KINDS else name
 
 
-def check_integrity(db_path, progress):
-    """Full `PRAGMA integrity_check` of the Metamorph file (of a snapshot copy beside the
-    backups in rollback-journal mode, so Metamorph's commits are not held back)."""
-    return full_integrity_check(db_path, settings.METAMORPH_BACKUP_DIR, progress)
-
-
-register(JobKind("integrity-check", "Full integrity check", check_integrity,
-                 "metamorph_admin.run_verification", mutating=False))
+register(JobKind("integrity-check", "Full integrity check", "metamorph_admin.integrity_job.check_integrity",
+                 "metamorph_admin.run_verification", mutating=False,
+                 summary=job_summary.integrity_check))

@@ -8,6 +8,26 @@ class Origin(models.TextChoices):
     CLI = "cli", "Command line"
 
 
+class JobQuerySet(models.QuerySet):
+    def for_file(self, db_path):
+        """Jobs that worked on this Metamorph file."""
+        return self.filter(db_path=db_path)
+
+    def of_kinds(self, names):
+        """Jobs of these kinds (see kinds.names_in_group for a page's kinds)."""
+        return self.filter(kind__in=list(names))
+
+    def succeeded(self):
+        return self.filter(state=Job.State.SUCCEEDED)
+
+    def running(self):
+        return self.filter(state=Job.State.RUNNING)
+
+    def in_progress(self):
+        """Queued or running: not finished yet."""
+        return self.filter(state__in=[Job.State.QUEUED, Job.State.RUNNING])
+
+
 class Job(models.Model):
     """One run of a long operation, started from the web or a command."""
 
@@ -19,6 +39,8 @@ class Job(models.Model):
         INTERRUPTED = "interrupted", "Interrupted"
 
     FINISHED_STATES = (State.SUCCEEDED, State.FAILED, State.INTERRUPTED)
+
+    objects = JobQuerySet.as_manager()
 
     kind = models.CharField(max_length=32, db_index=True)
     db_path = models.CharField(max_length=1024)
@@ -70,8 +92,10 @@ class Job(models.Model):
 
     @property
     def percent(self):
+        if self.state == self.State.SUCCEEDED:
+            return 100  # a finished job is done, whatever its last progress report said
         if not self.total:
-            return 100 if self.state == self.State.SUCCEEDED else 0
+            return 0
         return max(0, min(100, int(100 * self.done / self.total)))
 
     @property

@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 
+from metamorph_admin.roles import role_needed
+
 # Pages in menu order; a page whose app is not wired yet is simply not shown.
 NAV = (
     ("vaults:dashboard", "Vaults"), ("vaults:indexes", "Indexes"), ("vaults:health", "Health"),
@@ -9,6 +11,8 @@ NAV = (
     ("migrations_ui:rollout", "Rollout"), ("core:jobs", "Jobs"),
     ("core:audit", "Audit"),
 )
+# Pages a role may not open: shown greyed with the role they need, never a link to a 403.
+NEEDS = {"core:audit": "metamorph_admin.view_audit"}
 
 
 def metamorph(request):
@@ -18,6 +22,8 @@ def metamorph(request):
             url = reverse(name)
         except NoReverseMatch:
             continue
-        items.append({"url": url, "label": label,
+        perm = NEEDS.get(name)
+        needs = role_needed(perm) if perm and not request.user.has_perm(perm) else ""
+        items.append({"url": url, "label": label, "needs": needs,
                       "active": request.path == url or (url != "/" and request.path.startswith(url))})
     return {"nav_items": items, "metamorph_path": settings.METAMORPH_DATABASE_PATH}

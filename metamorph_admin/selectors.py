@@ -1,7 +1,14 @@
 """Read side of the Jobs and Audit pages."""
 import json
+import logging
 
+from django.urls import NoReverseMatch, reverse
+
+from metamorph_admin import job_summary as job_summary_module
+from metamorph_admin import kinds
 from metamorph_admin.models import AuditRecord, Job
+
+logger = logging.getLogger(__name__)
 
 LOG_LINES_SHOWN = 200
 
@@ -24,16 +31,21 @@ def log_tail(job, lines=LOG_LINES_SHOWN):
     return list(reversed(newest[:lines])), len(newest) > lines
 
 
-def result_rows(job):
-    """The job's result as rows of key, text and whether it needs a block (nested or long)."""
-    if not isinstance(job.result, dict):
-        return []
-    rows = []
-    for key, value in job.result.items():
-        nested = isinstance(value, (dict, list))
-        text = json.dumps(value, indent=2, sort_keys=True) if nested else str(value)
-        rows.append({"key": key, "text": text, "block": nested or len(text) > 80})
-    return rows
+def job_summary(job):
+    """The finished job's summary in words (None while it runs or when it failed early)."""
+    if job.state != Job.State.SUCCEEDED or not isinstance(job.result, dict):
+        return None
+    kind = kinds.KINDS.get(job.kind)
+    try:
+        return kind.summarize(job) if kind else job_summary_module.generic(job)
+    except Exception:  # a summary must never hide the job: the raw result is still there
+        logger.exception("Summary of job #%s (%s) failed", job.pk, job.kind)
+        return job_summary_module.generic(job)
+
+
+def raw_result(job):
+    """The stored result as indented JSON, for the folded raw details."""
+    return json.dumps(job.result, indent=2, sort_keys=True) if job.result else ""
 
 
 def audit_records(action="", outcome="", actor="", since=None, until=None):
@@ -50,3 +62,31 @@ def audit_records(action="", outcome="", actor="", since=None, until=None):
     if until:
         found = found.filter(at__date__lte=until)
     return found
+
+
+def active_job(db_path, kinds):
+    """The queued or running job of one of `kinds` on this file (oldest first), or None."""
+    return Job.objects.for_file(db_path).of_kinds(kinds).in_progress().order_by("id").first()
+
+
+# The page that lists a group's jobs (see JobKind.group), for a job page's way back.
+GROUP_PAGES = {"migrations": ("Migrations", "migrations_ui:migrations"),
+               "backups": ("Backups", "migrations_ui:backups"), "remap": ("Remap", "vaults:remap")}
+
+
+def way_back(job):
+    """(label, url) of the page this job belongs to: its remap plan, else its group's page."""
+    plan_id = (job.parameters or {}).get("plan_id")
+    if plan_id:
+        try:
+            return f"Plan {plan_id}", reverse("vaults:remap_plan", args=[plan_id])
+        except NoReverseMatch:
+            pass
+    kind = kinds.KINDS.get(job.kind)
+    page = GROUP_PAGES.get(kind.group if kind else "")
+    if page is None:
+        return None
+    try:
+        return page[0], reverse(page[1])
+    except NoReverseMatch:
+        return None

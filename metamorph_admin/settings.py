@@ -1,4 +1,5 @@
 """Settings, all from the environment (12-factor, django-environ). See README "Configuration"."""
+import zoneinfo
 from pathlib import Path
 
 import environ
@@ -107,7 +108,15 @@ LOGIN_REDIRECT_URL = "vaults:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# The operator's time zone: pages show times in it, with UTC on hover.
+TIME_ZONE = _env(env.str, "TIME_ZONE", default="UTC")
+try:
+    zoneinfo.ZoneInfo(TIME_ZONE)
+except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+    raise ImproperlyConfigured(
+        f"Environment variable TIME_ZONE has a value that cannot be used ({TIME_ZONE!r} is not "
+        "an IANA time zone such as Europe/Berlin or UTC). See .env.example."
+    ) from None
 USE_I18N = True
 USE_TZ = True
 

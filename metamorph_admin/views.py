@@ -5,6 +5,7 @@ from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from metamorph_admin import selectors
 from metamorph_admin.view_helpers import redirect_next
@@ -24,8 +25,8 @@ def _page(request, queryset):
 def job_list(request):
     interrupted.reap_interrupted_jobs()
     form = JobFilterForm(request.GET)
-    startable = [k for k in kinds.KINDS.values()
-                 if k.form is None and request.user.has_perm(k.permission)]
+    # Shown to every role; the template disables those the user's role cannot run.
+    startable = [k for k in kinds.KINDS.values() if k.form is None]
     return render(request, "metamorph_admin/jobs.html", {
         "form": form, "page": _page(request, selectors.jobs(**form.filters())),
         "startable": startable})
@@ -36,7 +37,8 @@ def _job_context(pk):
     job = get_object_or_404(Job.objects.select_related("started_by"), pk=pk)
     log, truncated = selectors.log_tail(job)
     return {"job": job, "log": log, "log_truncated": truncated,
-            "result_rows": selectors.result_rows(job), "kind_label": kinds.label(job.kind)}
+            "summary": selectors.job_summary(job), "raw_result": selectors.raw_result(job),
+            "kind_label": kinds.label(job.kind), "way_back": selectors.way_back(job)}
 
 
 @require_GET
@@ -48,6 +50,17 @@ def job_detail(request, pk):
 def job_progress(request, pk):
     """The htmx-polled fragment: progress, log tail and result, one copy for page and poll."""
     return render(request, "metamorph_admin/partials/job_progress.html", _job_context(pk))
+
+
+@require_GET
+def job_wait(request, pk):
+    """The banner a page shows while one of its jobs runs; once the job has finished it tells
+    htmx to reload the page, which then shows the new state and its actions."""
+    interrupted.reap_interrupted_jobs()
+    job = get_object_or_404(Job, pk=pk)
+    if job.finished and request.htmx:
+        return HttpResponseClientRefresh()
+    return render(request, "metamorph_admin/partials/active_job.html", {"active_job": job})
 
 
 @require_GET

@@ -6,4 +6,5 @@ app_name = "migrations_ui"
 urlpatterns = [
     path("migrations/", views.migrations, name="migrations"),
     path("backups/", views.backups, name="backups"),
+    path("backups/<str:name>/", views.backup_detail, name="backup"),
 ]

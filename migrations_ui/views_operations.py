@@ -2,11 +2,14 @@
 import os
 
 from django.conf import settings
+from django.db.models import Q
+from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from migrations_ui import operation_forms as forms
-from metamorph_admin import selectors
+from metamorph_admin import kinds, selectors
+from metamorph_admin.models import Job
 from metamorph import backup
 from metamorph.holders import processes_holding
 from metamorph.migrate import rehearsal, runner
@@ -15,8 +18,13 @@ from metamorph_admin.view_helpers import metamorph_page
 HISTORY = 20
 
 
+def _active_job(db_path):
+    """A job changing this file right now: while it runs, the pages offer no other change."""
+    return selectors.active_job(db_path, [k.name for k in kinds.KINDS.values() if k.mutating])
+
+
 def _last_rehearsal_seconds():
-    job = selectors.jobs(kind="rehearsal", state="succeeded").first()
+    job = selectors.jobs().of_kinds(["rehearsal"]).succeeded().first()
     return (job.result or {}).get("migrate_seconds") if job else None
 
 
@@ -34,13 +42,25 @@ def migrations(request):
         "estimate": rehearsal.estimate_downtime(os.path.getsize(db_path),
                                                 _last_rehearsal_seconds()),
         "rollback_preview": preview, "db_name": forms.database_name(),
+        "active_job": _active_job(db_path),
         "run_form": forms.MigrationForm(initial={"take_backup": True}),
-        "rollback_form": forms.RollbackForm(initial={
+        "rollback_form": forms.RollbackForm(auto_id="rollback_%s", initial={
             "migration_id": preview["migration_id"] if preview else None, "take_backup": True}),
-        "history": selectors.jobs().filter(
-            db_path=db_path,
-            kind__in=["migration", "rehearsal", "rollback", "verification"])[:HISTORY],
+        "history": selectors.jobs().for_file(db_path).of_kinds(
+            kinds.names_in_group("migrations"))[:HISTORY],
+        "applied_by": _applied_by(db_path),
     })
+
+
+def _applied_by(db_path):
+    """{migration id: the newest job of ours that applied it}; a migration applied by
+    Metamorph itself or before this dashboard has none."""
+    found = {}
+    for job in selectors.jobs().for_file(db_path).of_kinds(["migration"]).succeeded()[:HISTORY]:
+        for m in ((job.result or {}).get("run") or {}).get("migrations") or []:
+            if m.get("status") == "applied":
+                found.setdefault(m.get("migration_id"), job)
+    return found
 
 
 @require_GET
@@ -49,10 +69,42 @@ def backups(request):
     backup_dir = settings.METAMORPH_BACKUP_DIR
     entries = backup.list_backups(backup_dir) if os.path.isdir(backup_dir) else []
     return render(request, "migrations_ui/backups.html", {
-        "backups": entries, "backup_dir": backup_dir, "db_name": forms.database_name(),
+        "backups": entries, "made_by": _made_by([e["name"] for e in entries[:HISTORY]]),
+        "backup_dir": backup_dir, "db_name": forms.database_name(),
         "holders": processes_holding(settings.METAMORPH_DATABASE_PATH).processes,
         "restore_force_label": forms.RestoreForm.base_fields["force"].label,
-        "backup_form": forms.BackupForm(), "history": selectors.jobs().filter(
-            db_path=settings.METAMORPH_DATABASE_PATH,
-            kind__in=["backup", "verify-backup", "restore"])[:HISTORY],
+        "active_job": _active_job(settings.METAMORPH_DATABASE_PATH),
+        "backup_form": forms.BackupForm(),
+        "history": selectors.jobs().for_file(settings.METAMORPH_DATABASE_PATH).of_kinds(
+            kinds.names_in_group("backups"))[:HISTORY],
     })
+
+
+def _made_by(names):
+    """{backup name: the job that wrote it} for backups taken by jobs (backup, migration,
+    remap); a backup taken outside a job has none."""
+    found = {}
+    for name in names:
+        job = Job.objects.filter(
+            Q(kind="backup", result__name=name) | Q(kind="migration", result__backup__name=name)
+            | Q(kind="remap", result__backup=name)).order_by("id").first()
+        if job is not None:
+            found[name] = job
+    return found
+
+
+@require_GET
+@metamorph_page
+def backup_detail(request, name):
+    """One backup: its state, manifest facts, rows per table, the job that made it and the
+    jobs that used it; a name that is not (or no longer) in the directory is a 404."""
+    backup_dir = settings.METAMORPH_BACKUP_DIR
+    entry = next((e for e in backup.list_backups(backup_dir) if e["name"] == name), None)
+    if entry is None:
+        raise Http404(f"There is no backup {name!r} in {backup_dir}.")
+    return render(request, "migrations_ui/backup.html", {
+        "b": entry, "made_by": _made_by([name]).get(name), "db_name": forms.database_name(),
+        "holders": processes_holding(settings.METAMORPH_DATABASE_PATH).processes,
+        "restore_force_label": forms.RestoreForm.base_fields["force"].label,
+        "used_by": Job.objects.filter(kind__in=["verify-backup", "restore"],
+                                      parameters__name=name).order_by("-id")[:HISTORY]})

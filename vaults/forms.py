@@ -44,8 +44,8 @@ class OwnerForm(RuleForm):
         super().__init__(*args, **kwargs)
         self.sources = {str(i): s for i, s in enumerate(sources)}
         self.fields["owner"].choices = [
-            (key, f"{s['label']} ({s['with_value']} sampled rows with a value, "
-                  f"{s['distinct_values']} distinct; e.g. {', '.join(s['examples'])})")
+            (key, f"{s['label']} ({s['with_value']:,} sampled rows with a value, "
+                  f"{s['distinct_values']:,} distinct; e.g. {', '.join(s['examples'])})")
             for key, s in self.sources.items()]
 
     def clean(self):

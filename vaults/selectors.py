@@ -1,11 +1,14 @@
 """Read-side functions the views and commands call."""
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
 
-from metamorph import inspect, report
+from metamorph import inspect, report, schema
+from metamorph_admin import kinds
 from metamorph_admin.models import Job
 from vaults.models import Snapshot
 
@@ -27,7 +30,7 @@ def pending_snapshot(db_path, kind=Snapshot.Kind.COUNTS):
 
 def latest_integrity_job(db_path):
     """The newest full integrity_check job of this file (run from the Health or Jobs page)."""
-    return Job.objects.filter(kind="integrity-check", db_path=db_path).order_by("-id").first()
+    return Job.objects.for_file(db_path).of_kinds(["integrity-check"]).order_by("-id").first()
 
 
 def last_failed_snapshot(db_path):
@@ -70,6 +73,13 @@ def known_file_problem(db_path):
     return f"{when:%Y-%m-%d %H:%M:%S} UTC: {problem}" if problem else ""
 
 
+# Metamorph commits every few ms, so its file has nearly always "changed since" the last read.
+# A page recounts on its own only when the last read is older than this, or a job of ours
+# changed the file after it; otherwise each finished read would start the next (and a page
+# that refreshes itself when a read finishes would refresh forever). "Recount now" always does.
+AUTO_RECOUNT_AFTER = timedelta(seconds=60)
+
+
 @dataclass
 class Overview:
     """A report plus where its counts came from."""
@@ -77,6 +87,8 @@ class Overview:
     snapshot: Snapshot | None
     pending: Snapshot | None
     file_changed: bool
+    changed_by_job: bool = False
+    changing_job: object = None  # a job of ours changing the file right now (its banner)
     failed: Snapshot | None = None   # a background read newer than `snapshot` that failed
     changed_since_failure: bool = False
 
@@ -89,9 +101,34 @@ class Overview:
     def needs_snapshot(self):
         if self.pending is not None:
             return False
-        if self.failed is not None:  # read again only once the file changed since it failed
-            return self.changed_since_failure
-        return self.snapshot is None or self.file_changed
+        if self.changed_by_job:
+            return True
+        last = self.failed or self.snapshot  # a failed read is newer than the last good one
+        if last is None:
+            return True
+        changed = self.changed_since_failure if self.failed else self.file_changed
+        return changed and last.finished_at < timezone.now() - AUTO_RECOUNT_AFTER
+
+    @property
+    def partial(self):
+        """True when some count on the page is a floor ("more than N")."""
+        return not self.report["counts"].get("complete", True)
+
+
+def _mutating_kinds():
+    return [k.name for k in kinds.KINDS.values() if k.mutating]
+
+
+def changed_by_job_since(db_path, moment):
+    """Whether a job of ours that changes the file (remap, undo, migration, restore…) finished
+    after `moment`."""
+    return Job.objects.for_file(db_path).of_kinds(_mutating_kinds()).succeeded().filter(
+        finished_at__gt=moment).exists()
+
+
+def changing_job(db_path):
+    """The job of ours changing the file right now, if any."""
+    return Job.objects.for_file(db_path).of_kinds(_mutating_kinds()).in_progress().first()
 
 
 def overview(db_path):
@@ -109,21 +146,42 @@ def overview(db_path):
     data = report.build_report(db_path, counts=payload.get("counts"), integrity=integrity,
                                sizes=payload.get("sizes"), isolation=payload.get("isolation"),
                                count_seconds=settings.METAMORPH_PAGE_QUERY_SECONDS)
-    mtime = datetime.fromtimestamp(os.stat(db_path).st_mtime, timezone.utc)
-    changed = bool(snap and snap.finished_at and mtime > snap.finished_at)
+    mtime = datetime.fromtimestamp(os.stat(db_path).st_mtime, UTC)
+    changed = by_job = False
+    if snap and snap.finished_at:
+        changed = mtime > snap.finished_at
+        by_job = changed and changed_by_job_since(db_path, snap.finished_at)
     after_failure = bool(failed and failed.finished_at and mtime > failed.finished_at)
-    return Overview(data, snap, pending_snapshot(db_path), changed, failed, after_failure)
+    return Overview(data, snap, pending_snapshot(db_path), changed, by_job,
+                    changing_job(db_path), failed, after_failure)
 
 
-def matrix_rows(counts, query="", offset=0, limit=50):
-    """Vault rows of the matrix (largest first), filtered by a substring, one page of them."""
+def matrix_sort(sort, direction, tables):
+    """A valid (column, descending) for the matrix: 'vault', 'total' or a migrated table."""
+    column = sort if sort in ("vault", "total") or sort in tables else "total"
+    if direction not in ("asc", "desc"):
+        direction = "asc" if column == "vault" else "desc"
+    return column, direction == "desc"
+
+
+def matrix_rows(counts, query="", offset=0, limit=50, sort="total", direction=""):
+    """Vault rows of the matrix (largest first unless sorted by another column), filtered by a
+    substring, one page of them (limit None: all)."""
     tables = [t for t, e in counts["tables"].items() if e["state"] == "migrated"]
+    column, descending = matrix_sort(sort, direction, tables)
     vaults = [(v, n) for v, n in counts["vaults"] if query.lower() in v.lower()]
-    page = vaults[offset:offset + limit]
+    vaults.sort(key=lambda vn: vn[0], reverse=descending and column == "vault")
+    if column == "total":
+        vaults.sort(key=lambda vn: vn[1], reverse=descending)  # stable: ties stay by name
+    elif column != "vault":
+        by_vault = counts["tables"][column]["by_vault"]
+        vaults.sort(key=lambda vn: by_vault.get(vn[0], 0), reverse=descending)
+    page = vaults[offset:offset + limit] if limit else vaults[offset:]
     rows = [{"vault": v, "total": n,
              "cells": [counts["tables"][t]["by_vault"].get(v, 0) for t in tables]}
             for v, n in page]
-    return {"tables": tables, "rows": rows, "matched": len(vaults),
+    return {"tables": tables, "rows": rows, "matched": len(vaults), "sort": column,
+            "direction": "desc" if descending else "asc",
             "column_totals": [counts["tables"][t].get("total", 0) for t in tables]}
 
 
@@ -132,3 +190,104 @@ def vault_page(counts, vault):
     total = sum(r["rows"] for r in rows)
     return {"vault": vault, "rows": rows, "total": total,
             "exists": any(v == vault for v, _ in counts["vaults"])}
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """What the operator should do next with this file, in one sentence and one link."""
+    state: str      # legacy | partial | migrated-legacy-data | remapped | empty
+    title: str
+    text: str
+    url_name: str
+    anchor: str = ""
+    label: str = ""
+
+
+def next_step(report):
+    """The file's migration state and the step that follows (the Vaults page leads with it)."""
+    states = {t: s for t, s in report["table_states"].items() if s != "absent"}
+    migrated = [t for t, s in states.items() if s == "migrated"]
+    pending = [t for t, s in states.items() if s == "not-migrated"]
+    if not migrated:
+        return NextStep("legacy", "Legacy file: run the migrations",
+                        "No table has vault_id yet. Take a verified backup, rehearse, then run "
+                        "001_add_vault_id and 002_add_vercel_sandbox_tables.",
+                        "migrations_ui:migrations", "", "Go to Migrations")
+    if pending:
+        return NextStep("partial", "Partly migrated: finish the migrations",
+                        f"vault_id is missing on {len(pending)} table"
+                        f"{'s' if len(pending) != 1 else ''} ({', '.join(pending[:4])}"
+                        f"{'…' if len(pending) > 4 else ''}). Running the migrations adds it "
+                        "and skips what is done.", "migrations_ui:migrations", "",
+                        "Go to Migrations")
+    counts = report["counts"]
+    legacy_rows = dict(counts["vaults"]).get(schema.DEFAULT_VAULT, 0)
+    if legacy_rows:
+        more = "at least " if not counts.get("complete", True) else ""
+        return NextStep("migrated-legacy-data", "Migrated, legacy data in default-vault",
+                        f"{more}{legacy_rows:,} rows are still in default-vault. Remap them to "
+                        "the users' vaults, or leave them if one user owns them all (that user "
+                        "then needs the vault id default-vault).", "vaults:remap", "",
+                        "Go to Remap")
+    return NextStep("remapped", "Migrated and remapped: audit the isolation",
+                    "No row is left in default-vault. Check that every linked row shares its "
+                    "parent's vault.", "vaults:remap", "#isolation-audit",
+                    "Open the isolation audit")
+
+
+# Where each check's fix is done on this site: the button rather than the command's name.
+CHECK_ACTIONS = {
+    "partial_migration": ("Run the migrations", "migrations_ui:migrations", "#run-form"),
+    "slow_queries": ("Run the migrations", "migrations_ui:migrations", "#run-form"),
+    "data_not_showing": ("Remap legacy data", "vaults:remap", ""),
+    "vault_ids": ("Remap those rows", "vaults:remap", ""),
+    "isolation": ("Open the remap plans", "vaults:remap", "#remap-plans"),
+    "integrity": ("Restore a verified backup", "migrations_ui:backups", "#backups"),
+    "database_locked": ("See the lock on the Health page", "vaults:health", "#lock-state"),
+}
+
+
+def check_actions(findings):
+    """{check id: {label, url}} for the findings that have a fix and a page that does it."""
+    links = {}
+    for f in findings:
+        action = CHECK_ACTIONS.get(f["id"])
+        if action is not None and f["status"] != "ok" and f.get("fix"):
+            label, name, anchor = action
+            links[f["id"]] = {"label": label, "url": reverse(name) + anchor}
+    return links
+
+
+PROBLEM_STATUSES = ("missing", "pending")
+STATUS_ORDER = {"missing": 0, "pending": 1, "differs": 2, "present": 3, "not-applicable": 4}
+FIX_PAGES = {"runmigration": ("Run the migrations", "migrations_ui:migrations", "#run-form")}
+
+
+def index_view(ix, problems_only=False):
+    """The Indexes page: problems grouped by their fix (each fix said once), then the rows
+    with problems first (or only them)."""
+    groups = {}
+    for row in ix["expected"]:
+        if row["status"] in PROBLEM_STATUSES:
+            key = (row["status"], row["fix"])
+            groups.setdefault(key, []).append(row)
+    scans = [p for p in ix["plans"] if p["full_scan"]]
+    problems = [{"status": status, "fix": fix, "rows": rows, "tables": sorted({r["table"] for r
+                                                                               in rows}),
+                 "action": _fix_action(fix)} for (status, fix), rows in groups.items()]
+    expected = sorted(ix["expected"], key=lambda r: STATUS_ORDER.get(r["status"], 9))
+    plans = sorted(ix["plans"], key=lambda p: not p["full_scan"])
+    if problems_only:
+        expected = [r for r in expected if r["status"] in PROBLEM_STATUSES]
+        plans = scans
+    scan_fixes = sorted({p["fix"] for p in scans if p["fix"]})
+    return {"problems": problems, "scans": scans, "expected": expected, "plans": plans,
+            "scan_fixes": [{"fix": f, "action": _fix_action(f)} for f in scan_fixes],
+            "problem_count": sum(len(g["rows"]) for g in problems) + len(scans)}
+
+
+def _fix_action(fix):
+    for word, (label, name, anchor) in FIX_PAGES.items():
+        if word in (fix or ""):
+            return {"label": label, "url": reverse(name) + anchor}
+    return None

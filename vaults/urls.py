@@ -5,6 +5,7 @@ from vaults import views, views_remap
 app_name = "vaults"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("vaults.<str:fmt>", views.matrix_export, name="matrix_export"),
     path("vault/", views.vault_detail, name="vault"),
     path("indexes/", views.indexes, name="indexes"),
     path("health/", views.health, name="health"),

@@ -1,7 +1,11 @@
 """Legacy remap pages: choose a rule, preview it (stored), execute or undo it as a job."""
+import os
+
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from metamorph_admin import kinds
 from metamorph_admin.models import Job
 from metamorph_admin.permissions import require_perm
 from metamorph_admin import audit
@@ -9,6 +13,7 @@ from vaults import forms, selectors
 from metamorph import remap
 from vaults.models import RemapPlanRecord
 from vaults.services import remap as remap_service
+from vaults.services.plan_state import plan_state
 from metamorph_admin.view_helpers import metamorph_page
 
 FORMS = {"move": forms.MoveForm, "owner": forms.OwnerForm, "mapping": forms.MappingForm}
@@ -29,7 +34,9 @@ def _page(request, bound=None, kind=None, status=200):
     return render(request, "vaults/remap.html", {
         "forms": built, "owner_sources": built["owner"].sources,
         "incomplete": remap.incomplete_plans(db_path),
-        "plans": RemapPlanRecord.objects.filter(db_path=db_path)[:RECENT],
+        "plans": [(r, plan_state(r)) for r in
+                  RemapPlanRecord.objects.filter(db_path=db_path)[:RECENT]],
+        "db_name": os.path.basename(db_path),
         "audit": remap.isolation_audit(db_path, seconds=2.0)}, status=status)
 
 
@@ -65,10 +72,14 @@ def remap_preview(request, kind):
 @require_GET
 @metamorph_page
 def remap_plan(request, plan_id):
-    record, plan = remap_service.load(plan_id)
+    try:
+        record, plan = remap_service.load(plan_id)
+    except remap_service.StoredPlanNotFound as exc:
+        raise Http404(str(exc)) from None
     return render(request, "vaults/remap_plan.html", {
-        "record": record, "p": plan.preview, "status": remap_service.status(record),
+        "record": record, "preview": plan.preview, "state": plan_state(record),
+        "db_name": os.path.basename(selectors.metamorph_path()),
         "execute_form": forms.ExecuteForm(initial={"plan_id": plan_id}),
-        "undo_form": forms.UndoForm(initial={"plan_id": plan_id}),
-        "jobs": Job.objects.filter(kind__in=["remap", "remap-undo"],
-                                   parameters__plan_id=plan_id).order_by("-id")[:10]})
+        "undo_form": forms.UndoForm(auto_id="undo_%s", initial={"plan_id": plan_id}),
+        "jobs": Job.objects.of_kinds(kinds.names_in_group("remap")).filter(
+            parameters__plan_id=plan_id).order_by("-id")[:10]})

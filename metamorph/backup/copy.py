@@ -14,6 +14,7 @@ import urllib.parse
 
 from metamorph import inspect
 from metamorph.connection import readonly_uri
+from metamorph.units import human_size
 
 SOURCE_MMAP_BYTES = 2 * 1024 ** 3
 COPY_STEP_PAGES = 4096
@@ -118,7 +119,7 @@ def _watch(detect_restarts, page_size, progress):
 
 
 def _mb(n):
-    return f"{n / 1e6:.1f} MB"
+    return human_size(n)
 
 
 def make_single_file(path):

@@ -12,6 +12,7 @@ from metamorph import inspect, schema
 from metamorph.connection import (HELD_WRITE_SECONDS, describe_lock, held_write_lock,
                                   lock_state)
 from metamorph.errors import DamagedDatabase, MetamorphError
+from metamorph.units import human_size
 
 from .db import applied_rows, open_for_reading
 from .definitions import MIGRATIONS
@@ -150,15 +151,14 @@ def check_disk_space(db_path, index_bytes):
     need_db = index_bytes + SPACE_MARGIN
     need_tmp = index_bytes + SPACE_MARGIN
     free_db, free_tmp = shutil.disk_usage(db_dir).free, shutil.disk_usage(tmp).free
-    mb = 1024 * 1024
     if same_disk:
         ok = free_db >= need_db + need_tmp
-        text = (f"about {(need_db + need_tmp) // mb} MB needed for index builds, "
-                f"{free_db // mb} MB free on the disk of {db_dir}")
+        text = (f"about {human_size(need_db + need_tmp)} needed for index builds, "
+                f"{human_size(free_db)} free on the disk of {db_dir}")
     else:
         ok = free_db >= need_db and free_tmp >= need_tmp
-        text = (f"about {need_db // mb} MB needed in {db_dir} ({free_db // mb} MB free) and "
-                f"{need_tmp // mb} MB in {tmp} ({free_tmp // mb} MB free)")
+        text = (f"about {human_size(need_db)} needed in {db_dir} ({human_size(free_db)} free) "
+                f"and {human_size(need_tmp)} in {tmp} ({human_size(free_tmp)} free)")
     return Finding("disk_space", ok, text if ok else text + ": free space first")
 
 

@@ -11,6 +11,7 @@ import time
 
 from metamorph import inspect
 from metamorph.errors import DamagedDatabase, DiskFull, MetamorphError
+from metamorph.units import human_size
 
 from ..backup.copy import make_single_file, online_copy
 
@@ -42,7 +43,7 @@ def estimate_downtime(db_size_bytes, rehearsal_seconds=None):
     basis = "rehearsal" if rehearsal_seconds is not None else "model"
     predicted = max(1.0, round((rehearsal_seconds if basis == "rehearsal" else model)
                                * SAFETY_FACTOR, 1))
-    size = f"{db_size_bytes / MB:,.0f} MB"
+    size = human_size(db_size_bytes)
     if basis == "rehearsal":
         ours = (f"The rehearsal on a copy of this very database migrated and verified it in "
                 f"{rehearsal_seconds:.2f} s, so plan for about {predicted:g} s")
@@ -117,8 +118,8 @@ def _check_scratch_space(db_path, scratch_dir, size):
     # The copy, then the indexes the migration adds to it (at most the copy's size again).
     if free < 2 * size + 16 * MB:
         raise RehearsalFailed(db_path, "preparing the scratch copy",
-                              DiskFull(scratch_dir, f"{free // MB} MB free, about "
-                                       f"{(2 * size) // MB + 16} MB needed"))
+                              DiskFull(scratch_dir, f"{human_size(free)} free, about "
+                                       f"{human_size(2 * size + 16 * MB)} needed"))
 
 
 def _remove(path):

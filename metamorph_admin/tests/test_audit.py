@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _record(action="backup", outcome="success", actor="alice", **kwargs):
-    return audit.record(action, outcome=outcome, actor=actor, **kwargs)
+    return audit.record(action, audit.Actor(actor), outcome=outcome, **kwargs)
 
 
 def _csv(response):

@@ -130,7 +130,9 @@ def test_a_web_job_is_queued_then_run_by_the_task_and_shown_on_its_page(client, 
     assert list(AuditRecord.objects.filter(job=job).order_by("id")
                 .values_list("outcome", flat=True)) == ["requested", "success"]
     html = client.get(response.url).content.decode()
-    assert "Test mutation job #" in html and "step 5 of 5" in html and 'id="job-result"' in html
+    assert "Test mutation job #" in html and "step 5 of 5" in html and 'id="job-summary"' in html
+    # the generic summary lists the result's plain values in words; nested ones stay raw
+    assert "<dt>steps</dt><dd>5</dd>" in html and 'id="raw-result"' in html
 
 
 def _running_job():

@@ -74,11 +74,3 @@ def _with_audit(db_path, result, progress):
     audit = remap.isolation_audit(db_path)
     progress("audit", 1, 1, "clean" if audit["clean"] else "findings")
     return dict(result, audit_clean=audit["clean"], audit_findings=audit["findings"][:20])
-
-
-def status(record):
-    """The journal's view of a stored plan (never run: None)."""
-    try:
-        return remap.plan_status(record.db_path, record.plan_id)
-    except MetamorphError:
-        return None

@@ -1,4 +1,5 @@
 """Background reads of the Metamorph file whose results the pages show from cache."""
+import logging
 import os
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -9,6 +10,8 @@ from django.utils import timezone
 from metamorph import report
 from metamorph.errors import MetamorphError
 from vaults.models import Snapshot
+
+logger = logging.getLogger(__name__)
 
 # A queued read older than this is taken as lost (worker restarted) and queued again.
 STUCK_AFTER = timedelta(hours=1)
@@ -53,8 +56,11 @@ def take_snapshot(snapshot_id):
         state, error = Snapshot.State.DONE, ""
     except MetamorphError as exc:
         payload, state, error = {}, Snapshot.State.FAILED, str(exc)
-    except Exception as exc:  # a read that died of anything else must not stay "running"
-        payload, state, error = {}, Snapshot.State.FAILED, f"{type(exc).__name__}: {exc}"
+    except Exception:  # never leave a read RUNNING: the pages would wait for it forever
+        logger.exception("Background read #%s of %s failed unexpectedly", snap.id, snap.db_path)
+        payload, state = {}, Snapshot.State.FAILED
+        error = (f"Unexpected error while reading the file: the details are in the server log "
+                 f"under background read #{snap.id}. Check the file on the Health page.")
     Snapshot.objects.filter(id=snap.id).update(
         state=state, error=error, payload=payload, finished_at=timezone.now(),
         phase="done" if state == Snapshot.State.DONE else "failed")

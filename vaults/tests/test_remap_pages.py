@@ -54,7 +54,7 @@ def test_move_preview_counts_every_default_vault_row_and_execute_moves_them(admi
     record = RemapPlanRecord.objects.get()
     assert response.url == reverse("vaults:remap_plan", args=[record.plan_id])
     page = admin.get(response.url).content.decode()
-    assert re.search(r'id="moves-total">(\d+)', page).group(1) == str(expected)
+    assert re.search(r'id="moves-total">([\d,]+)', page).group(1) == f"{expected:,}"
     assert default_rows(path) == expected  # a preview writes nothing
     admin.post(reverse("core:start_job", args=["remap"]), {
         "plan_id": record.plan_id, "mode": "online", "confirm": os.path.basename(path)})

@@ -61,7 +61,7 @@ def test_downtime_estimate_for_one_gigabyte_quotes_the_guide_and_our_model():
     assert estimate["basis"] == "model" and estimate["predicted_seconds"] == 3.2
     assert estimate["sentence"] == (
         "Metamorph's guide estimates 1-5 minutes for a database of 100MB - 1GB (this one is "
-        "984 MB). Measured on a similar database, the migration takes about 1.6 s per GB, so "
+        "984.0 MB). Measured on a similar database, the migration takes about 1.6 s per GB, so "
         "expect about 3.2 s; rehearse on a copy of this database for a measured figure, plus "
         "the time to stop and restart the service.")
 

@@ -59,8 +59,8 @@ class Command(BaseCommand):
             user.save()
             user.groups.remove(*[g for name, g in groups.items() if name != role])
             user.groups.add(groups[role])
-            audit.record("set-role", outcome=AuditRecord.Outcome.SUCCESS, actor=os_user(),
-                         origin=Origin.CLI, target=username,
+            audit.record("set-role", audit.Actor(os_user(), Origin.CLI),
+                         outcome=AuditRecord.Outcome.SUCCESS, target=username,
                          parameters={"role": role, "created": created, "login": login})
         verb = "Created" if created else "Updated"
         kept = "" if created or password is not None else " (password unchanged)"
