@@ -5,6 +5,9 @@ from metamorph_admin.job_summary import (Finding, JobSummary, Link, SummaryTable
                                          backup_link, row_counts_table, vault_table)
 from metamorph_admin.formatting import size
 
+# A backup whose copy held Metamorph's commits longer than this says so (its timeout is 5 s).
+WAIT_WARNING_SECONDS = 2.5
+
 
 def _backup_facts(summary, b, prefix=""):
     name = b.get("name")
@@ -26,6 +29,13 @@ def backup(job):
     s.fact("gzip", r.get("compressed"))
     s.fact("source", r.get("source_path"), code=True)
     s.fact("copy / verify (s)", f"{r.get('copy_seconds', 0)} / {r.get('verify_seconds', 0)}")
+    held = r.get("longest_read_lock_seconds")
+    s.fact("Metamorph's commits waited at most (s)", held)
+    if held is not None and held > WAIT_WARNING_SECONDS:
+        s.findings.append(Finding(False, (
+            f"The copy held the live file's read lock for {held:.1f} s: Metamorph's commits "
+            "waited that long (its busy timeout is 5 s). Back up while the server is quiet, or "
+            "put the file in WAL mode once (Metamorph stopped): WAL backups never block it.")))
     for name in r.get("deleted") or []:
         s.findings.append(Finding(None, f"Older backup {name} deleted (keep N)."))
     for warning in r.get("warnings") or []:
@@ -58,6 +68,12 @@ def restore(job):
            href=backup_link(r.get("safety_backup")), code=True)
     s.fact("database", r.get("db_path"), code=True)
     s.fact("copy (s)", r.get("copy_seconds"))
+    s.fact("forced while in use", r.get("forced"))
+    s.fact("damaged file kept (unverified)", r.get("damaged_copy"), code=True)
+    if r.get("message"):
+        s.findings.append(Finding(None, r["message"]))
+    for holder in r.get("holders") or []:
+        s.findings.append(Finding(None, f"In use during the restore: {holder}."))
     counts = r.get("row_counts") or {}
     if counts and all(not isinstance(v, dict) for v in counts.values()):
         counts = {t: {"total": n} for t, n in counts.items()}

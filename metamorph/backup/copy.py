@@ -55,11 +55,12 @@ def online_copy(db_path, dest_path, progress, source=None):
             # One WAL snapshot: writers go on committing, the copy never restarts.
             _pin_snapshot(src)
         mode = "locked" if source else "wal-snapshot" if journal_mode == "wal" else "steps"
-        mode, restarts = _copy_with_restarts(src, dest_path, page_size, progress, mode)
+        mode, restarts, held = _copy_with_restarts(src, dest_path, page_size, progress, mode)
     finally:
         if source is None:
             src.close()
     return {"source_journal_mode": journal_mode, "copy_restarts": restarts, "copy_mode": mode,
+            "longest_read_lock_seconds": 0.0 if journal_mode == "wal" else round(held, 3),
             "copy_seconds": round(time.monotonic() - started, 3)}
 
 
@@ -80,20 +81,28 @@ def _open_destination(path):
 
 def _copy_with_restarts(src, dest_path, page_size, progress, mode):
     """Copy in steps; each time another connection's commit restarts the copy, take bigger
-    steps, and after MAX_STEPWISE_RESTARTS keep the source's read lock to the end."""
-    pages, restarts = COPY_STEP_PAGES, 0
+    steps, and after MAX_STEPWISE_RESTARTS keep the source's read lock to the end.
+
+    Returns (mode, restarts, longest read lock held on the source in seconds: what a
+    rollback-journal writer waited at most).
+    """
+    pages, restarts, pinned_at = COPY_STEP_PAGES, 0, None
+    held = [0.0]
     while True:
         # Each attempt starts from an empty file: without a journal, an abandoned attempt
         # cannot be rolled back and would leave the destination unreadable.
         dst = _open_destination(dest_path)
         try:
             src.backup(dst, pages=pages, sleep=BUSY_RETRY_SECONDS,
-                       progress=_watch(mode == "steps", page_size, progress))
-            return mode, restarts
+                       progress=_watch(mode == "steps", page_size, progress, held))
+            if pinned_at is not None or mode == "locked":
+                held[0] = max(held[0], time.monotonic() - (pinned_at or _started(held)))
+            return mode, restarts, held[0]
         except _Restarted:
             restarts += 1
             if restarts >= MAX_STEPWISE_RESTARTS:
                 _pin_snapshot(src)  # a rollback-journal writer now waits for the copy
+                pinned_at = time.monotonic()
                 mode, how = "read-lock", "holding a read lock to the end (writers wait)"
             else:
                 pages, how = pages * 8, "in bigger steps"
@@ -102,12 +111,24 @@ def _copy_with_restarts(src, dest_path, page_size, progress, mode):
             dst.close()
 
 
-def _watch(detect_restarts, page_size, progress):
-    last = {"copied": -1}
+def _started(held):
+    return held[1] if len(held) > 1 else time.monotonic()
+
+
+def _watch(detect_restarts, page_size, progress, held):
+    """The backup's progress callable; `held[0]` keeps the longest step (a step holds the
+    source's read lock from its start to its end), `held[1]` when the first step began."""
+    last = {"copied": -1, "at": time.monotonic()}
+    if len(held) == 1:
+        held.append(last["at"])
 
     def step(status, remaining, total):
+        now = time.monotonic()
         if status in _BUSY:
+            last["at"] = now
             return  # a writer is committing: the backup API retries after `sleep`
+        held[0] = max(held[0], now - last["at"])
+        last["at"] = now
         copied = total - remaining
         # A step that got no further than the last one started again from page 1.
         if detect_restarts and copied <= last["copied"]:

@@ -51,6 +51,7 @@ def build(*, created_at, label, db_path, source, copy, facts, database_sha256, v
         "copy_seconds": copy["copy_seconds"],
         "copy_restarts": copy["copy_restarts"],
         "copy_mode": copy["copy_mode"],
+        "longest_read_lock_seconds": copy.get("longest_read_lock_seconds"),
         "verify_seconds": verify_seconds,
         "count_seconds": facts["count_seconds"],
         "compress_seconds": None,

@@ -145,7 +145,7 @@ def test_a_background_read_that_fails_shows_its_message(logged_in, use_db, tmp_p
     use_db(str(tmp_path / "gone.db"))
     logged_in.post(reverse("vaults:refresh"))
     html = logged_in.get(reverse("vaults:snapshot_status")).content.decode()
-    assert "The background read of " in html and " UTC failed: " in html
+    assert "The background read of <time" in html and "</time> failed: " in html
     assert "No Metamorph database at" in html
 
 

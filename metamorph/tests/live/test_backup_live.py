@@ -33,3 +33,16 @@ def test_backup_beside_the_writer_loses_nothing_and_verifies(live_db, backup_dir
     assert before and not set(report.__class__(before, [], [], 0).missing_from(made["path"]))
     if mode == "wal":
         assert made["copy_restarts"] == 0
+
+
+def test_a_backup_says_how_long_metamorphs_commits_waited_for_its_copy(live_db, backup_dir,
+                                                                        metamorph_writer,
+                                                                        small_steps):
+    db = live_db(state="migrated")
+    writer = metamorph_writer(db)
+    made = backup.run_backup(db, backup_dir, progress=slow_steps(0.002))
+    report = writer.stop()
+    held = made["longest_read_lock_seconds"]
+    assert made["copy_mode"] in ("steps", "read-lock") and held > 0
+    # The writer cannot have waited longer than the copy held its lock (plus a commit).
+    assert report.max_wait <= held + 0.5, (report.describe(), held)
