@@ -98,9 +98,13 @@ def run_backup_bench(migrated_path):
             made = backup.run_backup(db, backups)
             alone = time.perf_counter() - started
             backup.apply_retention(backups, 1, protect=made["name"])
+            made = {}
             seconds, during, whole, lost = beside_writer(
-                db, lambda: backup.run_backup(db, backups), work)
+                db, lambda: made.update(backup.run_backup(db, backups)), work)
             _print("verified backup", alone, raw, seconds, during, whole, lost)
+            print(f"  {'':<28} copy {made['copy_seconds']:.2f} s ({made['copy_mode']}, "
+                  f"{made['copy_restarts']} restarts), longest read lock on the live file "
+                  f"{made['longest_read_lock_seconds']:.2f} s (the writer's wait bound)")
         finally:
             _remove(db)
             shutil.rmtree(work, ignore_errors=True)

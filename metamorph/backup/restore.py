@@ -64,6 +64,10 @@ def restore_backup(db_path, backup_dir, name, progress=None, safety_backup=True,
         work.discard()
     counts, new_rows = _check_restored(db_path, manifest, name, copied["safety_backup"])
     message = _message(name, db_path, copied["safety_backup"], new_rows, copied["damaged_copy"])
+    if holders.unreadable and not holders:
+        message += (f" ({holders.unreadable} processes of other users could not be inspected "
+                    "for open files: run the restore as root, or make sure Metamorph is stopped, "
+                    "to be certain no server was using the file.)")
     report("done", 1, 1, message)
     return dict(copied, name=name, db_path=db_path, row_counts=counts, new_rows=new_rows,
                 forced=bool(force), holders=[h.describe() for h in holders.processes],
