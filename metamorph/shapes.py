@@ -107,3 +107,31 @@ class SnapshotPayload(TypedDict):
     sizes: dict[str, int] | None  # None where SQLite lacks dbstat
     isolation: dict | None
     seconds: float
+
+
+class VaultDistribution(TypedDict):
+    """Where a file's rows are, for the rollout's phase 3-5 items."""
+    distinct_vaults: int
+    total_rows: int
+    default_vault_rows: int
+    default_vault_by_table: dict[str, int]  # tables with rows still in default-vault
+    blank_vault_rows: int
+    not_migrated: list[str]
+    largest_vaults: list[tuple[str, int]]
+    complete: bool
+    counted_at: str
+
+
+class QueryPlanEvidence(TypedDict):
+    table: str
+    plan: str
+    index_used: str | None
+    full_scan: bool
+
+
+class IndexEvidence(TypedDict):
+    """Expected indexes by status and each vault-scoped query's plan (rollout index items)."""
+    status_counts: dict[str, int]
+    missing: list[str]
+    plans: list[QueryPlanEvidence]
+    not_migrated: list[str]

@@ -6,9 +6,9 @@ import os
 import sqlite3
 import sys
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from metamorph_admin import databases
 from metamorph_admin.progress import TerminalProgress
 from metamorph_admin.models import Job, Origin
 from metamorph_admin import jobs
@@ -30,8 +30,7 @@ class OperationCommand(BaseCommand):
         except MetamorphError as exc:
             raise CommandError(str(exc)) from None
         except sqlite3.DatabaseError as exc:
-            path = options.get("db") or settings.METAMORPH_DATABASE_PATH
-            raise CommandError(str(translate_error(exc, path))) from None
+            raise CommandError(str(translate_error(exc, _path_or_default(options)))) from None
 
 
 def absolute_path(value):
@@ -52,15 +51,35 @@ def positive_int(value):
     return number
 
 
-def add_db_argument(parser):
-    """--db PATH, the Metamorph file a command works on (default METAMORPH_DATABASE_PATH)."""
+def _path_or_default(options):
+    try:
+        return databases.from_options(options).path
+    except CommandError:
+        return databases.default().path
+
+
+def add_db_argument(parser, *, backup_dir=False):
+    """--database NAME or --db PATH: the Metamorph file a command works on (and --dir DIR)."""
+    names = ", ".join(db.name for db in databases.configured())
+    parser.add_argument("--database", metavar="NAME",
+                        help=f"a configured database by name ({names}; default: the first of "
+                             "METAMORPH_DATABASES, else METAMORPH_DATABASE_PATH)")
     parser.add_argument("--db", type=absolute_path, metavar="PATH",
-                        help="Metamorph database file (default METAMORPH_DATABASE_PATH)")
+                        help="a Metamorph database file by path (instead of --database)")
+    if backup_dir:
+        parser.add_argument("--dir", type=absolute_path,
+                            help="backup directory (default: the database's own, "
+                                 "METAMORPH_BACKUP_DIR[/NAME])")
 
 
 def db_path_from(opts):
     """The absolute path of the Metamorph file the command's options name."""
-    return opts["db"] or settings.METAMORPH_DATABASE_PATH
+    return databases.from_options(opts).path
+
+
+def backup_dir_from(opts):
+    """The backup directory: --dir, else the database's own."""
+    return databases.from_options(opts).backup_dir
 
 
 def os_user():

@@ -2,15 +2,14 @@
 message (metamorph.errors.DamagedDatabase asks this when it is raised)."""
 import os
 
-from django.conf import settings
-
 from metamorph.backup import latest_verified_backup
 from metamorph.errors import MetamorphError
+from metamorph_admin import databases
 
 
 def newest_backup_name(db_path):
-    """Name of the newest verified backup of `db_path` in METAMORPH_BACKUP_DIR, or None."""
-    backup_dir = settings.METAMORPH_BACKUP_DIR
+    """Name of the newest verified backup of `db_path` in its backup directory, or None."""
+    backup_dir = databases.for_path(db_path).backup_dir
     if not os.path.isdir(backup_dir):
         return None
     try:

@@ -10,7 +10,6 @@ import logging
 import sqlite3
 import time
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import F
 from django.tasks import task
@@ -22,6 +21,7 @@ from metamorph_admin import audit, interrupted, kinds, locks
 from metamorph_admin.job_progress import JobProgress
 from metamorph.connection import translate_error
 from metamorph.errors import MetamorphError
+from metamorph_admin import databases
 
 logger = logging.getLogger(__name__)
 Outcome = AuditRecord.Outcome
@@ -41,7 +41,7 @@ def create_job(kind, params, *, actor, origin, user=None, remote_addr=None):
     """A queued Job row for `kind` (its parameters stored with secrets redacted)."""
     job_kind = kinds.get(kind)
     params = dict(params)
-    params.setdefault("db_path", settings.METAMORPH_DATABASE_PATH)
+    params.setdefault("db_path", databases.current().path)
     return Job.objects.create(
         kind=job_kind.name, db_path=str(params["db_path"]),
         parameters=audit.safe_parameters(params), actor=(actor or "unknown")[:150],
@@ -75,7 +75,7 @@ def _call_engine(job, func, progress):
         progress.log(str(exc), level="error")
         return Job.State.FAILED, None, str(exc)
     except sqlite3.DatabaseError as exc:  # e.g. a damaged page no reader translated
-        message = str(translate_error(exc, job.db_path or settings.METAMORPH_DATABASE_PATH))
+        message = str(translate_error(exc, job.db_path or databases.current().path))
         progress.log(message, level="error")
         return Job.State.FAILED, None, message
     except Exception:
@@ -140,8 +140,8 @@ def enqueue_job(kind, params, *, user, remote_addr=None):
         raise PermissionDenied(f"{user.get_username()} may not start {job_kind.label} jobs.")
     if any(audit.is_secret_name(name) for name in params):
         raise ValueError("Job parameters must not carry secrets: they are stored on the job.")
-    # The web only ever works on the configured database, whatever a form may carry.
-    params = {**params, "db_path": settings.METAMORPH_DATABASE_PATH}
+    # The web only ever works on the page's database, whatever a form may carry.
+    params = {**params, "db_path": databases.current().path}
     job = create_job(kind, params, actor=user.get_username(), origin=Origin.WEB, user=user,
                      remote_addr=remote_addr)
     holder = locks.current_holder(job.db_path) if job_kind.mutating else None

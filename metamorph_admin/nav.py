@@ -1,6 +1,6 @@
-from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 
+from metamorph_admin import databases
 from metamorph_admin.roles import role_needed
 
 # Pages in menu order; a page whose app is not wired yet is simply not shown.
@@ -8,7 +8,7 @@ NAV = (
     ("vaults:dashboard", "Vaults"), ("vaults:indexes", "Indexes"), ("vaults:health", "Health"),
     ("vaults:checks", "Checks"), ("migrations_ui:migrations", "Migrations"),
     ("migrations_ui:backups", "Backups"), ("vaults:remap", "Remap"),
-    ("migrations_ui:rollout", "Rollout"), ("core:jobs", "Jobs"),
+    ("rollouts:list", "Rollouts"), ("core:jobs", "Jobs"),
     ("core:audit", "Audit"),
 )
 # Pages a role may not open: shown greyed with the role they need, never a link to a 403.
@@ -26,4 +26,6 @@ def metamorph(request):
         needs = role_needed(perm) if perm and not request.user.has_perm(perm) else ""
         items.append({"url": url, "label": label, "needs": needs,
                       "active": request.path == url or (url != "/" and request.path.startswith(url))})
-    return {"nav_items": items, "metamorph_path": settings.METAMORPH_DATABASE_PATH}
+    db = databases.current_database(request)
+    return {"nav_items": items, "metamorph_path": db.path, "metamorph_database": db,
+            "metamorph_databases": databases.configured()}

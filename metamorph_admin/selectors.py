@@ -13,9 +13,11 @@ logger = logging.getLogger(__name__)
 LOG_LINES_SHOWN = 200
 
 
-def jobs(kind="", state="", origin=""):
-    """Jobs from the web and the command line, newest first."""
+def jobs(kind="", state="", origin="", db_path=""):
+    """Jobs from the web and the command line, newest first (of one database's file)."""
     found = Job.objects.select_related("started_by")
+    if db_path:
+        found = found.for_file(db_path)
     if kind:
         found = found.filter(kind=kind)
     if state:
@@ -48,9 +50,11 @@ def raw_result(job):
     return json.dumps(job.result, indent=2, sort_keys=True) if job.result else ""
 
 
-def audit_records(action="", outcome="", actor="", since=None, until=None):
-    """Audit records matching the filters, newest first."""
+def audit_records(action="", outcome="", actor="", since=None, until=None, db_path=""):
+    """Audit records matching the filters, newest first (`db_path`: about that file)."""
     found = AuditRecord.objects.all()
+    if db_path:
+        found = found.filter(target=db_path)
     if action:
         found = found.filter(action=action)
     if outcome:

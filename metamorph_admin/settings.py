@@ -5,6 +5,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from metamorph_admin.databases import parse_databases
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")  # optional; real environment variables win
@@ -39,6 +41,17 @@ METAMORPH_DATABASE_PATH = str(
 METAMORPH_BACKUP_DIR = str(
     (BASE_DIR / _env(env.str, "METAMORPH_BACKUP_DIR", default="./data/backups")).resolve()
 )
+# Several Metamorph databases by name ("staging=/srv/stage/metamorph.db,production=..."); empty:
+# the one METAMORPH_DATABASE_PATH, called "default". Parsed by metamorph_admin.databases.
+_databases_text = _env(env.str, "METAMORPH_DATABASES", default="")
+try:
+    METAMORPH_DATABASES = parse_databases(_databases_text, BASE_DIR)
+except ValueError as exc:
+    raise ImproperlyConfigured(
+        f"Environment variable METAMORPH_DATABASES has a value that cannot be used ({exc}). "
+        "Write it as name=path,name=path (e.g. staging=/srv/stage/metamorph.db).") from None
+if METAMORPH_DATABASES:
+    METAMORPH_DATABASE_PATH = METAMORPH_DATABASES[0][1]
 # Longest a page may spend counting before it shows "more than N" and counts in the background.
 METAMORPH_PAGE_QUERY_SECONDS = _env(env.float, "METAMORPH_PAGE_QUERY_SECONDS", default=1.0)
 
@@ -55,6 +68,7 @@ INSTALLED_APPS = [
     "metamorph_admin",
     "vaults",
     "migrations_ui",
+    "rollouts",
 ]
 
 MIDDLEWARE = [
@@ -65,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "metamorph_admin.databases.CurrentDatabaseMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

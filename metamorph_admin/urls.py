@@ -2,11 +2,15 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from metamorph_admin.database_views import switch_database
+
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("django-admin/", admin.site.urls),
+    path("database/switch/", switch_database, name="switch_database"),
     path("", include("vaults.urls")),
     path("", include("migrations_ui.urls")),
     path("", include("metamorph_admin.core_urls")),
+    path("", include("rollouts.urls")),
 ]

@@ -2,7 +2,7 @@
 import functools
 import sqlite3
 
-from django.conf import settings
+from metamorph_admin import databases
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -20,7 +20,7 @@ def metamorph_page(view):
         except MetamorphError as exc:
             return render(request, "metamorph_admin/problem.html", {"problem": str(exc)})
         except sqlite3.DatabaseError as exc:
-            problem = translate_error(exc, settings.METAMORPH_DATABASE_PATH)
+            problem = translate_error(exc, databases.current().path)
             return render(request, "metamorph_admin/problem.html", {"problem": str(problem)})
     return wrapper
 

@@ -1,28 +1,33 @@
 """Forms of the Migrations and Backups pages: their cleaned data are the engine's parameters."""
-import os
-
 from django import forms
-from django.conf import settings
 
 from metamorph.migrate.definitions import MIGRATIONS
+from metamorph_admin import databases
 
 ALL = ""
 MIGRATION_CHOICES = [(ALL, "all pending migrations")] + [(m.id, m.id) for m in MIGRATIONS]
 
 
 def database_name():
-    return os.path.basename(settings.METAMORPH_DATABASE_PATH)
+    """What the operator types to confirm a destructive step on the page's database."""
+    return databases.confirmation_word()
 
 
 class ConfirmedForm(forms.Form):
     """A destructive step: the operator types the database file's name to go on."""
     confirm = forms.CharField(max_length=255, label="Type the database file name to confirm")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if databases.several():
+            self.fields["confirm"].label = (f"Type {databases.confirmation_what()} "
+                                            f"({database_name()}) to confirm")
+
     def clean(self):
         data = super().clean()
         if data.get("confirm", "").strip() != database_name():
             raise forms.ValidationError(
-                f"Type the database file name exactly ({database_name()}) to confirm.")
+                f"Type {databases.confirmation_what()} exactly ({database_name()}) to confirm.")
         data.pop("confirm", None)  # the rest are the engine's parameters
         return data
 

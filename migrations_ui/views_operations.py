@@ -1,12 +1,12 @@
 """Migrations and Backups pages: status read from the engines, actions through job forms."""
 import os
 
-from django.conf import settings
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from metamorph_admin.databases import current_database
 from migrations_ui import operation_forms as forms
 from metamorph_admin import kinds, selectors
 from metamorph_admin.models import Job
@@ -23,15 +23,15 @@ def _active_job(db_path):
     return selectors.active_job(db_path, [k.name for k in kinds.KINDS.values() if k.mutating])
 
 
-def _last_rehearsal_seconds():
-    job = selectors.jobs().of_kinds(["rehearsal"]).succeeded().first()
+def _last_rehearsal_seconds(db_path):
+    job = selectors.jobs().for_file(db_path).of_kinds(["rehearsal"]).succeeded().first()
     return (job.result or {}).get("migrate_seconds") if job else None
 
 
 @require_GET
 @metamorph_page
 def migrations(request):
-    db_path = settings.METAMORPH_DATABASE_PATH
+    db_path = current_database(request).path
     status = runner.status(db_path)
     plans = runner.plan(db_path)
     applied = [row["id"] for row in status if row["applied"]]
@@ -40,7 +40,7 @@ def migrations(request):
         "status": status, "plan_text": runner.format_plan_text(plans),
         "pending": [p for p in plans if p.to_run()],
         "estimate": rehearsal.estimate_downtime(os.path.getsize(db_path),
-                                                _last_rehearsal_seconds()),
+                                                _last_rehearsal_seconds(db_path)),
         "rollback_preview": preview, "db_name": forms.database_name(),
         "active_job": _active_job(db_path),
         "run_form": forms.MigrationForm(initial={"take_backup": True}),
@@ -66,16 +66,17 @@ def _applied_by(db_path):
 @require_GET
 @metamorph_page
 def backups(request):
-    backup_dir = settings.METAMORPH_BACKUP_DIR
+    db = current_database(request)
+    backup_dir = db.backup_dir
     entries = backup.list_backups(backup_dir) if os.path.isdir(backup_dir) else []
     return render(request, "migrations_ui/backups.html", {
         "backups": entries, "made_by": _made_by([e["name"] for e in entries[:HISTORY]]),
         "backup_dir": backup_dir, "db_name": forms.database_name(),
-        "holders": processes_holding(settings.METAMORPH_DATABASE_PATH).processes,
+        "holders": processes_holding(db.path).processes,
         "restore_force_label": forms.RestoreForm.base_fields["force"].label,
-        "active_job": _active_job(settings.METAMORPH_DATABASE_PATH),
+        "active_job": _active_job(db.path),
         "backup_form": forms.BackupForm(),
-        "history": selectors.jobs().for_file(settings.METAMORPH_DATABASE_PATH).of_kinds(
+        "history": selectors.jobs().for_file(db.path).of_kinds(
             kinds.names_in_group("backups"))[:HISTORY],
     })
 
@@ -98,13 +99,13 @@ def _made_by(names):
 def backup_detail(request, name):
     """One backup: its state, manifest facts, rows per table, the job that made it and the
     jobs that used it; a name that is not (or no longer) in the directory is a 404."""
-    backup_dir = settings.METAMORPH_BACKUP_DIR
+    backup_dir = current_database(request).backup_dir
     entry = next((e for e in backup.list_backups(backup_dir) if e["name"] == name), None)
     if entry is None:
         raise Http404(f"There is no backup {name!r} in {backup_dir}.")
     return render(request, "migrations_ui/backup.html", {
         "b": entry, "made_by": _made_by([name]).get(name), "db_name": forms.database_name(),
-        "holders": processes_holding(settings.METAMORPH_DATABASE_PATH).processes,
+        "holders": processes_holding(current_database(request).path).processes,
         "restore_force_label": forms.RestoreForm.base_fields["force"].label,
         "used_by": Job.objects.filter(kind__in=["verify-backup", "restore"],
                                       parameters__name=name).order_by("-id")[:HISTORY]})

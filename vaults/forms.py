@@ -1,15 +1,12 @@
 """Remap forms: each turns operator input into an engine rule, or says what is wrong."""
-import os
-
 from django import forms
-from django.conf import settings
 
 from metamorph import remap, schema
 from metamorph.errors import MetamorphError
 from metamorph.remap import csvmap
+from metamorph_admin import databases
 
 SOURCE_HELP = "the vault whose rows are remapped (legacy data is in default-vault)"
-
 
 class RuleForm(forms.Form):
     source = forms.CharField(max_length=200, initial=schema.DEFAULT_VAULT, help_text=SOURCE_HELP)
@@ -24,7 +21,6 @@ class RuleForm(forms.Form):
         except MetamorphError as exc:
             raise forms.ValidationError(str(exc)) from None
 
-
 class MoveForm(RuleForm):
     target = forms.CharField(max_length=200, help_text="e.g. the single user's vault id")
 
@@ -34,7 +30,6 @@ class MoveForm(RuleForm):
             data["rule"] = self._checked(lambda: remap.MoveVault(data["target"].strip(),
                                                                  data["source"]))
         return data
-
 
 class OwnerForm(RuleForm):
     owner = forms.ChoiceField(label="Owner column or metadata key")
@@ -57,7 +52,6 @@ class OwnerForm(RuleForm):
                 data.get("prefix") or "", data["source"]))
         return data
 
-
 class MappingForm(RuleForm):
     mapping = forms.FileField(help_text="CSV with the header " + " or ".join(csvmap.HEADERS))
 
@@ -74,7 +68,6 @@ class MappingForm(RuleForm):
                 lambda: remap.SplitByMapping.from_csv(content, data["source"]))
         return data
 
-
 class ExecuteForm(forms.Form):
     mode = forms.ChoiceField(choices=[
         ("online", "online: short transactions, Metamorph keeps running"),
@@ -88,18 +81,23 @@ class ExecuteForm(forms.Form):
     plan_id = forms.CharField(max_length=64, widget=forms.HiddenInput)
     confirm = forms.CharField(max_length=255, label="Type the database file name to confirm")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if databases.several():
+            self.fields["confirm"].label = (f"Type {databases.confirmation_what()} "
+                                            f"({databases.confirmation_word()}) to confirm")
+
     def clean(self):
         data = super().clean()
         if data.get("fast") and not data.get("take_backup"):
             raise forms.ValidationError("Faster commits need a verified backup first: tick "
                                         "both, or neither.")
-        name = os.path.basename(settings.METAMORPH_DATABASE_PATH)
+        name = databases.confirmation_word()
         if data.get("confirm", "").strip() != name:
-            raise forms.ValidationError(f"Type the database file name exactly ({name}) to "
-                                        "confirm.")
+            raise forms.ValidationError(
+                f"Type {databases.confirmation_what()} exactly ({name}) to confirm.")
         data.pop("confirm", None)
         return data
-
 
 class UndoForm(ExecuteForm):
     mode = None

@@ -10,11 +10,13 @@ from django.utils import timezone
 from metamorph import inspect, report, schema
 from metamorph_admin import kinds
 from metamorph_admin.models import Job
+from metamorph_admin import databases
 from vaults.models import Snapshot
 
 
 def metamorph_path():
-    return settings.METAMORPH_DATABASE_PATH
+    """The file of the database the page is about (the header's switcher chooses it)."""
+    return databases.current().path
 
 
 def latest_snapshot(db_path, kind=Snapshot.Kind.COUNTS):

@@ -1,11 +1,10 @@
 """Legacy remap pages: choose a rule, preview it (stored), execute or undo it as a job."""
-import os
 
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from metamorph_admin import kinds
+from metamorph_admin import databases, kinds
 from metamorph_admin.models import Job
 from metamorph_admin.permissions import require_perm
 from metamorph_admin import audit
@@ -36,7 +35,7 @@ def _page(request, bound=None, kind=None, status=200):
         "incomplete": remap.incomplete_plans(db_path),
         "plans": [(r, plan_state(r)) for r in
                   RemapPlanRecord.objects.filter(db_path=db_path)[:RECENT]],
-        "db_name": os.path.basename(db_path),
+        "db_name": databases.confirmation_word(),
         "audit": remap.isolation_audit(db_path, seconds=2.0)}, status=status)
 
 
@@ -78,7 +77,7 @@ def remap_plan(request, plan_id):
         raise Http404(str(exc)) from None
     return render(request, "vaults/remap_plan.html", {
         "record": record, "preview": plan.preview, "state": plan_state(record),
-        "db_name": os.path.basename(selectors.metamorph_path()),
+        "db_name": databases.confirmation_word(),
         "execute_form": forms.ExecuteForm(initial={"plan_id": plan_id}),
         "undo_form": forms.UndoForm(auto_id="undo_%s", initial={"plan_id": plan_id}),
         "jobs": Job.objects.of_kinds(kinds.names_in_group("remap")).filter(

@@ -5,7 +5,7 @@ the dashboard's database so the page, the command and the job all run the same p
 """
 import os
 
-from django.conf import settings
+from metamorph_admin import databases
 
 from metamorph import backup
 from metamorph import remap
@@ -48,7 +48,7 @@ def execute(db_path, progress, plan_id, mode="online", take_backup=False, fast=F
                              " Preview again on this database.")
     taken = None
     if take_backup:
-        taken = backup.run_backup(db_path, backup_dir or settings.METAMORPH_BACKUP_DIR,
+        taken = backup.run_backup(db_path, backup_dir or databases.for_path(db_path).backup_dir,
                                   label=f"pre-remap {plan_id}", progress=progress)["name"]
     if fast and not taken:
         raise MetamorphError("Faster commits (synchronous=OFF) are only offered right after a "

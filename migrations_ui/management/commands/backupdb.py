@@ -20,8 +20,7 @@ class Command(OperationCommand):
                             help="afterwards keep only the newest N verified backups (never "
                                  "deletes the newest, nor files this tool did not write)")
         parser.add_argument("--json", action="store_true", help="print the manifest as JSON")
-        add_db_argument(parser)
-        parser.add_argument("--dir", help="backup directory (default METAMORPH_BACKUP_DIR)")
+        add_db_argument(parser, backup_dir=True)
 
     def handle(self, *args, **opts):
         if opts["keep"] is not None and opts["keep"] < 1:

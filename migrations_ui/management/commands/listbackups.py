@@ -1,22 +1,20 @@
 import json
 
-from django.conf import settings
-from metamorph_admin.cli import OperationCommand
-
 from metamorph import backup
+from metamorph_admin.cli import OperationCommand, add_db_argument, backup_dir_from
 
 
 class Command(OperationCommand):
-    help = ("List the backups in METAMORPH_BACKUP_DIR, newest first, with size, age, label, "
+    help = ("List a database's backups (METAMORPH_BACKUP_DIR[/NAME]), newest first, with size, age, label, "
             "verification state and row totals. Only files whose manifest and checksum match "
             "are shown as verified.")
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="print JSON")
-        parser.add_argument("--dir", help="backup directory (default METAMORPH_BACKUP_DIR)")
+        add_db_argument(parser, backup_dir=True)
 
     def handle(self, *args, **opts):
-        entries = backup.list_backups(opts["dir"] or settings.METAMORPH_BACKUP_DIR)
+        entries = backup.list_backups(backup_dir_from(opts))
         if opts["json"]:
             self.stdout.write(json.dumps(entries, indent=2, default=str))
             return

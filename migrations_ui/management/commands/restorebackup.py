@@ -1,12 +1,10 @@
 import argparse
-import os
 
-from django.conf import settings
 from django.core.management.base import CommandError
 
 from metamorph import backup
 from metamorph.backup.files import validate_name
-from metamorph_admin.cli import OperationCommand, add_db_argument, confirm_typed, db_path_from, run_from_command
+from metamorph_admin.cli import OperationCommand, add_db_argument, backup_dir_from, confirm_typed, db_path_from, run_from_command
 from metamorph.errors import MetamorphError
 
 
@@ -43,12 +41,11 @@ class Command(OperationCommand):
                                  "open; its writes up to the restore are kept only in the "
                                  "safety backup")
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
-        add_db_argument(parser)
-        parser.add_argument("--dir", help="backup directory (default METAMORPH_BACKUP_DIR)")
+        add_db_argument(parser, backup_dir=True)
 
     def handle(self, *args, **opts):
         db_path = db_path_from(opts)
-        backup_dir = os.path.abspath(opts["dir"] or settings.METAMORPH_BACKUP_DIR)
+        backup_dir = backup_dir_from(opts)
         try:
             validate_name(opts["name"])
         except MetamorphError as exc:

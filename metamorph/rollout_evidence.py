@@ -1,0 +1,64 @@
+"""Evidence a rollout review reads from a Metamorph file (read-only, bounded in time)."""
+from . import indexes, inspect, schema
+from .connection import open_readonly
+from .shapes import IndexEvidence, VaultDistribution
+
+LEGACY_VAULT = "default-vault"
+ID_CHUNK = 500
+
+
+def vault_distribution(db_path, seconds=30.0) -> VaultDistribution:
+    """Distinct vaults, rows, rows still in default-vault (per table), rows with no vault."""
+    with open_readonly(db_path) as conn:
+        tables = inspect.existing_tables(conn)
+        counts = inspect.vault_row_counts(conn, seconds=seconds, tables=tables)
+    per_table = {t: e["by_vault"].get(LEGACY_VAULT, 0) for t, e in counts["tables"].items()
+                 if e["state"] == "migrated"}
+    return {
+        "distinct_vaults": counts["distinct_vaults"], "total_rows": counts["total_rows"],
+        "default_vault_rows": sum(per_table.values()),
+        "default_vault_by_table": {t: n for t, n in per_table.items() if n},
+        "blank_vault_rows": counts["blank_vault_rows"],
+        "not_migrated": sorted(t for t, e in counts["tables"].items()
+                               if e["state"] == "not-migrated"),
+        "largest_vaults": counts["vaults"][:10], "complete": counts["complete"],
+        "counted_at": counts["counted_at"],
+    }
+
+
+def index_evidence(db_path) -> IndexEvidence:
+    """Expected indexes by status, and each vault-scoped query's EXPLAIN QUERY PLAN."""
+    with open_readonly(db_path) as conn:
+        tables = inspect.existing_tables(conn)
+        states = inspect.table_states(tables)
+        health = indexes.index_health(conn, states, tables)
+    return {
+        "status_counts": health["status_counts"],
+        "missing": [r["name"] for r in health["expected"] if r["status"] == "missing"],
+        "plans": [{"table": p["table"], "plan": p["plan"], "index_used": p["index_used"],
+                   "full_scan": p["full_scan"]} for p in health["plans"]],
+        "not_migrated": sorted(t for t, s in states.items() if s == "not-migrated"),
+    }
+
+
+# The API's ids: /api/sessions lists session_states rows ("<vault>:<session>" on a
+# multitenancy server), /api/memories semantic_memory rows.
+ID_TABLES = {"sessions": ("session_states", "sessions"), "memories": ("semantic_memory",)}
+
+
+def vaults_of_ids(db_path, kind, ids):
+    """{id: vault} for the ids the database holds in the tables the API reads them from."""
+    found = {}
+    with open_readonly(db_path) as conn:
+        tables = inspect.existing_tables(conn)
+        for table in ID_TABLES[kind]:
+            if schema.VAULT_COLUMN not in tables.get(table, []):
+                continue
+            wanted = [i for i in ids if i not in found]
+            for start in range(0, len(wanted), ID_CHUNK):
+                chunk = wanted[start:start + ID_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                found.update(conn.execute(
+                    f"SELECT id, {schema.quote(schema.VAULT_COLUMN)} FROM {schema.quote(table)} "
+                    f"WHERE id IN ({marks})", chunk).fetchall())
+    return found

@@ -1,0 +1,24 @@
+"""Rollout test helpers: operations as real jobs, a rollout over the two databases."""
+from metamorph_admin import databases, jobs
+from metamorph_admin.models import Origin
+from rollouts import services
+
+
+def operate(kind, path, actor, **params):
+    """Run an operation as `actor` did from the web: a real job on the real file."""
+    job = jobs.run_job(kind, {"db_path": path, **params}, actor=actor, origin=Origin.WEB)
+    assert job.state == "succeeded", job.error
+    return job
+
+
+def make_rollout(actor="ada", **kwargs):
+    return services.create_rollout(name=kwargs.pop("name", "move to vaults"),
+                                   staging=databases.get("staging"),
+                                   production=databases.get("production"), actor=actor,
+                                   **kwargs)
+
+
+def attest_all(rollout, phase, actor="oscar"):
+    for item in rollout.items.filter(phase=phase, status="open"):
+        services.attest(rollout, item.key, actor=actor, note=f"done by {actor}, see wiki",
+                        version=item.version)

@@ -1,0 +1,148 @@
+"""The review report (md, html, json) from the page and from `rolloutreport`, and its hash."""
+import json
+import re
+
+from django.db import connection
+
+from conftest import sql
+
+from metamorph_admin.models import AuditRecord
+from metamorph_admin.tests.job_helpers import migrated_admin_db
+from rollouts import report, services
+from rollouts.models import Event, Item
+from metamorph.testing.fake_server import FakeMetamorph
+from rollouts.tests.helpers import attest_all, make_rollout, operate
+from metamorph_admin.tests.commands import manage
+
+
+def _signed_checklist(dbs):
+    rollout = make_rollout()
+    operate("backup", dbs["production"], "oscar")
+    operate("rehearsal", dbs["production"], "oscar")
+    attest_all(rollout, 0)
+    services.sign(rollout, 0, actor="mia")
+    return rollout
+
+
+def test_every_format_carries_version_items_signatures_and_a_hash_that_verifies(dbs, people):
+    rollout = _signed_checklist(dbs)
+    for fmt in report.FORMATS:
+        text, digest = report.render(rollout, fmt)
+        assert digest in text and report.ZERO not in text
+        assert report.verify(text) == (True, digest)
+        assert "0.11.0" in text and "Verified backup of production" in text
+        assert "mia" in text and "done by oscar, see wiki" in text
+        edited = text.replace("done by oscar", "done by nobody")
+        assert report.verify(edited) == (False, digest)
+    data = json.loads(report.render(rollout, "json")[0])
+    checklist = data["phases"][0]
+    assert checklist["state"] == "signed" and checklist["signoffs"][0]["signed_by"] == "mia"
+    frozen = {e["key"]: e for e in checklist["signoffs"][0]["evidence"]}
+    assert frozen["checklist-backup"]["status"] == "pass"
+    assert frozen["checklist-backup"]["numbers"] == checklist["items"][0]["numbers"]
+    assert {a["action"] for a in data["audit"]} >= {"backup", "rehearsal"}
+    assert data["at_a_glance"]["current_phase"] == "Phase 1: Development testing"
+
+
+def test_the_html_is_self_contained_and_prints_on_a4(dbs, people):
+    rollout = _signed_checklist(dbs)
+    html, _ = report.render(rollout, "html")
+    assert "@page { size: A4" in html
+    assert "<script" not in html and "<link" not in html
+    assert not re.search(r'(src|href)="https?://', html)
+
+
+def test_a_hostile_note_cannot_fake_the_hash(dbs, people):
+    rollout = make_rollout()
+    fake = "content-sha256: " + "a" * 64
+    item = Item.objects.get(rollout=rollout, key="checklist-staging")
+    services.attest(rollout, item.key, actor="oscar", note=fake, version=item.version)
+    for fmt in report.FORMATS:
+        text, digest = report.render(rollout, fmt)
+        assert report.verify(text) == (True, digest)
+
+
+def test_download_from_the_page_is_audited(client, dbs, people):
+    rollout = _signed_checklist(dbs)
+    client.force_login(people["vera"])
+    response = client.get(f"/rollouts/{rollout.pk}/report.html")
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="rollout-move-to-vaults.html"'
+    ok, digest = report.verify(response.content.decode())
+    assert ok
+    record = AuditRecord.objects.get(action="rollout-report")
+    assert record.actor == "vera" and record.parameters["sha256"] == digest
+    assert client.get(f"/rollouts/{rollout.pk}/report.pdf").status_code == 404
+
+
+def test_tokens_pasted_for_the_isolation_check_are_never_stored(client, dbs, people, settings,
+                                                                metamorph_db):
+    staging = metamorph_db("migrated")
+    settings.METAMORPH_DATABASES = [("staging", staging), ("production", dbs["production"])]
+    a, b = [r[0] for r in sql(staging, "SELECT vault_id FROM semantic_memory GROUP BY 1 "
+                                       "ORDER BY COUNT(*) DESC LIMIT 2")]
+    with FakeMetamorph(staging, tokens={"eyJ-secret-A": a, "eyJ-secret-B": b}) as server:
+        rollout = make_rollout(staging_url=server.url)
+        client.force_login(people["oscar"])
+        client.post(f"/rollouts/{rollout.pk}/items/p2-tokens/check/",
+                    {"token_a": "eyJ-secret-A", "token_b": "eyJ-secret-B"})
+    checked = Item.objects.get(rollout=rollout, key="p2-tokens")
+    assert checked.status == "pass", checked.summary
+    assert checked.numbers["token 1 vaults"] == a
+    with connection.cursor() as cursor:
+        for table in ("rollouts_item", "rollouts_event", "migrations_ui_auditrecord",
+                      "rollouts_signoff", "django_session"):
+            cursor.execute(f"SELECT * FROM {table}")
+            assert "eyJ-secret" not in repr(cursor.fetchall()), table
+    page = client.get(f"/rollouts/{rollout.pk}/").content.decode()
+    assert "eyJ-secret" not in page
+    assert Event.objects.filter(kind="check", item_key="p2-tokens", outcome="pass").exists()
+
+
+def test_rolloutreport_command_writes_and_verifies(tmp_path, metamorph_db):
+    staging, production = metamorph_db("legacy"), metamorph_db("legacy")
+    env = {"DATABASE_URL": f"sqlite:///{migrated_admin_db(tmp_path)}",
+           "METAMORPH_DATABASES": f"staging={staging},production={production}",
+           "METAMORPH_BACKUP_DIR": str(tmp_path / "backups")}
+    missing = manage("rolloutreport", "nope", env=env)
+    assert missing.returncode == 1 and "No rollout called 'nope'" in missing.stderr
+    made = manage("shell", "-c", (
+        "from metamorph_admin import databases as d; from rollouts import services as s; "
+        "s.create_rollout(name='q4 move', staging=d.get('staging'), "
+        "production=d.get('production'), actor='ada')"), env=env)
+    assert made.returncode == 0, made.stderr
+    out = tmp_path / "review.html"
+    done = manage("rolloutreport", "q4 move", "--format", "html", "-o", str(out), env=env)
+    assert done.returncode == 0, done.stderr
+    assert "content-sha256" in done.stderr and out.read_text().startswith("<!doctype html>")
+    verified = manage("rolloutreport", "--verify", str(out), env=env)
+    assert verified.returncode == 0 and "unchanged" in verified.stdout
+    out.write_text(out.read_text().replace("q4 move", "q3 move"))
+    tampered = manage("rolloutreport", "--verify", str(out), env=env)
+    assert tampered.returncode == 1 and "was changed after it was written" in tampered.stderr
+    md = manage("rolloutreport", "q4 move", env=env)
+    assert md.stdout.startswith("<!-- metamorph-admin rollout report")
+    assert "## Phase 5: Cleanup" in md.stdout
+    as_json = json.loads(manage("rolloutreport", "q4 move", "--format", "json", env=env).stdout)
+    assert as_json["rollout"]["databases"][1]["path"] == production
+
+
+def test_rolloutreport_is_audited_as_the_os_user(tmp_path, metamorph_db):
+    import sqlite3
+    staging, production = metamorph_db("legacy"), metamorph_db("legacy")
+    admin = migrated_admin_db(tmp_path)
+    env = {"DATABASE_URL": f"sqlite:///{admin}",
+           "METAMORPH_DATABASES": f"staging={staging},production={production}"}
+    manage("shell", "-c", (
+        "from metamorph_admin import databases as d; from rollouts import services as s; "
+        "s.create_rollout(name='r1', staging=d.get('staging'), "
+        "production=d.get('production'), actor='ada')"), env=env)
+    done = manage("rolloutreport", "r1", "--format", "json", env=env)
+    assert done.returncode == 0, done.stderr
+    digest = json.loads(done.stdout)["content_sha256"]
+    conn = sqlite3.connect(admin)
+    rows = conn.execute("SELECT action, origin, target, parameters FROM "
+                        "migrations_ui_auditrecord").fetchall()
+    conn.close()
+    assert [(a, o, t) for a, o, t, _ in rows] == [("rollout-report", "cli", "r1")]
+    assert json.loads(rows[0][3]) == {"format": "json", "sha256": digest}
