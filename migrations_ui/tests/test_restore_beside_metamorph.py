@@ -51,7 +51,7 @@ def test_restorebackup_force_names_the_safety_backup_holding_the_servers_writes(
     result = json.loads(done.stdout)
     safety = os.path.join(run.backups, result["safety_backup"])
     assert f"is in the safety backup {result['safety_backup']}" in result["message"]
-    assert report.errors == [] and report.max_wait < 1.0
+    assert report.errors == [] and report.max_wait < 2.0  # forced: downtime, see live tests
     lost = set(report.missing_from(path)) & set(report.missing_from(safety))
     assert not lost
 

@@ -11,7 +11,7 @@ from conftest import sql
 from metamorph import backup
 from metamorph.migrate import procedures, runner
 
-from .conftest import assert_writer_unharmed, integrity
+from .conftest import FORCED_RESTORE_MAX_WAIT, assert_writer_unharmed, integrity
 
 DRIVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kill_driver.py")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
@@ -74,12 +74,12 @@ def test_forced_restore_killed_beside_the_writer(live_db, backup_dir, metamorph_
     kill_run("restore", db, backup_dir, made["name"], phase, n)
     writer.wait_for_commits(10)
     # Killed before its commit: the file is the old one, with every commit of the server.
-    assert_writer_unharmed(writer.snapshot(), db)
+    assert_writer_unharmed(writer.snapshot(), db, max_wait=FORCED_RESTORE_MAX_WAIT)
     assert integrity(db) == ["ok"]
     result = backup.restore_backup(db, backup_dir, made["name"], force=True)
     writer.wait_for_commits(5)
     report = writer.stop()
 
     safety = os.path.join(backup_dir, result["safety_backup"])
-    assert_writer_unharmed(report, db, safety)
+    assert_writer_unharmed(report, db, safety, max_wait=FORCED_RESTORE_MAX_WAIT)
     assert integrity(db) == ["ok"]

@@ -8,7 +8,8 @@ from metamorph.testing.writer import WriterReport
 from metamorph import backup
 from metamorph.errors import DatabaseInUse
 
-from .conftest import Window, assert_writer_unharmed, integrity, slow_steps
+from .conftest import (FORCED_RESTORE_MAX_WAIT, Window, assert_writer_unharmed, integrity,
+                       slow_steps)
 
 
 def test_restore_refuses_while_the_server_has_the_file_open_naming_it(live_db, backup_dir,
@@ -45,7 +46,7 @@ def test_forced_restore_keeps_every_commit_in_the_live_file_or_the_safety_backup
     report = writer.stop()
 
     safety = os.path.join(backup_dir, result["safety_backup"])
-    assert_writer_unharmed(report, db, safety)
+    assert_writer_unharmed(report, db, safety, max_wait=FORCED_RESTORE_MAX_WAIT)
     before = WriterReport([c for c in report.committed if c.at < op.start], [], [], 0)
     after = WriterReport([c for c in report.committed if c.at > op.end], [], [], 0)
     assert before.commits >= 20 and after.commits >= 10
