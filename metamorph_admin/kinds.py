@@ -78,6 +78,7 @@ def label(name):
     return KINDS[name].label if name in KINDS else name
 
 
-register(JobKind("integrity-check", "Full integrity check", "metamorph_admin.integrity_job.check_integrity",
+register(JobKind("integrity-check", "Full integrity check",
+                 "metamorph_admin.integrity_job.check_integrity",
                  "metamorph_admin.run_verification", mutating=False,
                  summary=job_summary.integrity_check))

@@ -69,6 +69,7 @@ def restore(job):
     s.fact("database", r.get("db_path"), code=True)
     s.fact("copy (s)", r.get("copy_seconds"))
     s.fact("forced while in use", r.get("forced"))
+    s.fact("other writers waited (s)", r.get("lock_held_seconds"))
     s.fact("damaged file kept (unverified)", r.get("damaged_copy"), code=True)
     if r.get("message"):
         s.findings.append(Finding(None, r["message"]))

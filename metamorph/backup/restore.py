@@ -41,7 +41,8 @@ def restore_backup(db_path, backup_dir, name, progress=None, safety_backup=True,
     Refuses (DatabaseInUse) while another process has the file open, unless `force`.
     Result: {name, db_path, safety_backup (name or None), row_counts {table: total},
     new_rows {table: rows written by others right after the restore}, journal_mode,
-    copy_seconds, seconds, forced, holders [descriptions], message}.
+    lock_held_seconds (how long other writers had to wait), copy_seconds, seconds, forced,
+    holders [descriptions], damaged_copy, message}.
     """
     report = progress or copier.silent
     started = time.monotonic()
@@ -164,6 +165,7 @@ def _copy_into_live(source, db_path, manifest, report, safety):
     src = sqlite3.connect(copier.immutable_uri(source), uri=True)
     live = sqlite3.connect(_rw_uri(db_path), uri=True, timeout=LOCK_PROBE_TIMEOUT,
                            isolation_level=None)
+    lock = {}  # when the restore took the live file's lock: other writers wait from then on
     try:
         src.execute(f"PRAGMA mmap_size = {int(copier.SOURCE_MMAP_BYTES)}")
         pages = _step_pages(src.execute("PRAGMA page_count").fetchone()[0])
@@ -171,9 +173,9 @@ def _copy_into_live(source, db_path, manifest, report, safety):
         left_wal = mode == "wal" and _leave_wal_for_new_page_size(live, page_size, db_path)
         try:
             if mode == "wal" and not left_wal:
-                _restore_wal(src, live, pages, page_size, report, safety)
+                _restore_wal(src, live, pages, page_size, report, safety, lock)
             else:
-                _restore_exclusive(src, live, pages, page_size, report, safety, db_path)
+                _restore_exclusive(src, live, pages, page_size, report, safety, db_path, lock)
         except _StillBusy:
             raise DatabaseLocked(db_path, _holder(db_path)) from None
         except sqlite3.Error as exc:
@@ -186,12 +188,14 @@ def _copy_into_live(source, db_path, manifest, report, safety):
     finally:
         live.close()
         src.close()
+    held = time.monotonic() - lock["from"] if "from" in lock else None
     return {"journal_mode": mode, "safety_backup": safety.name if safety else None,
             "damaged_copy": safety.damaged_copy if safety else None,
+            "lock_held_seconds": round(held, 3) if held is not None else None,
             "copy_seconds": round(time.monotonic() - started, 3)}
 
 
-def _restore_exclusive(src, live, pages, page_size, report, safety, db_path):
+def _restore_exclusive(src, live, pages, page_size, report, safety, db_path, lock):
     """Rollback journal: hold the file's EXCLUSIVE lock from the safety backup to the end.
 
     The backup API would take it only at its first step, and then no other connection, our
@@ -199,10 +203,11 @@ def _restore_exclusive(src, live, pages, page_size, report, safety, db_path):
     (locking_mode=EXCLUSIVE), is the safety backup's source, then the restore's destination.
     """
     _take_exclusive_lock(live, db_path)
+    lock["from"] = time.monotonic()
     if safety:
         safety.take(through=live)
     src.backup(live, pages=pages, sleep=BUSY_RETRY_SECONDS,
-               progress=_steps(page_size, report, None))
+               progress=_steps(page_size, report, None, lock))
 
 
 def _take_exclusive_lock(live, db_path):
@@ -219,13 +224,13 @@ def _take_exclusive_lock(live, db_path):
     live.execute("COMMIT")
 
 
-def _restore_wal(src, live, pages, page_size, report, safety):
+def _restore_wal(src, live, pages, page_size, report, safety, lock):
     """WAL: the restore's first step takes the write lock; readers still see the last commit,
     so the safety backup is read then, before the restore goes on and commits."""
     # The first step must not spill into the WAL... it could not be seen, but keep it in memory.
     live.execute(f"PRAGMA cache_size = -{max(2000, 3 * pages * page_size // 1024)}")
     src.backup(live, pages=pages, sleep=BUSY_RETRY_SECONDS,
-               progress=_steps(page_size, report, safety))
+               progress=_steps(page_size, report, safety, lock))
 
 
 def _leave_wal_for_new_page_size(live, page_size, db_path):
@@ -245,7 +250,7 @@ class _StillBusy(Exception):
     pass
 
 
-def _steps(page_size, report, safety):
+def _steps(page_size, report, safety, lock):
     """Report each step; with `safety`, take it right after the first step (the restore then
     holds the write lock); give up (all rolled back) if readers keep the file busy."""
     state = {"busy_since": None, "safety_done": safety is None}
@@ -257,6 +262,7 @@ def _steps(page_size, report, safety):
                 raise _StillBusy()
             return
         state["busy_since"] = None
+        lock.setdefault("from", time.monotonic())  # a step went through: the lock is ours
         if not state["safety_done"]:
             if status != sqlite3.SQLITE_OK:  # never: a restore always takes two steps
                 raise RuntimeError("the restore finished before its safety backup")

@@ -58,6 +58,8 @@ def test_forced_restore_keeps_every_commit_in_the_live_file_or_the_safety_backup
         (c.table, c.id) for c in before.committed if c.id in rewritten}
     assert after.missing_from(db) == []                # the server goes on in the restored file
     assert result["forced"] and f"pid {writer.pid}" in " ".join(result["holders"])
+    # The result says how long the server's writes waited; the writer saw no longer a wait.
+    assert 0 < result["lock_held_seconds"] and report.max_wait <= result["lock_held_seconds"] + 0.5
     assert f"safety backup {result['safety_backup']}" in result["message"]
     assert backup.verify_backup(backup_dir, result["safety_backup"])["state"] == "ok"
     assert integrity(db) == ["ok"]
