@@ -15,12 +15,13 @@ def _built(tmp_path_factory):
     cache = {}
     root = tmp_path_factory.mktemp("metamorph-dbs")
 
-    def get(state, sessions, vaults, optional_tables, session_states):
-        key = (state, sessions, vaults, optional_tables, session_states)
+    def get(state, sessions, vaults, optional_tables, session_states, shape):
+        key = (state, sessions, vaults, optional_tables, session_states, shape)
         if key not in cache:
             path = root / ("-".join(str(k) for k in key) + ".db")
             build_demo_database(str(path), sessions=sessions, vaults=vaults, state=state,
-                                optional_tables=optional_tables, session_states=session_states)
+                                optional_tables=optional_tables, session_states=session_states,
+                                shape=shape)
             cache[key] = path
         return cache[key]
     return get
@@ -28,9 +29,10 @@ def _built(tmp_path_factory):
 
 @pytest.fixture
 def metamorph_db(_built, tmp_path):
-    """make(state="legacy", sessions=60, vaults=6, ...) -> path of a private copy."""
-    def make(state="legacy", sessions=60, vaults=6, optional_tables=False, session_states=True):
-        source = _built(state, sessions, vaults, optional_tables, session_states)
+    """make(state="legacy", sessions=60, vaults=6, ..., shape="linked") -> a private copy."""
+    def make(state="legacy", sessions=60, vaults=6, optional_tables=False, session_states=True,
+             shape="linked"):
+        source = _built(state, sessions, vaults, optional_tables, session_states, shape)
         target = tmp_path / f"{state}-{len(os.listdir(tmp_path))}.db"
         shutil.copyfile(source, target)
         return str(target)

@@ -9,14 +9,18 @@ from metamorph.demo import build_demo_database
 BENCH_DIR = os.environ.get("BENCH_DIR", os.path.join(os.getcwd(), "bench-data"))
 
 
-def bench_database(state, sessions, vaults=1000, optional_tables=False):
-    """A cached makedemodb database for this size and state (built once, reused)."""
+def bench_database(state, sessions, vaults=1000, optional_tables=False, shape="linked",
+                   session_states=True):
+    """A cached makedemodb database for this size, state and shape (built once, reused)."""
     os.makedirs(BENCH_DIR, exist_ok=True)
-    path = os.path.join(BENCH_DIR, f"{state}-{sessions}-{vaults}.db")
+    # Linked files keep their old names, so databases already built are reused.
+    tag = "" if shape == "linked" and session_states else f"{shape}-"
+    path = os.path.join(BENCH_DIR, f"{state}-{tag}{sessions}-{vaults}.db")
     if not os.path.exists(path):
         started = time.monotonic()
         build_demo_database(path, sessions=sessions, vaults=vaults, state=state,
-                            optional_tables=optional_tables)
+                            optional_tables=optional_tables, shape=shape,
+                            session_states=session_states)
         print(f"  built {path}: {os.path.getsize(path) / 1e9:.2f} GB in "
               f"{time.monotonic() - started:.1f} s")
     return path

@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench import (bench_backups, bench_live, bench_migrations, bench_remap_workload,  # noqa: E402
-                   bench_rollouts, bench_startup, bench_vaults)
+from bench import (bench_backups, bench_live, bench_migrations, bench_remap_shapes,  # noqa: E402
+                   bench_remap_workload, bench_rollouts, bench_startup, bench_vaults)
 from bench.common import bench_database, row_total  # noqa: E402
 
 
@@ -19,7 +19,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sessions", type=int, default=int(os.environ.get("BENCH_SESSIONS", 25000)),
                         help="sessions in the benchmark databases (25,000 ~ 1 GB)")
-    parser.add_argument("--only", action="append", help="run only these parts: startup, vaults, migrations, backups, remap, rollouts, live")
+    parser.add_argument("--only", action="append",
+                        help="run only these parts: startup, vaults, migrations, backups, remap, "
+                             "shapes, rollouts, live")
     args = parser.parse_args()
     print(f"make bench — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
           f"{os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -37,6 +39,8 @@ def main():
         bench_backups.run(migrated)
     if not args.only or "remap" in args.only:
         bench_remap_workload.run(migrated)
+    if not args.only or "shapes" in args.only:
+        bench_remap_shapes.run(migrated)
     if not args.only or "migrations" in args.only:
         legacy = bench_database("legacy", args.sessions)
         bench_migrations.run(legacy)

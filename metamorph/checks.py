@@ -157,7 +157,8 @@ def isolation(report):
                         "background read (and in `vaultreport`), once tables have vault_id.")
     if audit["clean"]:
         return _finding("isolation", title, "ok", "Every linked row shares the vault of the "
-                        f"row it links to ({', '.join(audit['checked']) or 'no links'}).")
+                        "conversation or session it links to, with or without a conversations "
+                        f"row (checked: {', '.join(audit['checked']) or 'no links'}).")
     detail = " ".join(f["message"] for f in audit["findings"][:4]) or (
         "Not finished: " + ", ".join(audit["unfinished"]))
     return _finding("isolation", title, "error" if audit["findings"] else "info", detail,

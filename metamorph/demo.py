@@ -14,6 +14,12 @@ from .migrate import definitions
 from .errors import MetamorphError
 
 STATES = ("legacy", "autoupgraded", "fresh", "migrated")
+# observed: what a real deployment's file holds (schema file 1.1): conversations, messages,
+# identity, subagent_results and emotion_context empty; sessions.id = the conversation id
+# with conversation_id NULL; snapshots, arcs and agent memories carry that id.
+# linked: every table filled, links through rows (conversations -> messages, sessions ->
+# conversation), the tidy shape other writers (imports, tests) produce.
+SHAPES = ("observed", "linked")
 _WORDS = ("stance drift frame identity memory emotion vault session insight pattern coherence "
           "operator subagent context embedding awareness autonomy value goal reflect evolve "
           "conversation metamorph agent user prompt response empathy arousal valence trend").split()
@@ -119,6 +125,46 @@ def _unit_rows(gen, unit, vault, with_session_states, optional):
     return {t: [r + (vault,) for r in v] if vault else v for t, v in rows.items() if v}
 
 
+def _observed_rows(gen, unit, vault, with_session_states):
+    """One conversation as Metamorph's CLI leaves it: the conversation id is the session id."""
+    minute = unit * 3
+    conv = gen.uid()
+    created = gen.ts(minute)
+    rows = {t: [] for t in schema.VAULT_TABLES}
+    stance = json.dumps({"frame": gen.r.choice(_WORDS), "drift": gen.r.randint(0, 100)})
+    n_msg = gen.r.randint(8, 52)
+    # `/sessions save` is optional: some conversations have no sessions row at all.
+    if gen.r.random() < 0.9:
+        rows["sessions"].append((conv, f"session {unit}", None, gen.ts(minute + 20), created,
+                                 n_msg, gen.r.choice(_WORDS), gen.r.randint(0, 100)))
+    for _ in range(gen.r.randint(0, 4)):
+        rows["evolution_snapshots"].append((gen.uid(), conv, stance, gen.r.choice(_OPERATORS),
+                                            gen.r.randint(0, 100), gen.ts(minute)))
+    if gen.r.random() < 0.7:   # saveEmotionalArc writes id = conversation_id
+        rows["emotional_arcs"].append((conv, conv, '["calm","curious"]', '["grew"]',
+                                       '["rising"]', gen.r.choice(("up", "down", None)),
+                                       gen.ts(minute)))
+    for _ in range(gen.r.randint(3, 9)):
+        agent = gen.r.random() < 0.3   # agent.storeMemory adds conversationId; hooks do not
+        meta = ({"source": "agent", "conversationId": conv} if agent
+                else {"source": "hook", "type": gen.r.choice(_MEMORY_TYPES)})
+        rows["semantic_memory"].append((gen.uid(), gen.r.choice(_MEMORY_TYPES), gen.text(40, 300),
+                                        gen.r.randbytes(1536), gen.r.random(), gen.r.random(),
+                                        gen.ts(minute), json.dumps(meta)))
+    for _ in range(gen.r.randint(0, 3)):
+        rows["operator_performance"].append((gen.uid(), gen.r.choice(_OPERATORS),
+                                             gen.r.choice(("drift", "user", "auto")),
+                                             gen.r.random(), gen.r.randint(0, 10),
+                                             gen.r.randint(0, 10), gen.r.randint(0, 10),
+                                             gen.ts(minute)))
+    if with_session_states and unit % 50 == 0:
+        # SessionManager ids ('default', UUIDs), not the store's session ids.
+        sid = "default" if unit == 0 else gen.uid()
+        rows["session_states"].append((sid, None, created, gen.ts(minute + 20), stance, "{}",
+                                       n_msg, None))
+    return {t: [r + (vault,) for r in v] if vault else v for t, v in rows.items() if v}
+
+
 def _sandbox_rows(gen, vaults):
     rows = {t: [] for t in schema.SANDBOX_TABLES}
     for v in vaults[1:][: max(1, len(vaults) // 4)]:
@@ -178,10 +224,14 @@ def _insert(conn, table, rows):
 
 
 def build_demo_database(path, sessions=200, vaults=5, state="legacy", optional_tables=False,
-                        session_states=True, seed=1, progress=None):
-    """Create a Metamorph database at `path` (which must not exist) and return row totals."""
+                        session_states=True, seed=1, progress=None, shape="linked"):
+    """Create a Metamorph database at `path` (which must not exist) and return row totals.
+
+    `shape` is "observed" (a real deployment's rows) or "linked" (every table filled)."""
     if state not in STATES:
         raise DemoSpecError(f"Unknown state {state!r}: choose one of {', '.join(STATES)}.")
+    if shape not in SHAPES:
+        raise DemoSpecError(f"Unknown shape {shape!r}: choose one of {', '.join(SHAPES)}.")
     if sessions < 1 or vaults < 1:
         raise DemoSpecError("--sessions and --vaults must be at least 1.")
     if os.path.exists(path):
@@ -207,7 +257,9 @@ def build_demo_database(path, sessions=200, vaults=5, state="legacy", optional_t
         batch = {}
         for unit in range(sessions):
             vault = _pick_vault(gen, vault_list) if with_vault else None
-            for t, rows in _unit_rows(gen, unit, vault, session_states, optional_tables).items():
+            unit_rows = (_observed_rows(gen, unit, vault, session_states) if shape == "observed"
+                         else _unit_rows(gen, unit, vault, session_states, optional_tables))
+            for t, rows in unit_rows.items():
                 batch.setdefault(t, []).extend(rows)
             if unit % 2000 == 1999 or unit == sessions - 1:
                 for t, rows in batch.items():
@@ -216,7 +268,8 @@ def build_demo_database(path, sessions=200, vaults=5, state="legacy", optional_t
                 batch = {}
                 if progress:
                     progress("rows", unit + 1, sessions, f"{unit + 1} of {sessions} sessions")
-        for v in (vault_list[1:] if with_vault else [None]):
+        # saveIdentity has no caller: a real file has no identity row.
+        for v in ((vault_list[1:] if with_vault else [None]) if shape == "linked" else []):
             row = (gen.uid(), '{"self":"evolving"}', '["honesty"]', '["learn"]', '["aware"]',
                    5, 5, 7, gen.ts(), gen.ts())
             _insert(conn, "identity", [row + (v,) if v else row])

@@ -127,7 +127,8 @@ def applied_migrations(conn: sqlite3.Connection,
     if not {"id", "applied_at", "checksum"} <= cols:
         return [{"id": r[0], "applied_at": "", "checksum": ""}
                 for r in conn.execute("SELECT id FROM schema_migrations ORDER BY id")]
-    return [{"id": r[0], "applied_at": r[1], "checksum": r[2]} for r in conn.execute(
+    return [{"id": r[0], "applied_at": r[1], "checksum": r[2],
+             "checksum_note": schema.checksum_note(r[0], r[2])} for r in conn.execute(
         "SELECT id, applied_at, checksum FROM schema_migrations ORDER BY id")]
 
 

@@ -74,6 +74,8 @@ _LEGACY_COLUMNS = {
     "evolution_snapshots": ["id TEXT PRIMARY KEY", "conversation_id TEXT NOT NULL",
                             "stance TEXT NOT NULL", "trigger TEXT NOT NULL",
                             "drift_at_snapshot INTEGER NOT NULL", "timestamp TEXT NOT NULL"],
+    # No foreign key: store.ts declares none, and the normal snapshot (a conversation id
+    # with no conversations row, schema file 1.1) would fail if we added one.
     "sessions": ["id TEXT PRIMARY KEY", "name TEXT", "conversation_id TEXT",
                  "last_accessed TEXT NOT NULL", "created_at TEXT NOT NULL",
                  "message_count INTEGER DEFAULT 0", "current_frame TEXT",
@@ -229,6 +231,20 @@ EXPECTED_INDEXES = LEGACY_INDEXES + MIGRATION_001_INDEXES + MIGRATION_002_INDEXE
 KNOWN_EXTRA_INDEXES = {i.name: i for i in AUTOUPGRADE_INDEXES + FRESH_EXTRA_INDEXES}
 
 MIGRATION_IDS = ("001_add_vault_id", "002_add_vercel_sandbox_tables")
+# What Metamorph's tsc build writes in schema_migrations.checksum: a 32-bit string hash of
+# the compiled up + down function text (schema file 4), so another build (tsx, a later
+# release, metamorph-admin before issue 9) writes other values. Metamorph never reads it.
+METAMORPH_CHECKSUMS = {"001_add_vault_id": "6b21027c", "002_add_vercel_sandbox_tables": "4f41dc34"}
+SAME_BUILD = "same as Metamorph's build"
+OTHER_BUILD = "applied by another build"
+
+
+def checksum_note(migration_id, checksum):
+    """How a recorded checksum compares with Metamorph's build: information, never an error."""
+    expected = METAMORPH_CHECKSUMS.get(migration_id)
+    if expected is None or not checksum:
+        return ""
+    return SAME_BUILD if checksum == expected else OTHER_BUILD
 SCHEMA_MIGRATIONS_DDL = (
     "CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, "
     "applied_at TEXT NOT NULL, checksum TEXT NOT NULL)"

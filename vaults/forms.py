@@ -31,7 +31,24 @@ class MoveForm(RuleForm):
                                                                  data["source"]))
         return data
 
-class OwnerForm(RuleForm):
+class UnattributedChoice(forms.Form):
+    """What a split does with rows nothing ties to a conversation or session (issue 9)."""
+    unattributed = forms.ChoiceField(
+        label="Rows that cannot be attributed (identity, operator_performance, memories "
+              "without a conversation)",
+        choices=[("leave", "leave them in the source vault"),
+                 ("copy-identity", "copy the identity row into each target vault"),
+                 ("send", "send them to one vault")], initial="leave", required=False)
+    unattributed_vault = forms.CharField(
+        max_length=200, required=False, label="Vault for them",
+        help_text="only with 'send': e.g. a shared or an administrator's vault")
+
+    def unattributed_args(self, data):
+        return data.get("unattributed") or "leave", (data.get("unattributed_vault") or
+                                                     "").strip() or None
+
+
+class OwnerForm(RuleForm, UnattributedChoice):
     owner = forms.ChoiceField(label="Owner column or metadata key")
     prefix = forms.CharField(max_length=64, initial="user-", required=False)
 
@@ -49,10 +66,10 @@ class OwnerForm(RuleForm):
         if chosen and "source" in data:
             data["rule"] = self._checked(lambda: remap.SplitByOwner(
                 chosen["table"], chosen["column"], chosen["json_key"],
-                data.get("prefix") or "", data["source"]))
+                data.get("prefix") or "", data["source"], *self.unattributed_args(data)))
         return data
 
-class MappingForm(RuleForm):
+class MappingForm(RuleForm, UnattributedChoice):
     mapping = forms.FileField(help_text="CSV with the header " + " or ".join(csvmap.HEADERS))
 
     def clean(self):
@@ -64,8 +81,8 @@ class MappingForm(RuleForm):
                     f"The file is {upload.size:,} bytes; the limit is {csvmap.MAX_BYTES:,}: "
                     "split it into several plans.")
             content = upload.read()
-            data["rule"] = self._checked(
-                lambda: remap.SplitByMapping.from_csv(content, data["source"]))
+            data["rule"] = self._checked(lambda: remap.SplitByMapping.from_csv(
+                content, data["source"], *self.unattributed_args(data)))
         return data
 
 class ExecuteForm(forms.Form):

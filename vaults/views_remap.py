@@ -1,6 +1,8 @@
 """Legacy remap pages: choose a rule, preview it (stored), execute or undo it as a job."""
+import csv
+import itertools
 
-from django.http import Http404
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -82,3 +84,29 @@ def remap_plan(request, plan_id):
         "undo_form": forms.UndoForm(auto_id="undo_%s", initial={"plan_id": plan_id}),
         "jobs": Job.objects.of_kinds(kinds.names_in_group("remap")).filter(
             parameters__plan_id=plan_id).order_by("-id")[:10]})
+
+
+@require_GET
+@metamorph_page
+def remap_mapping_ids(request, plan_id):
+    """Where each of the mapping file's ids was found, as CSV (spreadsheet-formula safe)."""
+    try:
+        _record, plan = remap_service.load(plan_id)
+    except remap_service.StoredPlanNotFound as exc:
+        raise Http404(str(exc)) from None
+    summary = plan.preview.get("mapping_ids")
+    if not summary:
+        raise Http404("This plan has no mapping file.")
+    writer = csv.writer(_Echo())
+    rows = ([line, root, vault, found] for line, root, vault, found in
+            remap.found_rows(plan.rule, summary))
+    lines = itertools.chain([writer.writerow(["line", plan.rule.key, "vault_id", "found_in"])],
+                            (writer.writerow([audit.csv_cell(v) for v in r]) for r in rows))
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{plan_id}-mapping-ids.csv"'
+    return response
+
+
+class _Echo:
+    def write(self, value):
+        return value

@@ -87,11 +87,12 @@ def status(db_path):
     out = [{"id": m.id, "description": m.description, "applied": m.id in applied,
             "applied_at": applied.get(m.id, {}).get("applied_at"),
             "checksum": applied.get(m.id, {}).get("checksum"), "pending": m.id not in applied,
+            "checksum_note": schema.checksum_note(m.id, applied.get(m.id, {}).get("checksum")),
             "known": True} for m in MIGRATIONS]
     known = {m.id for m in MIGRATIONS}
     out += [{"id": i, "description": "not known to metamorph-admin", "applied": True,
              "applied_at": row["applied_at"], "checksum": row["checksum"], "pending": False,
-             "known": False} for i, row in applied.items() if i not in known]
+             "checksum_note": "", "known": False} for i, row in applied.items() if i not in known]
     return out
 
 

@@ -11,11 +11,15 @@ task all call these functions:
     plan_status(db_path, plan_id, journal_path) / incomplete_plans(db_path, journal_path)
     isolation_audit(db_path, journal_path=None, seconds=None) -> dict
 
-Rules: MoveVault(target, source), SplitByOwner(table, column, json_key, prefix, source),
-SplitByMapping.from_csv(data, source).
+Rules: MoveVault(target, source), SplitByOwner(table, column, json_key, prefix, source,
+unattributed, unattributed_vault), SplitByMapping.from_csv(data, source, unattributed,
+unattributed_vault); UNATTRIBUTED lists the choices for rows nothing ties to a root.
 
-Design in one paragraph: a split decides on link *components* (graph.py) — a conversation,
-its sessions, messages, memories… move together or not at all, and a component whose roots
+Design in one paragraph: a split decides on link *components* (graph.py: a conversation is
+an id value, conversation and session ids are one namespace, so real files whose
+conversations table is empty and tidy ones follow the same links; the isolation audit
+checks those same links) — a conversation, its sessions, messages, memories… move
+together or not at all, and a component whose roots
 ask for two vaults is a conflict that stays. Planning is read-only and fingerprints the
 exact rows and targets; execution re-computes the plan, refuses if the fingerprint
 changed, then moves rows in short journaled transactions (online) or in one transaction
@@ -29,14 +33,16 @@ from .audit import isolation_audit
 from .execute import execute_plan
 from .ids import validate_vault_id
 from .journal import default_journal_path
+from .mapping_ids import found_rows
 from .owners import discover_owner_sources
 from .plan import RemapPlan, build_plan
-from .rules import MoveVault, SplitByMapping, SplitByOwner, rule_from_dict
+from .rules import UNATTRIBUTED, MoveVault, SplitByMapping, SplitByOwner, rule_from_dict
 from .status import incomplete_plans, plan_status
 from .undo import undo_plan
 
 __all__ = [
-    "MoveVault", "RemapPlan", "SplitByMapping", "SplitByOwner", "build_plan",
-    "default_journal_path", "discover_owner_sources", "execute_plan", "incomplete_plans",
+    "UNATTRIBUTED", "MoveVault", "RemapPlan", "SplitByMapping", "SplitByOwner", "build_plan",
+    "default_journal_path", "discover_owner_sources", "execute_plan", "found_rows",
+    "incomplete_plans",
     "isolation_audit", "plan_status", "rule_from_dict", "undo_plan", "validate_vault_id",
 ]

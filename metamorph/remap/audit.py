@@ -1,13 +1,22 @@
-"""Isolation audit (read-only): rows whose vault differs from the row they link to, rows
-with no vault, vault ids outside the id rules.
+"""Isolation audit (read-only): rows whose vault differs from the conversation or session
+they link to, rows with no vault, vault ids outside the id rules.
 
-Fast on big files: each link is checked on its (vault_id, link) groups — one group per
-conversation or session, read from the covering vault index where Metamorph has one —
-joined to the parent's primary key; samples are bounded. With a journal path, plans that
-stopped half-way are reported too: they explain the mismatches a half-done remap leaves.
+It checks exactly the links a remap follows (graph.py, one definition): every row that
+names a root id — a conversation id or a session id, whether or not a conversations or
+sessions row holds it — belongs with that root. Each root's *home* vault is the vault of
+its conversations row, else of its sessions row, else of its session_states row, else the
+vault most of its rows are in (the real shape, where snapshots, arcs and memories carry an
+id no row holds). A row elsewhere is a finding, in both shapes.
+
+Fast on big files: linked tables are read as (link, vault_id) groups — one per
+conversation, from the covering vault index where Metamorph has one — and samples are
+bounded. With a journal path, plans that stopped half-way are reported too: they explain
+the mismatches a half-done remap leaves.
 """
 import sqlite3
 import time
+from collections import Counter
+from functools import partial
 
 from .. import schema
 from ..connection import open_readonly, time_limit
@@ -17,16 +26,14 @@ from .rows import vault_tables
 from .status import incomplete_plans
 
 SAMPLE = 10
-PARENT_TABLE = {"conversation": "conversations", "session": "sessions",
-                "vercel_connection": "vercel_connections"}
+# Which hub row gives a root its home vault, first found wins.
+HOME_ORDER = ("conversations", "sessions", "session_states", "vercel_connections")
+NO_ROW = "an id no conversations or sessions row holds"
 
 
-def link_checks():
-    """(child table, SQL of the parent id, label, parent table) for every link audited."""
-    out = [(f.table, f.expr, f.label, PARENT_TABLE[f.kind]) for f in graph.FOLLOWS]
-    out.append(("session_states", schema.quote("id"), "session_states.id (a session id)",
-                "sessions"))
-    return out
+def link_checks(tables):
+    """The labels of every link audited (the same list the remap follows)."""
+    return [label for *_, label, _hub in graph.root_sources(tables)]
 
 
 def isolation_audit(db_path, journal_path=None, seconds=None):
@@ -39,16 +46,17 @@ def isolation_audit(db_path, journal_path=None, seconds=None):
     with open_readonly(db_path) as conn:
         tables = vault_tables(conn, db_path)
         budget = _Budget(conn, seconds, started)
-        findings, dangling, checked = [], {}, []
-        for child, expr, label, parent in link_checks():
-            if child in tables and parent in tables:
-                budget.run(label, lambda: _check_link(conn, child, expr, label, parent,
-                                                      findings, dangling))
-                checked.append(label)
+        findings = []
+        roots = _Roots(conn, tables)
+        budget.run("conversations and sessions", roots.read_hubs)
+        for table, kind, expr, label, is_hub in graph.root_sources(tables):
+            if not is_hub:
+                budget.run(label, partial(roots.read_links, table, kind, expr, label))
+        dangling = roots.decide(findings) if not budget.unfinished else {}
         for table in tables:
-            budget.run(f"{table} vault ids", lambda: _check_vault_ids(conn, table, findings))
+            budget.run(f"{table} vault ids", partial(_check_vault_ids, conn, table, findings))
     result = {"clean": not findings and not budget.unfinished, "complete": not budget.unfinished,
-              "findings": findings, "dangling": dangling, "checked": checked,
+              "findings": findings, "dangling": dangling, "checked": link_checks(tables),
               "unfinished": budget.unfinished,
               "seconds": round(time.monotonic() - started, 3)}
     _explain(result, db_path, journal_path)
@@ -74,31 +82,122 @@ class _Budget:
             self.unfinished.append(label)
 
 
-def _check_link(conn, child, expr, label, parent, findings, dangling):
-    c, p = schema.quote(child), schema.quote(parent)
-    groups = (f"SELECT v, k, COUNT(*) AS n FROM (SELECT vault_id AS v, {expr} AS k FROM {c}) "
-              "WHERE k IS NOT NULL AND k != '' GROUP BY v, k")
-    lost, wrong, n_groups = conn.execute(
-        f"SELECT coalesce(sum(CASE WHEN p.id IS NULL THEN g.n END), 0), "
-        f"coalesce(sum(CASE WHEN p.id IS NOT NULL AND p.vault_id IS NOT g.v THEN g.n END), 0), "
-        f"count(CASE WHEN p.id IS NOT NULL AND p.vault_id IS NOT g.v THEN 1 END) "
-        f"FROM ({groups}) AS g LEFT JOIN {p} AS p ON p.id = g.k").fetchone()
-    if lost:
-        dangling[label] = lost
-    if not wrong:
-        return
-    sample = [{"id": r[0], "vault": r[1], "parent_id": r[2], "parent_vault": r[3]}
-              for r in conn.execute(
-                  f"SELECT t.id, t.vault_id, p.id, p.vault_id FROM {c} AS t JOIN {p} AS p "
-                  f"ON p.id = (SELECT {expr} FROM {c} AS x WHERE x.rowid = t.rowid) "
-                  f"WHERE p.vault_id IS NOT t.vault_id LIMIT ?", (SAMPLE,))]
-    e = sample[0] if sample else None
-    example = (f" (e.g. {child} {ids.shown(e['id'])} in {ids.shown(e['vault'])}, {parent} "
-               f"{ids.shown(e['parent_id'])} in {ids.shown(e['parent_vault'])})") if e else ""
-    findings.append({"kind": "link_mismatch", "table": child, "link": label, "parent": parent,
-                     "rows": wrong, "groups": n_groups, "sample": sample,
-                     "message": f"{wrong:,} {child} rows are in another vault than the "
-                                f"{parent} row their link {label} names{example}."})
+class _Roots:
+    """Every vault's hub rows and link groups, joined into the remap's components."""
+
+    def __init__(self, conn, tables):
+        self.conn, self.tables = conn, tables
+        self.hub_rows = []      # (table, id, vault, label)
+        self.groups = []        # (table, label, kind, link value, vault, rows)
+        self.comp = graph.Components()
+
+    def read_hubs(self):
+        def read(table, exprs):
+            cols = "".join(f", {e}" for e, _ in exprs)
+            label = graph.HUB_UNIONS[table].label if exprs else graph.HUB_LABELS[table]
+            rows = self.conn.execute(f"SELECT rowid, id{cols}, vault_id FROM "
+                                     f"{schema.quote(table)}").fetchall()
+            for r in rows:
+                linked = exprs and graph.is_link_value(r[2])
+                self.hub_rows.append((table, r[1], r[-1],
+                                      label if linked else graph.HUB_LABELS[table]))
+            yield rows
+        self.comp = graph.hub_components(self.tables, read)
+
+    def read_links(self, table, kind, expr, label):
+        q = schema.quote(table)
+        for value, vault, n in self.conn.execute(
+                f"SELECT k, v, COUNT(*) FROM (SELECT {expr} AS k, vault_id AS v FROM {q}) "
+                "GROUP BY k, v"):
+            if graph.is_link_value(value):
+                self.groups.append((table, label, kind, value, vault, n))
+
+    def decide(self, findings):
+        """Home vault per component; every hub row or link group elsewhere is a finding."""
+        comp, homes, votes = self.comp, {}, {}
+        rank = {t: i for i, t in enumerate(HOME_ORDER)}
+        for table, row_id, vault, _ in self.hub_rows:
+            if row_id is None:
+                continue
+            root = comp.find((graph.HUBS[table], row_id))
+            best = homes.get(root)
+            if best is None or rank[table] < best[0]:
+                homes[root] = (rank[table], Counter(), {})
+            if homes[root][0] == rank[table]:
+                homes[root][1][vault] += 1
+                homes[root][2].setdefault(vault, row_id)
+        dangling = Counter()
+        for _table, label, kind, value, vault, n in self.groups:
+            node = (kind, value)
+            if node not in comp:
+                comp.add(node)
+                dangling[label] += n
+            votes.setdefault(comp.find(node), Counter())[vault] += n
+        home, anchor = {}, {}
+        for root, (_, c, first) in homes.items():
+            home[root] = _majority(c)
+            anchor[root] = first[home[root]]
+        for root, c in votes.items():
+            home.setdefault(root, _majority(c))
+        self._mismatches(home, anchor, findings)
+        return dict(dangling)
+
+    def _mismatches(self, home, anchor, findings):
+        wrong = {}      # label -> [table, rows, groups, samples]
+        for table, row_id, vault, label in self.hub_rows:
+            if row_id is None:
+                continue
+            root = self.comp.find((graph.HUBS[table], row_id))
+            if vault != home[root]:
+                _add(wrong, table, label, 1,
+                     (row_id, vault, (graph.ROOT, anchor[root]), home[root]))
+        for table, label, kind, value, vault, n in self.groups:
+            root = self.comp.find((kind, value))
+            if vault != home[root]:
+                _add(wrong, table, label, n, (None, vault, (kind, value), home[root]))
+        for label, (table, rows, groups, samples) in wrong.items():
+            findings.append(self._finding(table, label, rows, groups, samples))
+
+    def _finding(self, table, label, rows, groups, samples):
+        sample = []
+        for row_id, vault, node, parent_vault in samples:
+            if row_id is None:
+                row_id = self._sample_id(table, label, node[1], vault)
+            sample.append({"id": row_id, "vault": vault, "parent_id": node[1],
+                           "parent_vault": parent_vault})
+        e = sample[0]
+        parent = self._parent_of(e["parent_id"])
+        example = (f" (e.g. {table} {ids.shown(e['id'])} in {ids.shown(e['vault'])}, "
+                   f"{parent} {ids.shown(e['parent_id'])} in {ids.shown(e['parent_vault'])})")
+        return {"kind": "link_mismatch", "table": table, "link": label, "parent": parent,
+                "rows": rows, "groups": groups, "sample": sample,
+                "message": f"{rows:,} {table} rows are in another vault than the "
+                           f"conversation or session their link {label} names{example}."}
+
+    def _sample_id(self, table, label, value, vault):
+        expr = next(e for t, _, e, lab, _ in graph.root_sources(self.tables)
+                    if t == table and lab == label)
+        row = self.conn.execute(f"SELECT id FROM {schema.quote(table)} WHERE {expr} = ? AND "
+                                "vault_id IS ? LIMIT 1", (value, vault)).fetchone()
+        return row[0] if row else None
+
+    def _parent_of(self, root_id):
+        for table, row_id, _, _ in self.hub_rows:
+            if row_id == root_id:
+                return f"{table} row"
+        return f"conversation ({NO_ROW})"
+
+
+def _majority(counter):
+    return max(sorted(counter.items(), key=lambda kv: str(kv[0])), key=lambda kv: kv[1])[0]
+
+
+def _add(wrong, table, label, rows, sample):
+    entry = wrong.setdefault(label, [table, 0, 0, []])
+    entry[1] += rows
+    entry[2] += 1
+    if len(entry[3]) < SAMPLE:
+        entry[3].append(sample)
 
 
 def _check_vault_ids(conn, table, findings):

@@ -14,7 +14,7 @@ import time
 from .. import schema
 from ..connection import describe_lock, lock_state, open_writable
 from ..errors import OfflineNeedsDowntime, PlanOutdated, PlanStateRefused
-from . import batches
+from . import batches, copies
 from .journal import default_journal_path, open_journal, runner_lock
 from .resolve import resolve
 from .rows import DoneRows
@@ -86,10 +86,21 @@ def _execute(conn, journal, db_path, plan, report, mode, batch_seconds, batch_ro
     run = _run_offline if mode == "offline" else _run_online
     moved, skipped, n_batches, longest = run(conn, journal, db_path, plan, res, report,
                                              batch_seconds, batch_rows)
+    copied = _copy(conn, journal, db_path, plan, res) if res.copies else 0
     journal.set_state(plan.plan_id, "completed", finished=True)
-    return _result(plan, journal, mode, durability, moved, n_batches, longest,
-                   time.perf_counter() - started, record is not None, skipped, conn,
-                   check_seconds=check_seconds)
+    result = _result(plan, journal, mode, durability, moved, n_batches, longest,
+                     time.perf_counter() - started, record is not None, skipped, conn,
+                     check_seconds=check_seconds)
+    result["copied"] = copied
+    return result
+
+
+def _copy(conn, journal, db_path, plan, res):
+    """The identity copies (issue 9), one short journaled transaction after the moves."""
+    batch_no = journal.last_batch(plan.plan_id) + 1
+    _took, made = batches.run_transaction(conn, db_path, lambda: copies.copy_rows(
+        conn, journal, plan.plan_id, res.copies, batch_no))
+    return made
 
 
 def _difference(plan, res):

@@ -2,10 +2,13 @@
 
 Metamorph's own tables have no owner column (schema file §1); deployments that added one
 (`sessions.created_by`, `semantic_memory.user_id`…) show it here, and so do JSON keys of
-`metadata` columns. Discovery reads a bounded sample of the source vault's rows per
-table (through the vault index), so it stays fast on big files.
+`metadata` columns — but only sources whose values look like owners (looks_like_owner):
+Metamorph's own `metadata.source` / `metadata.type` split rows by kind, not by user.
+Discovery reads a bounded sample of the source vault's rows per table (through the vault
+index), so it stays fast on big files.
 """
 import json
+import re
 from collections import Counter
 
 from .. import schema
@@ -22,6 +25,14 @@ JSON_COLUMNS = ("metadata",)
 # Columns that never name an owner, whatever the table (ids, links, times, payloads).
 GENERIC = {"id", schema.VAULT_COLUMN, "data", "content", "metadata", "embedding",
            "created_at", "updated_at", "timestamp", "session_id", "conversation_id"}
+# Keys Metamorph itself writes into metadata: what wrote a memory, of which kind.
+NOT_OWNERS = {"source", "type", "kind", "role", "trigger", "status", graph.CONVERSATION_ID_KEY}
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
+                   r"[0-9a-fA-F]{12}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_TOKEN = re.compile(r"^(?=.*\d)[A-Za-z0-9._:|-]{3,}$")
+_OWNER_NAME = re.compile(r"user|owner|creat|author|account|tenant|member|customer|vault|"
+                         r"email|login|principal|person|sub$", re.IGNORECASE)
 
 
 def discover_owner_sources(db_path, source=schema.DEFAULT_VAULT, sample_rows=SAMPLE_ROWS,
@@ -70,11 +81,31 @@ def _json_sources(conn, table, column, source, limit, prefix):
     return [e for e in entries if e]
 
 
+def looks_like_id(text):
+    """A UUID, an e-mail, or a token with a digit: what user ids look like (not 'agent')."""
+    return bool(_UUID.match(text) or _EMAIL.match(text) or _TOKEN.match(text))
+
+
+def looks_like_owner(name, distinct, with_value):
+    """Offer a source only if it splits the rows into several owners and its values look
+    like ids, or its name says owner (created_by, userId…). metadata.source ('agent',
+    'hook') and metadata.type are descriptions, not owners (issue 9)."""
+    if len(distinct) < 2 or name in NOT_OWNERS:
+        return False
+    if with_value >= 10 and len(distinct) == with_value:
+        return False            # one value per row: a row id, not an owner
+    named = bool(_OWNER_NAME.search(name))
+    id_like = sum(n for v, n in distinct.items() if looks_like_id(v))
+    return named or id_like >= 0.9 * with_value
+
+
 def _entry(table, column, json_key, values, prefix):
     texts = [t for t in (owner_text(v) for v in values) if t is not None]
     if not texts:
         return None
     distinct = Counter(texts)
+    if not looks_like_owner(json_key if json_key is not None else column, distinct, len(texts)):
+        return None
     invalid = [v for v in distinct if not ids.is_valid_vault_id(prefix + v)]
     label = f"{table}.{column}" + (f" → {json_key}" if json_key is not None else "")
     return {"table": table, "column": column, "json_key": json_key, "label": label,

@@ -15,7 +15,7 @@ from ..errors import InvalidRemapRule
 from . import split
 from .resolve import MAX_TARGETS_SHOWN, existing_vaults, resolve
 from .rows import vault_tables
-from .rules import rule_from_dict
+from .rules import UNATTRIBUTED, rule_from_dict
 
 FORMAT = 1
 
@@ -105,5 +105,21 @@ def make_preview(conn, rule, res, tables):
             "sample": decider.conflict_sample() if hasattr(decider, "conflict_sample") else [],
         },
         "unique_clashes": res.unique_clashes[:50],
+        "unattributable": unattributable_section(rule, res),
+        "mapping_ids": (decider.found.summary(rule.lines) if rule.kind == "mapping" else None),
+        "copies": res.copies,
         "reasons": {name: text for name, text in split.REASONS.values()},
     }
+
+
+def unattributable_section(rule, res):
+    """Rows nothing ties to a conversation or session, per table, and the operator's choice."""
+    decider = res.decider
+    rows = {t: n for t, n in getattr(decider, "unattributed", {}).items() if n}
+    not_json = {t: c[split.METADATA_NOT_JSON] for t, c in res.counts.items()
+                if c.get(split.METADATA_NOT_JSON, 0) > 0}
+    return {"rows": rows, "rows_total": sum(rows.values()),
+            "identity_rows": rows.get("identity", 0), "metadata_not_json": not_json,
+            "policy": getattr(rule, "unattributed", None),
+            "vault": getattr(rule, "unattributed_vault", None),
+            "choices": UNATTRIBUTED if rule.kind != "move" else {}}

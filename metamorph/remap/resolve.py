@@ -39,6 +39,7 @@ class Resolution:
     samples: dict         # reason name -> [{"table", "id"}]
     unique_clashes: list
     decider: object = None
+    copies: list = field(default_factory=list)   # rows copied, not moved (identity)
 
     @property
     def remaining(self):
@@ -57,9 +58,16 @@ class _MoveDecider:
     def codes(self, table, rows):
         return [0] * len(rows)
 
+    def finish(self, res):
+        return []
+
 
 def resolve(conn, rule, path="the database", done=None):
-    """The Resolution of `rule` on the data as it is now (see module docstring)."""
+    """The Resolution of `rule` on the data as it is now (see module docstring).
+
+    Interface kept stable for execution (issue 8): same arguments, same Resolution fields;
+    issue 9 added `copies` (rows to copy into target vaults, e.g. the identity row) and
+    may raise MappingFileInvalid (an id found nowhere) or InvalidRemapRule."""
     tables = vault_tables(conn, path)
     check_source(conn, tables, rule.source, done)
     if rule.kind == "move":
@@ -70,8 +78,10 @@ def resolve(conn, rule, path="the database", done=None):
     res = Resolution(rule.source, decider.vaults, {}, "", {}, {}, {}, [], decider)
     for table in tables:
         _resolve_table(conn, res, table, decider, done, digest)
+    res.copies = decider.finish(res)
     res.unique_clashes = _hold_back_unique_clashes(conn, res)
-    digest.update(json.dumps([res.vaults, res.unique_clashes], default=repr).encode())
+    digest.update(json.dumps([res.vaults, res.unique_clashes, res.copies],
+                             default=repr).encode())
     res.fingerprint = digest.hexdigest()
     return res
 
@@ -102,6 +112,9 @@ def _resolve_table(conn, res, table, decider, done, digest):
 
 
 def _sample(res, table, rows, codes):
+    negative = [c for c in set(codes) if c < 0]
+    if all(len(res.samples.get(split.REASONS[c][0], ())) >= MAX_SAMPLES for c in negative):
+        return      # every reason of this window already has its samples
     for r, c in zip(rows, codes):
         if c < 0:
             bucket = res.samples.setdefault(split.REASONS[c][0], [])

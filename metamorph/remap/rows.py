@@ -41,7 +41,9 @@ class DoneRows:
         return (f"SELECT t.rowid, t.id{cols}, 1 FROM {j.rows} AS r "
                 f"JOIN {schema.quote(table)} AS t ON t.rowid = r.j_rowid "
                 "WHERE r.j_plan = ? AND r.j_table = ? AND r.j_undone = 0 "
-                "AND r.j_rowid BETWEEN ? AND ? AND t.vault_id IS r.j_new AND t.id IS r.j_row_id")
+                # copies (j_old NULL) were never source rows
+                "AND r.j_old IS NOT NULL AND r.j_rowid BETWEEN ? AND ? "
+                "AND t.vault_id IS r.j_new AND t.id IS r.j_row_id")
 
 
 def read_rows(conn, table, source, exprs=(), done=None, window=WINDOW):

@@ -3,7 +3,9 @@
 - MoveVault: every row of a source vault, in every vault table, to one target vault.
 - SplitByOwner: target = prefix + the value of an owner column (or a JSON key of a
   `metadata` column) that really exists; rows without a value stay.
-- SplitByMapping: a mapping file of conversation_id or session_id -> vault id.
+- SplitByMapping: a mapping file of conversation_id or session_id -> vault id (any id
+  found anywhere in the source vault: both are root ids, graph.py).
+Splits also say what happens to rows nothing ties to a root (UNATTRIBUTED).
 Rules are plain data: they serialize into the stored plan and are validated before any
 database is opened.
 """
@@ -14,6 +16,41 @@ from ..errors import InvalidRemapRule
 from . import csvmap, ids
 
 DEFAULT_PREFIX = "user-"
+# What a split does with rows nothing ties to a conversation or session (identity,
+# operator_performance, memories without metadata.conversationId): the operator decides.
+UNATTRIBUTED = {
+    "leave": "leave them in the source vault",
+    "copy-identity": "copy the single identity row into every target vault (the other rows "
+                     "stay in the source vault)",
+    "send": "send them all, identity included, to one named vault",
+}
+
+
+def _check_unattributed(policy, vault, source):
+    if policy not in UNATTRIBUTED:
+        raise InvalidRemapRule(f"{ids.shown(policy)} is not a choice for rows that cannot be "
+                               f"attributed: choose {', '.join(UNATTRIBUTED)}. Nothing was "
+                               "changed.")
+    if policy == "send":
+        if not vault:
+            raise InvalidRemapRule("'send' needs the vault the rows that cannot be attributed "
+                                   "go to: name it (e.g. a shared vault). Nothing was changed.")
+        ids.validate_vault_id(vault, "vault for the rows that cannot be attributed")
+        if vault == source:
+            raise InvalidRemapRule(f"The vault for the rows that cannot be attributed is the "
+                                   f"source vault {ids.shown(source)}: choose 'leave' instead, "
+                                   "or another vault. Nothing was changed.")
+    elif vault:
+        raise InvalidRemapRule("A vault for the rows that cannot be attributed is only used "
+                               "with 'send'. Nothing was changed.")
+
+
+def _describe_unattributed(rule):
+    if rule.unattributed == "send":
+        return f"; rows that cannot be attributed go to {ids.shown(rule.unattributed_vault)}"
+    if rule.unattributed == "copy-identity":
+        return "; the identity row is copied into every target vault"
+    return ""
 
 
 def _check_source(source):
@@ -52,10 +89,13 @@ class SplitByOwner:
     json_key: str | None = None
     prefix: str = DEFAULT_PREFIX
     source: str = schema.DEFAULT_VAULT
+    unattributed: str = "leave"
+    unattributed_vault: str | None = None
     kind = "owner"
 
     def validate(self):
         _check_source(self.source)
+        _check_unattributed(self.unattributed, self.unattributed_vault, self.source)
         if self.table not in schema.VAULT_TABLES:
             raise InvalidRemapRule(f"{ids.shown(self.table)} is not a Metamorph vault table. "
                                    "Nothing was changed. Choose an owner source the form "
@@ -87,11 +127,13 @@ class SplitByOwner:
 
     def to_dict(self):
         return {"kind": self.kind, "source": self.source, "table": self.table,
-                "column": self.column, "json_key": self.json_key, "prefix": self.prefix}
+                "column": self.column, "json_key": self.json_key, "prefix": self.prefix,
+                "unattributed": self.unattributed,
+                "unattributed_vault": self.unattributed_vault}
 
     def describe(self):
         return (f"split {ids.shown(self.source)} by {self.label()}: target = "
-                f"{ids.shown(self.prefix)} + value")
+                f"{ids.shown(self.prefix)} + value" + _describe_unattributed(self))
 
 
 @dataclass(frozen=True)
@@ -100,16 +142,20 @@ class SplitByMapping:
     mapping: dict
     lines: dict = field(default_factory=dict)
     source: str = schema.DEFAULT_VAULT
+    unattributed: str = "leave"
+    unattributed_vault: str | None = None
     kind = "mapping"
 
     @classmethod
-    def from_csv(cls, data, source=schema.DEFAULT_VAULT):
+    def from_csv(cls, data, source=schema.DEFAULT_VAULT, unattributed="leave",
+                 unattributed_vault=None):
         """Parse and check a mapping file (csvmap.py); MappingFileInvalid names each line."""
         key, mapping, lines = csvmap.parse_mapping_csv(data)
-        return cls(key, mapping, lines, source).validate()
+        return cls(key, mapping, lines, source, unattributed, unattributed_vault).validate()
 
     def validate(self):
         _check_source(self.source)
+        _check_unattributed(self.unattributed, self.unattributed_vault, self.source)
         if self.key not in csvmap.KEYS:
             raise InvalidRemapRule(f"A mapping maps {' or '.join(csvmap.KEYS)}, not "
                                    f"{ids.shown(self.key)}. Nothing was changed.")
@@ -121,11 +167,14 @@ class SplitByMapping:
 
     def to_dict(self):
         return {"kind": self.kind, "source": self.source, "key": self.key,
-                "mapping": self.mapping, "lines": self.lines}
+                "mapping": self.mapping, "lines": self.lines,
+                "unattributed": self.unattributed,
+                "unattributed_vault": self.unattributed_vault}
 
     def describe(self):
         return (f"split {ids.shown(self.source)} by a mapping of {len(self.mapping)} "
-                f"{self.key} values to {len(set(self.mapping.values()))} vaults")
+                f"{self.key} values to {len(set(self.mapping.values()))} vaults"
+                + _describe_unattributed(self))
 
 
 def rule_from_dict(data):
@@ -134,9 +183,11 @@ def rule_from_dict(data):
         return MoveVault(data["target"], data["source"])
     if kind == "owner":
         return SplitByOwner(data["table"], data["column"], data.get("json_key"),
-                            data.get("prefix", DEFAULT_PREFIX), data["source"])
+                            data.get("prefix", DEFAULT_PREFIX), data["source"],
+                            data.get("unattributed", "leave"), data.get("unattributed_vault"))
     if kind == "mapping":
         return SplitByMapping(data["key"], dict(data["mapping"]),
                               {k: int(v) for k, v in (data.get("lines") or {}).items()},
-                              data["source"])
+                              data["source"], data.get("unattributed", "leave"),
+                              data.get("unattributed_vault"))
     raise InvalidRemapRule(f"Unknown remap rule kind {ids.shown(kind)}.")

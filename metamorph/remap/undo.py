@@ -11,7 +11,7 @@ import time
 from .. import schema
 from ..connection import open_writable
 from ..errors import PlanNotInJournal
-from . import batches
+from . import batches, copies
 from .journal import default_journal_path, open_journal, runner_lock
 
 
@@ -46,6 +46,9 @@ def _journal_with_plan(conn, db_path, journal_path, plan_id):
 def _undo(conn, journal, db_path, plan_id, report, batch_seconds, batch_rows):
     started = time.perf_counter()
     journal.set_state(plan_id, "undoing")
+    # Copies (j_old NULL, issue 9) are deleted, not moved back: first, in one transaction.
+    _took, removed = batches.run_transaction(conn, db_path, lambda: copies.undo_copies(
+        conn, journal, plan_id))
     tables = [r[0] for r in conn.execute(
         f"SELECT DISTINCT j_table FROM {journal.rows} WHERE j_plan = ? AND j_undone = 0",
         (plan_id,))]
@@ -76,6 +79,7 @@ def _undo(conn, journal, db_path, plan_id, report, batch_seconds, batch_rows):
             report("undo", done, total, f"batch {n_batches}: {back} {table} rows restored")
     journal.set_state(plan_id, "undone", finished=True)
     return {"plan_id": plan_id, "restored": restored, "restored_total": sum(restored.values()),
+            "copies_removed": removed,
             "skipped_changed": skipped, "batches": n_batches,
             "longest_transaction_s": round(longest, 4),
             "elapsed_s": round(time.perf_counter() - started, 3)}

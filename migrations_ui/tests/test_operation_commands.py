@@ -41,6 +41,21 @@ def test_list_and_plan_show_pending_migrations_without_writing(run, metamorph_db
     assert digest(path) == before
 
 
+def test_list_names_a_checksum_from_another_build_without_calling_it_an_error(run, metamorph_db):
+    path = metamorph_db("migrated")
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE schema_migrations SET checksum = 'abc123' WHERE id = "
+                 "'002_add_vercel_sandbox_tables'")
+    conn.commit()
+    conn.close()
+    listed = run("runmigration", "--db", path, "--list")
+    assert listed.returncode == 0, listed.stderr
+    lines = {line.split()[0]: line for line in listed.stdout.splitlines() if line.strip()}
+    assert "checksum 6b21027c (same as Metamorph's build)" in lines["001_add_vault_id"]
+    assert "checksum abc123 (applied by another build)" in lines[
+        "002_add_vercel_sandbox_tables"]
+
+
 def test_run_without_a_backup_is_refused_and_changes_nothing(run, metamorph_db):
     path = metamorph_db("legacy")
     before = digest(path)

@@ -96,3 +96,32 @@ def test_vaultreport_runs_the_isolation_audit_and_names_a_split_conversation(met
     result = manage("vaultreport", "--db", path)
     assert result.returncode == 1
     assert "[error] Vault isolation: 1 messages rows are in another vault" in result.stdout
+
+
+def test_makedemodb_builds_the_observed_shape_by_default_and_linked_on_request(tmp_path):
+    observed, linked = tmp_path / "observed.db", tmp_path / "linked.db"
+    first = manage("makedemodb", str(observed), "--sessions", "20")
+    assert first.returncode == 0, first.stderr
+    assert "(legacy, observed shape)" in first.stdout
+    assert sql(str(observed), "SELECT COUNT(*) FROM conversations")[0][0] == 0
+    assert sql(str(observed), "SELECT COUNT(*) FROM sessions WHERE conversation_id IS NOT "
+                              "NULL")[0][0] == 0
+    second = manage("makedemodb", str(linked), "--sessions", "20", "--shape", "linked")
+    assert second.returncode == 0, second.stderr
+    assert sql(str(linked), "SELECT COUNT(*) FROM conversations")[0][0] == 20
+    bad = manage("makedemodb", str(tmp_path / "x.db"), "--shape", "tidy")
+    assert bad.returncode != 0 and "invalid choice: 'tidy'" in bad.stderr
+
+
+def test_ensuredemodb_builds_the_observed_shape_and_refuses_an_unknown_one(tmp_path):
+    path = tmp_path / "data" / "metamorph.db"
+    bad = manage("ensuredemodb", env={"METAMORPH_DATABASE_PATH": str(path),
+                                      "DEMO_SHAPE": "tidy", "DEMO_SESSIONS": "10"})
+    assert bad.returncode != 0 and "DEMO_SHAPE='tidy' is not one of observed, linked" in (
+        bad.stderr)
+    assert not path.exists()
+    made = manage("ensuredemodb", env={"METAMORPH_DATABASE_PATH": str(path),
+                                       "DEMO_SESSIONS": "10"})
+    assert made.returncode == 0, made.stderr
+    assert "observed shape" in made.stdout
+    assert sql(str(path), "SELECT COUNT(*) FROM messages")[0][0] == 0

@@ -150,3 +150,62 @@ def test_fast_commits_need_the_backup_first(admin, settings, metamorph_db):
     assert job.state == "succeeded", job.error
     assert job.result["durability"] == "fast" and job.result["backup"]
     assert default_rows(path) == 0
+
+
+def test_a_real_files_preview_names_found_ids_and_unattributable_rows(admin, settings,
+                                                                     metamorph_db):
+    path = use(settings, metamorph_db("migrated", sessions=30, vaults=1, shape="observed"))
+    page = admin.get(reverse("vaults:remap")).content.decode()
+    assert 'name="unattributed"' in page and 'value="copy-identity"' in page
+    sessions = [r[0] for r in sql(path, "SELECT id FROM sessions")]
+    upload = SimpleUploadedFile("m.csv", ("conversation_id,vault_id\n" + "".join(
+        f"{s},user-ann\n" for s in sessions)).encode(), content_type="text/csv")
+    response = admin.post(reverse("vaults:remap_preview", args=["mapping"]), {
+        "source": "default-vault", "mapping": upload, "unattributed": "send",
+        "unattributed_vault": "team"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    plan = admin.get(response.url).content.decode()
+    assert 'id="plan-mapping-ids"' in plan and "sessions.id" in plan
+    assert 'id="unattributed-policy">send</strong> → <code>team</code>' in plan
+    ops = sql(path, "SELECT COUNT(*) FROM operator_performance")[0][0]
+    assert re.search(r"<td>operator_performance</td><td class=\"num\">(\d+)</td>", plan).group(
+        1) == str(ops)
+
+
+def test_send_without_a_vault_is_a_form_error(admin, settings, metamorph_db):
+    path = use(settings, metamorph_db("migrated", sessions=30, vaults=1, shape="observed"))
+    sid = sql(path, "SELECT id FROM sessions LIMIT 1")[0][0]
+    upload = SimpleUploadedFile("m.csv", f"session_id,vault_id\n{sid},user-ann\n".encode(),
+                                content_type="text/csv")
+    page = admin.post(reverse("vaults:remap_preview", args=["mapping"]), {
+        "source": "default-vault", "mapping": upload, "unattributed": "send"}).content.decode()
+    assert "needs the vault the rows that cannot be attributed go to" in page
+    assert not RemapPlanRecord.objects.exists()
+
+
+def test_the_plan_exports_where_every_mapping_id_was_found_as_csv(admin, settings, metamorph_db):
+    path = use(settings, metamorph_db("migrated", sessions=30, vaults=1, shape="observed"))
+    sessions = [r[0] for r in sql(path, "SELECT id FROM sessions ORDER BY id")]
+    lonely = sql(path, "SELECT conversation_id FROM evolution_snapshots WHERE conversation_id "
+                       "NOT IN (SELECT id FROM sessions) LIMIT 1")[0][0]
+    ids = sessions + [lonely, "=HYPERLINK(1)"]
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO evolution_snapshots (id, conversation_id, stance, trigger, "
+                 "drift_at_snapshot, timestamp) VALUES ('s', '=HYPERLINK(1)', '{}', 'x', 1, 't')")
+    conn.commit()
+    upload = SimpleUploadedFile("m.csv", ("conversation_id,vault_id\n" + "".join(
+        f"{s},user-ann\n" for s in ids)).encode(), content_type="text/csv")
+    response = admin.post(reverse("vaults:remap_preview", args=["mapping"]),
+                          {"source": "default-vault", "mapping": upload})
+    plan_id = RemapPlanRecord.objects.get().plan_id
+    assert 'id="mapping-ids-csv"' in admin.get(response.url).content.decode()
+    export = admin.get(reverse("vaults:remap_mapping_ids", args=[plan_id]))
+    text = b"".join(export.streaming_content).decode()
+    rows = [line.split(",", 3) for line in text.strip().splitlines()]
+    assert rows[0] == ["line", "conversation_id", "vault_id", "found_in"]
+    found = {r[1]: r[3] for r in rows[1:]}
+    assert len(found) == len(ids)
+    assert "sessions.id" in found[sessions[0]]
+    assert "evolution_snapshots.conversation_id" in found[lonely]
+    assert "sessions.id" not in found[lonely]
+    assert "'=HYPERLINK(1)" in found       # shown as text, never run by a spreadsheet

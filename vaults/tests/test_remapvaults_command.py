@@ -62,3 +62,38 @@ def test_a_legacy_database_is_refused_before_anything_is_written(run, metamorph_
     path = metamorph_db("legacy")
     result = run("--db", path, "--move", "dora")
     assert result.returncode != 0 and "001" in result.stderr
+
+
+def test_a_real_file_split_by_session_ids_names_where_ids_were_found_and_what_cannot_be_attributed(
+        run, metamorph_db, tmp_path):
+    path = metamorph_db("migrated", sessions=60, vaults=1, shape="observed")
+    sessions = [r[0] for r in sql(path, "SELECT id FROM sessions ORDER BY id")]
+    csv = tmp_path / "map.csv"
+    csv.write_text("session_id,vault_id\n" + "".join(f"{s},user-{n % 2}\n"
+                                                     for n, s in enumerate(sessions)))
+    preview = run("--db", path, "--mapping", str(csv), "--unattributed", "send",
+                  "--unattributed-vault", "team")
+    assert preview.returncode == 0, preview.stderr
+    assert f"The mapping's {len(sessions)} ids were found in:" in preview.stdout
+    assert "sessions.id" in preview.stdout
+    ops = sql(path, "SELECT COUNT(*) FROM operator_performance")[0][0]
+    (line,) = [x for x in preview.stdout.splitlines() if x.startswith("  Rows that cannot")]
+    assert "(send -> team)" in line and f"operator_performance {ops}" in line
+    plan_id = preview.stdout.split()[1].rstrip(":")
+    done = run("--db", path, "--run", plan_id, "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "isolation audit clean" in done.stdout
+    assert sql(path, "SELECT DISTINCT vault_id FROM operator_performance") == [("team",)]
+    assert sql(path, "SELECT COUNT(*) FROM evolution_snapshots WHERE vault_id = "
+                     "'default-vault' AND conversation_id IN (SELECT id FROM sessions)")[0][0] == 0
+
+
+def test_an_unattributed_vault_without_send_is_a_clear_error(run, metamorph_db, tmp_path):
+    path = metamorph_db("migrated", vaults=1, shape="observed")
+    csv = tmp_path / "map.csv"
+    sid = sql(path, "SELECT id FROM sessions LIMIT 1")[0][0]
+    csv.write_text(f"session_id,vault_id\n{sid},user-a\n")
+    result = run("--db", path, "--mapping", str(csv), "--unattributed-vault", "team")
+    assert result.returncode != 0
+    assert "--unattributed-vault goes with --unattributed send." in result.stderr
+    assert "Traceback" not in result.stderr

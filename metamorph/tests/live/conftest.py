@@ -4,7 +4,6 @@ import time
 
 import pytest
 
-from metamorph.testing.shapes import apply_shape
 from metamorph.testing.writer import set_journal_mode
 
 # A writer transaction may wait for an operation's lock, never longer than this.
@@ -17,10 +16,12 @@ FORCED_RESTORE_MAX_WAIT = 2.0
 
 @pytest.fixture
 def live_db(metamorph_db):
-    """live_db(state="legacy", shape="tidy", mode="delete", sessions=150) -> path."""
-    def make(state="legacy", shape="tidy", mode="delete", sessions=150, vaults=4):
-        path = metamorph_db(state=state, sessions=sessions, vaults=vaults)
-        apply_shape(path, shape)
+    """live_db(state="legacy", shape="linked", mode="delete", sessions=150) -> path.
+
+    shape: "linked" (the tidy shape: every table filled, links through rows) or "observed" (a
+    real deployment's: conversations and messages empty, sessions.id = conversation id)."""
+    def make(state="legacy", shape="linked", mode="delete", sessions=150, vaults=4):
+        path = metamorph_db(state=state, sessions=sessions, vaults=vaults, shape=shape)
         set_journal_mode(path, mode)
         return path
     return make

@@ -13,7 +13,7 @@ def small_steps(monkeypatch):
 
 
 @pytest.mark.parametrize("mode", ["delete", "wal"])
-@pytest.mark.parametrize("shape", ["tidy", "observed"])
+@pytest.mark.parametrize("shape", ["linked", "observed"])
 def test_backup_beside_the_writer_loses_nothing_and_verifies(live_db, backup_dir,
                                                              metamorph_writer, small_steps,
                                                              mode, shape):

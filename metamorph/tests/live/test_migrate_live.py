@@ -10,7 +10,7 @@ from .conftest import Window, assert_writer_unharmed, integrity, slow_steps, wro
 
 
 @pytest.mark.parametrize("mode", ["delete", "wal"])
-@pytest.mark.parametrize("shape", ["tidy", "observed"])
+@pytest.mark.parametrize("shape", ["linked", "observed"])
 def test_migrating_beside_the_writer_is_verified_ok_and_loses_nothing(
         live_db, backup_dir, metamorph_writer, mode, shape):
     db = live_db(state="legacy", shape=shape, mode=mode)

@@ -31,7 +31,7 @@ def test_restore_refuses_while_the_server_has_the_file_open_naming_it(live_db, b
 
 
 @pytest.mark.parametrize("mode", ["delete", "wal"])
-@pytest.mark.parametrize("shape", ["tidy", "observed"])
+@pytest.mark.parametrize("shape", ["linked", "observed"])
 def test_forced_restore_keeps_every_commit_in_the_live_file_or_the_safety_backup(
         live_db, backup_dir, metamorph_writer, mode, shape):
     db = live_db(state="migrated", shape=shape, mode=mode)

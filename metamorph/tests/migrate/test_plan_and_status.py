@@ -1,4 +1,6 @@
 """Status and plans: computed read-only, in Metamorph's console format, with its numbers."""
+import sqlite3
+
 import pytest
 
 from metamorph.migrate import runner
@@ -96,6 +98,29 @@ def test_status_after_a_run_shows_when_each_migration_was_applied(metamorph_db):
     rows = runner.status(path)
     assert all(r["applied"] and not r["pending"] for r in rows)
     assert all(r["applied_at"].endswith("Z") and len(r["checksum"]) == 8 for r in rows)
+
+
+def test_a_run_writes_the_checksums_metamorphs_own_build_writes(metamorph_db):
+    path = metamorph_db("legacy")
+    runner.run_migrations(path)
+    rows = runner.status(path)
+    assert [(r["id"], r["checksum"], r["checksum_note"]) for r in rows] == [
+        ("001_add_vault_id", "6b21027c", "same as Metamorph's build"),
+        ("002_add_vercel_sandbox_tables", "4f41dc34", "same as Metamorph's build")]
+
+
+def test_a_row_written_by_another_build_is_information_not_a_mismatch(metamorph_db):
+    path = metamorph_db("migrated")
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE schema_migrations SET checksum = '1f2e3d4c' WHERE id = "
+                 "'001_add_vault_id'")
+    conn.commit()
+    conn.close()
+    rows = {r["id"]: r for r in runner.status(path)}
+    assert rows["001_add_vault_id"]["applied"] and not rows["001_add_vault_id"]["pending"]
+    assert rows["001_add_vault_id"]["checksum_note"] == "applied by another build"
+    assert rows["002_add_vercel_sandbox_tables"]["checksum_note"] == "same as Metamorph's build"
+    assert runner.plan(path) == []          # applied is applied, whatever the build
 
 
 def test_plan_with_nothing_pending_says_there_is_nothing_to_do(metamorph_db):

@@ -45,7 +45,8 @@ def test_a_message_in_another_vault_than_its_conversation_is_found_with_a_sample
     assert finding["sample"] == [{"id": mid, "vault": "user-mallory", "parent_id": conv,
                                   "parent_vault": vault}]
     assert finding["message"].startswith("1 messages rows are in another vault than the "
-                                         "conversations row their link")
+                                         "conversation or session their link "
+                                         "messages.conversation_id names")
 
 
 @pytest.mark.parametrize("table, link, parent_column", [
@@ -55,7 +56,7 @@ def test_a_message_in_another_vault_than_its_conversation_is_found_with_a_sample
     ("evolution_snapshots", "evolution_snapshots.conversation_id", None),
     ("emotional_arcs", "emotional_arcs.conversation_id", None),
     ("subagent_results", "subagent_results.conversation_id", None),
-    ("session_states", "session_states.id (a session id)", None),
+    ("session_states", "session_states.id", None),
 ])
 def test_each_link_is_audited(db, table, link, parent_column):
     conn = sqlite3.connect(db)

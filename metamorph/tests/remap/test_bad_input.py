@@ -146,9 +146,10 @@ def test_mapping_ids_unknown_to_the_source_vault_are_refused_naming_lines(metamo
         build_plan(path, rule)
     text = str(err.value)
     assert ("line 3: conversation_id 'no-such-conversation' is not in the source vault "
-            "'default-vault' (no such id in the database)") in text
+            "'default-vault' (no such id in the database: not a conversations, sessions or "
+            "session_states id, nor a link of any snapshot, arc, memory, message…)") in text
     assert f"line 4: conversation_id '{elsewhere}' is not in the source vault" in text
-    assert "(it is in vault 'user-0001', not in the source vault)" in text
+    assert "(it is in vault 'user-0001' (conversations.id), not in the source vault)" in text
     assert file_digest(path) == before
 
 

@@ -75,13 +75,17 @@ def test_split_by_mapping_moves_linked_rows_with_their_conversation(db, journal)
 def test_rows_no_root_reaches_stay_in_the_source_and_are_reported(db, journal):
     plan = build_plan(db, SplitByMapping.from_csv(mapping_csv(spread(roots(db)))))
     stays = plan.preview["stays"]
-    assert stays["operator_performance"] == {"not_reached": plan.preview["tables"][
+    assert stays["operator_performance"] == {"unattributable": plan.preview["tables"][
         "operator_performance"]["source_rows"]}
     assert "no_link" in stays["semantic_memory"]         # memories without conversationId
+    named = plan.preview["unattributable"]
+    assert named["rows"]["operator_performance"] == stays["operator_performance"][
+        "unattributable"] and named["policy"] == "leave"
+    assert named["rows"]["semantic_memory"] == stays["semantic_memory"]["no_link"]
     assert plan.preview["stays_total"] > 0
     result = execute_plan(db, plan, journal)
     assert result["left_in_source"]["operator_performance"] == \
-        stays["operator_performance"]["not_reached"]
+        stays["operator_performance"]["unattributable"]
     assert sum(result["left_in_source"].values()) == plan.preview["stays_total"]
 
 
@@ -169,19 +173,26 @@ def test_split_by_owner_column_sends_each_owner_to_prefix_plus_value(db, journal
 
 
 def test_owner_discovery_offers_only_columns_and_json_keys_that_exist(db):
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE semantic_memory SET metadata = json_set(metadata, '$.userId', "
+                 "'u-' || (rowid % 3)) WHERE vault_id = ?", (SOURCE,))
+    conn.commit()
     offered = discover_owner_sources(db)
     labels = {s["label"] for s in offered}
-    assert labels == {"semantic_memory.metadata → source"}  # the demo's only metadata key
+    # metadata.source ('agent') is Metamorph's own description, never an owner
+    assert labels == {"semantic_memory.metadata → userId"}
     assert all(s["table"] not in ("vercel_connections", "sandboxes") for s in offered)
 
 
 def test_owner_values_that_make_invalid_vault_ids_stay_and_are_reported(db):
     conn = sqlite3.connect(db)
-    conn.execute("UPDATE semantic_memory SET metadata = json_set(metadata, '$.userId', 'x:y') "
+    conn.execute("UPDATE semantic_memory SET metadata = json_set(metadata, '$.userId', "
+                 "CASE WHEN rowid % 2 THEN 'x:y' ELSE 'x y' END) "
                  "WHERE json_extract(metadata, '$.conversationId') IS NULL")
     conn.commit()
     offered = {s["label"]: s for s in discover_owner_sources(db)}
-    assert offered["semantic_memory.metadata → userId"]["invalid_examples"] == ["'x:y'"]
+    assert sorted(offered["semantic_memory.metadata → userId"]["invalid_examples"]) == [
+        "'x y'", "'x:y'"]
     plan = build_plan(db, SplitByOwner("semantic_memory", "metadata", "userId"))
     assert plan.moves_total == 0
     assert plan.preview["stays"]["semantic_memory"]["invalid_target"] > 0

@@ -106,7 +106,8 @@ class Command(OperationCommand):
             self.stdout.write(json.dumps(rows, indent=2))
             return
         for row in rows:
-            state = f"applied {row['applied_at']} checksum {row['checksum']}" if row[
+            note = f" ({row['checksum_note']})" if row.get("checksum_note") else ""
+            state = f"applied {row['applied_at']} checksum {row['checksum']}{note}" if row[
                 "applied"] else "pending"
             self.stdout.write(f"{row['id']:<32} {state}")
 

@@ -15,6 +15,9 @@ examples:
   remapvaults --mapping owners.csv               preview a split by conversation_id/session_id
   remapvaults --owners                           list owner columns / metadata keys offered
   remapvaults --owner semantic_memory.metadata:userId --prefix user-
+  remapvaults --mapping sessions.csv --unattributed send --unattributed-vault team
+                                                 ... identity, operator_performance and
+                                                 unlinked memories go to 'team'
   remapvaults --run PLAN_ID [--offline]          execute (or resume) a previewed plan
   remapvaults --undo PLAN_ID                     restore every row the plan moved
   remapvaults --status PLAN_ID | --audit
@@ -50,6 +53,15 @@ class Command(OperationCommand):
         what.add_argument("--audit", action="store_true", help="run the isolation audit")
         parser.add_argument("--source", default="default-vault", help="source vault")
         parser.add_argument("--prefix", default="user-", help="owner split: vault id prefix")
+        parser.add_argument("--unattributed", choices=tuple(remap.UNATTRIBUTED),
+                            default="leave",
+                            help="splits: rows nothing ties to a conversation or session "
+                                 "(identity, operator_performance, memories without "
+                                 "metadata.conversationId): leave them (default), "
+                                 "copy-identity (copy the single identity row into every "
+                                 "target vault) or send them to --unattributed-vault")
+        parser.add_argument("--unattributed-vault", metavar="VAULT",
+                            help="with --unattributed send: the vault they go to")
         parser.add_argument("--execute", action="store_true", help="execute after the preview")
         parser.add_argument("--offline", action="store_true",
                             help="bulk mode: faster, needs Metamorph stopped")
@@ -90,7 +102,8 @@ class Command(OperationCommand):
         if opts["mapping"]:
             try:
                 with open(opts["mapping"], "rb") as fh:
-                    return remap.SplitByMapping.from_csv(fh.read(), opts["source"])
+                    return remap.SplitByMapping.from_csv(fh.read(), opts["source"],
+                                                         *_unattributed(opts))
             except OSError as exc:
                 raise CommandError(f"Cannot read {opts['mapping']}: {exc.strerror}.") from None
         where, _, key = opts["owner"].partition(":")
@@ -98,7 +111,8 @@ class Command(OperationCommand):
         if not column:
             raise CommandError("--owner takes TABLE.COLUMN or TABLE.COLUMN:JSON_KEY "
                                "(see --owners for what this database offers).")
-        return remap.SplitByOwner(table, column, key or None, opts["prefix"], opts["source"])
+        return remap.SplitByOwner(table, column, key or None, opts["prefix"], opts["source"],
+                                  *_unattributed(opts))
 
     def _preview(self, db_path, opts):
         record = remap_service.preview(db_path, self._rule(opts), os_user())
@@ -113,10 +127,31 @@ class Command(OperationCommand):
                           f"in conflict stay; {p['stays_total']} rows stay in {p['source_vault']}")
         for table, row in p["tables"].items():
             self.stdout.write(f"  {table:<24} {row['move']:>10} of {row['source_rows']:>10}")
+        self._attribution(p)
         if not opts["execute"]:
             self.stdout.write(f"Nothing was written. Execute it with: python manage.py "
                               f"remapvaults --run {record.plan_id}")
         return record.plan_id
+
+    def _attribution(self, p):
+        found = p.get("mapping_ids")
+        if found:
+            self.stdout.write(f"  The mapping's {found['ids']} ids were found in:")
+            for tables, n in found["by_tables"].items():
+                self.stdout.write(f"    {n:>8}  {tables}")
+        u = p.get("unattributable") or {}
+        if u.get("choices"):
+            rows = ", ".join(f"{t} {n}" for t, n in u["rows"].items()) or "none"
+            where = f" -> {u['vault']}" if u.get("vault") else ""
+            self.stdout.write(f"  Rows that cannot be attributed ({u['policy']}{where}): {rows}")
+            if u["policy"] == "leave" and u["rows"]:
+                self.stdout.write("    (they stay; --unattributed copy-identity or --unattributed "
+                                  "send --unattributed-vault VAULT decide otherwise)")
+            for t, n in u.get("metadata_not_json", {}).items():
+                self.stdout.write(f"  {n} {t} rows have metadata that is not JSON: they stay.")
+        for c in p.get("copies", []):
+            self.stdout.write(f"  The {c['table']} row {c['id']} is copied into "
+                              f"{len(c['targets'])} target vaults.")
 
     def _job(self, kind, db_path, params, opts):
         confirm_typed(db_path, f"{kind} of plan {params['plan_id']}", opts["yes"])
@@ -140,7 +175,8 @@ class Command(OperationCommand):
         for f in result["findings"]:
             self.stdout.write(f"  {f['message']}")
         for label, n in result["dangling"].items():
-            self.stdout.write(f"  (information) {n} rows link through {label} to no row")
+            self.stdout.write(f"  (information) {n} rows link through {label} to an id no "
+                              "conversations or sessions row holds (normal in real files)")
         if result.get("explanation"):
             self.stdout.write(result["explanation"])
         if not result["clean"]:
@@ -148,3 +184,9 @@ class Command(OperationCommand):
 
     def _print(self, data, opts):
         self.stdout.write(json.dumps(data, indent=2, default=str))
+
+
+def _unattributed(opts):
+    if opts["unattributed_vault"] and opts["unattributed"] != "send":
+        raise CommandError("--unattributed-vault goes with --unattributed send.")
+    return opts["unattributed"], opts["unattributed_vault"]
