@@ -10,8 +10,8 @@ import sqlite3
 import tempfile
 import time
 
-from bench.common import section
 from bench.bench_migrations import raw_ddl
+from bench.common import section
 from metamorph import backup
 from metamorph.migrate import runner
 from metamorph.testing.writer import WRITTEN_TABLES, MetamorphWriter

@@ -37,7 +37,7 @@ import sys
 import time
 import urllib.parse
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 DEFAULT_VAULT = "default-vault"
 VAULT_COLUMN = "vault_id"
@@ -53,7 +53,7 @@ _OPERATORS = ("reframe", "amplify", "ground", "mirror", "challenge", "synthesize
 
 
 def _now_iso():
-    t = datetime.now(timezone.utc)
+    t = datetime.now(UTC)
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 

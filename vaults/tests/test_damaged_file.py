@@ -8,8 +8,8 @@ from django.urls import reverse
 from conftest import sql
 from metamorph import backup
 from metamorph.demo import build_demo_database
-from metamorph_admin.tests.job_helpers import migrated_admin_db, user_with_role
 from metamorph_admin.tests.commands import manage
+from metamorph_admin.tests.job_helpers import migrated_admin_db, user_with_role
 
 # Pages that read the file's data (the others only read the schema: see the banner test).
 PAGES = ["vaults:dashboard", "vaults:indexes", "vaults:health", "vaults:checks", "vaults:remap"]

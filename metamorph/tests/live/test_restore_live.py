@@ -4,12 +4,11 @@ import os
 import pytest
 
 from conftest import sql
-from metamorph.testing.writer import WriterReport
 from metamorph import backup
 from metamorph.errors import DatabaseInUse
+from metamorph.testing.writer import WriterReport
 
-from .conftest import (FORCED_RESTORE_MAX_WAIT, Window, assert_writer_unharmed, integrity,
-                       slow_steps)
+from .conftest import FORCED_RESTORE_MAX_WAIT, Window, assert_writer_unharmed, integrity, slow_steps
 
 
 def test_restore_refuses_while_the_server_has_the_file_open_naming_it(live_db, backup_dir,
@@ -59,7 +58,7 @@ def test_forced_restore_keeps_every_commit_in_the_live_file_or_the_safety_backup
     assert after.missing_from(db) == []                # the server goes on in the restored file
     assert result["forced"] and f"pid {writer.pid}" in " ".join(result["holders"])
     # The result says how long the server's writes waited; the writer saw no longer a wait.
-    assert 0 < result["lock_held_seconds"] and report.max_wait <= result["lock_held_seconds"] + 0.5
+    assert result["lock_held_seconds"] > 0 and report.max_wait <= result["lock_held_seconds"] + 0.5
     assert f"safety backup {result['safety_backup']}" in result["message"]
     assert backup.verify_backup(backup_dir, result["safety_backup"])["state"] == "ok"
     assert integrity(db) == ["ok"]

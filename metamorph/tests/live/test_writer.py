@@ -8,8 +8,8 @@ import time
 import pytest
 
 from conftest import sql
-from metamorph.testing.writer import WRITTEN_TABLES, set_journal_mode
 from metamorph.testing.lockers import Locker
+from metamorph.testing.writer import WRITTEN_TABLES, set_journal_mode
 
 
 @pytest.mark.parametrize("mode", ["delete", "wal"])
