@@ -2,8 +2,8 @@
 
 Restoring over a file another process uses replaces data under its feet, so a restore must know
 who holds it: open file descriptors on the database, its -journal, -wal or -shm (/proc/PID/fd)
-and SQLite's lock bytes (F_GETLK names the pid even for another user's process, whose fd
-table we may not read).
+and SQLite's locks on the database and its -shm (/proc/locks names every holder, even another
+user's process whose fd table we may not read, without opening the file).
 """
 import fcntl
 import os
@@ -53,7 +53,8 @@ def command_line(pid):
             raw = fh.read()
     except OSError:
         return ""
-    text = " ".join(p.decode("utf-8", "replace") for p in raw.split(b"\0") if p)
+    # One line: an argument may hold newlines (python -c "...").
+    text = " ".join(" ".join(p.decode("utf-8", "replace").split()) for p in raw.split(b"\0") if p)
     return text if len(text) <= _MAX_COMMAND else text[:_MAX_COMMAND - 1] + "…"
 
 
@@ -88,33 +89,69 @@ def _open_by_fd(path, exclude):
     return found, unreadable
 
 
-def _wal_lock_holder(path):
+def _lock_holders_from_proc(path):
+    """{pid} holding any POSIX lock on `path`, read from /proc/locks (no descriptor of the file
+    is opened: closing one would drop this process's own SQLite locks on it); None when
+    /proc/locks cannot be read."""
     try:
-        fd = os.open(path + "-shm", os.O_RDONLY)
+        st = os.stat(path)
+    except OSError:
+        return set()
+    inode = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    try:
+        with open("/proc/locks") as fh:
+            lines = fh.read().splitlines()
     except OSError:
         return None
+    pids = set()
+    for line in lines:
+        fields = line.split()
+        # "1: POSIX  ADVISORY  WRITE 1234 fd:01:5678 1073741825 1073741825" ("->" marks waiters)
+        if "->" in fields or len(fields) < 6 or fields[1] != "POSIX":
+            continue
+        if fields[5] == inode and fields[4].isdigit():
+            pids.add(int(fields[4]))
+    return pids
+
+
+def _lock_holders(path):
+    """Pids holding SQLite locks on the database or its -shm (WAL locks)."""
+    found = set()
+    for target in (path, path + "-shm"):
+        pids = _lock_holders_from_proc(target)
+        if pids is None:  # no /proc/locks: ask with F_GETLK (opens the file briefly)
+            pids = _lock_holders_by_probe(target)
+        found |= {(pid, os.path.basename(target)) for pid in pids}
+    return found
+
+
+def _lock_holders_by_probe(target):
+    if not target.endswith("-shm"):
+        state = lock_state(target)
+        return {p for p in (state.exclusive, state.writer, state.readers) if p}
+    try:
+        fd = os.open(target, os.O_RDONLY)
+    except OSError:
+        return set()
     try:
         first, end = _WAL_LOCKS
         probe = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, first, end - first, 0)
         kind, _, _, _, pid = struct.unpack("hhqqi4x", fcntl.fcntl(fd, fcntl.F_GETLK, probe))
     except OSError:
-        return None
+        return set()
     finally:
         os.close(fd)
-    return pid if kind != fcntl.F_UNLCK else None
+    return {pid} if kind != fcntl.F_UNLCK else set()
 
 
 def processes_holding(path):
     """Holders of `path` other than this process: open descriptors and SQLite lock bytes."""
     me = os.getpid()
     found, unreadable = _open_by_fd(path, {me})
-    state = lock_state(path)
-    name = os.path.basename(path)
     locks = {}
-    for pid, what in ((state.exclusive, name), (state.writer, name), (state.readers, name),
-                      (_wal_lock_holder(path), name + "-shm")):
-        if pid and pid != me:
-            locks.setdefault(pid, set()).add(what)
+    for pid, name in _lock_holders(path):
+        if pid != me:
+            locks.setdefault(pid, set()).add(name)
     holders = tuple(Holder(pid, command_line(pid), tuple(sorted(found.get(pid, ()))),
                            tuple(sorted(locks.get(pid, ()))))
                     for pid in sorted(set(found) | set(locks)))
