@@ -44,9 +44,12 @@ run: install .env
 	$(PY) manage.py ensuredemodb
 	$(PY) manage.py ensurelogin
 	@echo "Starting the task worker and gunicorn on http://$${BIND:-127.0.0.1:8000}/ (Ctrl-C stops both)."
-	@trap 'kill 0' EXIT INT TERM; \
-	$(PY) manage.py db_worker --no-reload & \
-	$(VENV)/bin/gunicorn -c gunicorn.conf.py metamorph_admin.wsgi
+	@# Stop exactly our two children, once. (`trap 'kill 0' … TERM` signalled this shell
+	@# too, re-entered its own TERM trap without end and crashed bash: "Segmentation fault".)
+	@trap 'trap - EXIT INT TERM; kill $$worker $$web 2>/dev/null; wait' EXIT INT TERM; \
+	$(PY) manage.py db_worker --no-reload & worker=$$!; \
+	$(VENV)/bin/gunicorn -c gunicorn.conf.py metamorph_admin.wsgi & web=$$!; \
+	wait $$web
 
 test: install-test
 	$(VENV)/bin/lint-imports --no-cache

@@ -10,8 +10,9 @@ from datetime import datetime, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench import (bench_backups, bench_live, bench_migrations, bench_remap_shapes,  # noqa: E402
-                   bench_remap_workload, bench_rollouts, bench_startup, bench_vaults)
+from bench import (bench_backups, bench_live, bench_load, bench_migrations,  # noqa: E402
+                   bench_remap_shapes, bench_remap_workload, bench_rollouts, bench_startup,
+                   bench_vaults)
 from bench.common import bench_database, row_total  # noqa: E402
 
 
@@ -20,8 +21,8 @@ def main():
     parser.add_argument("--sessions", type=int, default=int(os.environ.get("BENCH_SESSIONS", 25000)),
                         help="sessions in the benchmark databases (25,000 ~ 1 GB)")
     parser.add_argument("--only", action="append",
-                        help="run only these parts: startup, vaults, migrations, backups, remap, "
-                             "shapes, rollouts, live")
+                        help="run only these parts: startup, vaults, migrations, backups, verify, "
+                             "load, remap, shapes, rollouts, live")
     args = parser.parse_args()
     print(f"make bench — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
           f"{os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -37,6 +38,10 @@ def main():
         bench_rollouts.run(migrated)
     if not args.only or "backups" in args.only:
         bench_backups.run(migrated)
+    if not args.only or "backups" in args.only or "verify" in args.only:
+        bench_backups.run_verify(migrated)
+    if not args.only or "load" in args.only:
+        bench_load.run(migrated)
     if not args.only or "remap" in args.only:
         bench_remap_workload.run(migrated)
     if not args.only or "shapes" in args.only:

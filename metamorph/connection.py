@@ -38,6 +38,15 @@ def check_file(path):
             raise NotSQLite(path)
 
 
+def schema_cookie(path):
+    """SQLite's schema cookie (header bytes 40-43): it changes with every CREATE, ALTER or DROP,
+    never with row writes. Read from the file, no connection (a WAL file's header catches up at
+    its next checkpoint)."""
+    with open(path, "rb") as fh:
+        header = fh.read(44)
+    return int.from_bytes(header[40:44], "big") if len(header) == 44 else None
+
+
 def readonly_uri(path):
     return "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
 

@@ -8,7 +8,7 @@ import sqlite3
 import time
 from datetime import datetime, timezone
 
-from .shapes import (AppliedMigration, DatabaseHealth, IntegrityResult, TableCount,
+from .shapes import (AppliedMigration, DatabaseHealth, FileFacts, IntegrityResult, TableCount,
                      Progress, TableState, VaultCounts)
 from . import schema
 from .connection import describe_lock, lock_state, open_readonly, time_limit
@@ -136,27 +136,52 @@ def _pragma(conn, name):
     return conn.execute(f"PRAGMA {name}").fetchone()[0]
 
 
-def database_health(conn: sqlite3.Connection, path: str,
-                    tables: dict[str, list[str]] | None = None) -> DatabaseHealth:
-    """File, page and journal facts, lock state and applied migrations: all cheap."""
+def file_facts(path: str) -> FileFacts:
+    """What changes from one moment to the next: size, last write, WAL size, who holds a lock.
+    A stat and the kernel's lock table only: no SQLite connection."""
     stat = os.stat(path)
     wal = f"{path}-wal"
     lock = lock_state(path)
     return {
-        "path": os.path.abspath(path),
         "size_bytes": stat.st_size,
         "modified_at": datetime.fromtimestamp(stat.st_mtime, timezone.utc).isoformat(
             timespec="seconds"),
+        "wal_size_bytes": os.path.getsize(wal) if os.path.exists(wal) else None,
+        "lock": {"held": lock.held, "description": describe_lock(lock),
+                 "writer_pid": lock.writer or lock.exclusive, "reader_pid": lock.readers},
+    }
+
+
+def database_health(conn: sqlite3.Connection, path: str,
+                    tables: dict[str, list[str]] | None = None) -> DatabaseHealth:
+    """File, page and journal facts, lock state and applied migrations: all cheap."""
+    facts = file_facts(path)
+    return {
+        "path": os.path.abspath(path),
+        "size_bytes": facts["size_bytes"],
+        "modified_at": facts["modified_at"],
         "page_size": _pragma(conn, "page_size"),
         "page_count": _pragma(conn, "page_count"),
         "freelist_count": _pragma(conn, "freelist_count"),
         "journal_mode": _pragma(conn, "journal_mode"),
-        "wal_size_bytes": os.path.getsize(wal) if os.path.exists(wal) else None,
+        "wal_size_bytes": facts["wal_size_bytes"],
         "sqlite_version": sqlite3.sqlite_version,
         "applied_migrations": applied_migrations(conn, tables),
-        "lock": {"held": lock.held, "description": describe_lock(lock),
-                 "writer_pid": lock.writer or lock.exclusive, "reader_pid": lock.readers},
+        "lock": facts["lock"],
     }
+
+
+def pending_counts(tables: dict[str, list[str]]) -> VaultCounts:
+    """The count matrix before any count finished: every table's state, no numbers yet
+    (`pending`), so a page shows "counting…" instead of waiting on a count."""
+    entries: dict[str, TableCount] = {}
+    for t, state in table_states(tables).items():
+        entries[t] = {"state": state} if state == "absent" else {
+            "state": state, "total": 0, "by_vault": {}, "blank_vault": 0, "partial": True}
+    counts = summarize_matrix(entries, False, 0.0)
+    counts["counted_at"] = ""
+    counts["pending"] = True
+    return counts
 
 
 def integrity(conn: sqlite3.Connection, full: bool = False,

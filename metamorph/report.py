@@ -1,5 +1,6 @@
 """The whole picture of one Metamorph file, as the dashboard and `vaultreport` show it."""
 import functools
+from collections.abc import Callable
 import sqlite3
 import time
 
@@ -24,15 +25,20 @@ def _operator_errors(func):
 @_operator_errors
 def build_report(path: str, counts: VaultCounts | None = None,
                  integrity: IntegrityResult | None = None, sizes: dict | None = None,
-                 count_seconds: float | None = None, isolation: dict | None = None) -> Report:
+                 count_seconds: float | None = None, isolation: dict | None = None,
+                 live_counts: bool = True) -> Report:
     """Schema, health, index health and checks, read live (cheap); counts from the cache.
 
-    Without cached `counts`, counts are taken live, bounded by `count_seconds` when given.
+    Without cached `counts`, counts are taken live, bounded by `count_seconds` when given;
+    with `live_counts=False` not at all: the counts are `pending` (pages under load never
+    wait on a count, the background read fills them in).
     """
     with open_readonly(path) as conn:
         tables = inspect.existing_tables(conn)
         states = inspect.table_states(tables)
-        if counts is None:
+        if counts is None and not live_counts:
+            counts = inspect.pending_counts(tables)
+        elif counts is None:
             counts = inspect.vault_row_counts(conn, seconds=count_seconds, tables=tables)
         report: Report = {
             "path": path,
@@ -60,13 +66,19 @@ def isolation_if_migrated(path, seconds=None):
 
 
 @_operator_errors
-def full_snapshot(path: str, progress: Progress | None = None) -> SnapshotPayload:
-    """The slow part, for the background: exact counts, quick_check and object sizes."""
+def full_snapshot(path: str, progress: Progress | None = None,
+                  counted: Callable[[VaultCounts], None] | None = None) -> SnapshotPayload:
+    """The slow part, for the background: exact counts, quick_check and object sizes.
+
+    `counted(counts)` is called as soon as the counts are in (seconds, where the rest can take
+    minutes on a big file), so pages can show them before the read ends."""
     report = progress or (lambda *a: None)
     started = time.monotonic()
     with open_readonly(path) as conn:
         report("counts", 0, 4, "counting rows per vault")
         counts = inspect.vault_row_counts(conn)
+        if counted:
+            counted(counts)
         report("integrity", 1, 4, "running quick_check")
         integrity = inspect.integrity(conn)
         report("sizes", 2, 4, "measuring table and index sizes")

@@ -32,6 +32,7 @@ class VaultCounts(TypedDict):
     distinct_vaults: int
     total_rows: int
     blank_vault_rows: int
+    pending: NotRequired[bool]  # nothing counted yet (counted_at ""): pages show "counting…"
 
 
 class LockState(TypedDict):
@@ -45,6 +46,14 @@ class AppliedMigration(TypedDict):
     id: str
     applied_at: str
     checksum: str
+
+
+class FileFacts(TypedDict):
+    """The part of DatabaseHealth that moves every moment: read live, never cached."""
+    size_bytes: int
+    modified_at: str
+    wal_size_bytes: int | None
+    lock: LockState
 
 
 class DatabaseHealth(TypedDict):

@@ -77,6 +77,25 @@ def record_request(request, action, *, outcome, target="", parameters=None, mess
                   parameters=parameters, message=message, duration=duration, job=job)
 
 
+# Posted fields that are plumbing, not the operator's input.
+_FORM_PLUMBING = ("csrfmiddlewaretoken", "next")
+
+
+def form_errors_text(form):
+    """Every error of a bound form, as the one line the operator was shown."""
+    return " ".join(e for errors in form.errors.values() for e in errors)
+
+
+def record_refused_input(request, action, *, form=None, message="", target=""):
+    """Audit input the site refused (a form error, a wrong typed confirmation, a refused
+    preview): what was posted (files by name only, secrets redacted) and why."""
+    posted = {k: request.POST.get(k) for k in request.POST if k not in _FORM_PLUMBING}
+    posted.update({k: f"(file {f.name}, {f.size} bytes)" for k, f in request.FILES.items()})
+    text = message or (form_errors_text(form) if form is not None else "")
+    return record_request(request, action, outcome=AuditRecord.Outcome.REFUSED, target=target,
+                          parameters=posted, message=text)
+
+
 def record_job(job, outcome, message="", duration=None):
     """Write the audit record of a job's request or outcome, copying who and what from the job."""
     return record(job.kind, Actor.of_job(job), outcome=outcome, target=job.db_path,

@@ -1,4 +1,5 @@
 """Settings, all from the environment (12-factor, django-environ). See README "Configuration"."""
+from datetime import timedelta
 import zoneinfo
 from pathlib import Path
 
@@ -52,6 +53,15 @@ except ValueError as exc:
         "Write it as name=path,name=path (e.g. staging=/srv/stage/metamorph.db).") from None
 if METAMORPH_DATABASES:
     METAMORPH_DATABASE_PATH = METAMORPH_DATABASES[0][1]
+# /metrics answers only with `Authorization: Bearer <METRICS_TOKEN>`; unset, /metrics is off (404).
+METRICS_TOKEN = _env(env.str, "METRICS_TOKEN", default="")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("METRICS_TOKEN is shorter than 16 characters: use a long random "
+                               "value (python -c 'import secrets; print(secrets.token_urlsafe(32))').")
+# The Vaults page warns when the newest verified backup of the file is older than this (0: never).
+BACKUP_MAX_AGE_HOURS = _env(env.float, "BACKUP_MAX_AGE_HOURS", default=26.0)
+if BACKUP_MAX_AGE_HOURS < 0:
+    raise ImproperlyConfigured("BACKUP_MAX_AGE_HOURS must be 0 (no warning) or more.")
 # Longest a page may spend counting before it shows "more than N" and counts in the background.
 METAMORPH_PAGE_QUERY_SECONDS = _env(env.float, "METAMORPH_PAGE_QUERY_SECONDS", default=1.0)
 
@@ -65,6 +75,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_tasks_db",
+    "axes",
     "metamorph_admin",
     "vaults",
     "migrations_ui",
@@ -83,6 +94,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "metamorph_admin.urls"
@@ -110,6 +123,10 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Worker and web write job progress at once: wait for the lock instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20})
+# A web process keeps its connection to the dashboard's database (opening one per request
+# was a visible share of a cached page's cost under load); a broken one is replaced.
+DATABASES["default"].setdefault("CONN_MAX_AGE", 300)
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
@@ -118,6 +135,28 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Login throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one username
+# that username is locked out for LOGIN_LOCKOUT_MINUTES, from every address (an attacker
+# switching addresses gets no more tries); `manage.py axes_reset_username NAME` lifts it early.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend",
+                           "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = _env(env.int, "LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_LOCKOUT_MINUTES = _env(env.float, "LOGIN_LOCKOUT_MINUTES", default=15.0)
+if AXES_FAILURE_LIMIT < 1 or LOGIN_LOCKOUT_MINUTES <= 0:
+    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT must be 1 or more and LOGIN_LOCKOUT_MINUTES "
+                               "more than 0. See .env.example.")
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# axes.W006 asks for ip_address too. Failures are counted per username across every address,
+# user agent and cookie, so rotating them gains nothing; an address lock would instead lock out
+# every operator behind one reverse proxy after anyone's five typos.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_RESET_ON_SUCCESS = True
+# Attempts during a lockout do not extend it: the real operator knows when it ends.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False  # the audit trail records failures and lockouts (metamorph_admin.login_audit)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "vaults:dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -159,7 +198,9 @@ SECURE_HSTS_SECONDS = _env(env.int, "SECURE_HSTS_SECONDS", default=0)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"one_line_refusals": {"()": "metamorph_admin.log_filters.OneLineRefusals"}},
+    "handlers": {"console": {"class": "logging.StreamHandler",
+                             "filters": ["one_line_refusals"]}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     # Task state changes are in the Job rows; the worker need not print them too.
     "loggers": {"django.tasks": {"level": "WARNING"}},

@@ -12,7 +12,7 @@ from metamorph_admin.view_helpers import redirect_next
 from metamorph_admin.forms import AuditFilterForm, JobFilterForm
 from metamorph_admin.models import AuditRecord, Job
 from metamorph_admin.permissions import permission_required, require_perm
-from metamorph_admin import audit, interrupted, jobs, kinds, locks
+from metamorph_admin import audit, databases, interrupted, jobs, kinds, locks
 
 PAGE_SIZE = 50
 
@@ -84,6 +84,8 @@ def start_job(request, kind):
         if not form.is_valid():
             for errors in form.errors.values():
                 messages.error(request, " ".join(errors))
+            audit.record_refused_input(request, kind, form=form,
+                                       target=databases.current().path)
             return redirect_next(request)
         params = form.cleaned_data
     try:

@@ -57,6 +57,13 @@ class BackupForm(forms.Form):
     compress = forms.BooleanField(required=False, label="gzip the verified copy")
     keep = forms.IntegerField(min_value=1, max_value=1000, required=False,
                               label="Keep only the newest N verified backups")
+    verify = forms.ChoiceField(choices=[
+        ("full", "full: integrity_check (every page and index entry; slower on big files)"),
+        ("quick", "quick: quick_check (much faster; a restore still runs the full check)")],
+        initial="full", required=False, label="Check the copy with")
+
+    def clean_verify(self):
+        return self.cleaned_data.get("verify") or "full"
 
 
 class BackupNameForm(forms.Form):

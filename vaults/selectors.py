@@ -7,10 +7,12 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from metamorph import inspect, report, schema
+from metamorph import checks, inspect, schema
+from metamorph.backup import newest_verified
 from metamorph_admin import kinds
 from metamorph_admin.models import Job
 from metamorph_admin import databases
+from vaults import page_cache
 from vaults.models import Snapshot
 
 
@@ -20,14 +22,14 @@ def metamorph_path():
 
 
 def latest_snapshot(db_path, kind=Snapshot.Kind.COUNTS):
-    return Snapshot.objects.filter(db_path=db_path, kind=kind,
-                                   state=Snapshot.State.DONE).first()
+    return page_cache.light(Snapshot.objects.filter(db_path=db_path, kind=kind,
+                                          state=Snapshot.State.DONE)).first()
 
 
 def pending_snapshot(db_path, kind=Snapshot.Kind.COUNTS):
-    return Snapshot.objects.filter(
+    return page_cache.light(Snapshot.objects.filter(
         db_path=db_path, kind=kind,
-        state__in=[Snapshot.State.QUEUED, Snapshot.State.RUNNING]).first()
+        state__in=[Snapshot.State.QUEUED, Snapshot.State.RUNNING])).first()
 
 
 def latest_integrity_job(db_path):
@@ -38,8 +40,8 @@ def latest_integrity_job(db_path):
 def last_failed_snapshot(db_path):
     """The newest finished background read, when it failed (it then replaces the last good
     one: its figures are stale)."""
-    last = Snapshot.objects.filter(
-        db_path=db_path, state__in=[Snapshot.State.DONE, Snapshot.State.FAILED]).first()
+    last = page_cache.light(Snapshot.objects.filter(
+        db_path=db_path, state__in=[Snapshot.State.DONE, Snapshot.State.FAILED])).first()
     return last if last and last.state == Snapshot.State.FAILED else None
 
 
@@ -133,21 +135,28 @@ def changing_job(db_path):
     return Job.objects.for_file(db_path).of_kinds(_mutating_kinds()).in_progress().first()
 
 
+def _failed_read(failed):
+    """The integrity entry a failed background read puts in place of the last good one's."""
+    when = failed.finished_at
+    return {"ok": False, "check": "quick_check", "seconds": None,
+            "failed_at": when.isoformat() if when else None,
+            "messages": [f"the background read of {when:%Y-%m-%d %H:%M:%S} UTC failed: "
+                         f"{failed.error}" if when else f"the background read failed: "
+                         f"{failed.error}"]}
+
+
 def overview(db_path):
-    """The report for the pages: counts from the last background read, else a bounded live one."""
-    snap = latest_snapshot(db_path)
+    """The report for the pages: counts from the last background read, else pending (the
+    page says "counting…" and the background read fills them in); never a live count. A read
+    that failed after it replaces its "integrity ok": the page shows the failure instead."""
+    snap = page_cache.counts_snapshot(db_path)
     failed = last_failed_snapshot(db_path)
-    payload = snap.payload if snap else {}
-    integrity = payload.get("integrity")
-    if failed:
-        # A failed read replaces the last good one's "integrity ok": never hide behind it.
-        integrity = {"ok": False, "check": "quick_check", "seconds": None, "failed_at":
-                     failed.finished_at.isoformat() if failed.finished_at else None,
-                     "messages": [f"the background read of {failed.finished_at:%Y-%m-%d %H:%M:%S}"
-                                  f" UTC failed: {failed.error}"]}
-    data = report.build_report(db_path, counts=payload.get("counts"), integrity=integrity,
-                               sizes=payload.get("sizes"), isolation=payload.get("isolation"),
-                               count_seconds=settings.METAMORPH_PAGE_QUERY_SECONDS)
+    data = page_cache.cached_report(db_path, snap)
+    if failed is not None:
+        data = dict(data, integrity=_failed_read(failed))
+        data["checks"] = checks.run_checks(data)
+    if snap is not None and snap.state != Snapshot.State.DONE:
+        snap = None  # early counts of a read still running: the page shows it as pending
     mtime = datetime.fromtimestamp(os.stat(db_path).st_mtime, UTC)
     changed = by_job = False
     if snap and snap.finished_at:
@@ -192,6 +201,34 @@ def vault_page(counts, vault):
     total = sum(r["rows"] for r in rows)
     return {"vault": vault, "rows": rows, "total": total,
             "exists": any(v == vault for v, _ in counts["vaults"])}
+
+
+def _hours(seconds):
+    hours = seconds / 3600
+    return f"{hours:.0f} hours" if hours < 72 else f"{hours / 24:.0f} days"
+
+
+def backup_age_finding(db_path, backup_dir=None):
+    """A warning finding when the newest verified backup of `db_path` is older than
+    BACKUP_MAX_AGE_HOURS (or there is none); None when fresh enough or the warning is off."""
+    limit = settings.BACKUP_MAX_AGE_HOURS
+    if not limit:
+        return None
+    newest = newest_verified(backup_dir or databases.for_path(db_path).backup_dir,
+                             source_path=db_path)
+    fix = ("Back up now on the Backups page, and schedule `python manage.py backupdb --keep N` "
+           "(README: Scheduled backups).")
+    if newest is None:
+        return {"id": "backup_age", "title": "No verified backup", "status": "warning",
+                "detail": "This file has no verified backup in the backup directory.",
+                "cause": "No backup was taken, or none was verified.", "fix": fix}
+    if newest["age_seconds"] <= limit * 3600:
+        return None
+    return {"id": "backup_age", "title": "Backup too old", "status": "warning",
+            "detail": f"The newest verified backup ({newest['name']}) is "
+                      f"{_hours(newest['age_seconds'])} old; the limit is {limit:g} hours "
+                      "(BACKUP_MAX_AGE_HOURS).",
+            "cause": "Scheduled backups are not running, or failing.", "fix": fix}
 
 
 @dataclass(frozen=True)

@@ -8,30 +8,18 @@ from django.utils import timezone
 from django_htmx.http import HttpResponseClientRefresh
 from django.views.decorators.http import require_GET, require_POST
 
-from metamorph.errors import MetamorphError
 from metamorph_admin.models import AuditRecord
 from metamorph_admin.permissions import require_perm
 from metamorph_admin import audit
 from metamorph_admin.view_helpers import metamorph_page, redirect_next
 from vaults import charts, selectors
-from vaults.models import Snapshot
 from vaults.services import snapshots
 
 PAGE_SIZE = 50
 
 
 def _overview():
-    db_path = selectors.metamorph_path()
-    try:
-        data = selectors.overview(db_path)
-    except MetamorphError:
-        snapshots.request_if_outdated(db_path)  # so every page learns of the problem
-        raise
-    if data.needs_snapshot:
-        data.pending = snapshots.request_snapshot(db_path)
-        if data.pending.state == Snapshot.State.DONE:  # the immediate backend ran it already
-            data = selectors.overview(db_path)
-    return data
+    return snapshots.page_overview(selectors.metamorph_path())
 
 
 def _int(value, default):
@@ -64,7 +52,8 @@ def dashboard(request):
         "not_migrated": [(t, counts["tables"][t]) for t, s in states.items() if s == "not-migrated"],
         "absent": [t for t, s in states.items() if s == "absent"],
         "chart": charts.bar_chart(counts["vaults"]), "chart_title": "Largest vaults by rows",
-        "problems": [f for f in data.report["checks"] if f["status"] in ("error", "warning")],
+        "problems": [f for f in data.report["checks"] if f["status"] in ("error", "warning")]
+        + [f for f in [selectors.backup_age_finding(data.report["path"])] if f],
         "check_actions": selectors.check_actions(data.report["checks"]),
     })
 

@@ -10,10 +10,11 @@ from metamorph_admin import databases, kinds
 from metamorph_admin.models import Job
 from metamorph_admin.permissions import require_perm
 from metamorph_admin import audit
-from vaults import forms, selectors
+from vaults import forms, page_cache, selectors
 from metamorph import remap
 from vaults.models import RemapPlanRecord
 from vaults.services import remap as remap_service
+from vaults.services import snapshots
 from vaults.services.plan_state import plan_state
 from metamorph_admin.view_helpers import metamorph_page
 
@@ -22,7 +23,7 @@ RECENT = 20
 
 
 def _owner_sources(db_path, source):
-    return remap.discover_owner_sources(db_path, source)
+    return page_cache.owner_sources(db_path, source)
 
 
 def _page(request, bound=None, kind=None, status=200):
@@ -32,13 +33,16 @@ def _page(request, bound=None, kind=None, status=200):
              "owner": forms.OwnerForm(sources=_owner_sources(db_path, source))}
     if bound is not None:
         built[kind] = bound
+    counted = snapshots.page_overview(db_path)
     return render(request, "vaults/remap.html", {
         "forms": built, "owner_sources": built["owner"].sources,
         "incomplete": remap.incomplete_plans(db_path),
         "plans": [(r, plan_state(r)) for r in
                   RemapPlanRecord.objects.filter(db_path=db_path)[:RECENT]],
         "db_name": databases.confirmation_word(),
-        "audit": remap.isolation_audit(db_path, seconds=2.0)}, status=status)
+        # From the background read (never a live audit in the request: seconds on a big file).
+        "audit": counted.report["isolation"], "audit_pending": counted.snapshot is None},
+        status=status)
 
 
 @require_GET
@@ -58,11 +62,13 @@ def remap_preview(request, kind):
              } if kind == "owner" else {}
     form = FORMS[kind](request.POST, request.FILES, **extra)
     if not form.is_valid():
+        audit.record_refused_input(request, "remap-preview", form=form, target=db_path)
         return _page(request, form, kind)
     try:
         record = remap_service.preview(db_path, form.rule(), request.user.get_username())
     except remap_service.MetamorphError as exc:
         form.add_error(None, str(exc))
+        audit.record_refused_input(request, "remap-preview", message=str(exc), target=db_path)
         return _page(request, form, kind)
     audit.record_request(request, "remap-preview", target=db_path,
                          parameters={"plan_id": record.plan_id, "rule": record.description},

@@ -16,9 +16,12 @@ MAX_LABEL = 200
 
 
 def run_backup(db_path, backup_dir, label="", compress=False, keep=None, progress=None,
-               source=None):
+               verify="full", source=None):
     """Copy the live database online into a verified backup; return its manifest.
 
+    `verify`: "full" checks the copy with integrity_check, "quick" with quick_check (much
+    faster on big files; a restore still runs the full check first). Either runs beside the
+    sha256 of the copy, not after it.
     `source`: a connection holding the database's lock exclusively, to copy through (a
     forced restore's safety backup); by default the copy opens its own read-only connection.
     With `source` the file itself is never opened here: closing any descriptor of it would
@@ -32,6 +35,7 @@ def run_backup(db_path, backup_dir, label="", compress=False, keep=None, progres
     if source is None:
         check_file(db_path)
     label, keep = _clean_label(label), check_keep(keep)
+    check = copier.check_name(verify)
     warnings = files.prepare_dir(backup_dir)
     leftovers = files.clean_partials(backup_dir) + manifests.clean_orphans(backup_dir)
     needed = files.source_bytes(db_path) * (2 if compress else 1) + 1024 ** 2
@@ -39,7 +43,8 @@ def run_backup(db_path, backup_dir, label="", compress=False, keep=None, progres
     data = work.new("db")  # proves files can be created there before anything else
     try:
         files.check_free_space(backup_dir, needed)
-        manifest = _verified_copy(db_path, data, label, warnings, report, through=source)
+        manifest = _verified_copy(db_path, data, label, warnings, report, check,
+                                  through=source)
         if compress:
             data = _compress(work, data, manifest, report)
         path = _publish(backup_dir, work, data, manifest, report)
@@ -63,7 +68,7 @@ def _clean_label(label):
     return text[:MAX_LABEL]
 
 
-def _verified_copy(db_path, data, label, warnings, report, through=None):
+def _verified_copy(db_path, data, label, warnings, report, check, through=None):
     source = {"size_bytes": files.source_bytes(db_path)}
     report("copy", 0, source["size_bytes"], "starting the online copy")
     started = time.monotonic()
@@ -73,10 +78,8 @@ def _verified_copy(db_path, data, label, warnings, report, through=None):
     files.fsync_file(data)
     copy["copy_seconds"] = _since(started)  # with the fsync, as `cp` + fsync is measured
     started = time.monotonic()
-    report("verify", 0, os.path.getsize(data), "computing sha256 of the copy")
-    sha = copier.sha256_file(data, report, "verify")
-    report("integrity", 0, 1, "running integrity_check on the copy")
-    problems = copier.integrity_problems(data)
+    report("verify", 0, os.path.getsize(data), f"computing sha256 and {check} of the copy")
+    sha, problems = copier.hash_and_check(data, report, "verify", check)
     if problems:
         raise BackupCorrupt(db_path, problems)
     verify_seconds, started = _since(started), time.monotonic()
@@ -85,7 +88,8 @@ def _verified_copy(db_path, data, label, warnings, report, through=None):
     facts["count_seconds"] = _since(started)
     manifest = manifests.build(
         created_at=created_at, label=label, db_path=db_path, source=source, copy=copy,
-        facts=facts, database_sha256=sha, warnings=warnings, verify_seconds=verify_seconds)
+        facts=facts, database_sha256=sha, warnings=warnings, verify_seconds=verify_seconds,
+        check=check)
     manifests.record_file(manifest, data)
     return manifest
 

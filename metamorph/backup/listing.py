@@ -51,6 +51,8 @@ def _describe(entry):
                                if isinstance(r, dict)],
         "sha256": m.get("sha256"), "source_path": m.get("source_path"),
         "last_verification": m.get("last_verification"), "has_manifest": bool(manifest),
+        # Manifests written before --verify existed were all checked in full.
+        "verify_mode": m.get("verify_mode", "full") if manifest else None,
     }
 
 
@@ -106,3 +108,33 @@ def latest_verified_backup(backup_dir, max_age_hours=None, source_path=None):
                          or os.path.realpath(manifest.get("source_path") or "") == wanted):
             return entry["path"], created, manifest
     return None
+
+
+_NEWEST_CACHE: dict[tuple, dict | None] = {}
+
+
+def newest_verified(backup_dir, source_path=None):
+    """The list entry of the newest verified backup (of `source_path` when given), or None.
+
+    Pages and /metrics ask this on every request: the answer is kept per directory state
+    (its mtime changes when a backup, a manifest rewrite or a deletion lands), so manifests
+    are read again only after the directory changed. `age_seconds` is recomputed each call.
+    """
+    backup_dir = os.path.abspath(backup_dir)
+    try:
+        stamp = os.stat(backup_dir).st_mtime_ns
+    except OSError:
+        return None
+    wanted = os.path.realpath(source_path) if source_path else None
+    key = (backup_dir, stamp, wanted)
+    if key not in _NEWEST_CACHE:
+        entry = next((e for e in list_backups(backup_dir) if e["state"] == "verified" and (
+            wanted is None or os.path.realpath(e["source_path"] or "") == wanted)), None)
+        if len(_NEWEST_CACHE) > 16:
+            _NEWEST_CACHE.clear()
+        _NEWEST_CACHE[key] = entry
+    entry = _NEWEST_CACHE[key]
+    if entry is None:
+        return None
+    created = datetime.fromisoformat(entry["created_at"])
+    return dict(entry, age_seconds=max(0.0, (manifests.utc_now() - created).total_seconds()))

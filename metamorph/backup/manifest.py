@@ -22,7 +22,7 @@ def utc_now():
 
 
 def build(*, created_at, label, db_path, source, copy, facts, database_sha256, verify_seconds,
-          warnings):
+          warnings, check="integrity_check"):
     """The manifest of an uncompressed, verified copy (name and file facts come later)."""
     return {
         "format_version": FORMAT_VERSION,
@@ -39,7 +39,9 @@ def build(*, created_at, label, db_path, source, copy, facts, database_sha256, v
         "page_count": facts["page_count"],
         "database_size_bytes": facts["page_size"] * facts["page_count"],
         "database_sha256": database_sha256,
-        "integrity_check": "ok",
+        "integrity_check": "ok",  # the check below passed (kept for older readers)
+        "verify_mode": "quick" if check == "quick_check" else "full",
+        "verify_check": check,
         "compressed": False,
         "sha256": database_sha256,
         "backup_size_bytes": None,

@@ -43,11 +43,9 @@ def check_against_manifest(path, manifest, work, report, keep_inner=False):
     if manifest.get("compressed"):
         actual, inner_ok, problems, db_path = _check_compressed(path, manifest, work, report)
     else:
-        report("verify", 0, os.path.getsize(path), "computing sha256")
-        actual = copier.sha256_file(path, report, "verify")
+        report("verify", 0, os.path.getsize(path), "computing sha256 and integrity_check")
+        actual, problems = copier.hash_and_check(path, report, "verify")
         inner_ok, db_path = True, path
-        report("integrity", 0, 1, "running integrity_check")
-        problems = copier.integrity_problems(path)
     if problems:
         state, message = "corrupt", "integrity check fails: " + "; ".join(problems[:3])
     elif actual != manifest["sha256"] or not inner_ok:

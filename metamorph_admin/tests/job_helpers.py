@@ -16,8 +16,8 @@ from metamorph.errors import MetamorphError
 from metamorph_admin.tests.commands import ROOT, manage
 
 
-def user_with_role(role, username=None):
-    user = User.objects.create_user(username or f"{role}-user", password="pw")
+def user_with_role(role, username=None, password="pw"):
+    user = User.objects.create_user(username or f"{role}-user", password=password)
     if role:
         user.groups.add(Group.objects.get(name=role))
     return user

@@ -163,3 +163,31 @@ def test_restorebackup_refuses_path_tricks_and_unverified_names(run, metamorph_d
 def test_backupdb_rejects_keep_zero(run, metamorph_db):
     result = run("backupdb", "--db", metamorph_db("legacy"), "--keep", "0")
     assert result.returncode != 0 and "--keep must be 1 or more" in result.stderr
+
+
+def test_backupdb_verify_quick_is_recorded_in_the_manifest_and_the_list(run, metamorph_db):
+    path = metamorph_db("migrated")
+    quick = run("backupdb", "--db", path, "--verify", "quick", "--json")
+    assert quick.returncode == 0, quick.stderr
+    manifest = json.loads(quick.stdout)
+    assert (manifest["verify_mode"], manifest["verify_check"]) == ("quick", "quick_check")
+    full = run("backupdb", "--db", path, "--label", "full one")
+    assert full.returncode == 0, full.stderr
+    assert "verified (integrity_check ok)" in full.stdout
+    entries = json.loads(run("listbackups", "--json").stdout)
+    by_label = {e["label"]: e for e in entries}
+    assert by_label["full one"]["verify_mode"] == "full"
+    assert by_label[""]["verify_mode"] == "quick"
+    assert {e["state"] for e in entries} == {"verified"}
+    text = run("listbackups").stdout
+    assert "quick check" in text and "full check" in text
+    with open(run.backups / (manifest["name"] + ".json")) as fh:
+        on_disk = json.load(fh)
+    assert on_disk["verify_mode"] == "quick" and on_disk["sha256"] == digest(
+        run.backups / manifest["name"])
+
+
+def test_backupdb_refuses_an_unknown_verify_mode(run, metamorph_db):
+    result = run("backupdb", "--db", metamorph_db("migrated"), "--verify", "none")
+    assert result.returncode != 0 and "invalid choice: 'none'" in result.stderr
+    assert not run.backups.exists() or not list(run.backups.iterdir())

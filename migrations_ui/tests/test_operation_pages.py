@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from conftest import sql
-from metamorph_admin.models import Job
+from metamorph_admin.models import AuditRecord, Job
 from metamorph_admin.tests.job_helpers import user_with_role
 
 
@@ -106,6 +106,44 @@ def test_operator_cannot_restore_but_admin_can_with_the_typed_name(client, db, l
     job = Job.objects.get(kind="restore")
     assert job.state == "succeeded", job.error
     assert sql(path, "SELECT COUNT(*) FROM sessions")[0][0] > 0
+
+
+def test_a_wrong_typed_confirmation_is_audited_as_refused_with_what_was_typed(client, db,
+                                                                             live_db):
+    path = live_db("legacy")
+    login(client, "admin")
+    start(client, "restore", confirm="metamorph.db", name="metamorph-backup-20260101-000000.db",
+          next="/backups/")
+    record = AuditRecord.objects.get()
+    assert (record.action, record.outcome, record.actor) == ("restore", "refused", "admin-user")
+    assert record.target == path
+    assert record.message == (f"Type the database file name exactly ({path.rsplit('/', 1)[1]}) "
+                              "to confirm.")
+    assert record.parameters == {"confirm": "metamorph.db",
+                                 "name": "metamorph-backup-20260101-000000.db"}
+    assert not Job.objects.exists()
+
+
+def test_an_out_of_range_form_value_is_audited_as_refused(client, db, live_db):
+    live_db("migrated")
+    login(client, "operator")
+    start(client, "backup", keep="0")
+    record = AuditRecord.objects.get()
+    assert (record.action, record.outcome) == ("backup", "refused")
+    assert "greater than or equal to 1" in record.message and record.parameters["keep"] == "0"
+
+
+def test_the_backup_form_offers_a_quick_check_and_the_list_shows_it(client, db, live_db):
+    live_db("migrated")
+    login(client, "operator")
+    page = client.get(reverse("migrations_ui:backups")).content.decode()
+    assert 'name="verify"' in page and "quick_check" in page
+    start(client, "backup", verify="quick", label="nightly")
+    job = Job.objects.get()
+    assert job.state == "succeeded", job.error
+    assert job.result["verify_mode"] == "quick"
+    listed = client.get(reverse("migrations_ui:backups")).content.decode()
+    assert '<span class="muted verify-mode">quick check</span>' in listed
 
 
 def test_a_checksum_from_another_build_is_shown_as_information(client, db, live_db):

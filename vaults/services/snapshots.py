@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from metamorph import report
 from metamorph.errors import MetamorphError
+from vaults import selectors
 from vaults.models import Snapshot
 
 logger = logging.getLogger(__name__)
@@ -21,11 +22,12 @@ def request_snapshot(db_path):
     """Queue a background read, unless one for the same file is already under way."""
     under_way = Snapshot.objects.filter(
         db_path=db_path, state__in=[Snapshot.State.QUEUED, Snapshot.State.RUNNING],
-        requested_at__gte=timezone.now() - STUCK_AFTER).first()
+        requested_at__gte=timezone.now() - STUCK_AFTER).defer("payload").first()
     if under_way:
         return under_way
     snap = Snapshot.objects.create(db_path=db_path)
     take_snapshot_task.enqueue(snap.id)
+    snap.refresh_from_db()  # an immediate task backend has finished it already
     return snap
 
 
@@ -51,8 +53,11 @@ def take_snapshot(snapshot_id):
     def progress(phase, done, total, message=""):
         Snapshot.objects.filter(id=snap.id).update(phase=phase, done=done, total=total)
 
+    def counted(counts):
+        Snapshot.objects.filter(id=snap.id).update(payload={"counts": counts})
+
     try:
-        payload = report.full_snapshot(snap.db_path, progress)
+        payload = report.full_snapshot(snap.db_path, progress, counted)
         state, error = Snapshot.State.DONE, ""
     except MetamorphError as exc:
         payload, state, error = {}, Snapshot.State.FAILED, str(exc)
@@ -72,3 +77,18 @@ def take_snapshot(snapshot_id):
 def take_snapshot_task(snapshot_id):
     """The worker's entry point (django.tasks): one queued background read."""
     take_snapshot(snapshot_id)
+
+
+def page_overview(db_path):
+    """What a page shows: the cached report, queueing a recount when it has none or the file
+    changed since (an immediate task backend answers with the new counts at once)."""
+    try:
+        data = selectors.overview(db_path)
+    except MetamorphError:
+        request_if_outdated(db_path)  # the background read records the problem for every page
+        raise
+    if data.needs_snapshot:
+        data.pending = request_snapshot(db_path)
+        if data.pending.state == Snapshot.State.DONE:
+            data = selectors.overview(db_path)
+    return data

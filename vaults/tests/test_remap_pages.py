@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from conftest import sql
-from metamorph_admin.models import Job
+from metamorph_admin.models import AuditRecord, Job
 from metamorph_admin.tests.job_helpers import user_with_role
 from vaults.models import RemapPlanRecord
 
@@ -150,6 +150,22 @@ def test_fast_commits_need_the_backup_first(admin, settings, metamorph_db):
     assert job.state == "succeeded", job.error
     assert job.result["durability"] == "fast" and job.result["backup"]
     assert default_rows(path) == 0
+
+
+def test_refused_previews_are_audited_with_the_reason_and_the_file_by_name(admin, settings,
+                                                                          metamorph_db):
+    path = use(settings, metamorph_db("migrated"))
+    preview_move(admin, "alice:bob")
+    upload = SimpleUploadedFile("map.csv", b"user,vault\nx,alice\n", content_type="text/csv")
+    admin.post(reverse("vaults:remap_preview", args=["mapping"]),
+               {"source": "default-vault", "mapping": upload})
+    bad_target, bad_csv = AuditRecord.objects.order_by("id")
+    assert (bad_target.action, bad_target.outcome, bad_target.target) == (
+        "remap-preview", "refused", path)
+    assert bad_target.parameters == {"source": "default-vault", "target": "alice:bob"}
+    assert "session keys" in bad_target.message
+    assert bad_csv.parameters == {"source": "default-vault", "mapping": "(file map.csv, 19 bytes)"}
+    assert "line 1" in bad_csv.message
 
 
 def test_a_real_files_preview_names_found_ids_and_unattributable_rows(admin, settings,

@@ -3,10 +3,15 @@ import json
 import os
 import sqlite3
 import stat
+import threading
 from datetime import datetime, timezone
 
+import pytest
+
 from metamorph import backup
+from metamorph import errors as backup_errors
 from metamorph import schema
+from metamorph.backup import copy as copier
 
 from .conftest import integrity, sha256, table_counts
 
@@ -143,3 +148,37 @@ def test_backup_of_a_wal_database_is_a_single_standalone_file(source, backup_dir
     assert result["journal_mode"] == "wal"
     assert table_counts(result["path"]) == expected
     assert sorted(os.listdir(backup_dir)) == [result["name"], result["name"] + ".json"]
+
+
+def test_the_sha256_and_the_check_run_side_by_side_not_one_after_the_other(source,
+                                                                            monkeypatch):
+    check_started, hash_reported = threading.Event(), threading.Event()
+    met = {}
+    real = copier.integrity_problems
+
+    def check(path, pragma="integrity_check"):
+        check_started.set()
+        met["check saw the hash running"] = hash_reported.wait(timeout=20)
+        return real(path, pragma)
+
+    def progress(phase, done, total, message=""):
+        if phase == "verify" and not hash_reported.is_set():
+            met["hash saw the check running"] = check_started.wait(timeout=20)
+            hash_reported.set()
+
+    monkeypatch.setattr(copier, "integrity_problems", check)
+    sha, problems = copier.hash_and_check(source, progress, "verify", "quick_check")
+    assert met == {"check saw the hash running": True, "hash saw the check running": True}
+    assert (sha, problems) == (sha256(source), [])
+
+
+def test_verify_quick_runs_quick_check_and_is_recorded(source, backup_dir):
+    made = backup.run_backup(source, backup_dir, verify="quick")
+    assert (made["verify_mode"], made["verify_check"]) == ("quick", "quick_check")
+    assert [e["verify_mode"] for e in backup.list_backups(backup_dir)] == ["quick"]
+
+
+def test_an_unknown_verify_mode_is_refused_before_anything_is_written(source, backup_dir):
+    with pytest.raises(backup_errors.BackupInvalidOption, match="--verify must be full or quick"):
+        backup.run_backup(source, backup_dir, verify="fast")
+    assert not os.path.exists(backup_dir) or not os.listdir(backup_dir)

@@ -22,7 +22,9 @@ class Command(OperationCommand):
             self.stdout.write("No backups yet: `python manage.py backupdb` takes one.")
         for e in entries:
             age_h = e["age_seconds"] / 3600
-            self.stdout.write(f"{e['name']:<44} {e['state']:<11} {e['size_bytes']:>12} bytes "
+            mode = f"{e['verify_mode']} check" if e.get("verify_mode") else "-"
+            self.stdout.write(f"{e['name']:<44} {e['state']:<11} {mode:<11} "
+                              f"{e['size_bytes']:>12} bytes "
                               f"{age_h:7.1f} h old  rows {e['total_rows'] or '-':>9}  "
                               f"{e['label'] or ''}")
             if e.get("problem"):

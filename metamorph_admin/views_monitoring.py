@@ -1,0 +1,96 @@
+"""/metrics (Prometheus, bearer token) and /healthz (the dashboard itself): no login pages.
+
+Neither reveals a path, a vault's data or a secret beyond what its caller is allowed:
+/healthz says only ok/degraded/down per check; /metrics needs METRICS_TOKEN.
+"""
+import hmac
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.db import DatabaseError, connection
+from django.http import HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from metamorph.connection import check_file
+from metamorph.errors import MetamorphError
+from metamorph_admin import databases
+from metamorph_admin import metrics as metrics_registry
+from metamorph_admin.models import Job
+
+logger = logging.getLogger(__name__)
+# A web job still queued after this long means no task worker is taking jobs.
+WORKER_STALLED_AFTER = timedelta(minutes=5)
+
+
+def _bearer(request):
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+@never_cache
+@login_not_required
+@require_GET
+def metrics(request):
+    """Prometheus text for the configured Metamorph file; 404 while METRICS_TOKEN is unset."""
+    expected = settings.METRICS_TOKEN
+    if not expected:
+        return HttpResponse("Metrics are off: set METRICS_TOKEN to turn /metrics on (see README, "
+                            "Monitoring).\n", status=404, content_type="text/plain")
+    if not hmac.compare_digest(_bearer(request).encode(), expected.encode()):
+        logger.warning("Refused /metrics: missing or wrong bearer token (from %s)",
+                       request.META.get("REMOTE_ADDR"))
+        response = HttpResponse("A valid 'Authorization: Bearer <METRICS_TOKEN>' header is "
+                                "needed.\n", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metamorph-admin metrics"'
+        return response
+    body = metrics_registry.render([(db.name, db.path) for db in databases.configured()])
+    return HttpResponse(body, content_type=metrics_registry.CONTENT_TYPE)
+
+
+def _admin_database():
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return "ok"
+    except DatabaseError:
+        return "down"
+
+
+def _metamorph_files():
+    """"ok", or each unusable database by name with the kind of problem (never its path)."""
+    problems = []
+    for db in databases.configured():
+        try:
+            check_file(db.path)
+        except MetamorphError as exc:
+            problems.append(exc.__class__.__name__ if not databases.several()
+                            else f"{db.name}: {exc.__class__.__name__}")
+    return "; ".join(problems) or "ok"
+
+
+def _worker():
+    stalled = Job.objects.filter(state=Job.State.QUEUED,
+                                 created_at__lt=timezone.now() - WORKER_STALLED_AFTER).count()
+    return "ok" if not stalled else f"stalled: {stalled} job(s) queued for over 5 minutes"
+
+
+@never_cache
+@login_not_required
+@require_GET
+def healthz(request):
+    """Is the dashboard able to serve and run jobs? 200 ok/degraded, 503 when its own database
+    is down (a load balancer should then take it out)."""
+    checks = {"admin_database": _admin_database()}
+    if checks["admin_database"] == "ok":
+        checks["metamorph_file"] = _metamorph_files()
+        checks["task_worker"] = _worker()
+    if checks["admin_database"] != "ok":
+        status = "down"
+    else:
+        status = "ok" if all(v == "ok" for v in checks.values()) else "degraded"
+    return JsonResponse({"status": status, "checks": checks},
+                        status=503 if status == "down" else 200)
