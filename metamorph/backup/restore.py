@@ -114,8 +114,10 @@ class _Safety:
             self.report("safety-backup", done, total, f"{phase}: {message}")
         self.report("safety-backup", 0, 1, "backing up the live file under the restore's lock")
         try:
+            # quick_check, not integrity_check: the server's writes wait for this backup, the
+            # copy is page for page the live file's, and restoring it runs the full check.
             self.name = run_backup(self.db_path, self.backup_dir, label="pre-restore",
-                                   progress=nested, source=through)["name"]
+                                   progress=nested, source=through, verify="quick")["name"]
         except DamagedDatabase as exc:
             # Restoring is the cure for a damaged file: keep its pages for `.recover`
             # (outside the verified backups), then go on.

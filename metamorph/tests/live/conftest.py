@@ -9,7 +9,7 @@ from metamorph.testing.writer import set_journal_mode
 # A writer transaction may wait for an operation's lock, never longer than this.
 MAX_WRITER_WAIT = 1.0
 # A forced restore is downtime the operator chose: the server's writes wait for the safety
-# backup (copy, sha256, integrity_check, counts) and the restore, all under one lock. On these
+# backup (copy, sha256, quick_check, counts) and the restore, all under one lock. On these
 # small files that is ~0.3 s, over 1 s when the shared machine is loaded.
 FORCED_RESTORE_MAX_WAIT = 2.0
 
