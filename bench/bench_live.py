@@ -4,6 +4,7 @@ For each operation: its time alone and beside the writer (ratio), the writer's p
 longest lock wait while the operation ran, and the writer commits lost (must be 0). Raw
 sqlite3 (the backup API alone; the migration's exact DDL) is printed beside, as elsewhere.
 """
+
 import os
 import shutil
 import sqlite3
@@ -37,21 +38,25 @@ def writer_tables(db_path):
     builder dropped its foreign key (Metamorph declares none: its snapshots would fail)."""
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
-        fk = conn.execute("SELECT COUNT(*) FROM pragma_foreign_key_list('evolution_snapshots')"
-                          ).fetchone()[0]
+        fk = conn.execute(
+            "SELECT COUNT(*) FROM pragma_foreign_key_list('evolution_snapshots')"
+        ).fetchone()[0]
     finally:
         conn.close()
     if not fk:
         return None
-    print("  (this bench file predates the builder fix: evolution_snapshots declares a foreign "
-          "key Metamorph does not have, so the writer leaves that table out)")
+    print(
+        "  (this bench file predates the builder fix: evolution_snapshots declares a foreign "
+        "key Metamorph does not have, so the writer leaves that table out)"
+    )
     return [t for t in WRITTEN_TABLES if t != "evolution_snapshots"]
 
 
 def beside_writer(db_path, operation, work_dir):
     """(seconds, writer report during the operation, commits lost over the whole run)."""
-    writer = MetamorphWriter(db_path, os.path.join(work_dir, "writer"),
-                             tables=writer_tables(db_path)).start()
+    writer = MetamorphWriter(
+        db_path, os.path.join(work_dir, "writer"), tables=writer_tables(db_path)
+    ).start()
     try:
         writer.wait_for_commits(20)
         start, t0 = time.time(), time.perf_counter()
@@ -64,14 +69,20 @@ def beside_writer(db_path, operation, work_dir):
 
 
 def _print(name, alone, raw, seconds, during, whole, lost):
-    print(f"  {name:<28} alone {alone:7.2f} s  raw sqlite3 {raw:7.2f} s  beside the writer "
-          f"{seconds:7.2f} s (x{seconds / alone:.2f})")
+    print(
+        f"  {name:<28} alone {alone:7.2f} s  raw sqlite3 {raw:7.2f} s  beside the writer "
+        f"{seconds:7.2f} s (x{seconds / alone:.2f})"
+    )
     over = "" if during.max_wait < METAMORPH_TIMEOUT else "  OVER Metamorph's 5 s timeout"
-    print(f"  {'':<28} writer during it: {during.commits} commits, p99 wait "
-          f"{during.p99_wait * 1000:.0f} ms, max {during.max_wait * 1000:.0f} ms, "
-          f"{len(whole.errors)} errors{over}")
-    print(f"  {'':<28} writer commits lost: {lost} of {whole.commits} "
-          f"({'meets' if lost == 0 else 'MISSES'} the target 0)")
+    print(
+        f"  {'':<28} writer during it: {during.commits} commits, p99 wait "
+        f"{during.p99_wait * 1000:.0f} ms, max {during.max_wait * 1000:.0f} ms, "
+        f"{len(whole.errors)} errors{over}"
+    )
+    print(
+        f"  {'':<28} writer commits lost: {lost} of {whole.commits} "
+        f"({'meets' if lost == 0 else 'MISSES'} the target 0)"
+    )
 
 
 def _raw_backup(db_path, dest):
@@ -100,11 +111,14 @@ def run_backup_bench(migrated_path):
             backup.apply_retention(backups, 1, protect=made["name"])
             made = {}
             seconds, during, whole, lost = beside_writer(
-                db, lambda: made.update(backup.run_backup(db, backups)), work)
+                db, lambda: made.update(backup.run_backup(db, backups)), work
+            )
             _print("verified backup", alone, raw, seconds, during, whole, lost)
-            print(f"  {'':<28} copy {made['copy_seconds']:.2f} s ({made['copy_mode']}, "
-                  f"{made['copy_restarts']} restarts), longest read lock on the live file "
-                  f"{made['longest_read_lock_seconds']:.2f} s (the writer's wait bound)")
+            print(
+                f"  {'':<28} copy {made['copy_seconds']:.2f} s ({made['copy_mode']}, "
+                f"{made['copy_restarts']} restarts), longest read lock on the live file "
+                f"{made['longest_read_lock_seconds']:.2f} s (the writer's wait bound)"
+            )
         finally:
             _remove(db)
             shutil.rmtree(work, ignore_errors=True)
@@ -125,13 +139,16 @@ def run_migration_bench(legacy_path):
             db = _copy(legacy_path, "live-mig-writer.db")
             result = {}
             seconds, during, whole, lost = beside_writer(
-                db, lambda: result.update(run=runner.run_migrations(db)), work)
+                db, lambda: result.update(run=runner.run_migrations(db)), work
+            )
             _remove(db)
             _print("001 + 002", alone, raw, seconds, during, whole, lost)
             holds = [m.seconds for m in result["run"].migrations]
-            print(f"  {'':<28} write lock held per migration: "
-                  + ", ".join(f"{s:.2f} s" for s in holds)
-                  + " (the writer waits this long at most)")
+            print(
+                f"  {'':<28} write lock held per migration: "
+                + ", ".join(f"{s:.2f} s" for s in holds)
+                + " (the writer waits this long at most)"
+            )
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
@@ -139,4 +156,3 @@ def run_migration_bench(legacy_path):
 def run(migrated_path, legacy_path):
     run_backup_bench(migrated_path)
     run_migration_bench(legacy_path)
-

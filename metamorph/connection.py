@@ -1,4 +1,5 @@
 """Opening a Metamorph file: read-only for inspection, with time bounds and lock probing."""
+
 import fcntl
 import os
 import sqlite3
@@ -9,9 +10,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from . import schema
-from .errors import (DamagedDatabase, DatabaseLocked, DatabaseMissing, DiskFull, EmptyDatabase,
-                     InterruptedWrite, NotAFile, NotAMetamorphDatabase, NotSQLite, QueryTimedOut,
-                     ReadOnlyDatabase, UnreadableDatabase)
+from .errors import (
+    DamagedDatabase,
+    DatabaseLocked,
+    DatabaseMissing,
+    DiskFull,
+    EmptyDatabase,
+    InterruptedWrite,
+    NotAFile,
+    NotAMetamorphDatabase,
+    NotSQLite,
+    QueryTimedOut,
+    ReadOnlyDatabase,
+    UnreadableDatabase,
+)
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 # better-sqlite3 waits 5 s; inspection waits less so a page never hangs on a writer.
@@ -65,9 +77,14 @@ def open_readonly(path, timeout=READ_BUSY_TIMEOUT, require_metamorph=True):
     """Open `path` read-only (mode=ro, query_only): inspection can never write to it."""
     check_file(path)
     try:
-        conn = sqlite3.connect(readonly_uri(path), uri=True, timeout=timeout,
-                               isolation_level=None, check_same_thread=False,
-                               factory=ClosingConnection)
+        conn = sqlite3.connect(
+            readonly_uri(path),
+            uri=True,
+            timeout=timeout,
+            isolation_level=None,
+            check_same_thread=False,
+            factory=ClosingConnection,
+        )
         conn.execute("PRAGMA query_only = ON")
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.DatabaseError as exc:
@@ -104,8 +121,14 @@ def open_writable(path, timeout=WRITE_BUSY_TIMEOUT, require_metamorph=True):
     uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=rw"
     conn = None
     try:
-        conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None,
-                               check_same_thread=False, factory=ClosingConnection)
+        conn = sqlite3.connect(
+            uri,
+            uri=True,
+            timeout=timeout,
+            isolation_level=None,
+            check_same_thread=False,
+            factory=ClosingConnection,
+        )
         # The first read also rolls back a hot journal left by a killed writer.
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.DatabaseError as exc:
@@ -169,9 +192,10 @@ def time_limit(conn, seconds, what="the query"):
 @dataclass(frozen=True)
 class LockState:
     """Locks other processes hold on the file right now (SQLite's POSIX byte-range locks)."""
-    readers: int | None = None      # pid of one process holding a SHARED lock
-    writer: int | None = None       # pid holding RESERVED (a write transaction is open)
-    exclusive: int | None = None    # pid holding PENDING/EXCLUSIVE (committing)
+
+    readers: int | None = None  # pid of one process holding a SHARED lock
+    writer: int | None = None  # pid holding RESERVED (a write transaction is open)
+    exclusive: int | None = None  # pid holding PENDING/EXCLUSIVE (committing)
 
     @property
     def held(self):

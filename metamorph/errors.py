@@ -1,4 +1,5 @@
 """Errors an operator can act on: each names the cause and the next step."""
+
 from metamorph.units import human_size
 
 
@@ -162,10 +163,10 @@ class BackupNotVerified(MetamorphError):
 
     REASONS = {
         "changed": "its sha256 no longer matches its manifest: the file changed after it "
-                   "was written",
+        "was written",
         "corrupt": "it fails SQLite's integrity check or cannot be read",
         "missing-manifest": "it has no valid manifest, so nobody can tell what it holds or "
-                            "whether it is intact",
+        "whether it is intact",
     }
 
     def __init__(self, name, state, detail=""):
@@ -194,10 +195,15 @@ class DatabaseInUse(MetamorphError):
 
 class RestoreNotVerified(MetamorphError):
     def __init__(self, db_path, name, mismatches, safety_name=None):
-        shown = ", ".join(f"{t}: {got} rows, backup has {want}"
-                          for t, (want, got) in list(mismatches.items())[:5])
-        undo = (f" The database as it was before the restore is kept as {safety_name} "
-                f"(`python manage.py restorebackup {safety_name}`)." if safety_name else "")
+        shown = ", ".join(
+            f"{t}: {got} rows, backup has {want}" for t, (want, got) in list(mismatches.items())[:5]
+        )
+        undo = (
+            f" The database as it was before the restore is kept as {safety_name} "
+            f"(`python manage.py restorebackup {safety_name}`)."
+            if safety_name
+            else ""
+        )
         super().__init__(
             f"Restored {name} into {db_path}, but it does not hold what the backup's manifest "
             f"records ({shown}).{undo} Stop Metamorph, run `python manage.py vaultreport "
@@ -220,9 +226,12 @@ class DamagedDatabase(MetamorphError):
                 name = DamagedDatabase.newest_backup(path)
             except Exception:  # naming a backup is a courtesy; the problem stands without it
                 name = None
-        restore = (f"restore backup {name} (`python manage.py restorebackup {name}`, Metamorph "
-                   "stopped)" if name else "restore the newest verified backup (`python "
-                   "manage.py listbackups`, then `restorebackup NAME`, Metamorph stopped)")
+        restore = (
+            f"restore backup {name} (`python manage.py restorebackup {name}`, Metamorph stopped)"
+            if name
+            else "restore the newest verified backup (`python "
+            "manage.py listbackups`, then `restorebackup NAME`, Metamorph stopped)"
+        )
         found = f" ({found_by})" if found_by else ""
         super().__init__(
             f"The file is damaged: `{detail}` at {path}{found}. Keep it untouched and "
@@ -244,8 +253,11 @@ class BackupCorrupt(DamagedDatabase):
 
     def __init__(self, source, problems):
         real = [m for m in problems if not m.startswith("***")] or list(problems) or ["?"]
-        super().__init__(source, real[0], found_by="its fresh backup copy fails "
-                         "integrity_check, so no backup was kept")
+        super().__init__(
+            source,
+            real[0],
+            found_by="its fresh backup copy fails integrity_check, so no backup was kept",
+        )
 
 
 class UnreadableDatabase(MetamorphError):
@@ -258,6 +270,7 @@ class UnreadableDatabase(MetamorphError):
 
 
 # --- Legacy remap (metamorph/remap) -------------------------------------------------
+
 
 class RemapError(MetamorphError):
     """Base of the remap errors: nothing was written unless the message says otherwise."""
@@ -296,13 +309,15 @@ class MappingFileInvalid(RemapError):
 
     def __init__(self, problems, total=None, note=""):
         total = len(problems) if total is None else total
-        shown = "; ".join((f"line {n}: {text}" if n else text)
-                          for n, text in problems[: self.MAX_SHOWN])
+        shown = "; ".join(
+            (f"line {n}: {text}" if n else text) for n, text in problems[: self.MAX_SHOWN]
+        )
         more = f" (and {total - self.MAX_SHOWN} more)" if total > self.MAX_SHOWN else ""
         noun = "problem" if total == 1 else "problems"
         super().__init__(
             f"The mapping file has {total} {noun}, so nothing was changed: {shown}{more}. "
-            + (f"{note}. " if note else "") + "Fix the file and upload it again."
+            + (f"{note}. " if note else "")
+            + "Fix the file and upload it again."
         )
         self.problems = problems
         self.total = total

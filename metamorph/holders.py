@@ -5,6 +5,7 @@ who holds it: open file descriptors on the database, its -journal, -wal or -shm 
 and SQLite's locks on the database and its -shm (/proc/locks names every holder, even another
 user's process whose fd table we may not read, without opening the file).
 """
+
 import fcntl
 import os
 import struct
@@ -20,10 +21,11 @@ _MAX_COMMAND = 160
 @dataclass(frozen=True)
 class Holder:
     """A process that has the database (or one of its side files) open or locked."""
+
     pid: int
     command: str
-    files: tuple    # names it has open
-    locks: tuple    # names it holds a SQLite lock on
+    files: tuple  # names it has open
+    locks: tuple  # names it holds a SQLite lock on
 
     def describe(self):
         what = []
@@ -31,14 +33,15 @@ class Holder:
             what.append(f"{', '.join(self.files)} open")
         if self.locks:
             what.append(f"a lock on {', '.join(self.locks)}")
-        return (f"pid {self.pid} ({self.command or 'command line unknown'}) has "
-                + " and ".join(what))
+        return f"pid {self.pid} ({self.command or 'command line unknown'}) has " + " and ".join(
+            what
+        )
 
 
 @dataclass(frozen=True)
 class Holders:
     processes: tuple
-    unreadable: int   # processes whose open files we may not list (other users', no root)
+    unreadable: int  # processes whose open files we may not list (other users', no root)
 
     def __bool__(self):
         return bool(self.processes)
@@ -55,7 +58,7 @@ def command_line(pid):
         return ""
     # One line: an argument may hold newlines (python -c "...").
     text = " ".join(" ".join(p.decode("utf-8", "replace").split()) for p in raw.split(b"\0") if p)
-    return text if len(text) <= _MAX_COMMAND else text[:_MAX_COMMAND - 1] + "…"
+    return text if len(text) <= _MAX_COMMAND else text[: _MAX_COMMAND - 1] + "…"
 
 
 def _targets(path):
@@ -78,7 +81,7 @@ def _open_by_fd(path, exclude):
             unreadable += 1
             continue
         except OSError:
-            continue   # the process ended meanwhile
+            continue  # the process ended meanwhile
         for fd in fds:
             try:
                 name = targets.get(os.readlink(f"/proc/{pid}/fd/{fd}"))
@@ -152,7 +155,13 @@ def processes_holding(path):
     for pid, name in _lock_holders(path):
         if pid != me:
             locks.setdefault(pid, set()).add(name)
-    holders = tuple(Holder(pid, command_line(pid), tuple(sorted(found.get(pid, ()))),
-                           tuple(sorted(locks.get(pid, ()))))
-                    for pid in sorted(set(found) | set(locks)))
+    holders = tuple(
+        Holder(
+            pid,
+            command_line(pid),
+            tuple(sorted(found.get(pid, ()))),
+            tuple(sorted(locks.get(pid, ()))),
+        )
+        for pid in sorted(set(found) | set(locks))
+    )
     return Holders(holders, unreadable)

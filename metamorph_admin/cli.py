@@ -1,4 +1,5 @@
 """Run a job from a management command: a terminal progress bar, a Job row and an audit record."""
+
 import argparse
 import getpass
 import json
@@ -8,12 +9,11 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from metamorph_admin import databases
-from metamorph_admin.progress import TerminalProgress
-from metamorph_admin.models import Job, Origin
-from metamorph_admin import jobs
 from metamorph.connection import translate_error
 from metamorph.errors import MetamorphError
+from metamorph_admin import databases, jobs
+from metamorph_admin.models import Job, Origin
+from metamorph_admin.progress import TerminalProgress
 
 
 class OperationCommand(BaseCommand):
@@ -61,15 +61,24 @@ def _path_or_default(options):
 def add_db_argument(parser, *, backup_dir=False):
     """--database NAME or --db PATH: the Metamorph file a command works on (and --dir DIR)."""
     names = ", ".join(db.name for db in databases.configured())
-    parser.add_argument("--database", metavar="NAME",
-                        help=f"a configured database by name ({names}; default: the first of "
-                             "METAMORPH_DATABASES, else METAMORPH_DATABASE_PATH)")
-    parser.add_argument("--db", type=absolute_path, metavar="PATH",
-                        help="a Metamorph database file by path (instead of --database)")
+    parser.add_argument(
+        "--database",
+        metavar="NAME",
+        help=f"a configured database by name ({names}; default: the first of "
+        "METAMORPH_DATABASES, else METAMORPH_DATABASE_PATH)",
+    )
+    parser.add_argument(
+        "--db",
+        type=absolute_path,
+        metavar="PATH",
+        help="a Metamorph database file by path (instead of --database)",
+    )
     if backup_dir:
-        parser.add_argument("--dir", type=absolute_path,
-                            help="backup directory (default: the database's own, "
-                                 "METAMORPH_BACKUP_DIR[/NAME])")
+        parser.add_argument(
+            "--dir",
+            type=absolute_path,
+            help="backup directory (default: the database's own, METAMORPH_BACKUP_DIR[/NAME])",
+        )
 
 
 def db_path_from(opts):
@@ -122,8 +131,10 @@ def confirm_typed(db_path, action, yes):
     if yes:
         return
     if not sys.stdin.isatty():
-        raise CommandError(f"{action} changes the live database: run it on a terminal to "
-                           "confirm, or add --yes once you have read what it does.")
+        raise CommandError(
+            f"{action} changes the live database: run it on a terminal to "
+            "confirm, or add --yes once you have read what it does."
+        )
     name = os.path.basename(db_path)
     if input(f"{action} on {db_path}. Type {name} to go on: ").strip() != name:
         raise CommandError("Not confirmed: nothing was changed.")

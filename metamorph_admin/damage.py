@@ -1,5 +1,6 @@
 """Naming the backup that repairs a damaged Metamorph file, in every page's and command's
 message (metamorph.errors.DamagedDatabase asks this when it is raised)."""
+
 import os
 
 from metamorph.backup import latest_verified_backup

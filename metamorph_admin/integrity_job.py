@@ -1,5 +1,6 @@
 """The integrity-check job: the full check of the configured file (metamorph.backup.integrity),
 with a snapshot copy kept beside the backups, where the file's secrets already live."""
+
 from metamorph.backup.integrity import full_integrity_check
 from metamorph_admin import databases
 

@@ -1,4 +1,5 @@
 """What every page shows about the configured Metamorph file: a known problem, with its time."""
+
 from metamorph_admin import databases
 from vaults import selectors
 

@@ -5,6 +5,7 @@ Measured on a 2-core machine (SQLite 3.40.1, 1.7 GB file): the backup API with t
 ~0.7-0.8x the speed of `cp`+fsync; sha256 through hashlib.file_digest at ~1.2 GB/s;
 hashing before integrity_check warms the cache the check then reads.
 """
+
 import gzip
 import hashlib
 import os
@@ -18,7 +19,7 @@ from metamorph.connection import readonly_uri
 from metamorph.errors import BackupInvalidOption
 from metamorph.units import human_size
 
-SOURCE_MMAP_BYTES = 2 * 1024 ** 3
+SOURCE_MMAP_BYTES = 2 * 1024**3
 COPY_STEP_PAGES = 4096
 # After this many restarts (another connection keeps committing) the copy keeps the
 # source's read lock to the end, so it always finishes: rollback-journal writers then wait.
@@ -47,8 +48,9 @@ def online_copy(db_path, dest_path, progress, source=None):
     (a forced restore's), read as it is: nobody else can write meanwhile.
     """
     started = time.monotonic()
-    src = source or sqlite3.connect(readonly_uri(db_path), uri=True,
-                                    timeout=SOURCE_BUSY_TIMEOUT, isolation_level=None)
+    src = source or sqlite3.connect(
+        readonly_uri(db_path), uri=True, timeout=SOURCE_BUSY_TIMEOUT, isolation_level=None
+    )
     try:
         src.execute(f"PRAGMA mmap_size = {int(SOURCE_MMAP_BYTES)}")
         journal_mode = src.execute("PRAGMA journal_mode").fetchone()[0]
@@ -61,9 +63,13 @@ def online_copy(db_path, dest_path, progress, source=None):
     finally:
         if source is None:
             src.close()
-    return {"source_journal_mode": journal_mode, "copy_restarts": restarts, "copy_mode": mode,
-            "longest_read_lock_seconds": 0.0 if journal_mode == "wal" else round(held, 3),
-            "copy_seconds": round(time.monotonic() - started, 3)}
+    return {
+        "source_journal_mode": journal_mode,
+        "copy_restarts": restarts,
+        "copy_mode": mode,
+        "longest_read_lock_seconds": 0.0 if journal_mode == "wal" else round(held, 3),
+        "copy_seconds": round(time.monotonic() - started, 3),
+    }
 
 
 def _pin_snapshot(src):
@@ -95,8 +101,12 @@ def _copy_with_restarts(src, dest_path, page_size, progress, mode):
         # cannot be rolled back and would leave the destination unreadable.
         dst = _open_destination(dest_path)
         try:
-            src.backup(dst, pages=pages, sleep=BUSY_RETRY_SECONDS,
-                       progress=_watch(mode == "steps", page_size, progress, held))
+            src.backup(
+                dst,
+                pages=pages,
+                sleep=BUSY_RETRY_SECONDS,
+                progress=_watch(mode == "steps", page_size, progress, held),
+            )
             if pinned_at is not None or mode == "locked":
                 held[0] = max(held[0], time.monotonic() - (pinned_at or _started(held)))
             return mode, restarts, held[0]
@@ -136,8 +146,13 @@ def _watch(detect_restarts, page_size, progress, held):
         if detect_restarts and copied <= last["copied"]:
             raise _Restarted()
         last["copied"] = copied
-        progress("copy", copied * page_size, total * page_size,
-                 f"{_mb(copied * page_size)} of {_mb(total * page_size)} copied")
+        progress(
+            "copy",
+            copied * page_size,
+            total * page_size,
+            f"{_mb(copied * page_size)} of {_mb(total * page_size)} copied",
+        )
+
     return step
 
 
@@ -213,8 +228,10 @@ def check_name(verify):
     try:
         return VERIFY_CHECKS[verify]
     except KeyError:
-        raise BackupInvalidOption(f"--verify must be full or quick (got {verify!r}): full runs "
-                                  "integrity_check, quick runs quick_check.") from None
+        raise BackupInvalidOption(
+            f"--verify must be full or quick (got {verify!r}): full runs "
+            "integrity_check, quick runs quick_check."
+        ) from None
 
 
 def integrity_problems(path, check="integrity_check"):
@@ -245,8 +262,9 @@ def hash_and_check(path, progress=silent, phase="verify", check="integrity_check
         except BaseException as exc:  # re-raised in the caller's thread
             outcome["error"] = exc
 
-    worker = threading.Thread(target=run_check, name=f"{check} {os.path.basename(path)}",
-                              daemon=True)
+    worker = threading.Thread(
+        target=run_check, name=f"{check} {os.path.basename(path)}", daemon=True
+    )
     worker.start()
     try:
         sha = sha256_file(path, progress, phase)
@@ -282,8 +300,9 @@ def gzip_file(src_path, dest_path, inner_name, progress=silent):
     done = 0
     progress("compress", 0, total, "compressing with gzip")
     with open(src_path, "rb") as src, open(dest_path, "wb") as raw:
-        with gzip.GzipFile(filename=inner_name, mode="wb", fileobj=raw,
-                           compresslevel=COMPRESS_LEVEL, mtime=0) as gz:
+        with gzip.GzipFile(
+            filename=inner_name, mode="wb", fileobj=raw, compresslevel=COMPRESS_LEVEL, mtime=0
+        ) as gz:
             while chunk := src.read(CHUNK):
                 gz.write(chunk)
                 done += len(chunk)

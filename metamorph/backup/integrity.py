@@ -7,6 +7,7 @@ Metamorph's 5 s busy timeout. So the check reads a snapshot instead: the backups
 backups, checked and deleted. The copy is page for page the live file's, so its damage is the
 live file's. In WAL mode readers block no writer: the live file is checked directly.
 """
+
 import os
 import shutil
 import sqlite3
@@ -29,9 +30,11 @@ def full_integrity_check(db_path, scratch_dir, progress=silent):
             return _checked(conn, progress, "live file", "")
     size = files.source_bytes(db_path)
     if not _room_for(scratch_dir, size):
-        note = (f"not enough free space in {scratch_dir} for a snapshot copy "
-                f"({size // 2**20} MB): the live file was read directly and Metamorph's "
-                "writes waited for the check")
+        note = (
+            f"not enough free space in {scratch_dir} for a snapshot copy "
+            f"({size // 2**20} MB): the live file was read directly and Metamorph's "
+            "writes waited for the check"
+        )
         with open_readonly(db_path, require_metamorph=False) as conn:
             return _checked(conn, progress, "live file", note)
     files.prepare_dir(scratch_dir)

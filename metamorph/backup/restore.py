@@ -9,16 +9,28 @@ one lock, so no commit can fall between the two. Writing through SQLite instead 
 file over it keeps a stale -wal from being replayed over restored pages, and makes the restore
 all-or-nothing: killed mid-way, the next opener rolls it back from its journal.
 """
+
 import os
 import sqlite3
 import time
 import urllib.parse
 
 from metamorph import inspect
-from metamorph.connection import (check_file, describe_lock, lock_state, open_readonly,
-                                  readonly_uri, translate_error)
-from metamorph.errors import (BackupNotVerified, DamagedDatabase, DatabaseInUse,
-                              DatabaseLocked, RestoreNotVerified)
+from metamorph.connection import (
+    check_file,
+    describe_lock,
+    lock_state,
+    open_readonly,
+    readonly_uri,
+    translate_error,
+)
+from metamorph.errors import (
+    BackupNotVerified,
+    DamagedDatabase,
+    DatabaseInUse,
+    DatabaseLocked,
+    RestoreNotVerified,
+)
 from metamorph.holders import processes_holding
 
 from . import copy as copier
@@ -66,14 +78,24 @@ def restore_backup(db_path, backup_dir, name, progress=None, safety_backup=True,
     counts, new_rows = _check_restored(db_path, manifest, name, copied["safety_backup"])
     message = _message(name, db_path, copied["safety_backup"], new_rows, copied["damaged_copy"])
     if holders.unreadable and not holders:
-        message += (f" ({holders.unreadable} processes of other users could not be inspected "
-                    "for open files: run the restore as root, or make sure Metamorph is stopped, "
-                    "to be certain no server was using the file.)")
+        message += (
+            f" ({holders.unreadable} processes of other users could not be inspected "
+            "for open files: run the restore as root, or make sure Metamorph is stopped, "
+            "to be certain no server was using the file.)"
+        )
     report("done", 1, 1, message)
-    return dict(copied, name=name, db_path=db_path, row_counts=counts, new_rows=new_rows,
-                forced=bool(force), holders=[h.describe() for h in holders.processes],
-                open_by=[h.pid for h in holders.processes], message=message,
-                seconds=round(time.monotonic() - started, 3))
+    return dict(
+        copied,
+        name=name,
+        db_path=db_path,
+        row_counts=counts,
+        new_rows=new_rows,
+        forced=bool(force),
+        holders=[h.describe() for h in holders.processes],
+        open_by=[h.pid for h in holders.processes],
+        message=message,
+        seconds=round(time.monotonic() - started, 3),
+    )
 
 
 def refuse_if_in_use(db_path, force=False):
@@ -87,17 +109,23 @@ def refuse_if_in_use(db_path, force=False):
 def _message(name, db_path, safety, new_rows, damaged_copy=None):
     text = f"Restored {name} into {db_path}."
     if damaged_copy:
-        text += (f" The file it replaced was damaged, so no verified safety backup could be "
-                 f"made: its pages are kept, unverified, in {damaged_copy} (`sqlite3 "
-                 f"{damaged_copy} .recover | sqlite3 recovered.db` saves what is readable).")
+        text += (
+            f" The file it replaced was damaged, so no verified safety backup could be "
+            f"made: its pages are kept, unverified, in {damaged_copy} (`sqlite3 "
+            f"{damaged_copy} .recover | sqlite3 recovered.db` saves what is readable)."
+        )
     if safety:
-        text += (f" Everything the file held until the restore, including all that was "
-                 f"written after {name} was taken, is in the safety backup {safety} (taken "
-                 "under the same lock as the restore, so no commit fell between them): "
-                 f"`python manage.py restorebackup {safety}` puts it back.")
+        text += (
+            f" Everything the file held until the restore, including all that was "
+            f"written after {name} was taken, is in the safety backup {safety} (taken "
+            "under the same lock as the restore, so no commit fell between them): "
+            f"`python manage.py restorebackup {safety}` puts it back."
+        )
     if new_rows:
-        text += (f" {sum(new_rows.values())} rows were written by another process right after "
-                 "the restore (" + ", ".join(f"{t} +{n}" for t, n in new_rows.items()) + ").")
+        text += (
+            f" {sum(new_rows.values())} rows were written by another process right after "
+            "the restore (" + ", ".join(f"{t} +{n}" for t, n in new_rows.items()) + ")."
+        )
     return text
 
 
@@ -107,23 +135,35 @@ class _Safety:
     def __init__(self, db_path, backup_dir, report):
         self.db_path, self.backup_dir, self.report = db_path, backup_dir, report
         self.name = None
-        self.damaged_copy = None   # the live file was damaged: its pages, kept unverified
+        self.damaged_copy = None  # the live file was damaged: its pages, kept unverified
 
     def take(self, through=None):
         def nested(phase, done, total, message=""):
             self.report("safety-backup", done, total, f"{phase}: {message}")
+
         self.report("safety-backup", 0, 1, "backing up the live file under the restore's lock")
         try:
             # quick_check, not integrity_check: the server's writes wait for this backup, the
             # copy is page for page the live file's, and restoring it runs the full check.
-            self.name = run_backup(self.db_path, self.backup_dir, label="pre-restore",
-                                   progress=nested, source=through, verify="quick")["name"]
+            self.name = run_backup(
+                self.db_path,
+                self.backup_dir,
+                label="pre-restore",
+                progress=nested,
+                source=through,
+                verify="quick",
+            )["name"]
         except DamagedDatabase as exc:
             # Restoring is the cure for a damaged file: keep its pages for `.recover`
             # (outside the verified backups), then go on.
             self.damaged_copy = keep_damaged_copy(self.db_path, self.backup_dir, through)
-            self.report("safety-backup", 1, 1, f"the live file is damaged ({exc.detail}): its "
-                        f"pages are kept, unverified, in {self.damaged_copy}")
+            self.report(
+                "safety-backup",
+                1,
+                1,
+                f"the live file is damaged ({exc.detail}): its "
+                f"pages are kept, unverified, in {self.damaged_copy}",
+            )
 
 
 def keep_damaged_copy(db_path, backup_dir, through=None):
@@ -134,8 +174,9 @@ def keep_damaged_copy(db_path, backup_dir, through=None):
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     path = os.path.join(directory, f"{os.path.basename(db_path)}-damaged-{stamp}-{os.getpid()}")
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, files.FILE_MODE))
-    source = through or sqlite3.connect(readonly_uri(db_path), uri=True,
-                                        timeout=copier.SOURCE_BUSY_TIMEOUT)
+    source = through or sqlite3.connect(
+        readonly_uri(db_path), uri=True, timeout=copier.SOURCE_BUSY_TIMEOUT
+    )
     target = sqlite3.connect(path)
     try:
         source.backup(target)
@@ -152,8 +193,11 @@ def _rw_uri(path):
 
 
 def _holder(db_path):
-    return (describe_lock(lock_state(db_path)) or processes_holding(db_path).describe()
-            or "a process holds a lock")
+    return (
+        describe_lock(lock_state(db_path))
+        or processes_holding(db_path).describe()
+        or "a process holds a lock"
+    )
 
 
 def _step_pages(page_count):
@@ -165,8 +209,9 @@ def _copy_into_live(source, db_path, manifest, report, safety):
     started = time.monotonic()
     page_size = manifest["page_size"]
     src = sqlite3.connect(copier.immutable_uri(source), uri=True)
-    live = sqlite3.connect(_rw_uri(db_path), uri=True, timeout=LOCK_PROBE_TIMEOUT,
-                           isolation_level=None)
+    live = sqlite3.connect(
+        _rw_uri(db_path), uri=True, timeout=LOCK_PROBE_TIMEOUT, isolation_level=None
+    )
     lock = {}  # when the restore took the live file's lock: other writers wait from then on
     try:
         src.execute(f"PRAGMA mmap_size = {int(copier.SOURCE_MMAP_BYTES)}")
@@ -191,10 +236,13 @@ def _copy_into_live(source, db_path, manifest, report, safety):
         live.close()
         src.close()
     held = time.monotonic() - lock["from"] if "from" in lock else None
-    return {"journal_mode": mode, "safety_backup": safety.name if safety else None,
-            "damaged_copy": safety.damaged_copy if safety else None,
-            "lock_held_seconds": round(held, 3) if held is not None else None,
-            "copy_seconds": round(time.monotonic() - started, 3)}
+    return {
+        "journal_mode": mode,
+        "safety_backup": safety.name if safety else None,
+        "damaged_copy": safety.damaged_copy if safety else None,
+        "lock_held_seconds": round(held, 3) if held is not None else None,
+        "copy_seconds": round(time.monotonic() - started, 3),
+    }
 
 
 def _restore_exclusive(src, live, pages, page_size, report, safety, db_path, lock):
@@ -208,8 +256,9 @@ def _restore_exclusive(src, live, pages, page_size, report, safety, db_path, loc
     lock["from"] = time.monotonic()
     if safety:
         safety.take(through=live)
-    src.backup(live, pages=pages, sleep=BUSY_RETRY_SECONDS,
-               progress=_steps(page_size, report, None, lock))
+    src.backup(
+        live, pages=pages, sleep=BUSY_RETRY_SECONDS, progress=_steps(page_size, report, None, lock)
+    )
 
 
 def _take_exclusive_lock(live, db_path):
@@ -219,8 +268,7 @@ def _take_exclusive_lock(live, db_path):
             live.execute("BEGIN EXCLUSIVE")  # waits LOCK_PROBE_TIMEOUT for readers
             break
         except sqlite3.OperationalError as exc:
-            if ("locked" not in str(exc) and "busy" not in str(exc)) \
-                    or time.monotonic() > deadline:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
                 raise
     live.execute("PRAGMA locking_mode = EXCLUSIVE")  # COMMIT keeps the lock from now on
     live.execute("COMMIT")
@@ -231,8 +279,12 @@ def _restore_wal(src, live, pages, page_size, report, safety, lock):
     so the safety backup is read then, before the restore goes on and commits."""
     # The first step must not spill into the WAL... it could not be seen, but keep it in memory.
     live.execute(f"PRAGMA cache_size = -{max(2000, 3 * pages * page_size // 1024)}")
-    src.backup(live, pages=pages, sleep=BUSY_RETRY_SECONDS,
-               progress=_steps(page_size, report, safety, lock))
+    src.backup(
+        live,
+        pages=pages,
+        sleep=BUSY_RETRY_SECONDS,
+        progress=_steps(page_size, report, safety, lock),
+    )
 
 
 def _leave_wal_for_new_page_size(live, page_size, db_path):
@@ -271,8 +323,13 @@ def _steps(page_size, report, safety, lock):
             safety.take()
             state["safety_done"] = True
         done = (total - remaining) * page_size
-        report("restore", done, total * page_size,
-               f"{done / 1e6:.1f} of {total * page_size / 1e6:.1f} MB written")
+        report(
+            "restore",
+            done,
+            total * page_size,
+            f"{done / 1e6:.1f} of {total * page_size / 1e6:.1f} MB written",
+        )
+
     return step
 
 
@@ -284,8 +341,9 @@ def _check_restored(db_path, manifest, name, safety):
         health = inspect.integrity(conn)
     got = {t: e["total"] for t, e in counts["tables"].items() if e["state"] != "absent"}
     want = manifests.manifest_row_counts(manifest)
-    mismatches = {t: (n, got.get(t, "no table")) for t, n in sorted(want.items())
-                  if got.get(t, -1) < n}
+    mismatches = {
+        t: (n, got.get(t, "no table")) for t, n in sorted(want.items()) if got.get(t, -1) < n
+    }
     if not health["ok"]:
         mismatches["integrity"] = ("ok", "; ".join(health["messages"][:3]))
     if mismatches:

@@ -1,4 +1,5 @@
 """Small shared pieces of the engine: opening for reading, schema_migrations, migration ids."""
+
 import sqlite3
 
 from metamorph import schema
@@ -26,10 +27,13 @@ def table_names(conn):
 
 def count_rows(conn):
     """{table: rows} for every table in the file (sqlite_ tables aside)."""
-    names = [r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
-    return {t: conn.execute(f"SELECT COUNT(*) FROM {schema.quote(t)}").fetchone()[0]
-            for t in names}
+    names = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
+    return {t: conn.execute(f"SELECT COUNT(*) FROM {schema.quote(t)}").fetchone()[0] for t in names}
 
 
 def applied_rows(conn):

@@ -5,10 +5,11 @@ migration (its DDL plus its schema_migrations row) is one transaction opened wit
 BEGIN IMMEDIATE, so the write lock is taken up front: a run either fails at once,
 before changing anything, or commits the whole migration.
 """
+
 import sqlite3
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from metamorph import schema
 from metamorph.connection import WRITE_BUSY_TIMEOUT, open_writable, translate_write_error
@@ -16,8 +17,7 @@ from metamorph.connection import WRITE_BUSY_TIMEOUT, open_writable, translate_wr
 from . import report
 from .db import applied_rows, count_rows, open_for_reading, resolve, table_names
 from .definitions import MIGRATIONS, apply_in_transaction
-from .errors import (MigrationFailed, MigrationNotApplied, UnknownAppliedMigration,
-                     UnknownMigration)
+from .errors import MigrationFailed, MigrationNotApplied, UnknownAppliedMigration, UnknownMigration
 
 # Index builds: SQLite's default cache and temp_store were fastest (a 1 GB cache or temp_store=MEMORY
 # made two CREATE INDEX on 1.5 M rows 1.7-2.8x slower, measured on a 2-core machine);
@@ -28,10 +28,11 @@ BUILD_PRAGMAS = ("PRAGMA threads = 2",)
 @dataclass
 class MigrationOutcome:
     """What happened to one migration in a run or a rollback."""
+
     migration_id: str
     description: str
     direction: str
-    status: str                     # "applied", "already applied", "rolled back"
+    status: str  # "applied", "already applied", "rolled back"
     plan: object = None
     seconds: float = 0.0
     applied_at: str | None = None
@@ -46,17 +47,26 @@ class MigrationOutcome:
         return self.plan.counts() if self.plan else {}
 
     def to_dict(self):
-        return {"migration_id": self.migration_id, "description": self.description,
-                "direction": self.direction, "status": self.status,
-                "seconds": self.seconds, "applied_at": self.applied_at,
-                "checksum": self.checksum, "counts": self.counts(), "rows_lost": self.rows_lost,
-                "rows_before": self.rows_before, "rows_after": self.rows_after,
-                "steps": self.plan.to_dict()["steps"] if self.plan else []}
+        return {
+            "migration_id": self.migration_id,
+            "description": self.description,
+            "direction": self.direction,
+            "status": self.status,
+            "seconds": self.seconds,
+            "applied_at": self.applied_at,
+            "checksum": self.checksum,
+            "counts": self.counts(),
+            "rows_lost": self.rows_lost,
+            "rows_before": self.rows_before,
+            "rows_after": self.rows_after,
+            "steps": self.plan.to_dict()["steps"] if self.plan else [],
+        }
 
 
 @dataclass
 class RunResult:
     """A whole run: one outcome per migration considered, JSON-ready through to_dict()."""
+
     db_path: str
     direction: str
     started_at: str
@@ -66,33 +76,63 @@ class RunResult:
     @property
     def columns_added(self):
         """Tables whose vault_id this run added: their rows are legacy, so default-vault."""
-        return [s.target for m in self.migrations if m.plan for s in m.plan.to_run()
-                if s.kind == "column"]
+        return [
+            s.target
+            for m in self.migrations
+            if m.plan
+            for s in m.plan.to_run()
+            if s.kind == "column"
+        ]
 
     @property
     def text(self):
         return report.format_result_text(self)
 
     def to_dict(self):
-        return {"db_path": self.db_path, "direction": self.direction, "ok": True,
-                "started_at": self.started_at, "seconds": self.seconds,
-                "columns_added": self.columns_added,
-                "migrations": [m.to_dict() for m in self.migrations], "text": self.text}
+        return {
+            "db_path": self.db_path,
+            "direction": self.direction,
+            "ok": True,
+            "started_at": self.started_at,
+            "seconds": self.seconds,
+            "columns_added": self.columns_added,
+            "migrations": [m.to_dict() for m in self.migrations],
+            "text": self.text,
+        }
 
 
 def status(db_path):
     """One entry per known migration (and per unknown recorded one): applied, when, checksum."""
     with open_for_reading(db_path) as conn:
         applied = applied_rows(conn)
-    out = [{"id": m.id, "description": m.description, "applied": m.id in applied,
+    out = [
+        {
+            "id": m.id,
+            "description": m.description,
+            "applied": m.id in applied,
             "applied_at": applied.get(m.id, {}).get("applied_at"),
-            "checksum": applied.get(m.id, {}).get("checksum"), "pending": m.id not in applied,
+            "checksum": applied.get(m.id, {}).get("checksum"),
+            "pending": m.id not in applied,
             "checksum_note": schema.checksum_note(m.id, applied.get(m.id, {}).get("checksum")),
-            "known": True} for m in MIGRATIONS]
+            "known": True,
+        }
+        for m in MIGRATIONS
+    ]
     known = {m.id for m in MIGRATIONS}
-    out += [{"id": i, "description": "not known to metamorph-admin", "applied": True,
-             "applied_at": row["applied_at"], "checksum": row["checksum"], "pending": False,
-             "checksum_note": "", "known": False} for i, row in applied.items() if i not in known]
+    out += [
+        {
+            "id": i,
+            "description": "not known to metamorph-admin",
+            "applied": True,
+            "applied_at": row["applied_at"],
+            "checksum": row["checksum"],
+            "pending": False,
+            "checksum_note": "",
+            "known": False,
+        }
+        for i, row in applied.items()
+        if i not in known
+    ]
     return out
 
 
@@ -106,8 +146,11 @@ def plan(db_path, migration_id=None, direction="up"):
             target = _rollback_target(db_path, applied, migration_id)
             plans = [target.plan_down(conn)]
         else:
-            targets = ([resolve(migration_id)] if migration_id
-                       else [m for m in MIGRATIONS if m.id not in applied])
+            targets = (
+                [resolve(migration_id)]
+                if migration_id
+                else [m for m in MIGRATIONS if m.id not in applied]
+            )
             plans = [m.plan_up(conn) for m in targets]
         for p in plans:
             p.applied = p.migration_id in applied
@@ -143,11 +186,17 @@ def rollback_preview(db_path, migration_id=None):
         down = target.plan_down(conn)
         down.applied = True
         lost = _rows_in(conn, [s.target for s in down.to_run() if s.kind == "drop-table"])
-    return {"migration_id": target.id, "description": target.description,
-            "warning": target.down_warning, "keeps_columns": target.id == "001_add_vault_id",
-            "rows_lost": lost, "total_rows_lost": sum(lost.values()),
-            "requires_fresh_backup": target.down_loses_rows, "plan": down.to_dict(),
-            "text": report.format_plan_text([down], rows_lost=lost)}
+    return {
+        "migration_id": target.id,
+        "description": target.description,
+        "warning": target.down_warning,
+        "keeps_columns": target.id == "001_add_vault_id",
+        "rows_lost": lost,
+        "total_rows_lost": sum(lost.values()),
+        "requires_fresh_backup": target.down_loses_rows,
+        "plan": down.to_dict(),
+        "text": report.format_plan_text([down], rows_lost=lost),
+    }
 
 
 def rollback(db_path, migration_id=None, progress=None, busy_timeout=WRITE_BUSY_TIMEOUT):
@@ -191,9 +240,10 @@ def _apply(conn, db_path, migration, progress, direction="up"):
         plan, lost = _in_transaction(conn, db_path, migration, direction, progress, where, rows)
     except sqlite3.Error as exc:
         _rollback_quietly(conn)
-        raise MigrationFailed(migration.id, where["step"],
-                              translate_write_error(exc, db_path)) from None
-    except BaseException:   # a progress callback may raise to cancel: nothing is kept
+        raise MigrationFailed(
+            migration.id, where["step"], translate_write_error(exc, db_path)
+        ) from None
+    except BaseException:  # a progress callback may raise to cancel: nothing is kept
         _rollback_quietly(conn)
         raise
     if plan is None:
@@ -203,8 +253,13 @@ def _apply(conn, db_path, migration, progress, direction="up"):
     outcome.seconds = round(time.monotonic() - started, 4)
     outcome.rows_lost = lost
     outcome.rows_before, outcome.rows_after = rows["before"], rows["after"]
-    _report(progress, migration.id, len(plan.steps), len(plan.steps),
-            f"{migration.id} {status} in {outcome.seconds:.2f} s")
+    _report(
+        progress,
+        migration.id,
+        len(plan.steps),
+        len(plan.steps),
+        f"{migration.id} {status} in {outcome.seconds:.2f} s",
+    )
     return outcome
 
 
@@ -220,7 +275,7 @@ def _in_transaction(conn, db_path, migration, direction, progress, where, rows):
         # then leaves no trace at all, and the end state is the same.
         where["step"] = "creating the schema_migrations table"
         conn.execute(schema.SCHEMA_MIGRATIONS_DDL)
-    applied = applied_rows(conn)   # re-read under the lock: another run may have finished
+    applied = applied_rows(conn)  # re-read under the lock: another run may have finished
     if (migration.id in applied) == (direction == "up"):
         conn.execute("ROLLBACK")
         if direction == "up":
@@ -241,8 +296,15 @@ def _in_transaction(conn, db_path, migration, direction, progress, where, rows):
 
 def _outcome(migration, direction, status, applied, plan=None):
     row = applied.get(migration.id, {})
-    return MigrationOutcome(migration.id, migration.description, direction, status, plan,
-                            applied_at=row.get("applied_at"), checksum=row.get("checksum"))
+    return MigrationOutcome(
+        migration.id,
+        migration.description,
+        direction,
+        status,
+        plan,
+        applied_at=row.get("applied_at"),
+        checksum=row.get("checksum"),
+    )
 
 
 def _begin_immediate(conn, db_path):
@@ -264,6 +326,7 @@ def _step_reporter(migration, progress, where):
     def on_step(index, total, step):
         where["step"] = f"`{step.sql}`" if step.sql else step.target
         _report(progress, migration.id, index, total, report.step_progress_text(step))
+
     return on_step
 
 
@@ -274,9 +337,12 @@ def _report(progress, phase, done, total, message):
 
 def _rows_in(conn, tables):
     present = table_names(conn)
-    return {t: conn.execute(f"SELECT COUNT(*) FROM {schema.quote(t)}").fetchone()[0]
-            for t in tables if t in present}
+    return {
+        t: conn.execute(f"SELECT COUNT(*) FROM {schema.quote(t)}").fetchone()[0]
+        for t in tables
+        if t in present
+    }
 
 
 def _now():
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,4 +1,5 @@
 """processes_holding: who has a Metamorph file open or locked, from the kernel's own tables."""
+
 import sqlite3
 
 from metamorph.holders import processes_holding

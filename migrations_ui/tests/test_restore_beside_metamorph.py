@@ -1,4 +1,5 @@
 """restorebackup and the Backups page while Metamorph (a real writer process) has the file."""
+
 import json
 import os
 
@@ -16,14 +17,21 @@ def run(tmp_path):
     admin = migrated_admin_db(tmp_path)
 
     def call(*args):
-        return manage(*args, env={"DATABASE_URL": f"sqlite:///{admin}",
-                                  "METAMORPH_BACKUP_DIR": str(tmp_path / "backups")})
+        return manage(
+            *args,
+            env={
+                "DATABASE_URL": f"sqlite:///{admin}",
+                "METAMORPH_BACKUP_DIR": str(tmp_path / "backups"),
+            },
+        )
+
     call.backups = str(tmp_path / "backups")
     return call
 
 
-def test_restorebackup_refuses_while_metamorph_runs_and_names_it(run, metamorph_db,
-                                                                 metamorph_writer):
+def test_restorebackup_refuses_while_metamorph_runs_and_names_it(
+    run, metamorph_db, metamorph_writer
+):
     path = metamorph_db("migrated")
     made = backup.run_backup(path, run.backups)
     writer = metamorph_writer(path)
@@ -38,7 +46,8 @@ def test_restorebackup_refuses_while_metamorph_runs_and_names_it(run, metamorph_
 
 
 def test_restorebackup_force_names_the_safety_backup_holding_the_servers_writes(
-        run, metamorph_db, metamorph_writer):
+    run, metamorph_db, metamorph_writer
+):
     path = metamorph_db("migrated")
     made = backup.run_backup(path, run.backups)
     writer = metamorph_writer(path)
@@ -62,7 +71,8 @@ def test_restorebackup_help_says_it_is_a_downtime_operation(run):
 
 
 def test_backups_page_names_the_process_and_a_forced_restore_keeps_its_writes(
-        client, db, settings, metamorph_db, tmp_path, metamorph_writer):
+    client, db, settings, metamorph_db, tmp_path, metamorph_writer
+):
     path = settings.METAMORPH_DATABASE_PATH = metamorph_db("migrated")
     settings.METAMORPH_BACKUP_DIR = str(tmp_path / "backups")
     made = backup.run_backup(path, settings.METAMORPH_BACKUP_DIR)
@@ -72,12 +82,15 @@ def test_backups_page_names_the_process_and_a_forced_restore_keeps_its_writes(
     page = client.get(reverse("migrations_ui:backups")).content.decode()
     assert "In use right now" in page and f"pid {writer.pid} (" in page
     confirm = os.path.basename(path)
-    client.post(reverse("core:start_job", args=["restore"]), {"name": made["name"],
-                                                              "confirm": confirm})
+    client.post(
+        reverse("core:start_job", args=["restore"]), {"name": made["name"], "confirm": confirm}
+    )
     refused = Job.objects.get(kind="restore")
     assert refused.state == "failed" and "Stop Metamorph first" in refused.error
-    client.post(reverse("core:start_job", args=["restore"]), {"name": made["name"],
-                                                              "confirm": confirm, "force": "on"})
+    client.post(
+        reverse("core:start_job", args=["restore"]),
+        {"name": made["name"], "confirm": confirm, "force": "on"},
+    )
     forced = Job.objects.filter(kind="restore").latest("pk")
     writer.wait_for_commits(5)
     report = writer.stop()

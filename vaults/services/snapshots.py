@@ -1,8 +1,8 @@
 """Background reads of the Metamorph file whose results the pages show from cache."""
+
 import logging
 import os
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 from django.tasks import task
 from django.utils import timezone
@@ -20,9 +20,15 @@ STUCK_AFTER = timedelta(hours=1)
 
 def request_snapshot(db_path):
     """Queue a background read, unless one for the same file is already under way."""
-    under_way = Snapshot.objects.filter(
-        db_path=db_path, state__in=[Snapshot.State.QUEUED, Snapshot.State.RUNNING],
-        requested_at__gte=timezone.now() - STUCK_AFTER).defer("payload").first()
+    under_way = (
+        Snapshot.objects.filter(
+            db_path=db_path,
+            state__in=[Snapshot.State.QUEUED, Snapshot.State.RUNNING],
+            requested_at__gte=timezone.now() - STUCK_AFTER,
+        )
+        .defer("payload")
+        .first()
+    )
     if under_way:
         return under_way
     snap = Snapshot.objects.create(db_path=db_path)
@@ -35,11 +41,12 @@ def request_if_outdated(db_path):
     """Queue a background read unless the newest finished one is newer than the file (used
     when a page's own read failed: the background read then records the failure for all)."""
     last = Snapshot.objects.filter(
-        db_path=db_path, state__in=[Snapshot.State.DONE, Snapshot.State.FAILED]).first()
+        db_path=db_path, state__in=[Snapshot.State.DONE, Snapshot.State.FAILED]
+    ).first()
     try:
-        mtime = datetime.fromtimestamp(os.stat(db_path).st_mtime, dt_timezone.utc)
+        mtime = datetime.fromtimestamp(os.stat(db_path).st_mtime, UTC)
     except OSError:
-        return None   # no file: nothing to read, the page says so
+        return None  # no file: nothing to read, the page says so
     if last and last.finished_at and last.finished_at >= mtime:
         return None
     return request_snapshot(db_path)
@@ -64,11 +71,17 @@ def take_snapshot(snapshot_id):
     except Exception:  # never leave a read RUNNING: the pages would wait for it forever
         logger.exception("Background read #%s of %s failed unexpectedly", snap.id, snap.db_path)
         payload, state = {}, Snapshot.State.FAILED
-        error = (f"Unexpected error while reading the file: the details are in the server log "
-                 f"under background read #{snap.id}. Check the file on the Health page.")
+        error = (
+            f"Unexpected error while reading the file: the details are in the server log "
+            f"under background read #{snap.id}. Check the file on the Health page."
+        )
     Snapshot.objects.filter(id=snap.id).update(
-        state=state, error=error, payload=payload, finished_at=timezone.now(),
-        phase="done" if state == Snapshot.State.DONE else "failed")
+        state=state,
+        error=error,
+        payload=payload,
+        finished_at=timezone.now(),
+        phase="done" if state == Snapshot.State.DONE else "failed",
+    )
     snap.refresh_from_db()
     return snap
 

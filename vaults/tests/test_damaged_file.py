@@ -1,4 +1,5 @@
 """A damaged Metamorph file: every page and command says so clearly, never a 500 or traceback."""
+
 import os
 import random
 
@@ -54,7 +55,8 @@ def test_every_page_names_the_damage(client, db, settings, damaged, page, tmp_pa
 
 
 def test_pages_that_read_no_damaged_page_still_show_the_damage_the_background_read_found(
-        client, db, settings, damaged, tmp_path):
+    client, db, settings, damaged, tmp_path
+):
     settings.METAMORPH_DATABASE_PATH = damaged
     settings.METAMORPH_BACKUP_DIR = str(tmp_path / "backups")
     client.force_login(user_with_role("admin"))
@@ -72,7 +74,8 @@ def intact_source(tmp_path_factory):
 
 
 def test_a_failed_background_read_replaces_the_last_good_one_on_health_and_checks(
-        client, db, settings, intact_source, tmp_path):
+    client, db, settings, intact_source, tmp_path
+):
     path = str(tmp_path / "metamorph.db")
     with open(intact_source, "rb") as src, open(path, "wb") as dst:
         dst.write(src.read())
@@ -96,10 +99,14 @@ def test_a_failed_background_read_replaces_the_last_good_one_on_health_and_check
 
 
 COMMANDS = [
-    ("vaultreport",), ("vaultreport", "--integrity"), ("vaultreport", "--json"),
-    ("remapvaults", "--owners"), ("remapvaults", "--audit"),
+    ("vaultreport",),
+    ("vaultreport", "--integrity"),
+    ("vaultreport", "--json"),
+    ("remapvaults", "--owners"),
+    ("remapvaults", "--audit"),
     ("remapvaults", "--move", "alice"),
-    ("runmigration", "--verify"), ("runmigration", "--rehearse"),
+    ("runmigration", "--verify"),
+    ("runmigration", "--rehearse"),
     ("backupdb",),
 ]
 
@@ -107,8 +114,12 @@ COMMANDS = [
 @pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a))
 def test_every_command_names_the_damage_without_a_traceback(damaged, tmp_path, args):
     admin = migrated_admin_db(tmp_path)
-    done = manage(*args, "--db", damaged, env={
-        "DATABASE_URL": f"sqlite:///{admin}", "METAMORPH_BACKUP_DIR": str(tmp_path / "b")})
+    done = manage(
+        *args,
+        "--db",
+        damaged,
+        env={"DATABASE_URL": f"sqlite:///{admin}", "METAMORPH_BACKUP_DIR": str(tmp_path / "b")},
+    )
     output = done.stdout + done.stderr
     assert done.returncode == 1, output[-2000:]
     assert "Traceback" not in output, output[-3000:]
@@ -116,7 +127,8 @@ def test_every_command_names_the_damage_without_a_traceback(damaged, tmp_path, a
 
 
 def test_the_damage_message_names_the_backup_and_restoring_it_repairs_the_file(
-        client, db, settings, intact_source, tmp_path):
+    client, db, settings, intact_source, tmp_path
+):
     path = str(tmp_path / "metamorph.db")
     with open(intact_source, "rb") as src, open(path, "wb") as dst:
         dst.write(src.read())
@@ -129,8 +141,14 @@ def test_the_damage_message_names_the_backup_and_restoring_it_repairs_the_file(
     assert f"restore backup {made['name']}" in page
 
     admin = migrated_admin_db(tmp_path)
-    done = manage("restorebackup", made["name"], "--db", path, "--yes", env={
-        "DATABASE_URL": f"sqlite:///{admin}", "METAMORPH_BACKUP_DIR": backups})
+    done = manage(
+        "restorebackup",
+        made["name"],
+        "--db",
+        path,
+        "--yes",
+        env={"DATABASE_URL": f"sqlite:///{admin}", "METAMORPH_BACKUP_DIR": backups},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "The file it replaced was damaged" in done.stdout and ".recover" in done.stdout
     kept = os.listdir(os.path.join(backups, "damaged"))

@@ -1,4 +1,5 @@
 """Operations run beside a real Metamorph-like writer process (metamorph.testing.writer)."""
+
 import sqlite3
 import time
 
@@ -20,10 +21,12 @@ def live_db(metamorph_db):
 
     shape: "linked" (the tidy shape: every table filled, links through rows) or "observed" (a
     real deployment's: conversations and messages empty, sessions.id = conversation id)."""
+
     def make(state="legacy", shape="linked", mode="delete", sessions=150, vaults=4):
         path = metamorph_db(state=state, sessions=sessions, vaults=vaults, shape=shape)
         set_journal_mode(path, mode)
         return path
+
     return make
 
 
@@ -69,6 +72,8 @@ def integrity(path):
 
 def slow_steps(seconds):
     """A progress callable that pauses a little at each step, so the writer meets the step."""
+
     def report(phase, done, total, message=""):
         time.sleep(seconds)
+
     return report

@@ -6,6 +6,7 @@
                                                      makes SQLite spill into the file early)
 Step sizes are small (16 pages) so a kill lands in the middle of the work.
 """
+
 import os
 import signal
 import sys
@@ -24,6 +25,7 @@ def killer(phase, n):
             seen[0] += 1
             if seen[0] == n:
                 os.kill(os.getpid(), signal.SIGKILL)
+
     return progress
 
 
@@ -35,6 +37,7 @@ def small_cache_writable():
         if os.environ.get("MM_CACHE_PAGES"):
             conn.execute(f"PRAGMA cache_size = {int(os.environ['MM_CACHE_PAGES'])}")
         return conn
+
     runner.open_writable = open_with_small_cache
 
 

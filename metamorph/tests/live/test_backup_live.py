@@ -1,4 +1,5 @@
 """A backup taken while Metamorph writes: consistent, verified, and the server loses nothing."""
+
 import pytest
 
 from metamorph import backup
@@ -14,9 +15,9 @@ def small_steps(monkeypatch):
 
 @pytest.mark.parametrize("mode", ["delete", "wal"])
 @pytest.mark.parametrize("shape", ["linked", "observed"])
-def test_backup_beside_the_writer_loses_nothing_and_verifies(live_db, backup_dir,
-                                                             metamorph_writer, small_steps,
-                                                             mode, shape):
+def test_backup_beside_the_writer_loses_nothing_and_verifies(
+    live_db, backup_dir, metamorph_writer, small_steps, mode, shape
+):
     db = live_db(state="migrated", shape=shape, mode=mode)
     writer = metamorph_writer(db)
     with Window() as op:
@@ -35,9 +36,9 @@ def test_backup_beside_the_writer_loses_nothing_and_verifies(live_db, backup_dir
         assert made["copy_restarts"] == 0
 
 
-def test_a_backup_says_how_long_metamorphs_commits_waited_for_its_copy(live_db, backup_dir,
-                                                                        metamorph_writer,
-                                                                        small_steps):
+def test_a_backup_says_how_long_metamorphs_commits_waited_for_its_copy(
+    live_db, backup_dir, metamorph_writer, small_steps
+):
     db = live_db(state="migrated")
     writer = metamorph_writer(db)
     made = backup.run_backup(db, backup_dir, progress=slow_steps(0.002))

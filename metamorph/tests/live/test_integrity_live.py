@@ -1,4 +1,5 @@
 """The full integrity check beside a running Metamorph: a snapshot copy in rollback mode."""
+
 import os
 import random
 
@@ -10,8 +11,7 @@ from .conftest import Window, assert_writer_unharmed, slow_steps, wrote_during
 
 
 @pytest.mark.parametrize("mode,method", [("delete", "snapshot copy"), ("wal", "live file")])
-def test_integrity_check_beside_the_writer(live_db, backup_dir, metamorph_writer, mode,
-                                           method):
+def test_integrity_check_beside_the_writer(live_db, backup_dir, metamorph_writer, mode, method):
     db = live_db(state="migrated", mode=mode)
     writer = metamorph_writer(db)
     with Window() as op:

@@ -1,5 +1,6 @@
 """SIGKILL during backup, migrate and restore while Metamorph writes: the file stays whole,
 every commit of the server is kept, and running the operation again finishes it."""
+
 import os
 import signal
 import subprocess
@@ -14,15 +15,19 @@ from metamorph.migrate import procedures, runner
 from .conftest import FORCED_RESTORE_MAX_WAIT, assert_writer_unharmed, integrity
 
 DRIVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kill_driver.py")
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def kill_run(*args, env=None):
     """Run the driver until its SIGKILL; assert it really was killed mid-way."""
-    done = subprocess.run([sys.executable, DRIVER, *map(str, args)], capture_output=True,
-                          text=True, timeout=120, cwd=REPO,
-                          env=dict(os.environ, PYTHONPATH=REPO, **(env or {})))
+    done = subprocess.run(
+        [sys.executable, DRIVER, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        env=dict(os.environ, PYTHONPATH=REPO, **(env or {})),
+    )
     assert done.returncode == -signal.SIGKILL, (done.stdout[-1500:], done.stderr[-1500:])
     return done
 
@@ -34,7 +39,7 @@ def test_backup_killed_beside_the_writer(live_db, backup_dir, metamorph_writer, 
     kill_run("backup", db, backup_dir, "copy", 6)
     writer.wait_for_commits(10)
     assert backup.list_backups(backup_dir) == []  # nothing half-made is listed
-    again = backup.run_backup(db, backup_dir)     # and the next run cleans up and succeeds
+    again = backup.run_backup(db, backup_dir)  # and the next run cleans up and succeeds
     report = writer.stop()
 
     assert_writer_unharmed(report, db)
@@ -44,16 +49,18 @@ def test_backup_killed_beside_the_writer(live_db, backup_dir, metamorph_writer, 
 
 
 @pytest.mark.parametrize("mode", ["delete", "wal"])
-def test_migration_killed_inside_its_transaction_beside_the_writer(live_db, backup_dir,
-                                                                   metamorph_writer, mode):
+def test_migration_killed_inside_its_transaction_beside_the_writer(
+    live_db, backup_dir, metamorph_writer, mode
+):
     db = live_db(state="legacy", mode=mode)
     writer = metamorph_writer(db)
     # Mid-way through 001's index builds, with pages already spilled into the file.
     kill_run("migrate", db, "001_add_vault_id", 18, env={"MM_CACHE_PAGES": "8"})
     writer.wait_for_commits(10)
     assert [m["applied"] for m in runner.status(db)] == [False, False]
-    assert sql(db, "SELECT COUNT(*) FROM pragma_table_info('sessions') "
-                   "WHERE name = 'vault_id'") == [(0,)]  # rolled back, whole
+    assert sql(
+        db, "SELECT COUNT(*) FROM pragma_table_info('sessions') WHERE name = 'vault_id'"
+    ) == [(0,)]  # rolled back, whole
     outcome = procedures.migrate(db, backup_dir, take_backup=True)
     writer.wait_for_commits(5)
     report = writer.stop()
@@ -65,8 +72,9 @@ def test_migration_killed_inside_its_transaction_beside_the_writer(live_db, back
 
 @pytest.mark.parametrize("mode", ["delete", "wal"])
 @pytest.mark.parametrize("phase,n", [("restore", 4), ("safety-backup", 3)])
-def test_forced_restore_killed_beside_the_writer(live_db, backup_dir, metamorph_writer, mode,
-                                                 phase, n):
+def test_forced_restore_killed_beside_the_writer(
+    live_db, backup_dir, metamorph_writer, mode, phase, n
+):
     db = live_db(state="migrated", mode=mode)
     made = backup.run_backup(db, backup_dir)
     writer = metamorph_writer(db)

@@ -1,4 +1,5 @@
 """Migrations 001 and 002, and their rollback, while Metamorph writes."""
+
 import pytest
 
 from conftest import sql
@@ -12,12 +13,12 @@ from .conftest import Window, assert_writer_unharmed, integrity, slow_steps, wro
 @pytest.mark.parametrize("mode", ["delete", "wal"])
 @pytest.mark.parametrize("shape", ["linked", "observed"])
 def test_migrating_beside_the_writer_is_verified_ok_and_loses_nothing(
-        live_db, backup_dir, metamorph_writer, mode, shape):
+    live_db, backup_dir, metamorph_writer, mode, shape
+):
     db = live_db(state="legacy", shape=shape, mode=mode)
     writer = metamorph_writer(db)
     with Window() as op:
-        outcome = operations.migrate(db, backup_dir, take_backup=True,
-                                     progress=slow_steps(0.002))
+        outcome = operations.migrate(db, backup_dir, take_backup=True, progress=slow_steps(0.002))
     writer.wait_for_commits(10)
     report = writer.stop()
 
@@ -33,14 +34,16 @@ def test_migrating_beside_the_writer_is_verified_ok_and_loses_nothing(
 
 
 @pytest.mark.parametrize("migration_id", ["001_add_vault_id", "002_add_vercel_sandbox_tables"])
-def test_one_migration_at_a_time_beside_the_writer(live_db, backup_dir, metamorph_writer,
-                                                   migration_id):
+def test_one_migration_at_a_time_beside_the_writer(
+    live_db, backup_dir, metamorph_writer, migration_id
+):
     db = live_db(state="legacy")
     if migration_id.startswith("002"):
         operations.migrate(db, backup_dir, "001_add_vault_id", take_backup=True)
     writer = metamorph_writer(db)
-    outcome = operations.migrate(db, backup_dir, migration_id, take_backup=True,
-                                 progress=slow_steps(0.002))
+    outcome = operations.migrate(
+        db, backup_dir, migration_id, take_backup=True, progress=slow_steps(0.002)
+    )
     writer.wait_for_commits(10)
     report = writer.stop()
 
@@ -53,10 +56,14 @@ def test_one_migration_at_a_time_beside_the_writer(live_db, backup_dir, metamorp
 def test_rollbacks_beside_the_writer(live_db, backup_dir, metamorph_writer, mode):
     db = live_db(state="migrated", mode=mode)
     writer = metamorph_writer(db)
-    down_002 = operations.rollback(db, backup_dir, "002_add_vercel_sandbox_tables",
-                                   take_backup=True, progress=slow_steps(0.002))
-    down_001 = operations.rollback(db, backup_dir, "001_add_vault_id",
-                                   progress=slow_steps(0.002))
+    down_002 = operations.rollback(
+        db,
+        backup_dir,
+        "002_add_vercel_sandbox_tables",
+        take_backup=True,
+        progress=slow_steps(0.002),
+    )
+    down_001 = operations.rollback(db, backup_dir, "001_add_vault_id", progress=slow_steps(0.002))
     writer.wait_for_commits(10)
     report = writer.stop()
 
@@ -68,8 +75,9 @@ def test_rollbacks_beside_the_writer(live_db, backup_dir, metamorph_writer, mode
     assert integrity(db) == ["ok"]
 
 
-def test_verify_later_reports_the_servers_new_rows_as_new_and_passes(live_db, backup_dir,
-                                                                     metamorph_writer):
+def test_verify_later_reports_the_servers_new_rows_as_new_and_passes(
+    live_db, backup_dir, metamorph_writer
+):
     db = live_db(state="legacy")
     operations.migrate(db, backup_dir, take_backup=True)
     writer = metamorph_writer(db)
@@ -83,8 +91,9 @@ def test_verify_later_reports_the_servers_new_rows_as_new_and_passes(live_db, ba
     assert_writer_unharmed(report, db)
 
 
-def test_rehearsal_beside_the_writer_leaves_the_live_file_alone(live_db, backup_dir,
-                                                                metamorph_writer):
+def test_rehearsal_beside_the_writer_leaves_the_live_file_alone(
+    live_db, backup_dir, metamorph_writer
+):
     db = live_db(state="legacy", mode="delete")
     writer = metamorph_writer(db)
     with Window() as op:
@@ -99,7 +108,8 @@ def test_rehearsal_beside_the_writer_leaves_the_live_file_alone(live_db, backup_
 
 
 def test_preflight_lets_short_server_commits_through_but_names_a_held_write_lock(
-        live_db, metamorph_writer):
+    live_db, metamorph_writer
+):
     db = live_db(state="legacy")
     writer = metamorph_writer(db, interval=0.001)
     findings = [check_lock(db) for _ in range(20)]

@@ -1,4 +1,5 @@
 """Restore beside a running Metamorph: refused, or (forced) without losing a single commit."""
+
 import os
 
 import pytest
@@ -11,8 +12,9 @@ from metamorph.testing.writer import WriterReport
 from .conftest import FORCED_RESTORE_MAX_WAIT, Window, assert_writer_unharmed, integrity, slow_steps
 
 
-def test_restore_refuses_while_the_server_has_the_file_open_naming_it(live_db, backup_dir,
-                                                                     metamorph_writer):
+def test_restore_refuses_while_the_server_has_the_file_open_naming_it(
+    live_db, backup_dir, metamorph_writer
+):
     db = live_db(state="migrated")
     made = backup.run_backup(db, backup_dir)
     writer = metamorph_writer(db)
@@ -32,15 +34,17 @@ def test_restore_refuses_while_the_server_has_the_file_open_naming_it(live_db, b
 @pytest.mark.parametrize("mode", ["delete", "wal"])
 @pytest.mark.parametrize("shape", ["linked", "observed"])
 def test_forced_restore_keeps_every_commit_in_the_live_file_or_the_safety_backup(
-        live_db, backup_dir, metamorph_writer, mode, shape):
+    live_db, backup_dir, metamorph_writer, mode, shape
+):
     db = live_db(state="migrated", shape=shape, mode=mode)
     made = backup.run_backup(db, backup_dir)
     writer = metamorph_writer(db)
     writer.wait_for_commits(20)  # written after the backup: the restore discards these
 
     with Window() as op:
-        result = backup.restore_backup(db, backup_dir, made["name"], force=True,
-                                       progress=slow_steps(0.001))
+        result = backup.restore_backup(
+            db, backup_dir, made["name"], force=True, progress=slow_steps(0.001)
+        )
     writer.wait_for_commits(10)
     report = writer.stop()
 
@@ -49,13 +53,14 @@ def test_forced_restore_keeps_every_commit_in_the_live_file_or_the_safety_backup
     before = WriterReport([c for c in report.committed if c.at < op.start], [], [], 0)
     after = WriterReport([c for c in report.committed if c.at > op.end], [], [], 0)
     assert before.commits >= 20 and after.commits >= 10
-    assert before.missing_from(safety) == []          # what the restore discarded is kept
+    assert before.missing_from(safety) == []  # what the restore discarded is kept
     # ...and really was discarded (sessions and arcs written again later are back).
     rewritten = {c.id for c in report.committed if c.at >= op.start}
     discarded = {(c.table, c.id) for c in before.committed if c.id not in rewritten}
     assert discarded and discarded == set(before.missing_from(db)) - {
-        (c.table, c.id) for c in before.committed if c.id in rewritten}
-    assert after.missing_from(db) == []                # the server goes on in the restored file
+        (c.table, c.id) for c in before.committed if c.id in rewritten
+    }
+    assert after.missing_from(db) == []  # the server goes on in the restored file
     assert result["forced"] and f"pid {writer.pid}" in " ".join(result["holders"])
     # The result says how long the server's writes waited; the writer saw no longer a wait.
     assert result["lock_held_seconds"] > 0 and report.max_wait <= result["lock_held_seconds"] + 0.5
