@@ -237,7 +237,7 @@ def held_write_lock(path, seconds=HELD_WRITE_SECONDS, every=0.02):
     """(LockState, pids seen writing): the state if a write lock stayed held for `seconds`
     (None as soon as one sample finds no writer), and every pid seen holding it meanwhile."""
     deadline = time.monotonic() + seconds
-    seen = set()
+    seen: set[str] = set()
     while True:
         state = lock_state(path)
         holder = state.exclusive or state.writer

@@ -103,7 +103,7 @@ def _unit_rows(gen, unit, vault, with_session_states, optional):
     minute = unit * 3
     conv, sess = gen.uid(), gen.uid()
     created = gen.ts(minute)
-    rows = {t: [] for t in schema.VAULT_TABLES}
+    rows: dict[str, list[tuple]] = {t: [] for t in schema.VAULT_TABLES}
     stance = json.dumps({"frame": gen.r.choice(_WORDS), "drift": gen.r.randint(0, 100)})
     rows["conversations"].append((conv, stance, '{"model":"claude"}', created, gen.ts(minute + 9)))
     n_msg = gen.r.randint(8, 52)
@@ -232,7 +232,7 @@ def _observed_rows(gen, unit, vault, with_session_states):
     minute = unit * 3
     conv = gen.uid()
     created = gen.ts(minute)
-    rows = {t: [] for t in schema.VAULT_TABLES}
+    rows: dict[str, list[tuple]] = {t: [] for t in schema.VAULT_TABLES}
     stance = json.dumps({"frame": gen.r.choice(_WORDS), "drift": gen.r.randint(0, 100)})
     n_msg = gen.r.randint(8, 52)
     # `/sessions save` is optional: some conversations have no sessions row at all.
@@ -314,7 +314,7 @@ def _observed_rows(gen, unit, vault, with_session_states):
 
 
 def _sandbox_rows(gen, vaults):
-    rows = {t: [] for t in schema.SANDBOX_TABLES}
+    rows: dict[str, list[tuple]] = {t: [] for t in schema.SANDBOX_TABLES}
     for v in vaults[1:][: max(1, len(vaults) // 4)]:
         conn_id, now = gen.uid(), gen.ts()
         rows["vercel_connections"].append(
@@ -446,8 +446,8 @@ def build_demo_database(
         if state == "fresh":
             vault_list = ["dev-vault"] + vault_list[1:]
         with_vault = state in ("fresh", "migrated")
-        totals = {}
-        batch = {}
+        totals: dict[str, int] = {}
+        batch: dict[str, list[tuple]] = {}
         for unit in range(sessions):
             vault = _pick_vault(gen, vault_list) if with_vault else None
             unit_rows = (

@@ -67,7 +67,8 @@ def _targets(path):
 
 
 def _open_by_fd(path, exclude):
-    targets, found, unreadable = _targets(path), {}, 0
+    targets, unreadable = _targets(path), 0
+    found: dict[int, set[str]] = {}
     try:
         pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
     except OSError:
@@ -151,7 +152,7 @@ def processes_holding(path):
     """Holders of `path` other than this process: open descriptors and SQLite lock bytes."""
     me = os.getpid()
     found, unreadable = _open_by_fd(path, {me})
-    locks = {}
+    locks: dict[int, set[str]] = {}
     for pid, name in _lock_holders(path):
         if pid != me:
             locks.setdefault(pid, set()).add(name)

@@ -15,6 +15,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
+from typing import Any
 
 TIMEOUT = 5.0
 MAX_BODY = 8 * 1024 * 1024
@@ -230,7 +231,8 @@ def check_isolation(url, tokens, vaults_of_ids, timeout=TIMEOUT):
         if seen is None:
             return LiveFinding("fail", f"Token {n}: {problem}.")
         views.append(seen)
-    numbers, details = {}, []
+    numbers: dict[str, Any] = {}
+    details: list[str] = []
     vaults = [
         _vaults_seen(n, seen, vaults_of_ids, numbers, details) for n, seen in enumerate(views, 1)
     ]
@@ -262,7 +264,7 @@ def check_isolation(url, tokens, vaults_of_ids, timeout=TIMEOUT):
 def _vaults_seen(n, seen, vaults_of_ids, numbers, details):
     """The vaults whose rows token `n` saw; ids the database lacks and mixed vaults go to
     `details`, counts to `numbers`."""
-    found = {}
+    found: dict[str, Any] = {}
     for kind, ids in seen.items():
         known = vaults_of_ids(kind, ids)
         missing = [i for i in ids if i not in known]

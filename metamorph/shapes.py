@@ -48,6 +48,7 @@ class AppliedMigration(TypedDict):
     id: str
     applied_at: str
     checksum: str
+    checksum_note: NotRequired[str]  # "applied by another build" when not Metamorph's own
 
 
 class FileFacts(TypedDict):

@@ -13,6 +13,7 @@ import sqlite3
 import threading
 import time
 import urllib.parse
+from typing import IO, cast
 
 from metamorph import inspect
 from metamorph.connection import readonly_uri
@@ -324,7 +325,8 @@ def gunzip_hashes(gz_path, dest_path=None, progress=silent):
         with open(gz_path, "rb", buffering=0) as raw:
             reader = _CountingReader(raw, total, "verify", progress, "decompressing")
             reader.extra = outer
-            with gzip.GzipFile(fileobj=reader, mode="rb") as gz:
+            # _CountingReader is file-like (read/readinto), which is all GzipFile uses.
+            with gzip.GzipFile(fileobj=cast(IO[bytes], reader), mode="rb") as gz:
                 while chunk := gz.read(CHUNK):
                     inner.update(chunk)
                     size += len(chunk)

@@ -70,6 +70,8 @@ def _describe(entry):
 
 def _created_from_name(name, mtime):
     match = files.NAME_RE.match(name)
+    if match is None:  # not one of our names: its file time is all we know
+        return datetime.fromtimestamp(mtime, manifests.utc_now().tzinfo)
     try:
         return datetime.strptime(match.group(1) + match.group(2), "%Y%m%d%H%M%S").replace(
             tzinfo=manifests.utc_now().tzinfo

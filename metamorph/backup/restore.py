@@ -212,7 +212,9 @@ def _copy_into_live(source, db_path, manifest, report, safety):
     live = sqlite3.connect(
         _rw_uri(db_path), uri=True, timeout=LOCK_PROBE_TIMEOUT, isolation_level=None
     )
-    lock = {}  # when the restore took the live file's lock: other writers wait from then on
+    lock: dict[
+        str, float
+    ] = {}  # when the restore took the live file's lock: other writers wait from then on
     try:
         src.execute(f"PRAGMA mmap_size = {int(copier.SOURCE_MMAP_BYTES)}")
         pages = _step_pages(src.execute("PRAGMA page_count").fetchone()[0])
@@ -307,21 +309,22 @@ class _StillBusy(Exception):
 def _steps(page_size, report, safety, lock):
     """Report each step; with `safety`, take it right after the first step (the restore then
     holds the write lock); give up (all rolled back) if readers keep the file busy."""
-    state = {"busy_since": None, "safety_done": safety is None}
+    safety_done = [safety is None]
+    busy_since: list[float | None] = [None]
 
     def step(status, remaining, total):
         if status in _BUSY_CODES:
-            state["busy_since"] = state["busy_since"] or time.monotonic()
-            if time.monotonic() - state["busy_since"] > RESTORE_BUSY_SECONDS:
+            since = busy_since[0] = busy_since[0] or time.monotonic()
+            if time.monotonic() - since > RESTORE_BUSY_SECONDS:
                 raise _StillBusy()
             return
-        state["busy_since"] = None
+        busy_since[0] = None
         lock.setdefault("from", time.monotonic())  # a step went through: the lock is ours
-        if not state["safety_done"]:
+        if not safety_done[0]:
             if status != sqlite3.SQLITE_OK:  # never: a restore always takes two steps
                 raise RuntimeError("the restore finished before its safety backup")
             safety.take()
-            state["safety_done"] = True
+            safety_done[0] = True
         done = (total - remaining) * page_size
         report(
             "restore",

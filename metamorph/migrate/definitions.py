@@ -6,7 +6,9 @@ column), so running it finishes a half-migrated database instead of breaking it.
 The SQL is the SQL of src/db/migrations/00x_*.ts on the feature/multitenancy branch.
 """
 
+import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -77,7 +79,7 @@ class Plan:
 
     def summary(self):
         """Counts per `kind:done|skipped`."""
-        out = {}
+        out: dict[str, int] = {}
         for s in self.steps:
             key = f"{s.kind}:{'skipped' if s.skipped else 'done'}"
             out[key] = out.get(key, 0) + 1
@@ -85,7 +87,7 @@ class Plan:
 
     def counts(self):
         """Counts in the Summary's terms: columns_added, indexes_skipped, tables_dropped…"""
-        out = {}
+        out: dict[str, int] = {}
         for s in self.steps:
             done, skipped = COUNT_KEYS[s.kind]
             out.setdefault(done, 0)
@@ -147,8 +149,8 @@ def plan_001_up(conn):
     existing = _indexes(conn)
     for ix in INDEXES_001:
         note = _index_skip_reason(ix, tables, existing, columns)
-        sql = None if note else schema.index_ddl(ix, quoted=True, if_not_exists=False)
-        plan.steps.append(Step("index", ix.name, sql, note, ix.table))
+        index_sql = None if note else schema.index_ddl(ix, quoted=True, if_not_exists=False)
+        plan.steps.append(Step("index", ix.name, index_sql, note, ix.table))
     return plan
 
 
@@ -197,8 +199,8 @@ def plan_002_down(conn):
 class Migration:
     id: str
     description: str
-    plan_up: object
-    plan_down: object
+    plan_up: Callable[[sqlite3.Connection], Plan]
+    plan_down: Callable[[sqlite3.Connection], Plan]
     down_warning: str
     down_loses_rows: bool = False
 

@@ -10,6 +10,7 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from metamorph import schema
 from metamorph.connection import WRITE_BUSY_TIMEOUT, open_writable, translate_write_error
@@ -33,7 +34,7 @@ class MigrationOutcome:
     description: str
     direction: str
     status: str  # "applied", "already applied", "rolled back"
-    plan: object = None
+    plan: Any = None  # the Plan that ran (definitions.Plan)
     seconds: float = 0.0
     applied_at: str | None = None
     checksum: str | None = None
@@ -235,7 +236,7 @@ def _apply(conn, db_path, migration, progress, direction="up"):
     started = time.monotonic()
     _begin_immediate(conn, db_path)
     where = {"step": "the start of the transaction"}
-    rows = {}
+    rows: dict[str, dict[str, int]] = {}
     try:
         plan, lost = _in_transaction(conn, db_path, migration, direction, progress, where, rows)
     except sqlite3.Error as exc:

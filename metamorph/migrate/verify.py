@@ -20,8 +20,9 @@ from .db import applied_rows, count_rows, open_for_reading
 from .definitions import INDEXES_001
 
 # PRAGMA table_info of vault_id: (type, notnull, default, pk), as 001 / 002 create it.
-VAULT_COLUMN_001 = ("TEXT", 1, "'default-vault'", 0)
-VAULT_COLUMN_002 = ("TEXT", 1, None, 0)
+# PRAGMA table_info's (type, notnull, dflt_value, pk) for vault_id: 001 gives it a default.
+VAULT_COLUMN_001: tuple[str, int, str | None, int] = ("TEXT", 1, "'default-vault'", 0)
+VAULT_COLUMN_002: tuple[str, int, str | None, int] = ("TEXT", 1, None, 0)
 ISO_8601 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)?$")
 
 

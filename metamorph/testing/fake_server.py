@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class FakeMetamorph:
     def __init__(self, db_path, mode="prod", tokens=None, delay=3.0):
         self.db_path, self.mode, self.tokens, self.delay = db_path, mode, tokens or {}, delay
-        self.seen_headers = []
+        self.seen_headers: list[dict[str, str]] = []
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -57,6 +57,7 @@ class FakeMetamorph:
             time.sleep(self.delay)
         if path in ("/api/health", "/health"):
             return 200, {"status": "ok", "timestamp": time.time()}
+        vault: str | None
         if self.mode == "dev":
             vault = "dev-vault"
         else:

@@ -19,6 +19,7 @@ class Locker:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _SCRIPT, path, statement], stdout=subprocess.PIPE, text=True
         )
+        assert self.proc.stdout is not None
         assert self.proc.stdout.readline().strip() == "locked"
         time.sleep(0.05)
 
