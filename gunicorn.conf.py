@@ -1,4 +1,5 @@
 """gunicorn settings; BIND and WEB_WORKERS come from the environment."""
+
 import os
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")

@@ -1,5 +1,6 @@
 """Backup copy throughput vs `cp` + fsync of the same file; peak memory of backupdb; the
 verify phase (sha256 and the check side by side; --verify full|quick)."""
+
 import hashlib
 import json
 import os
@@ -39,9 +40,13 @@ def backup_in_child(path, dest, verify="full"):
     """Run run_backup in a child process, sampling its memory every 20 ms."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, path, dest, verify], cwd=root,
-                             env={**os.environ, "PYTHONPATH": root}, stdout=subprocess.PIPE,
-                             text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, path, dest, verify],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": root},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     peak = {"VmRSS": 0, "RssAnon": 0}
     while child.poll() is None:
         for key, value in _memory(child.pid).items():
@@ -93,8 +98,10 @@ def _measure(path, work, cold):
 def _throughput_line(label, size, cp_t, manifest):
     ours, raw = size / manifest["copy_seconds"] / 1e6, size / cp_t / 1e6
     ratio = ours / raw
-    print(f"  copy phase, {label:<11} ours {ours:6.0f} MB/s  cp+fsync {raw:6.0f} MB/s  "
-          f"ratio {ratio:4.2f} (target >= 0.7: {'meets' if ratio >= 0.7 else 'MISSES'})")
+    print(
+        f"  copy phase, {label:<11} ours {ours:6.0f} MB/s  cp+fsync {raw:6.0f} MB/s  "
+        f"ratio {ratio:4.2f} (target >= 0.7: {'meets' if ratio >= 0.7 else 'MISSES'})"
+    )
 
 
 def run(path):
@@ -105,8 +112,10 @@ def run(path):
             cold = drop_page_cache()
             runs = {"cold cache": _measure(path, work, True)} if cold else {}
             cp_with_fsync(path, work)  # warm the page cache for both
-            runs["warm cache"] = max((_measure(path, work, False) for _ in range(2)),
-                                     key=lambda r: r[0] / r[1]["copy_seconds"])
+            runs["warm cache"] = max(
+                (_measure(path, work, False) for _ in range(2)),
+                key=lambda r: r[0] / r[1]["copy_seconds"],
+            )
         finally:
             shutil.rmtree(work, ignore_errors=True)
         for label, (cp_t, manifest, _, _) in runs.items():
@@ -115,12 +124,16 @@ def run(path):
             print("  (cold-cache run skipped: dropping the page cache needs root)")
         cp_t, manifest, peak, total = runs["warm cache"]
         anon = peak["RssAnon"] / 1e6
-        print(f"  peak memory: {anon:.0f} MB anonymous (target < 100 MB: "
-              f"{'meets' if anon < 100 else 'MISSES'}); {peak['VmRSS'] / 1e6:.0f} MB RSS "
-              "including the read-only mmap of the source, which the kernel can drop any time")
-        print(f"  whole backup {total:.1f} s for {size / 1e9:.2f} GB: copy "
-              f"{manifest['copy_seconds']:.1f} s, verify (sha256 + integrity_check) "
-              f"{manifest['verify_seconds']:.1f} s, row counts {manifest['count_seconds']:.1f} s")
+        print(
+            f"  peak memory: {anon:.0f} MB anonymous (target < 100 MB: "
+            f"{'meets' if anon < 100 else 'MISSES'}); {peak['VmRSS'] / 1e6:.0f} MB RSS "
+            "including the read-only mmap of the source, which the kernel can drop any time"
+        )
+        print(
+            f"  whole backup {total:.1f} s for {size / 1e9:.2f} GB: copy "
+            f"{manifest['copy_seconds']:.1f} s, verify (sha256 + integrity_check) "
+            f"{manifest['verify_seconds']:.1f} s, row counts {manifest['count_seconds']:.1f} s"
+        )
 
 
 def _raw_check(path, pragma):
@@ -149,21 +162,29 @@ def run_verify(path):
             raw_sha, _ = best_of(2, lambda: _raw_sha(copy))
             raw_full, _ = best_of(1, lambda: _raw_check(copy, "integrity_check"))
             raw_quick, _ = best_of(2, lambda: _raw_check(copy, "quick_check"))
-            before, _ = best_of(1, lambda: (copier.sha256_file(copy),
-                                            copier.integrity_problems(copy)))
+            before, _ = best_of(
+                1, lambda: (copier.sha256_file(copy), copier.integrity_problems(copy))
+            )
             full, _ = best_of(1, lambda: copier.hash_and_check(copy, check="integrity_check"))
             quick, _ = best_of(2, lambda: copier.hash_and_check(copy, check="quick_check"))
             os.unlink(copy)
             whole = {mode: backup_in_child(path, work, mode)[2] for mode in ("full", "quick")}
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        print(f"  {size / 1e9:.2f} GB, warm cache. raw: sha256 {raw_sha:.2f} s, integrity_check "
-              f"{raw_full:.2f} s, quick_check {raw_quick:.2f} s")
-        line("before: sha256 then integrity_check (raw: same, raw)", before,
-             raw_sha + raw_full, 1.2)
+        print(
+            f"  {size / 1e9:.2f} GB, warm cache. raw: sha256 {raw_sha:.2f} s, integrity_check "
+            f"{raw_full:.2f} s, quick_check {raw_quick:.2f} s"
+        )
+        line(
+            "before: sha256 then integrity_check (raw: same, raw)", before, raw_sha + raw_full, 1.2
+        )
         line("now --verify full: side by side (raw: sum)", full, raw_sha + raw_full, 1.0)
         line("now --verify quick: side by side (raw: sum)", quick, raw_sha + raw_quick, 1.0)
-        print(f"  verify phase: before {before:.2f} s -> full {full:.2f} s "
-              f"({before / full:.2f}x faster), quick {quick:.2f} s ({before / quick:.1f}x)")
-        print(f"  whole backupdb: --verify full {whole['full']:.1f} s, --verify quick "
-              f"{whole['quick']:.1f} s")
+        print(
+            f"  verify phase: before {before:.2f} s -> full {full:.2f} s "
+            f"({before / full:.2f}x faster), quick {quick:.2f} s ({before / quick:.1f}x)"
+        )
+        print(
+            f"  whole backupdb: --verify full {whole['full']:.1f} s, --verify quick "
+            f"{whole['quick']:.1f} s"
+        )

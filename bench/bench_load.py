@@ -7,6 +7,7 @@ Everything runs in a scratch directory (its own admin database, backup directory
 Metamorph file is only read. Bounded: LOAD_SECONDS per scenario (default 60), LOAD_CLIENTS
 (default 50), LOAD_THINK seconds between a client's requests (default 1.0).
 """
+
 import os
 import secrets
 import shutil
@@ -23,8 +24,9 @@ from bench import load
 from bench.common import section
 
 # LOAD_SITE_ROOT runs the same load against another checkout (e.g. main, for a before figure).
-ROOT = os.environ.get("LOAD_SITE_ROOT") or os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))
+ROOT = os.environ.get("LOAD_SITE_ROOT") or os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__))
+)
 TICKS = os.sysconf("SC_CLK_TCK")
 USER = "loadtest"
 CACHED_P95_MS = 300
@@ -44,13 +46,20 @@ class Site:
         self.dir = tempfile.mkdtemp(prefix="bench-load-")
         self.port = _free_port()
         self.password = secrets.token_urlsafe(16)
-        self.env = {**os.environ, "PYTHONPATH": ROOT, "SECRET_KEY": secrets.token_urlsafe(40),
-                    "DEBUG": "false", "METAMORPH_DATABASE_PATH": db_path,
-                    "METAMORPH_BACKUP_DIR": os.path.join(self.dir, "backups"),
-                    "DATABASE_URL": f"sqlite:///{self.dir}/admin.sqlite3",
-                    "BIND": f"127.0.0.1:{self.port}", "WEB_WORKERS": str(workers),
-                    "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOAD_PASSWORD": self.password,
-                    "DJANGO_SETTINGS_MODULE": "metamorph_admin.settings"}
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": ROOT,
+            "SECRET_KEY": secrets.token_urlsafe(40),
+            "DEBUG": "false",
+            "METAMORPH_DATABASE_PATH": db_path,
+            "METAMORPH_BACKUP_DIR": os.path.join(self.dir, "backups"),
+            "DATABASE_URL": f"sqlite:///{self.dir}/admin.sqlite3",
+            "BIND": f"127.0.0.1:{self.port}",
+            "WEB_WORKERS": str(workers),
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "LOAD_PASSWORD": self.password,
+            "DJANGO_SETTINGS_MODULE": "metamorph_admin.settings",
+        }
         self.procs = {}
 
     @property
@@ -58,29 +67,52 @@ class Site:
         return f"http://127.0.0.1:{self.port}"
 
     def manage(self, *args):
-        subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env,
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
 
     def python(self, code):
-        subprocess.run([sys.executable, "-c", "import django; django.setup()\n" + code],
-                       cwd=ROOT, env=self.env, check=True)
+        subprocess.run(
+            [sys.executable, "-c", "import django; django.setup()\n" + code],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+        )
 
     def setup(self):
         self.manage("migrate", "--noinput", "-v0")
         self.manage("collectstatic", "--noinput", "-v0")
-        self.manage("createoperator", USER, "--role", "admin", "--password-from-env",
-                    "LOAD_PASSWORD")
+        self.manage(
+            "createoperator", USER, "--role", "admin", "--password-from-env", "LOAD_PASSWORD"
+        )
 
     def start(self, name, argv):
         with open(os.path.join(self.dir, f"{name}.log"), "wb") as log:  # the child keeps it
-            self.procs[name] = subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log,
-                                                stderr=subprocess.STDOUT,
-                                                start_new_session=True)
+            self.procs[name] = subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def start_web(self):
-        self.start("web", [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "-c",
-                           "gunicorn.conf.py", "--access-logfile", "/dev/null",
-                           "metamorph_admin.wsgi"])
+        self.start(
+            "web",
+            [
+                os.path.join(os.path.dirname(sys.executable), "gunicorn"),
+                "-c",
+                "gunicorn.conf.py",
+                "--access-logfile",
+                "/dev/null",
+                "metamorph_admin.wsgi",
+            ],
+        )
         for _ in range(300):
             try:
                 urllib.request.urlopen(self.url + "/login/", timeout=2).read()
@@ -127,8 +159,9 @@ def _load(site, seconds, clients, think):
     """The load's summary plus the web processes' CPU per request (what a request costs,
     whatever else the machine is running) and the machine's load average meanwhile."""
     cpu = site.cpu_seconds()
-    summary = load.run_load(site.url, clients, seconds, load.MAX_REQUESTS, think,
-                            username=USER, password=site.password)
+    summary = load.run_load(
+        site.url, clients, seconds, load.MAX_REQUESTS, think, username=USER, password=site.password
+    )
     n = summary["all"]["n"]
     summary["all"]["cpu_ms_per_request"] = (site.cpu_seconds() - cpu) * 1000 / n if n else 0
     summary["all"]["loadavg"] = os.getloadavg()[0]
@@ -138,40 +171,49 @@ def _load(site, seconds, clients, think):
 def _cost_line(summary):
     s = summary["all"]
     capacity = 2000 / s["cpu_ms_per_request"] if s["cpu_ms_per_request"] else 0
-    print(f"  server CPU {s['cpu_ms_per_request']:.1f} ms per request (2 idle cores would serve "
-          f"~{capacity:.0f} requests/s); machine load average {s['loadavg']:.1f} during the run")
+    print(
+        f"  server CPU {s['cpu_ms_per_request']:.1f} ms per request (2 idle cores would serve "
+        f"~{capacity:.0f} requests/s); machine load average {s['loadavg']:.1f} during the run"
+    )
 
 
 def _verdict(summary, target_ms):
     pages = {p: s for p, s in summary.items() if p != "all"}
     worst = max(pages.items(), key=lambda kv: kv[1]["p95"])
     met = worst[1]["p95"] < target_ms and not summary["all"]["errors"]
-    return (f"worst page p95 {worst[1]['p95']:.0f} ms ({worst[0]}), target < {target_ms} ms on "
-            f"every page: {'meets' if met else 'MISSES'}")
+    return (
+        f"worst page p95 {worst[1]['p95']:.0f} ms ({worst[0]}), target < {target_ms} ms on "
+        f"every page: {'meets' if met else 'MISSES'}"
+    )
 
 
 def run(path, seconds=None, clients=None, think=None):
     seconds = float(seconds or os.environ.get("LOAD_SECONDS", 60))
     clients = int(clients or os.environ.get("LOAD_CLIENTS", 50))
     think = float(think if think is not None else os.environ.get("LOAD_THINK", 1.0))
-    with section(f"Issue 12 — under load: gunicorn 2 workers, {clients} clients, think "
-                 f"{think} s, {seconds:.0f} s per scenario, {os.path.getsize(path) / 1e9:.2f} GB"):
+    with section(
+        f"Issue 12 — under load: gunicorn 2 workers, {clients} clients, think "
+        f"{think} s, {seconds:.0f} s per scenario, {os.path.getsize(path) / 1e9:.2f} GB"
+    ):
         site = Site(path)
         try:
             site.setup()
             site.python("from vaults.models import Snapshot; Snapshot.objects.all().delete()")
             site.start_web()
             uncached = _load(site, seconds, clients, think)
-            load.print_summary(uncached, "no cached read (no task worker: pages show what they "
-                                         "have)")
+            load.print_summary(
+                uncached, "no cached read (no task worker: pages show what they have)"
+            )
             _cost_line(uncached)
             print("  " + _verdict(uncached, UNCACHED_P95_MS))
-            site.python("from vaults.models import Snapshot\n"
-                        "from vaults.services import snapshots\n"
-                        "from django.conf import settings\n"
-                        "Snapshot.objects.all().delete()\n"
-                        "s = Snapshot.objects.create(db_path=settings.METAMORPH_DATABASE_PATH)\n"
-                        "snapshots.take_snapshot(s.id)")
+            site.python(
+                "from vaults.models import Snapshot\n"
+                "from vaults.services import snapshots\n"
+                "from django.conf import settings\n"
+                "Snapshot.objects.all().delete()\n"
+                "s = Snapshot.objects.create(db_path=settings.METAMORPH_DATABASE_PATH)\n"
+                "snapshots.take_snapshot(s.id)"
+            )
             cached = _load(site, seconds, clients, think)
             load.print_summary(cached, "cached background read")
             _cost_line(cached)

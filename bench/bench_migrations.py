@@ -1,12 +1,13 @@
 """runmigration of 001 + 002 vs the same DDL through sqlite3, on a ~1 GB legacy file."""
+
 import os
 import shutil
 import sqlite3
 import time
 
 from bench.common import line, section
-from metamorph.migrate import rehearsal, runner
 from metamorph import schema
+from metamorph.migrate import rehearsal, runner
 
 
 def _copy(source, name):
@@ -27,8 +28,10 @@ def raw_ddl(path):
             conn.execute("BEGIN IMMEDIATE")
             for step in p.to_run():
                 conn.execute(step.sql)
-            conn.execute("INSERT INTO schema_migrations VALUES (?, '2026-01-01T00:00:00.000Z', "
-                         "'x')", (p.migration_id,))
+            conn.execute(
+                "INSERT INTO schema_migrations VALUES (?, '2026-01-01T00:00:00.000Z', 'x')",
+                (p.migration_id,),
+            )
             conn.execute("COMMIT")
         return time.perf_counter() - started
     finally:
@@ -54,5 +57,7 @@ def run(legacy_path):
             os.unlink(copy)
         line("001 + 002 (DDL + schema_migrations rows)", min(mine), min(raws), 1.2)
         estimate = rehearsal.estimate_downtime(size)
-        print(f"  {size / 1e9:.2f} GB legacy file: ours {min(mine):.2f} s; the guide's estimate "
-              f"for {estimate['guide_bucket']}: {estimate['guide_estimate']}")
+        print(
+            f"  {size / 1e9:.2f} GB legacy file: ours {min(mine):.2f} s; the guide's estimate "
+            f"for {estimate['guide_bucket']}: {estimate['guide_estimate']}"
+        )

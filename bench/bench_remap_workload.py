@@ -9,6 +9,7 @@ for a whole-vault move and for a split by a mapping file over ~1,000 vaults (eac
 conversation back to the vault the demo builder gave it). Target: ours <= 1.5x raw, longest
 write transaction < 1 s. Figures vary 20-40 % between runs: compare ratios of one run.
 """
+
 import os
 import shutil
 import sqlite3
@@ -33,14 +34,30 @@ def run(path, durabilities=("full", "fast"), offline=True, batch_seconds=0.5):
     try:
         base, owners = _legacy_copy(path, work)
         rows = _count(base)
-        print(f"\n== legacy remap ({rows:,} rows in default-vault, "
-              f"{len(set(owners.values()))} vaults in the mapping file)")
-        figures["move"] = _case(work, base, "whole-vault move", MoveVault(MOVE_TARGET),
-                                durabilities, offline, batch_seconds)
+        print(
+            f"\n== legacy remap ({rows:,} rows in default-vault, "
+            f"{len(set(owners.values()))} vaults in the mapping file)"
+        )
+        figures["move"] = _case(
+            work,
+            base,
+            "whole-vault move",
+            MoveVault(MOVE_TARGET),
+            durabilities,
+            offline,
+            batch_seconds,
+        )
         csv = "conversation_id,vault_id\n" + "".join(f"{c},{v}\n" for c, v in owners.items())
         rule = SplitByMapping.from_csv(csv.encode())
-        figures["split"] = _case(work, base, f"split into {len(set(owners.values()))} vaults",
-                                 rule, durabilities, offline, batch_seconds)
+        figures["split"] = _case(
+            work,
+            base,
+            f"split into {len(set(owners.values()))} vaults",
+            rule,
+            durabilities,
+            offline,
+            batch_seconds,
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return figures
@@ -52,26 +69,31 @@ def _case(work, base, title, rule, durabilities, offline, batch_seconds):
     started = time.perf_counter()
     plan = build_plan(copy, rule)
     out["preview_s"] = time.perf_counter() - started
-    print(f"  {title}: {plan.moves_total:,} rows move; preview (read-only, not counted) "
-          f"{out['preview_s']:.1f} s")
+    print(
+        f"  {title}: {plan.moves_total:,} rows move; preview (read-only, not counted) "
+        f"{out['preview_s']:.1f} s"
+    )
     out["raw_s"] = _raw(copy, rule, _copy(base, work, "raw"))
     os.unlink(copy)
     runs = [("online", d) for d in durabilities] + ([("offline", "full")] if offline else [])
     for mode, durability in runs:
         target = _copy(base, work, f"{mode}-{durability}")
         journal = os.path.join(work, f"journal-{mode}-{durability}.sqlite3")
-        result = execute_plan(target, plan, journal, mode=mode, durability=durability,
-                              batch_seconds=batch_seconds)
+        result = execute_plan(
+            target, plan, journal, mode=mode, durability=durability, batch_seconds=batch_seconds
+        )
         assert result["moved_total"] == plan.moves_total, result
         ratio = result["elapsed_s"] / out["raw_s"]
         verdict = "meets" if ratio <= TARGET_RATIO else "MISSES"
         lock = result["longest_transaction_s"]
         lock_verdict = ("meets" if lock < 1 else "MISSES") if mode == "online" else "downtime"
-        print(f"    {mode:<7} synchronous={DURABILITY[durability]:<6} "
-              f"ours {result['elapsed_s']:7.2f} s  raw {out['raw_s']:7.2f} s  ratio "
-              f"{ratio:4.2f} (<= {TARGET_RATIO}: {verdict}); {result['batches']} "
-              f"transactions, longest {lock:.3f} s (< 1 s: {lock_verdict}); "
-              f"check {result['check_s']:.1f} s")
+        print(
+            f"    {mode:<7} synchronous={DURABILITY[durability]:<6} "
+            f"ours {result['elapsed_s']:7.2f} s  raw {out['raw_s']:7.2f} s  ratio "
+            f"{ratio:4.2f} (<= {TARGET_RATIO}: {verdict}); {result['batches']} "
+            f"transactions, longest {lock:.3f} s (< 1 s: {lock_verdict}); "
+            f"check {result['check_s']:.1f} s"
+        )
         out[f"{mode}-{durability}"] = result
         for p in (target, journal):
             os.unlink(p)
@@ -89,10 +111,17 @@ def _legacy_copy(path, work):
     base = _copy(path, work, "legacy")
     conn = sqlite3.connect(base, isolation_level=None)
     try:
-        owners = {c: v for c, v in conn.execute("SELECT id, vault_id FROM conversations")
-                  if v != schema.DEFAULT_VAULT}
-        tables = [t for t in schema.USER_SCOPED_TABLES if t in {r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type='table'")}]
+        owners = {
+            c: v
+            for c, v in conn.execute("SELECT id, vault_id FROM conversations")
+            if v != schema.DEFAULT_VAULT
+        }
+        tables = [
+            t
+            for t in schema.USER_SCOPED_TABLES
+            if t
+            in {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        ]
         conn.execute("PRAGMA secure_delete = OFF")
         conn.execute("BEGIN IMMEDIATE")
         indexes = vault_indexes(conn, tables)
@@ -111,10 +140,14 @@ def _legacy_copy(path, work):
 def _count(path):
     conn = sqlite3.connect(path)
     try:
-        return sum(conn.execute(f"SELECT COUNT(*) FROM {schema.quote(t)} WHERE vault_id = ?",
-                                (schema.DEFAULT_VAULT,)).fetchone()[0]
-                   for t in schema.USER_SCOPED_TABLES if conn.execute(
-                       "SELECT 1 FROM sqlite_master WHERE name = ?", (t,)).fetchone())
+        return sum(
+            conn.execute(
+                f"SELECT COUNT(*) FROM {schema.quote(t)} WHERE vault_id = ?",
+                (schema.DEFAULT_VAULT,),
+            ).fetchone()[0]
+            for t in schema.USER_SCOPED_TABLES
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (t,)).fetchone()
+        )
     finally:
         conn.close()
 
@@ -127,20 +160,27 @@ def _raw(preview_copy, rule, target):
     try:
         if rule.kind != "move":
             for table, w in res.work.items():
-                conn.execute(f"CREATE TEMP TABLE {schema.quote('m_' + table)} "
-                             "(rid INTEGER PRIMARY KEY, v TEXT)")
-                conn.executemany(f"INSERT INTO temp.{schema.quote('m_' + table)} VALUES (?, ?)",
-                                 ((r, res.vaults[t]) for r, t in zip(w.rowids, w.targets)))
+                conn.execute(
+                    f"CREATE TEMP TABLE {schema.quote('m_' + table)} "
+                    "(rid INTEGER PRIMARY KEY, v TEXT)"
+                )
+                conn.executemany(
+                    f"INSERT INTO temp.{schema.quote('m_' + table)} VALUES (?, ?)",
+                    ((r, res.vaults[t]) for r, t in zip(w.rowids, w.targets)),
+                )
         started = time.perf_counter()
         conn.execute("BEGIN IMMEDIATE")
         for table, w in res.work.items():
             q = schema.quote(table)
             if rule.kind == "move":
-                conn.execute(f"UPDATE {q} SET vault_id = ? WHERE vault_id = ?",
-                             (rule.target, rule.source))
+                conn.execute(
+                    f"UPDATE {q} SET vault_id = ? WHERE vault_id = ?", (rule.target, rule.source)
+                )
             elif len(w.rowids):
-                conn.execute(f"UPDATE {q} SET vault_id = m.v FROM temp.{schema.quote('m_' + table)}"
-                             f" AS m WHERE {q}.rowid = m.rid")
+                conn.execute(
+                    f"UPDATE {q} SET vault_id = m.v FROM temp.{schema.quote('m_' + table)}"
+                    f" AS m WHERE {q}.rowid = m.rid"
+                )
         conn.execute("COMMIT")
         return time.perf_counter() - started
     finally:

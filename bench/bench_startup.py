@@ -4,6 +4,7 @@ A Python audit hook (`sqlite3.connect` event) in the child notes the moment the 
 opens the Metamorph file; the parent measures from just before it starts the process. The same
 is measured for bare Python opening the file, the floor no command can beat.
 """
+
 import os
 import subprocess
 import sys
@@ -36,26 +37,42 @@ else:
 
 def _first_sql_seconds(args, db_path, env):
     started = time.time()
-    out = subprocess.run([sys.executable, "-c", CHILD, *args], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=120).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
     stamps = [line.split()[1] for line in out.splitlines() if line.startswith("FIRST_SQL")]
     return float(stamps[0]) - started if stamps else float("nan")
 
 
 def run(db_path, runs=5):
     with tempfile.TemporaryDirectory() as scratch:
-        env = {**os.environ, "BENCH_DB": db_path, "BENCH_ROOT": ROOT, "SECRET_KEY": "bench",
-               "DATABASE_URL": f"sqlite:///{scratch}/admin.sqlite3",
-               "METAMORPH_BACKUP_DIR": scratch}
-        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env,
-                       check=True)
+        env = {
+            **os.environ,
+            "BENCH_DB": db_path,
+            "BENCH_ROOT": ROOT,
+            "SECRET_KEY": "bench",
+            "DATABASE_URL": f"sqlite:///{scratch}/admin.sqlite3",
+            "METAMORPH_BACKUP_DIR": scratch,
+        }
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True
+        )
         with section("command start-up: process start to the first SQL on the file"):
             bare = min(_first_sql_seconds(["bare"], db_path, env) for _ in range(runs))
             print(f"  {'bare python opening the file':<46} {bare:6.3f} s (the floor)")
-            for args in (["runmigration", "--list", "--db", db_path],
-                         ["vaultreport", "--json", "--db", db_path],
-                         ["backupdb", "--db", db_path, "--dir", scratch]):
+            for args in (
+                ["runmigration", "--list", "--db", db_path],
+                ["vaultreport", "--json", "--db", db_path],
+                ["backupdb", "--db", db_path, "--dir", scratch],
+            ):
                 took = min(_first_sql_seconds(args, db_path, env) for _ in range(runs))
                 verdict = "meets" if took <= TARGET_SECONDS else "MISSES"
-                print(f"  {' '.join(args[:2]):<46} {took:6.3f} s  "
-                      f"(target <= {TARGET_SECONDS} s: {verdict})")
+                print(
+                    f"  {' '.join(args[:2]):<46} {took:6.3f} s  "
+                    f"(target <= {TARGET_SECONDS} s: {verdict})"
+                )

@@ -1,4 +1,5 @@
 """full matrix refresh vs the same GROUP BY through sqlite3; page from cache."""
+
 import os
 import sqlite3
 import time
@@ -34,6 +35,7 @@ def page_from_cache(path):
     from django.conf import settings
     from django.test import Client
     from django.test.utils import setup_test_environment
+
     if not settings.configured:
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "metamorph_admin.test_settings")
     django.setup()
@@ -41,8 +43,10 @@ def page_from_cache(path):
     setup_test_environment()
     from django.contrib.auth.models import User
     from django.db import connection
+
     connection.creation.create_test_db(verbosity=0, autoclobber=True)
     from vaults.services import snapshots
+
     snapshots.request_snapshot(path)  # immediate backend: fills the cache now
     user = User.objects.create_superuser("bench", "b@example.com", "x")
     client = Client()
@@ -66,5 +70,8 @@ def run(path):
         line("full matrix refresh (GROUP BY per table)", our_t, raw_t, 1.2)
         best, times = page_from_cache(path)
         verdict = "meets" if best < 0.3 else "MISSES"
-        print(f"  dashboard page from cache: best {best * 1000:.0f} ms, runs "
-              + ", ".join(f"{t * 1000:.0f}" for t in times) + f" ms (target < 300 ms: {verdict})")
+        print(
+            f"  dashboard page from cache: best {best * 1000:.0f} ms, runs "
+            + ", ".join(f"{t * 1000:.0f}" for t in times)
+            + f" ms (target < 300 ms: {verdict})"
+        )

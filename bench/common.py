@@ -1,4 +1,5 @@
 """Shared pieces of `make bench`: the benchmark database and timing."""
+
 import os
 import sqlite3
 import time
@@ -9,8 +10,9 @@ from metamorph.demo import build_demo_database
 BENCH_DIR = os.environ.get("BENCH_DIR", os.path.join(os.getcwd(), "bench-data"))
 
 
-def bench_database(state, sessions, vaults=1000, optional_tables=False, shape="linked",
-                   session_states=True):
+def bench_database(
+    state, sessions, vaults=1000, optional_tables=False, shape="linked", session_states=True
+):
     """A cached makedemodb database for this size, state and shape (built once, reused)."""
     os.makedirs(BENCH_DIR, exist_ok=True)
     # Linked files keep their old names, so databases already built are reused.
@@ -18,19 +20,31 @@ def bench_database(state, sessions, vaults=1000, optional_tables=False, shape="l
     path = os.path.join(BENCH_DIR, f"{state}-{tag}{sessions}-{vaults}.db")
     if not os.path.exists(path):
         started = time.monotonic()
-        build_demo_database(path, sessions=sessions, vaults=vaults, state=state,
-                            optional_tables=optional_tables, shape=shape,
-                            session_states=session_states)
-        print(f"  built {path}: {os.path.getsize(path) / 1e9:.2f} GB in "
-              f"{time.monotonic() - started:.1f} s")
+        build_demo_database(
+            path,
+            sessions=sessions,
+            vaults=vaults,
+            state=state,
+            optional_tables=optional_tables,
+            shape=shape,
+            session_states=session_states,
+        )
+        print(
+            f"  built {path}: {os.path.getsize(path) / 1e9:.2f} GB in "
+            f"{time.monotonic() - started:.1f} s"
+        )
     return path
 
 
 def row_total(path):
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        tables = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
         return sum(conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables)
     finally:
         conn.close()
@@ -50,8 +64,10 @@ def best_of(n, func):
 def line(name, ours, raw, target):
     ratio = ours / raw if raw else float("inf")
     verdict = "meets" if ratio <= target else "MISSES"
-    print(f"  {name:<46} ours {ours:8.3f} s  raw {raw:8.3f} s  ratio {ratio:5.2f} "
-          f"(target <= {target}: {verdict})")
+    print(
+        f"  {name:<46} ours {ours:8.3f} s  raw {raw:8.3f} s  ratio {ratio:5.2f} "
+        f"(target <= {target}: {verdict})"
+    )
     return ratio
 
 

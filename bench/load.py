@@ -8,6 +8,7 @@ people reading a dashboard do; --think 0 hammers (a saturation test). Stops afte
 seconds or --max-requests requests, whichever comes first, and prints p50/p95/p99/max per page.
 Only 127.0.0.0/8, ::1 and localhost are accepted: this is never pointed at someone's server.
 """
+
 import argparse
 import http.client
 import ipaddress
@@ -22,8 +23,19 @@ import threading
 import time
 import urllib.parse
 
-PAGES = ["/", "/vault/?id=vault-0001", "/indexes/", "/health/", "/checks/", "/migrations/",
-         "/backups/", "/remap/", "/jobs/", "/audit/", "/snapshot/status/"]
+PAGES = [
+    "/",
+    "/vault/?id=vault-0001",
+    "/indexes/",
+    "/health/",
+    "/checks/",
+    "/migrations/",
+    "/backups/",
+    "/remap/",
+    "/jobs/",
+    "/audit/",
+    "/snapshot/status/",
+]
 MAX_DURATION = 600
 MAX_REQUESTS = 200_000
 MAX_CLIENTS = 200
@@ -36,8 +48,10 @@ def loopback_only(url):
         raise SystemExit(f"--url must be http://127.0.0.1:PORT (got {url!r})")
     for info in socket.getaddrinfo(parts.hostname, parts.port or 80, proto=socket.IPPROTO_TCP):
         if not ipaddress.ip_address(info[4][0]).is_loopback:
-            raise SystemExit(f"{parts.hostname} is not a loopback address: the load test only "
-                             "runs against this machine.")
+            raise SystemExit(
+                f"{parts.hostname} is not a loopback address: the load test only "
+                "runs against this machine."
+            )
     return parts.hostname, parts.port or 80
 
 
@@ -63,18 +77,28 @@ def login(host, port, username, password):
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
     if not token:
         raise SystemExit("No login form at /login/: is this metamorph-admin?")
-    body = urllib.parse.urlencode({"username": username, "password": password,
-                                   "csrfmiddlewaretoken": token.group(1)})
+    body = urllib.parse.urlencode(
+        {"username": username, "password": password, "csrfmiddlewaretoken": token.group(1)}
+    )
     conn = http.client.HTTPConnection(host, port, timeout=30)
-    conn.request("POST", "/login/", body, {
-        "Content-Type": "application/x-www-form-urlencoded", "Cookie": _cookie_header(jar),
-        "Referer": f"http://{host}:{port}/login/"})
+    conn.request(
+        "POST",
+        "/login/",
+        body,
+        {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": _cookie_header(jar),
+            "Referer": f"http://{host}:{port}/login/",
+        },
+    )
     response = conn.getresponse()
     response.read()
     _cookies(response, jar)
     if response.status != 302 or "sessionid" not in jar:
-        raise SystemExit(f"Login as {username!r} failed (HTTP {response.status}): set "
-                         "LOAD_USERNAME and LOAD_PASSWORD to a dashboard login.")
+        raise SystemExit(
+            f"Login as {username!r} failed (HTTP {response.status}): set "
+            "LOAD_USERNAME and LOAD_PASSWORD to a dashboard login."
+        )
     return jar
 
 
@@ -135,30 +159,43 @@ def summarize(results, seconds):
     out = {}
     for page, rows in by_page.items():
         times = [t * 1000 for t, _ in rows]
-        out[page] = {"n": len(rows), "errors": sum(1 for _, s in rows if s != 200),
-                     "p50": percentile(times, 50), "p95": percentile(times, 95),
-                     "p99": percentile(times, 99), "max": max(times),
-                     "mean": statistics.fmean(times)}
+        out[page] = {
+            "n": len(rows),
+            "errors": sum(1 for _, s in rows if s != 200),
+            "p50": percentile(times, 50),
+            "p95": percentile(times, 95),
+            "p99": percentile(times, 99),
+            "max": max(times),
+            "mean": statistics.fmean(times),
+        }
     out["all"]["per_second"] = len(results) / seconds if seconds else 0
     return out
 
 
-def run_load(url, clients, duration, max_requests, think, pages=PAGES, username=None,
-             password=None):
+def run_load(
+    url, clients, duration, max_requests, think, pages=PAGES, username=None, password=None
+):
     """Run the load and return its summary (see summarize)."""
     if not 1 <= clients <= MAX_CLIENTS:
         raise SystemExit(f"--clients must be 1 to {MAX_CLIENTS}")
     duration = min(max(1.0, duration), MAX_DURATION)
     max_requests = min(max(1, max_requests), MAX_REQUESTS)
     host, port = loopback_only(url)
-    jar = login(host, port, username or os.environ.get("LOAD_USERNAME", ""),
-                password or os.environ.get("LOAD_PASSWORD", ""))
+    jar = login(
+        host,
+        port,
+        username or os.environ.get("LOAD_USERNAME", ""),
+        password or os.environ.get("LOAD_PASSWORD", ""),
+    )
     cookie = _cookie_header(jar)
     run = Run(duration, max_requests)
     started = time.monotonic()
-    threads = [threading.Thread(target=client, daemon=True,
-                                args=(run, host, port, cookie, pages, n, think, n))
-               for n in range(clients)]
+    threads = [
+        threading.Thread(
+            target=client, daemon=True, args=(run, host, port, cookie, pages, n, think, n)
+        )
+        for n in range(clients)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -171,20 +208,29 @@ def print_summary(summary, title=""):
         print(f"  {title}")
     print(f"  {'page':<24} {'n':>6} {'err':>4} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}  ms")
     for page, s in summary.items():
-        print(f"  {page:<24} {s['n']:>6} {s['errors']:>4} {s['p50']:>7.0f} {s['p95']:>7.0f} "
-              f"{s['p99']:>7.0f} {s['max']:>7.0f}")
+        print(
+            f"  {page:<24} {s['n']:>6} {s['errors']:>4} {s['p50']:>7.0f} {s['p95']:>7.0f} "
+            f"{s['p99']:>7.0f} {s['max']:>7.0f}"
+        )
     print(f"  {summary['all']['per_second']:.1f} requests/s")
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--url", default="http://127.0.0.1:8000")
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--duration", type=float, default=60, help=f"seconds (at most {MAX_DURATION})")
+    parser.add_argument(
+        "--duration", type=float, default=60, help=f"seconds (at most {MAX_DURATION})"
+    )
     parser.add_argument("--max-requests", type=int, default=20000)
-    parser.add_argument("--think", type=float, default=1.0,
-                        help="seconds each client waits between requests (±50 %%); 0 hammers")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=1.0,
+        help="seconds each client waits between requests (±50 %%); 0 hammers",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     summary = run_load(args.url, args.clients, args.duration, args.max_requests, args.think)

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench import (bench_backups, bench_load, bench_migrations,  # noqa: E402
+from bench import (bench_backups, bench_live, bench_load, bench_migrations,  # noqa: E402
                    bench_remap_online, bench_remap_shapes, bench_remap_workload,
                    bench_rollouts, bench_startup, bench_vaults)
 from bench.common import bench_database, row_total  # noqa: E402
@@ -22,7 +22,7 @@ def main():
                         help="sessions in the benchmark databases (25,000 ~ 1 GB)")
     parser.add_argument("--only", action="append",
                         help="run only these parts: startup, vaults, migrations, backups, verify, "
-                             "load, remap, online, shapes, rollouts")
+                             "load, remap, online, shapes, rollouts, live")
     args = parser.parse_args()
     print(f"make bench — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
           f"{os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -51,6 +51,8 @@ def main():
     if not args.only or "migrations" in args.only:
         legacy = bench_database("legacy", args.sessions)
         bench_migrations.run(legacy)
+    if not args.only or "live" in args.only:
+        bench_live.run(migrated, bench_database("legacy", args.sessions))
 
 
 if __name__ == "__main__":

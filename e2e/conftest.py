@@ -1,4 +1,5 @@
 """A real headless Chromium (Debian's package) driven by Playwright against the live server."""
+
 import os
 import shutil
 
@@ -9,26 +10,41 @@ from django.contrib.auth.models import Group
 # test itself (creating users) are still synchronous and safe here.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--disable-dev-shm-usage"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 
 def chromium_path():
-    for candidate in (os.environ.get("CHROMIUM_PATH"), "/usr/bin/chromium",
-                      shutil.which("chromium"), shutil.which("chromium-browser")):
+    for candidate in (
+        os.environ.get("CHROMIUM_PATH"),
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+    ):
         if candidate and os.path.exists(candidate):
             return candidate
-    raise RuntimeError("Debian's chromium is not installed: `make test` installs it "
-                       "(apt-get install chromium), or set CHROMIUM_PATH.")
+    raise RuntimeError(
+        "Debian's chromium is not installed: `make test` installs it "
+        "(apt-get install chromium), or set CHROMIUM_PATH."
+    )
 
 
 @pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), headless=True,
-                                    args=CHROMIUM_FLAGS)
+        browser = p.chromium.launch(
+            executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS
+        )
         yield browser
         browser.close()
 
@@ -46,13 +62,15 @@ def page(browser):
 def login(page, live_server, django_user_model):
     def as_user(username="olga", password="correct horse 42", superuser=True):
         if superuser:
-            django_user_model.objects.create_superuser(username, f"{username}@example.com",
-                                                       password)
+            django_user_model.objects.create_superuser(
+                username, f"{username}@example.com", password
+            )
         page.goto(f"{live_server.url}/login/")
         page.fill("input[name=username]", username)
         page.fill("input[name=password]", password)
         page.click("button[type=submit]")
         return page
+
     return as_user
 
 
@@ -60,13 +78,16 @@ def login(page, live_server, django_user_model):
 def role_groups(transactional_db):
     """The live server's tests flush the database, data migrations included: recreate roles."""
     from django.contrib.auth.models import Permission
+
     from metamorph_admin.roles import ROLES
+
     for role, perms in ROLES.items():
         group, _ = Group.objects.get_or_create(name=role)
         for perm in perms:
             app_label, codename = perm.split(".")
-            group.permissions.add(Permission.objects.get(content_type__app_label=app_label,
-                                                         codename=codename))
+            group.permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
 
 
 @pytest.fixture
@@ -75,4 +96,5 @@ def admin_login(login, django_user_model, role_groups):
         user = django_user_model.objects.create_user("ada", password="correct horse 42")
         user.groups.add(Group.objects.get(name="admin"))
         return login("ada", "correct horse 42", superuser=False)
+
     return go

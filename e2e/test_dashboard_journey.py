@@ -1,4 +1,5 @@
 """An operator logs in and reads the vault matrix off the page in a real browser."""
+
 import pytest
 
 from conftest import sql
@@ -6,8 +7,9 @@ from conftest import sql
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_operator_logs_in_and_reads_the_vault_matrix(page, login, live_server, settings,
-                                                     metamorph_db):
+def test_operator_logs_in_and_reads_the_vault_matrix(
+    page, login, live_server, settings, metamorph_db
+):
     path = metamorph_db("migrated", vaults=6)
     settings.METAMORPH_DATABASE_PATH = path
     page.goto(f"{live_server.url}/")
@@ -27,23 +29,39 @@ def test_operator_logs_in_and_reads_the_vault_matrix(page, login, live_server, s
     assert bars.count() == 6
 
 
-def test_operator_follows_a_vault_and_then_index_health(page, login, live_server, settings,
-                                                        metamorph_db):
+def test_operator_follows_a_vault_and_then_index_health(
+    page, login, live_server, settings, metamorph_db
+):
     path = metamorph_db("autoupgraded")
     settings.METAMORPH_DATABASE_PATH = path
     login()
     page.click("#vault-matrix tbody tr >> nth=0 >> a")
     page.wait_for_selector("#vault-total")
-    total = sum(sql(path, f"SELECT COUNT(*) FROM {t}")[0][0] for t in (
-        "sessions", "messages", "conversations", "semantic_memory", "identity",
-        "evolution_snapshots", "operator_performance", "subagent_results", "emotional_arcs",
-        "emotion_context"))
+    total = sum(
+        sql(path, f"SELECT COUNT(*) FROM {t}")[0][0]
+        for t in (
+            "sessions",
+            "messages",
+            "conversations",
+            "semantic_memory",
+            "identity",
+            "evolution_snapshots",
+            "operator_performance",
+            "subagent_results",
+            "emotional_arcs",
+            "emotion_context",
+        )
+    )
     assert page.locator("#vault-total").inner_text() == f"{total:,}"
     page.click("nav >> text=Indexes")
-    missing = page.locator("#expected-indexes tr[data-index=idx_messages_vault_conversation] .badge")
+    missing = page.locator(
+        "#expected-indexes tr[data-index=idx_messages_vault_conversation] .badge"
+    )
     assert missing.inner_text() == "missing"
     page.click("nav >> text=Checks")
-    assert "missing on: session_states" in page.locator("[data-check=partial_migration]").inner_text()
+    assert (
+        "missing on: session_states" in page.locator("[data-check=partial_migration]").inner_text()
+    )
 
 
 def test_wrong_password_keeps_the_operator_out(page, live_server, django_user_model):

@@ -1,4 +1,5 @@
 """An admin backs up, migrates with a typed confirmation, and reads the results in a browser."""
+
 import os
 
 import pytest
@@ -9,8 +10,9 @@ from conftest import sql
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_admin_backs_up_then_migrates_and_sees_it_verified(page, admin_login, live_server,
-                                                            settings, metamorph_db, tmp_path):
+def test_admin_backs_up_then_migrates_and_sees_it_verified(
+    page, admin_login, live_server, settings, metamorph_db, tmp_path
+):
     path = metamorph_db("legacy")
     settings.METAMORPH_DATABASE_PATH = path
     settings.METAMORPH_BACKUP_DIR = str(tmp_path / "backups")
@@ -37,15 +39,18 @@ def test_admin_backs_up_then_migrates_and_sees_it_verified(page, admin_login, li
     assert "row_counts" in page.locator("#raw-result").text_content()  # folded away
     assert not page.locator("#raw-result pre").is_visible()
     assert [r[0] for r in sql(path, "SELECT id FROM schema_migrations ORDER BY id")] == [
-        "001_add_vault_id", "002_add_vercel_sandbox_tables"]
+        "001_add_vault_id",
+        "002_add_vercel_sandbox_tables",
+    ]
     page.click("nav >> text=Vaults")
     page.click("text=Recount now")
     page.wait_for_selector("#vault-matrix")
     assert page.locator("#distinct-vaults").inner_text() == "1"
 
 
-def test_viewer_is_told_which_role_a_backup_needs(page, login, live_server, settings, role_groups,
-                                                  metamorph_db, tmp_path, django_user_model):
+def test_viewer_is_told_which_role_a_backup_needs(
+    page, login, live_server, settings, role_groups, metamorph_db, tmp_path, django_user_model
+):
     settings.METAMORPH_DATABASE_PATH = metamorph_db("migrated")
     settings.METAMORPH_BACKUP_DIR = str(tmp_path / "backups")
     user = django_user_model.objects.create_user("vic", password="correct horse 42")

@@ -1,5 +1,6 @@
 """Issue 12 journeys: pages that know their state, read at a glance, refresh themselves,
 never trap a role, have the site's own 404, and fit a phone."""
+
 import os
 import sqlite3
 from pathlib import Path
@@ -30,9 +31,9 @@ def plan_state(page):
     return page.locator("#plan-status").get_attribute("data-state")
 
 
-def test_a_plans_buttons_follow_its_state_from_preview_to_undone(page, admin_login, live_server,
-                                                                 settings, metamorph_db,
-                                                                 tmp_path):
+def test_a_plans_buttons_follow_its_state_from_preview_to_undone(
+    page, admin_login, live_server, settings, metamorph_db, tmp_path
+):
     path = use(settings, metamorph_db("migrated", vaults=3), tmp_path)
     name = os.path.basename(path)
     admin_login()
@@ -70,9 +71,9 @@ def test_a_plans_buttons_follow_its_state_from_preview_to_undone(page, admin_log
     assert page.locator("#execute-form").count() == 0 and page.locator("#undo-form").count() == 0
 
 
-def test_a_backup_job_page_leads_with_a_summary_and_folds_the_raw_data(page, admin_login,
-                                                                       live_server, settings,
-                                                                       metamorph_db, tmp_path):
+def test_a_backup_job_page_leads_with_a_summary_and_folds_the_raw_data(
+    page, admin_login, live_server, settings, metamorph_db, tmp_path
+):
     use(settings, metamorph_db("legacy"), tmp_path)
     admin_login()
     page.goto(f"{live_server.url}/backups/")
@@ -95,10 +96,9 @@ def test_a_backup_job_page_leads_with_a_summary_and_folds_the_raw_data(page, adm
     page.wait_for_selector("#job-summary")
 
 
-def test_the_vaults_page_refreshes_itself_when_a_recount_finishes(page, login, live_server,
-                                                                  settings, metamorph_db,
-                                                                  tmp_path, role_groups,
-                                                                  django_user_model):
+def test_the_vaults_page_refreshes_itself_when_a_recount_finishes(
+    page, login, live_server, settings, metamorph_db, tmp_path, role_groups, django_user_model
+):
     path = use(settings, metamorph_db("migrated", vaults=3), tmp_path)
     role_login(login, django_user_model, "viewer", "vera")
     page.wait_for_selector("#distinct-vaults")
@@ -107,23 +107,25 @@ def test_the_vaults_page_refreshes_itself_when_a_recount_finishes(page, login, l
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     conn = sqlite3.connect(path)
     with conn:
-        conn.execute("UPDATE messages SET vault_id = 'zoe' WHERE rowid IN "
-                     "(SELECT rowid FROM messages LIMIT 5)")
+        conn.execute(
+            "UPDATE messages SET vault_id = 'zoe' WHERE rowid IN "
+            "(SELECT rowid FROM messages LIMIT 5)"
+        )
     conn.close()
     page.click("#recount")
     page.wait_for_selector("#snapshot-status[hx-get]")
     page.evaluate("window.__notReloaded = true")
     call_command("db_worker", batch=True, verbosity=0)  # the worker finishes the read
-    page.wait_for_function("document.getElementById('distinct-vaults').innerText === '4'",
-                           timeout=15000)
+    page.wait_for_function(
+        "document.getElementById('distinct-vaults').innerText === '4'", timeout=15000
+    )
     assert page.evaluate("window.__notReloaded === undefined")  # htmx reloaded it, not us
     assert page.locator("#snapshot-status[hx-get]").count() == 0
 
 
-def test_a_viewer_sees_disabled_actions_that_name_the_role_never_a_403(page, login, live_server,
-                                                                       settings, metamorph_db,
-                                                                       tmp_path, role_groups,
-                                                                       django_user_model):
+def test_a_viewer_sees_disabled_actions_that_name_the_role_never_a_403(
+    page, login, live_server, settings, metamorph_db, tmp_path, role_groups, django_user_model
+):
     use(settings, metamorph_db("migrated"), tmp_path)
     role_login(login, django_user_model, "viewer", "vic")
     page.goto(f"{live_server.url}/backups/")
@@ -143,9 +145,9 @@ def test_a_viewer_sees_disabled_actions_that_name_the_role_never_a_403(page, log
     assert page.url.endswith("/remap/") and "Not allowed" not in page.content()
 
 
-def test_an_unknown_plan_and_an_unknown_url_get_the_sites_404_page(page, login, live_server,
-                                                                   settings, metamorph_db,
-                                                                   tmp_path):
+def test_an_unknown_plan_and_an_unknown_url_get_the_sites_404_page(
+    page, login, live_server, settings, metamorph_db, tmp_path
+):
     use(settings, metamorph_db("migrated"), tmp_path)
     login()
     for url in ("/remap/plan/does-not-exist/", "/jobs/99999/", "/no/such/page/"):
@@ -155,12 +157,24 @@ def test_an_unknown_plan_and_an_unknown_url_get_the_sites_404_page(page, login, 
         assert page.locator("nav >> text=Vaults").is_visible()  # inside the site's layout
 
 
-@pytest.mark.parametrize("url", ["/", "/vault/?id=user-0001", "/indexes/", "/health/",
-                                 "/checks/", "/migrations/", "/backups/", "/remap/", "/jobs/",
-                                 "/audit/"])
-def test_every_page_fits_a_390_px_phone_with_a_readable_nav(browser, live_server, settings,
-                                                            metamorph_db, tmp_path,
-                                                            django_user_model, url):
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/",
+        "/vault/?id=user-0001",
+        "/indexes/",
+        "/health/",
+        "/checks/",
+        "/migrations/",
+        "/backups/",
+        "/remap/",
+        "/jobs/",
+        "/audit/",
+    ],
+)
+def test_every_page_fits_a_390_px_phone_with_a_readable_nav(
+    browser, live_server, settings, metamorph_db, tmp_path, django_user_model, url
+):
     use(settings, metamorph_db("migrated", vaults=6), tmp_path)
     django_user_model.objects.create_superuser("pat", "pat@example.com", "correct horse 42")
     context = browser.new_context(viewport=PHONE)
@@ -176,8 +190,9 @@ def test_every_page_fits_a_390_px_phone_with_a_readable_nav(browser, live_server
     header = page.locator("header.top").bounding_box()
     for link in page.locator("header.top nav a").all():
         box = link.bounding_box()
-        assert box["y"] >= header["y"] and box["y"] + box["height"] <= header["y"] + header[
-            "height"], link.inner_text()
+        assert (
+            box["y"] >= header["y"] and box["y"] + box["height"] <= header["y"] + header["height"]
+        ), link.inner_text()
         assert box["x"] + box["width"] <= PHONE["width"]
         color = link.evaluate("e => getComputedStyle(e).color")
         assert contrast(color, "rgb(17, 24, 39)") >= 4.5, (link.inner_text(), color)
@@ -186,23 +201,26 @@ def test_every_page_fits_a_390_px_phone_with_a_readable_nav(browser, live_server
 
 def contrast(fg, bg):
     def luminance(rgb):
-        parts = [int(x) / 255 for x in rgb[rgb.index("(") + 1:rgb.index(")")].split(",")[:3]]
+        parts = [int(x) / 255 for x in rgb[rgb.index("(") + 1 : rgb.index(")")].split(",")[:3]]
         lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in parts]
         return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
     a, b = sorted((luminance(fg), luminance(bg)), reverse=True)
     return (a + 0.05) / (b + 0.05)
 
 
-def test_the_matrix_sorts_by_a_clicked_column_and_downloads_as_csv(page, login, live_server,
-                                                                   settings, metamorph_db,
-                                                                   tmp_path):
+def test_the_matrix_sorts_by_a_clicked_column_and_downloads_as_csv(
+    page, login, live_server, settings, metamorph_db, tmp_path
+):
     path = use(settings, metamorph_db("migrated", vaults=6), tmp_path)
     login()
     page.click("#vault-matrix thead a[data-sort=messages]")
     page.wait_for_selector("#vault-matrix th[aria-sort=descending] a[data-sort=messages]")
     col = page.locator("#vault-matrix thead th").all_inner_texts().index("messages ▼")
-    shown = [int(r.locator("td").nth(col).inner_text().replace(",", ""))
-             for r in page.locator("#vault-matrix tbody tr").all()]
+    shown = [
+        int(r.locator("td").nth(col).inner_text().replace(",", ""))
+        for r in page.locator("#vault-matrix tbody tr").all()
+    ]
     assert shown == sorted(shown, reverse=True) and len(shown) == 6
     page.click("#vault-matrix thead a[data-sort=messages]")  # again: the other way
     page.wait_for_selector("#vault-matrix th[aria-sort=ascending]")

@@ -1,4 +1,5 @@
 """An admin moves the legacy vault to a user's vault from the Remap page and sees it land."""
+
 import os
 
 import pytest
@@ -8,8 +9,9 @@ from conftest import sql
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_admin_previews_executes_and_undoes_a_whole_vault_move(page, admin_login, live_server,
-                                                               settings, metamorph_db, tmp_path):
+def test_admin_previews_executes_and_undoes_a_whole_vault_move(
+    page, admin_login, live_server, settings, metamorph_db, tmp_path
+):
     path = metamorph_db("migrated", vaults=3)
     settings.METAMORPH_DATABASE_PATH = path
     settings.METAMORPH_BACKUP_DIR = str(tmp_path / "backups")
@@ -36,18 +38,22 @@ def test_admin_previews_executes_and_undoes_a_whole_vault_move(page, admin_login
     page.wait_for_selector("#job-state")
     assert page.locator("#job-state").inner_text() == "Succeeded"
     assert sql(path, "SELECT COUNT(*) FROM messages WHERE vault_id = 'default-vault'")[0][0] == (
-        legacy)
+        legacy
+    )
 
 
 def test_admin_splits_a_real_file_by_session_ids_and_sends_what_cannot_be_attributed(
-        page, admin_login, live_server, settings, metamorph_db, tmp_path):
+    page, admin_login, live_server, settings, metamorph_db, tmp_path
+):
     path = metamorph_db("migrated", sessions=40, vaults=1, shape="observed")
     settings.METAMORPH_DATABASE_PATH = path
     settings.METAMORPH_BACKUP_DIR = str(tmp_path / "backups")
     sessions = [r[0] for r in sql(path, "SELECT id FROM sessions ORDER BY id")]
     mapping = tmp_path / "sessions.csv"
-    mapping.write_text("conversation_id,vault_id\n" + "".join(
-        f"{s},user-{'ann' if n % 2 else 'ben'}\n" for n, s in enumerate(sessions)))
+    mapping.write_text(
+        "conversation_id,vault_id\n"
+        + "".join(f"{s},user-{'ann' if n % 2 else 'ben'}\n" for n, s in enumerate(sessions))
+    )
     admin_login()
     page.click("nav >> text=Remap")
     page.set_input_files("#mapping-form input[name=mapping]", str(mapping))
@@ -62,7 +68,13 @@ def test_admin_splits_a_real_file_by_session_ids_and_sends_what_cannot_be_attrib
     page.wait_for_selector("#job-state")
     assert page.locator("#job-state").inner_text() == "Succeeded"
     assert sql(path, "SELECT DISTINCT vault_id FROM operator_performance") == [("team",)]
-    assert sql(path, "SELECT COUNT(*) FROM evolution_snapshots s JOIN sessions x ON x.id = "
-                     "s.conversation_id WHERE s.vault_id != x.vault_id")[0][0] == 0
+    assert (
+        sql(
+            path,
+            "SELECT COUNT(*) FROM evolution_snapshots s JOIN sessions x ON x.id = "
+            "s.conversation_id WHERE s.vault_id != x.vault_id",
+        )[0][0]
+        == 0
+    )
     page.click("nav >> text=Remap")
     assert "clean" in page.locator("#isolation-audit").inner_text()

@@ -1,11 +1,12 @@
 """One rollout in a browser: from the pre-migration checklist to a signed phase 2 on a staging
 database, with live checks against a fake Metamorph server, and the exported report."""
+
 import pytest
 from django.contrib.auth.models import Group
 
 from conftest import sql
-from rollouts import report
 from metamorph.testing.fake_server import FakeMetamorph
+from rollouts import report
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -39,16 +40,21 @@ def _attest(page, key, note):
     assert page.locator(f"#item-{key}").get_attribute("data-status") == "attested"
 
 
-def test_checklist_to_signed_phase_two_and_the_report(page, login, live_server, settings,
-                                                     role_groups, metamorph_db, tmp_path,
-                                                     django_user_model):
+def test_checklist_to_signed_phase_two_and_the_report(
+    page, login, live_server, settings, role_groups, metamorph_db, tmp_path, django_user_model
+):
     staging, production = metamorph_db("migrated"), metamorph_db("legacy")
     settings.METAMORPH_DATABASES = [("staging", staging), ("production", production)]
     settings.METAMORPH_BACKUP_DIR = str(tmp_path / "backups")
     _user(django_user_model, "oscar", "operator")
     _user(django_user_model, "ada", "admin")
-    a, b = [r[0] for r in sql(staging, "SELECT vault_id FROM semantic_memory GROUP BY 1 "
-                                       "ORDER BY COUNT(*) DESC LIMIT 2")]
+    a, b = [
+        r[0]
+        for r in sql(
+            staging,
+            "SELECT vault_id FROM semantic_memory GROUP BY 1 ORDER BY COUNT(*) DESC LIMIT 2",
+        )
+    ]
     with FakeMetamorph(staging, mode="dev", tokens={"tok-A": a, "tok-B": b}) as server:
         # The operator prepares production: a verified backup and a rehearsal.
         login("oscar", "correct horse 42", superuser=False)
@@ -98,7 +104,7 @@ def test_checklist_to_signed_phase_two_and_the_report(page, login, live_server, 
         page.click("#item-p2-tokens button")
         assert page.locator("#item-p2-tokens").get_attribute("data-status") == "pass"
         assert "tok-A" not in page.content()
-        assert page.locator("#phase-0 form.sign").count() == 0   # an operator cannot sign
+        assert page.locator("#phase-0 form.sign").count() == 0  # an operator cannot sign
         page.click("form.logout button")
 
         # Another person, an admin who ran none of it, signs in order.
@@ -110,7 +116,8 @@ def test_checklist_to_signed_phase_two_and_the_report(page, login, live_server, 
         for phase in (0, 1, 2):
             page.click(f"#phase-{phase} form.sign button")
             assert page.locator(f"#phase-{phase}").get_attribute("data-state") == "signed", (
-                page.locator(".flash").all_inner_texts())
+                page.locator(".flash").all_inner_texts()
+            )
         assert "Phase 3" in page.locator("[data-current-phase]").inner_text()
         assert "Phase 2: Staging: ada" in page.locator("#glance").inner_text().replace("\n", " ")
         assert "signed" in page.locator("#timeline").inner_text()

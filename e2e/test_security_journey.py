@@ -1,5 +1,6 @@
 """Someone guesses a password in a real browser: locked out after five tries, and the admin
 reads every try in the audit trail."""
+
 import pytest
 
 from metamorph_admin.models import AuditRecord
@@ -7,8 +8,9 @@ from metamorph_admin.models import AuditRecord
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_five_wrong_passwords_lock_the_login_and_each_try_is_audited(page, live_server,
-                                                                     django_user_model):
+def test_five_wrong_passwords_lock_the_login_and_each_try_is_audited(
+    page, live_server, django_user_model
+):
     django_user_model.objects.create_user("olga", password="correct horse 42")
     for attempt in range(5):
         page.goto(f"{live_server.url}/login/")
@@ -22,6 +24,7 @@ def test_five_wrong_passwords_lock_the_login_and_each_try_is_audited(page, live_
     page.fill("input[name=password]", "correct horse 42")
     page.click("button[type=submit]")
     assert page.locator("h1").inner_text() == "Login locked"  # even the right password
-    actions = list(AuditRecord.objects.filter(actor="olga").order_by("id")
-                   .values_list("action", flat=True))
+    actions = list(
+        AuditRecord.objects.filter(actor="olga").order_by("id").values_list("action", flat=True)
+    )
     assert actions == ["login-failed"] * 4 + ["login-lockout"] + ["login-failed"] * 2

@@ -1,4 +1,5 @@
 """Opening a Metamorph file: read-only for inspection, with time bounds and lock probing."""
+
 import fcntl
 import os
 import sqlite3
@@ -9,9 +10,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from . import schema
-from .errors import (DatabaseLocked, DatabaseMissing, DiskFull, EmptyDatabase, InterruptedWrite,
-                     NotAFile, NotAMetamorphDatabase, NotSQLite, QueryTimedOut, ReadOnlyDatabase,
-                     UnreadableDatabase)
+from .errors import (
+    DamagedDatabase,
+    DatabaseLocked,
+    DatabaseMissing,
+    DiskFull,
+    EmptyDatabase,
+    InterruptedWrite,
+    NotAFile,
+    NotAMetamorphDatabase,
+    NotSQLite,
+    QueryTimedOut,
+    ReadOnlyDatabase,
+    UnreadableDatabase,
+)
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 # better-sqlite3 waits 5 s; inspection waits less so a page never hangs on a writer.
@@ -65,9 +77,14 @@ def open_readonly(path, timeout=READ_BUSY_TIMEOUT, require_metamorph=True):
     """Open `path` read-only (mode=ro, query_only): inspection can never write to it."""
     check_file(path)
     try:
-        conn = sqlite3.connect(readonly_uri(path), uri=True, timeout=timeout,
-                               isolation_level=None, check_same_thread=False,
-                               factory=ClosingConnection)
+        conn = sqlite3.connect(
+            readonly_uri(path),
+            uri=True,
+            timeout=timeout,
+            isolation_level=None,
+            check_same_thread=False,
+            factory=ClosingConnection,
+        )
         conn.execute("PRAGMA query_only = ON")
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.DatabaseError as exc:
@@ -104,8 +121,14 @@ def open_writable(path, timeout=WRITE_BUSY_TIMEOUT, require_metamorph=True):
     uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=rw"
     conn = None
     try:
-        conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None,
-                               check_same_thread=False, factory=ClosingConnection)
+        conn = sqlite3.connect(
+            uri,
+            uri=True,
+            timeout=timeout,
+            isolation_level=None,
+            check_same_thread=False,
+            factory=ClosingConnection,
+        )
         # The first read also rolls back a hot journal left by a killed writer.
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.DatabaseError as exc:
@@ -140,7 +163,15 @@ def translate_error(exc, path):
         return DatabaseLocked(path, describe_lock(lock_state(path)))
     if "not a database" in text or "encrypted" in text:
         return NotSQLite(path)
+    if is_damage(exc):
+        return DamagedDatabase(path, str(exc))
     return UnreadableDatabase(path, str(exc))
+
+
+def is_damage(exc):
+    """True for SQLite's "the file's structure is broken" errors (SQLITE_CORRUPT...)."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return name.startswith("SQLITE_CORRUPT") or "malformed" in str(exc).lower()
 
 
 @contextmanager
@@ -161,9 +192,10 @@ def time_limit(conn, seconds, what="the query"):
 @dataclass(frozen=True)
 class LockState:
     """Locks other processes hold on the file right now (SQLite's POSIX byte-range locks)."""
-    readers: int | None = None      # pid of one process holding a SHARED lock
-    writer: int | None = None       # pid holding RESERVED (a write transaction is open)
-    exclusive: int | None = None    # pid holding PENDING/EXCLUSIVE (committing)
+
+    readers: int | None = None  # pid of one process holding a SHARED lock
+    writer: int | None = None  # pid holding RESERVED (a write transaction is open)
+    exclusive: int | None = None  # pid holding PENDING/EXCLUSIVE (committing)
 
     @property
     def held(self):
@@ -194,6 +226,27 @@ def lock_state(path):
         return LockState()
     finally:
         os.close(fd)
+
+
+# A lock still held after this long is an open write transaction (a sqlite3 shell, a stuck
+# process), not one of Metamorph's commits, which take milliseconds.
+HELD_WRITE_SECONDS = 0.3
+
+
+def held_write_lock(path, seconds=HELD_WRITE_SECONDS, every=0.02):
+    """(LockState, pids seen writing): the state if a write lock stayed held for `seconds`
+    (None as soon as one sample finds no writer), and every pid seen holding it meanwhile."""
+    deadline = time.monotonic() + seconds
+    seen: set[str] = set()
+    while True:
+        state = lock_state(path)
+        holder = state.exclusive or state.writer
+        if not holder:
+            return None, sorted(seen)
+        seen.add(holder)
+        if time.monotonic() >= deadline:
+            return state, sorted(seen)
+        time.sleep(every)
 
 
 def describe_lock(state):

@@ -1,4 +1,5 @@
 """Errors an operator can act on: each names the cause and the next step."""
+
 from metamorph.units import human_size
 
 
@@ -157,26 +158,15 @@ class BackupInvalidOption(MetamorphError):
     """A backup option out of range, e.g. --keep 0."""
 
 
-class BackupCorrupt(MetamorphError):
-    def __init__(self, source, problems):
-        shown = "; ".join(problems[:3])
-        super().__init__(
-            f"The fresh copy of {source} fails SQLite's integrity_check ({shown}), so the source "
-            "database itself is probably damaged. No backup was kept. Run the integrity check on "
-            "the Database health page, keep the file untouched, and restore the newest verified "
-            "backup if the damage is confirmed."
-        )
-
-
 class BackupNotVerified(MetamorphError):
     """A backup that does not match its manifest (changed, corrupt, or without one)."""
 
     REASONS = {
         "changed": "its sha256 no longer matches its manifest: the file changed after it "
-                   "was written",
+        "was written",
         "corrupt": "it fails SQLite's integrity check or cannot be read",
         "missing-manifest": "it has no valid manifest, so nobody can tell what it holds or "
-                            "whether it is intact",
+        "whether it is intact",
     }
 
     def __init__(self, name, state, detail=""):
@@ -189,18 +179,85 @@ class BackupNotVerified(MetamorphError):
         self.state = state
 
 
+class DatabaseInUse(MetamorphError):
+    """A restore replaces the file's content: nobody else may have it open."""
+
+    def __init__(self, path, holders):
+        super().__init__(
+            f"Restore is a downtime operation and {path} is in use: {holders.describe()}. "
+            "Stop Metamorph first (and close any sqlite3 shell on the file), then restore. "
+            "Nothing was changed. (--force restores anyway: a safety backup and the restore "
+            "then happen under one held lock, and everything the server commits up to that "
+            "moment is kept in the safety backup, not in the restored file.)"
+        )
+        self.holders = holders
+
+
 class RestoreNotVerified(MetamorphError):
     def __init__(self, db_path, name, mismatches, safety_name=None):
-        shown = ", ".join(f"{t}: {got} rows, backup has {want}"
-                          for t, (want, got) in list(mismatches.items())[:5])
-        undo = (f" The database as it was before the restore is kept as {safety_name} "
-                f"(`python manage.py restorebackup {safety_name}`)." if safety_name else "")
+        shown = ", ".join(
+            f"{t}: {got} rows, backup has {want}" for t, (want, got) in list(mismatches.items())[:5]
+        )
+        undo = (
+            f" The database as it was before the restore is kept as {safety_name} "
+            f"(`python manage.py restorebackup {safety_name}`)."
+            if safety_name
+            else ""
+        )
         super().__init__(
-            f"Restored {name} into {db_path}, but its row counts differ from the backup's "
-            f"manifest ({shown}): another process probably wrote during the restore.{undo} "
-            "Stop Metamorph, then restore again."
+            f"Restored {name} into {db_path}, but it does not hold what the backup's manifest "
+            f"records ({shown}).{undo} Stop Metamorph, run `python manage.py vaultreport "
+            "--integrity`, then restore again."
         )
         self.mismatches = mismatches
+
+
+class DamagedDatabase(MetamorphError):
+    """SQLite found the file's structure broken (SQLITE_CORRUPT, "malformed")."""
+
+    # Set by the site (metamorph_admin) to name the newest verified backup of a file:
+    # callable(path) -> backup name or None. The library itself knows no backup directory.
+    newest_backup = None
+
+    def __init__(self, path, detail, found_by=""):
+        name = None
+        if DamagedDatabase.newest_backup is not None:
+            try:
+                name = DamagedDatabase.newest_backup(path)
+            except Exception:  # naming a backup is a courtesy; the problem stands without it
+                name = None
+        restore = (
+            f"restore backup {name} (`python manage.py restorebackup {name}`, Metamorph stopped)"
+            if name
+            else "restore the newest verified backup (`python "
+            "manage.py listbackups`, then `restorebackup NAME`, Metamorph stopped)"
+        )
+        found = f" ({found_by})" if found_by else ""
+        super().__init__(
+            f"The file is damaged: `{detail}` at {path}{found}. Keep it untouched and "
+            f"{restore}, or run `.recover` to save what SQLite can still read (`sqlite3 {path} "
+            ".recover | sqlite3 recovered.db`)."
+        )
+        self.path, self.detail, self.backup = path, detail, name
+
+    @classmethod
+    def from_check(cls, path, messages, check="quick_check"):
+        """The damage an integrity/quick check reported (its first real message)."""
+        real = [m for m in messages if not m.startswith("***")] or list(messages) or ["?"]
+        more = f" and {len(real) - 1} more problems" if len(real) > 1 else ""
+        return cls(path, real[0], found_by=f"{check} found it{more}")
+
+
+class BackupCorrupt(DamagedDatabase):
+    """The fresh copy fails integrity_check: the copy is page for page the source's."""
+
+    def __init__(self, source, problems):
+        real = [m for m in problems if not m.startswith("***")] or list(problems) or ["?"]
+        super().__init__(
+            source,
+            real[0],
+            found_by="its fresh backup copy fails integrity_check, so no backup was kept",
+        )
 
 
 class UnreadableDatabase(MetamorphError):
@@ -213,6 +270,7 @@ class UnreadableDatabase(MetamorphError):
 
 
 # --- Legacy remap (metamorph/remap) -------------------------------------------------
+
 
 class RemapError(MetamorphError):
     """Base of the remap errors: nothing was written unless the message says otherwise."""
@@ -251,13 +309,15 @@ class MappingFileInvalid(RemapError):
 
     def __init__(self, problems, total=None, note=""):
         total = len(problems) if total is None else total
-        shown = "; ".join((f"line {n}: {text}" if n else text)
-                          for n, text in problems[: self.MAX_SHOWN])
+        shown = "; ".join(
+            (f"line {n}: {text}" if n else text) for n, text in problems[: self.MAX_SHOWN]
+        )
         more = f" (and {total - self.MAX_SHOWN} more)" if total > self.MAX_SHOWN else ""
         noun = "problem" if total == 1 else "problems"
         super().__init__(
             f"The mapping file has {total} {noun}, so nothing was changed: {shown}{more}. "
-            + (f"{note}. " if note else "") + "Fix the file and upload it again."
+            + (f"{note}. " if note else "")
+            + "Fix the file and upload it again."
         )
         self.problems = problems
         self.total = total

@@ -4,6 +4,7 @@ Keyed on the *set* of expected index names (Metamorph's fresh installs and migra
 in definitions but share the names): a definition that differs
 (DESC, uniqueness, extra key columns) is information, not a missing index.
 """
+
 import sqlite3
 
 from . import schema
@@ -19,8 +20,11 @@ def actual_indexes(conn, tables):
     for t in tables:
         for row in conn.execute(f"PRAGMA index_list({schema.quote(t)})"):
             name, unique, origin = row[1], bool(row[2]), row[3]
-            key = tuple((r[2], bool(r[3])) for r in conn.execute(
-                f"PRAGMA index_xinfo({schema.quote(name)})") if r[5])
+            key = tuple(
+                (r[2], bool(r[3]))
+                for r in conn.execute(f"PRAGMA index_xinfo({schema.quote(name)})")
+                if r[5]
+            )
             out[name] = {"table": t, "key": key, "unique": unique, "origin": origin}
     return out
 
@@ -47,9 +51,14 @@ def expected_index_status(conn, states, actual):
     for ix in schema.EXPECTED_INDEXES:
         expectation, fix = _expectation(ix, states.get(ix.table, "absent"))
         found = actual.get(ix.name)
-        row = {"name": ix.name, "table": ix.table, "expected_columns": _columns_text(ix.key()),
-               "actual_columns": _columns_text(found["key"]) if found else "", "note": "",
-               "fix": ""}
+        row = {
+            "name": ix.name,
+            "table": ix.table,
+            "expected_columns": _columns_text(ix.key()),
+            "actual_columns": _columns_text(found["key"]) if found else "",
+            "note": "",
+            "fix": "",
+        }
         if found:
             row["status"] = "present"
             diffs = []
@@ -66,9 +75,13 @@ def expected_index_status(conn, states, actual):
         elif expectation == "expected":
             row.update(status="missing", fix=fix)
         else:
-            row.update(status=expectation, fix=fix,
-                       note="table absent" if expectation == "not-applicable"
-                       else "table has no vault_id yet")
+            row.update(
+                status=expectation,
+                fix=fix,
+                note="table absent"
+                if expectation == "not-applicable"
+                else "table has no vault_id yet",
+            )
         rows.append(row)
     return rows
 
@@ -88,8 +101,15 @@ def extra_indexes(actual):
             origin = "Metamorph multitenancy session adapter"
         else:
             origin = "not created by Metamorph: someone added it by hand"
-        rows.append({"name": name, "table": info["table"], "columns": _columns_text(info["key"]),
-                     "unique": info["unique"], "origin": origin})
+        rows.append(
+            {
+                "name": name,
+                "table": info["table"],
+                "columns": _columns_text(info["key"]),
+                "unique": info["unique"],
+                "origin": origin,
+            }
+        )
     return rows
 
 
@@ -113,15 +133,28 @@ def redundant_indexes(actual):
                 continue
             if a["unique"] and reason == "left prefix":
                 continue  # it enforces a constraint the wider index does not
-            rows.append({"name": name, "covered_by": other, "table": a["table"],
-                         "reason": reason, "columns": _columns_text(a["key"])})
+            rows.append(
+                {
+                    "name": name,
+                    "covered_by": other,
+                    "table": a["table"],
+                    "reason": reason,
+                    "columns": _columns_text(a["key"]),
+                }
+            )
     return rows
 
 
 def _plan_row(table, sql, plan, used=None, scan=False):
     fix = (FIX_002 if table in schema.SANDBOX_TABLES else FIX_001) if scan else ""
-    return {"table": table, "sql": sql, "plan": plan, "index_used": used, "full_scan": scan,
-            "fix": fix}
+    return {
+        "table": table,
+        "sql": sql,
+        "plan": plan,
+        "index_used": used,
+        "full_scan": scan,
+        "fix": fix,
+    }
 
 
 def query_plans(conn, states, tables):
@@ -141,13 +174,15 @@ def query_plans(conn, states, tables):
         for d in detail:
             if " INDEX " in d:
                 used = d.split(" INDEX ", 1)[1].split(" ", 1)[0]
-        rows.append(_plan_row(t, sql, " / ".join(detail), used,
-                              any(d.startswith("SCAN") for d in detail)))
+        rows.append(
+            _plan_row(t, sql, " / ".join(detail), used, any(d.startswith("SCAN") for d in detail))
+        )
     return rows
 
 
-def index_health(conn: sqlite3.Connection, states: dict[str, TableState],
-                 tables: dict[str, list[str]]) -> IndexHealth:
+def index_health(
+    conn: sqlite3.Connection, states: dict[str, TableState], tables: dict[str, list[str]]
+) -> IndexHealth:
     """Everything the index-health page and `vaultreport` show, sizes aside."""
     actual = actual_indexes(conn, [t for t in tables if not t.startswith("sqlite_")])
     plans = query_plans(conn, states, tables)
@@ -158,5 +193,10 @@ def index_health(conn: sqlite3.Connection, states: dict[str, TableState],
     counts: dict[str, int] = {}
     for row in expected:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
-    return {"expected": expected, "extra": extra_indexes(actual),
-            "redundant": redundant_indexes(actual), "plans": plans, "status_counts": counts}
+    return {
+        "expected": expected,
+        "extra": extra_indexes(actual),
+        "redundant": redundant_indexes(actual),
+        "plans": plans,
+        "status_counts": counts,
+    }

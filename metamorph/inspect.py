@@ -3,16 +3,25 @@
 Every function takes an open (read-only) connection and returns plain data
 (dicts and lists) that a page, a command's --json and the count cache share.
 """
+
 import os
 import sqlite3
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from .shapes import (AppliedMigration, DatabaseHealth, FileFacts, IntegrityResult, TableCount,
-                     Progress, TableState, VaultCounts)
 from . import schema
 from .connection import describe_lock, lock_state, open_readonly, time_limit
 from .errors import QueryTimedOut
+from .shapes import (
+    AppliedMigration,
+    DatabaseHealth,
+    FileFacts,
+    IntegrityResult,
+    Progress,
+    TableCount,
+    TableState,
+    VaultCounts,
+)
 
 # When a count is cut short we still show a floor: counting this many rows is cheap.
 LOWER_BOUND_ROWS = 100_000
@@ -20,10 +29,11 @@ LOWER_BOUND_ROWS = 100_000
 
 def existing_tables(conn: sqlite3.Connection) -> dict[str, list[str]]:
     """{table: [columns]} for every table in the file."""
-    names = [r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
-    return {n: [r[1] for r in conn.execute(f"PRAGMA table_info({schema.quote(n)})")]
-            for n in names}
+    names = [
+        r[0]
+        for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
+    ]
+    return {n: [r[1] for r in conn.execute(f"PRAGMA table_info({schema.quote(n)})")] for n in names}
 
 
 def table_states(tables: dict[str, list[str]]) -> dict[str, TableState]:
@@ -40,11 +50,15 @@ def table_states(tables: dict[str, list[str]]) -> dict[str, TableState]:
 def _count_table(conn: sqlite3.Connection, table: str, state: TableState) -> TableCount:
     q = schema.quote(table)
     if state != "migrated":
-        return {"state": state, "total": conn.execute(f"SELECT COUNT(*) FROM {q}").fetchone()[0],
-                "by_vault": {}}
+        return {
+            "state": state,
+            "total": conn.execute(f"SELECT COUNT(*) FROM {q}").fetchone()[0],
+            "by_vault": {},
+        }
     # GROUP BY vault_id walks the vault index when one exists (6-7x faster than the table).
-    rows = conn.execute(f"SELECT {schema.quote(schema.VAULT_COLUMN)}, COUNT(*) FROM {q} "
-                        f"GROUP BY 1").fetchall()
+    rows = conn.execute(
+        f"SELECT {schema.quote(schema.VAULT_COLUMN)}, COUNT(*) FROM {q} GROUP BY 1"
+    ).fetchall()
     by_vault: dict[str, int] = {}
     blank = 0
     for vault, n in rows:
@@ -52,18 +66,26 @@ def _count_table(conn: sqlite3.Connection, table: str, state: TableState) -> Tab
             blank += n
         else:
             by_vault[str(vault)] = n
-    return {"state": state, "total": sum(n for _, n in rows), "by_vault": by_vault,
-            "blank_vault": blank}
+    return {
+        "state": state,
+        "total": sum(n for _, n in rows),
+        "by_vault": by_vault,
+        "blank_vault": blank,
+    }
 
 
 def _lower_bound(conn, table):
     q = schema.quote(table)
-    return conn.execute(f"SELECT COUNT(*) FROM (SELECT 1 FROM {q} LIMIT ?)",
-                        (LOWER_BOUND_ROWS,)).fetchone()[0]
+    return conn.execute(
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM {q} LIMIT ?)", (LOWER_BOUND_ROWS,)
+    ).fetchone()[0]
 
 
-def vault_row_counts(conn: sqlite3.Connection, seconds: float | None = None,
-                     tables: dict[str, list[str]] | None = None) -> VaultCounts:
+def vault_row_counts(
+    conn: sqlite3.Connection,
+    seconds: float | None = None,
+    tables: dict[str, list[str]] | None = None,
+) -> VaultCounts:
     """Row counts per vault for every vault table; with `seconds`, bounded in time.
 
     A table whose count runs out of time is marked `partial` with a lower bound
@@ -85,23 +107,28 @@ def vault_row_counts(conn: sqlite3.Connection, seconds: float | None = None,
                     with time_limit(conn, left, f"Counting {t}"):
                         entry = _count_table(conn, t, state)
             except QueryTimedOut:
-                entry = {"state": state, "total": _lower_bound(conn, t), "by_vault": {},
-                         "partial": True}
+                entry = {
+                    "state": state,
+                    "total": _lower_bound(conn, t),
+                    "by_vault": {},
+                    "partial": True,
+                }
                 complete = False
         counted[t] = entry
     return summarize_matrix(counted, complete, round(time.monotonic() - started, 4))
 
 
-def summarize_matrix(tables: dict[str, TableCount], complete: bool,
-                     seconds: float) -> VaultCounts:
+def summarize_matrix(tables: dict[str, TableCount], complete: bool, seconds: float) -> VaultCounts:
     """The matrix with vault totals (largest first), table totals and the distinct vaults."""
     vaults: dict[str, int] = {}
     for entry in tables.values():
         for v, n in entry.get("by_vault", {}).items():
             vaults[v] = vaults.get(v, 0) + n
     return {
-        "tables": tables, "complete": complete, "seconds": seconds,
-        "counted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "tables": tables,
+        "complete": complete,
+        "seconds": seconds,
+        "counted_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "vaults": sorted(vaults.items(), key=lambda kv: (-kv[1], kv[0])),
         "distinct_vaults": len(vaults),
         "total_rows": sum(e.get("total", 0) for e in tables.values()),
@@ -118,18 +145,27 @@ def vault_detail(matrix: VaultCounts, vault: str) -> list[dict]:
     return rows
 
 
-def applied_migrations(conn: sqlite3.Connection,
-                       tables: dict[str, list[str]] | None = None) -> list[AppliedMigration]:
+def applied_migrations(
+    conn: sqlite3.Connection, tables: dict[str, list[str]] | None = None
+) -> list[AppliedMigration]:
     tables = existing_tables(conn) if tables is None else tables
     if "schema_migrations" not in tables:
         return []
     cols = set(tables["schema_migrations"])
     if not {"id", "applied_at", "checksum"} <= cols:
-        return [{"id": r[0], "applied_at": "", "checksum": ""}
-                for r in conn.execute("SELECT id FROM schema_migrations ORDER BY id")]
-    return [{"id": r[0], "applied_at": r[1], "checksum": r[2],
-             "checksum_note": schema.checksum_note(r[0], r[2])} for r in conn.execute(
-        "SELECT id, applied_at, checksum FROM schema_migrations ORDER BY id")]
+        return [
+            {"id": r[0], "applied_at": "", "checksum": ""}
+            for r in conn.execute("SELECT id FROM schema_migrations ORDER BY id")
+        ]
+    return [
+        {
+            "id": r[0],
+            "applied_at": r[1],
+            "checksum": r[2],
+            "checksum_note": schema.checksum_note(r[0], r[2]),
+        }
+        for r in conn.execute("SELECT id, applied_at, checksum FROM schema_migrations ORDER BY id")
+    ]
 
 
 def _pragma(conn, name):
@@ -144,16 +180,20 @@ def file_facts(path: str) -> FileFacts:
     lock = lock_state(path)
     return {
         "size_bytes": stat.st_size,
-        "modified_at": datetime.fromtimestamp(stat.st_mtime, timezone.utc).isoformat(
-            timespec="seconds"),
+        "modified_at": datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(timespec="seconds"),
         "wal_size_bytes": os.path.getsize(wal) if os.path.exists(wal) else None,
-        "lock": {"held": lock.held, "description": describe_lock(lock),
-                 "writer_pid": lock.writer or lock.exclusive, "reader_pid": lock.readers},
+        "lock": {
+            "held": lock.held,
+            "description": describe_lock(lock),
+            "writer_pid": lock.writer or lock.exclusive,
+            "reader_pid": lock.readers,
+        },
     }
 
 
-def database_health(conn: sqlite3.Connection, path: str,
-                    tables: dict[str, list[str]] | None = None) -> DatabaseHealth:
+def database_health(
+    conn: sqlite3.Connection, path: str, tables: dict[str, list[str]] | None = None
+) -> DatabaseHealth:
     """File, page and journal facts, lock state and applied migrations: all cheap."""
     facts = file_facts(path)
     return {
@@ -176,16 +216,20 @@ def pending_counts(tables: dict[str, list[str]]) -> VaultCounts:
     (`pending`), so a page shows "counting…" instead of waiting on a count."""
     entries: dict[str, TableCount] = {}
     for t, state in table_states(tables).items():
-        entries[t] = {"state": state} if state == "absent" else {
-            "state": state, "total": 0, "by_vault": {}, "blank_vault": 0, "partial": True}
+        entries[t] = (
+            {"state": state}
+            if state == "absent"
+            else {"state": state, "total": 0, "by_vault": {}, "blank_vault": 0, "partial": True}
+        )
     counts = summarize_matrix(entries, False, 0.0)
     counts["counted_at"] = ""
     counts["pending"] = True
     return counts
 
 
-def integrity(conn: sqlite3.Connection, full: bool = False,
-              seconds: float | None = None) -> IntegrityResult:
+def integrity(
+    conn: sqlite3.Connection, full: bool = False, seconds: float | None = None
+) -> IntegrityResult:
     """`PRAGMA quick_check` (or the full `integrity_check`): ('ok' | problems, seconds)."""
     started = time.monotonic()
     pragma = "integrity_check" if full else "quick_check"
@@ -197,8 +241,12 @@ def integrity(conn: sqlite3.Connection, full: bool = False,
             rows = [r[0] for r in conn.execute(f"PRAGMA {pragma}(20)")]
     except sqlite3.DatabaseError as exc:
         rows = [f"could not run: {exc}"]
-    return {"check": pragma, "ok": rows == ["ok"], "messages": rows,
-            "seconds": round(time.monotonic() - started, 3)}
+    return {
+        "check": pragma,
+        "ok": rows == ["ok"],
+        "messages": rows,
+        "seconds": round(time.monotonic() - started, 3),
+    }
 
 
 def full_integrity_check(db_path: str, progress: Progress) -> IntegrityResult:

@@ -1,32 +1,40 @@
 """The whole picture of one Metamorph file, as the dashboard and `vaultreport` show it."""
+
 import functools
-from collections.abc import Callable
 import sqlite3
 import time
+from collections.abc import Callable
 
-from . import checks, inspect, indexes
+from . import checks, indexes, inspect
 from .connection import open_readonly, translate_error
 from .errors import NotMigrated
-from .shapes import IntegrityResult, Progress, Report, SnapshotPayload, VaultCounts
 from .remap.audit import isolation_audit
+from .shapes import IntegrityResult, Progress, Report, SnapshotPayload, VaultCounts
 
 
 def _operator_errors(func):
     """Any SQLite error met while reading becomes one the operator can act on."""
+
     @functools.wraps(func)
     def wrapper(path, *args, **kwargs):
         try:
             return func(path, *args, **kwargs)
         except sqlite3.DatabaseError as exc:
             raise translate_error(exc, path) from None
+
     return wrapper
 
 
 @_operator_errors
-def build_report(path: str, counts: VaultCounts | None = None,
-                 integrity: IntegrityResult | None = None, sizes: dict | None = None,
-                 count_seconds: float | None = None, isolation: dict | None = None,
-                 live_counts: bool = True) -> Report:
+def build_report(
+    path: str,
+    counts: VaultCounts | None = None,
+    integrity: IntegrityResult | None = None,
+    sizes: dict | None = None,
+    count_seconds: float | None = None,
+    isolation: dict | None = None,
+    live_counts: bool = True,
+) -> Report:
     """Schema, health, index health and checks, read live (cheap); counts from the cache.
 
     Without cached `counts`, counts are taken live, bounded by `count_seconds` when given;
@@ -56,6 +64,7 @@ def build_report(path: str, counts: VaultCounts | None = None,
     return report
 
 
+@_operator_errors
 def isolation_if_migrated(path, seconds=None):
     """The isolation audit, or None while tables still lack vault_id (nothing to audit)."""
     try:
@@ -65,8 +74,11 @@ def isolation_if_migrated(path, seconds=None):
 
 
 @_operator_errors
-def full_snapshot(path: str, progress: Progress | None = None,
-                  counted: Callable[[VaultCounts], None] | None = None) -> SnapshotPayload:
+def full_snapshot(
+    path: str,
+    progress: Progress | None = None,
+    counted: Callable[[VaultCounts], None] | None = None,
+) -> SnapshotPayload:
     """The slow part, for the background: exact counts, quick_check and object sizes.
 
     `counted(counts)` is called as soon as the counts are in (seconds, where the rest can take
@@ -85,5 +97,10 @@ def full_snapshot(path: str, progress: Progress | None = None,
     report("isolation", 3, 4, "isolation audit")
     isolation = isolation_if_migrated(path)
     report("done", 4, 4, "done")
-    return {"counts": counts, "integrity": integrity, "sizes": sizes, "isolation": isolation,
-            "seconds": round(time.monotonic() - started, 3)}
+    return {
+        "counts": counts,
+        "integrity": integrity,
+        "sizes": sizes,
+        "isolation": isolation,
+        "seconds": round(time.monotonic() - started, 3),
+    }

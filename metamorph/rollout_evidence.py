@@ -1,4 +1,5 @@
 """Evidence a rollout review reads from a Metamorph file (read-only, bounded in time)."""
+
 from . import indexes, inspect, schema
 from .connection import open_readonly
 from .shapes import IndexEvidence, VaultDistribution
@@ -12,16 +13,22 @@ def vault_distribution(db_path, seconds=30.0) -> VaultDistribution:
     with open_readonly(db_path) as conn:
         tables = inspect.existing_tables(conn)
         counts = inspect.vault_row_counts(conn, seconds=seconds, tables=tables)
-    per_table = {t: e["by_vault"].get(LEGACY_VAULT, 0) for t, e in counts["tables"].items()
-                 if e["state"] == "migrated"}
+    per_table = {
+        t: e["by_vault"].get(LEGACY_VAULT, 0)
+        for t, e in counts["tables"].items()
+        if e["state"] == "migrated"
+    }
     return {
-        "distinct_vaults": counts["distinct_vaults"], "total_rows": counts["total_rows"],
+        "distinct_vaults": counts["distinct_vaults"],
+        "total_rows": counts["total_rows"],
         "default_vault_rows": sum(per_table.values()),
         "default_vault_by_table": {t: n for t, n in per_table.items() if n},
         "blank_vault_rows": counts["blank_vault_rows"],
-        "not_migrated": sorted(t for t, e in counts["tables"].items()
-                               if e["state"] == "not-migrated"),
-        "largest_vaults": counts["vaults"][:10], "complete": counts["complete"],
+        "not_migrated": sorted(
+            t for t, e in counts["tables"].items() if e["state"] == "not-migrated"
+        ),
+        "largest_vaults": counts["vaults"][:10],
+        "complete": counts["complete"],
         "counted_at": counts["counted_at"],
     }
 
@@ -35,8 +42,15 @@ def index_evidence(db_path) -> IndexEvidence:
     return {
         "status_counts": health["status_counts"],
         "missing": [r["name"] for r in health["expected"] if r["status"] == "missing"],
-        "plans": [{"table": p["table"], "plan": p["plan"], "index_used": p["index_used"],
-                   "full_scan": p["full_scan"]} for p in health["plans"]],
+        "plans": [
+            {
+                "table": p["table"],
+                "plan": p["plan"],
+                "index_used": p["index_used"],
+                "full_scan": p["full_scan"],
+            }
+            for p in health["plans"]
+        ],
         "not_migrated": sorted(t for t, s in states.items() if s == "not-migrated"),
     }
 
@@ -56,9 +70,13 @@ def vaults_of_ids(db_path, kind, ids):
                 continue
             wanted = [i for i in ids if i not in found]
             for start in range(0, len(wanted), ID_CHUNK):
-                chunk = wanted[start:start + ID_CHUNK]
+                chunk = wanted[start : start + ID_CHUNK]
                 marks = ",".join("?" * len(chunk))
-                found.update(conn.execute(
-                    f"SELECT id, {schema.quote(schema.VAULT_COLUMN)} FROM {schema.quote(table)} "
-                    f"WHERE id IN ({marks})", chunk).fetchall())
+                found.update(
+                    conn.execute(
+                        f"SELECT id, {schema.quote(schema.VAULT_COLUMN)} FROM {schema.quote(table)} "
+                        f"WHERE id IN ({marks})",
+                        chunk,
+                    ).fetchall()
+                )
     return found

@@ -3,6 +3,7 @@
 These stay plain dicts at run time (the dashboard caches them as JSON and `vaultreport --json`
 prints them, format_version 1); the TypedDicts let mypy and a reader know every key.
 """
+
 from collections.abc import Callable
 from typing import Literal, NotRequired, TypedDict
 
@@ -24,6 +25,7 @@ class TableCount(TypedDict):
 
 class VaultCounts(TypedDict):
     """Rows per vault and table: the dashboard's matrix."""
+
     tables: dict[str, TableCount]
     complete: bool
     seconds: float
@@ -46,10 +48,12 @@ class AppliedMigration(TypedDict):
     id: str
     applied_at: str
     checksum: str
+    checksum_note: NotRequired[str]  # "applied by another build" when not Metamorph's own
 
 
 class FileFacts(TypedDict):
     """The part of DatabaseHealth that moves every moment: read live, never cached."""
+
     size_bytes: int
     modified_at: str
     wal_size_bytes: int | None
@@ -79,6 +83,7 @@ class IntegrityResult(TypedDict):
 
 class CheckResult(TypedDict):
     """One troubleshooting check: what was seen, why, and what to do."""
+
     id: str
     title: str
     status: CheckStatus
@@ -97,6 +102,7 @@ class IndexHealth(TypedDict):
 
 class Report(TypedDict):
     """Everything the dashboard and `vaultreport` show about one file."""
+
     path: str
     table_states: dict[str, TableState]
     columns: dict[str, list[str]]
@@ -111,6 +117,7 @@ class Report(TypedDict):
 
 class SnapshotPayload(TypedDict):
     """The slow background read the pages show from cache."""
+
     counts: VaultCounts
     integrity: IntegrityResult
     sizes: dict[str, int] | None  # None where SQLite lacks dbstat
@@ -120,6 +127,7 @@ class SnapshotPayload(TypedDict):
 
 class VaultDistribution(TypedDict):
     """Where a file's rows are, for the rollout's phase 3-5 items."""
+
     distinct_vaults: int
     total_rows: int
     default_vault_rows: int
@@ -140,6 +148,7 @@ class QueryPlanEvidence(TypedDict):
 
 class IndexEvidence(TypedDict):
     """Expected indexes by status and each vault-scoped query's plan (rollout index items)."""
+
     status_counts: dict[str, int]
     missing: list[str]
     plans: list[QueryPlanEvidence]

@@ -1,6 +1,6 @@
 """Sizes in the operator's words, written one way everywhere (pages, messages, commands)."""
 
-UNITS = (("GB", 1000 ** 3), ("MB", 1000 ** 2), ("kB", 1000))
+UNITS = (("GB", 1000**3), ("MB", 1000**2), ("kB", 1000))
 
 
 def human_size(n):

@@ -32,6 +32,7 @@ class AuditRecordAdmin(ReadOnly):
 @admin.register(MutationLock)
 class MutationLockAdmin(admin.ModelAdmin):
     """Listed so a superuser can see who holds a database; a stale lock frees itself."""
+
     list_display = ["db_path", "job", "pid", "hostname", "acquired_at", "heartbeat_at"]
 
     def has_add_permission(self, request):

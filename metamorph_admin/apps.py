@@ -1,5 +1,8 @@
 from django.apps import AppConfig
 
+from metamorph.errors import DamagedDatabase
+from metamorph_admin.damage import newest_backup_name
+
 
 class MetamorphAdminConfig(AppConfig):
     name = "metamorph_admin"
@@ -8,3 +11,6 @@ class MetamorphAdminConfig(AppConfig):
 
     def ready(self):
         from metamorph_admin import login_audit  # noqa: F401  (connects its signal receivers)
+
+        # A damaged file's message names the backup that repairs it.
+        DamagedDatabase.newest_backup = staticmethod(newest_backup_name)

@@ -1,24 +1,36 @@
 """Run a job from a management command: a terminal progress bar, a Job row and an audit record."""
+
 import argparse
 import getpass
 import json
 import os
+import sqlite3
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from metamorph_admin import databases
-from metamorph_admin.progress import TerminalProgress
-from metamorph_admin.models import Job, Origin
-from metamorph_admin import jobs
+from metamorph.connection import translate_error
 from metamorph.errors import MetamorphError
+from metamorph_admin import databases, jobs
+from metamorph_admin.models import Job, Origin
+from metamorph_admin.progress import TerminalProgress
 
 
 class OperationCommand(BaseCommand):
     """A command that works on a Metamorph file: it skips Django's system checks, which import
-    every view (~0.3 s) and check nothing these commands use."""
+    every view (~0.3 s) and check nothing these commands use; an operator problem (a damaged
+    or locked file...) that a command did not turn into its own message becomes one line and
+    exit code 1, never a traceback."""
 
     requires_system_checks: list[str] = []
+
+    def execute(self, *args, **options):
+        try:
+            return super().execute(*args, **options)
+        except MetamorphError as exc:
+            raise CommandError(str(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            raise CommandError(str(translate_error(exc, _path_or_default(options)))) from None
 
 
 def absolute_path(value):
@@ -39,18 +51,34 @@ def positive_int(value):
     return number
 
 
+def _path_or_default(options):
+    try:
+        return databases.from_options(options).path
+    except CommandError:
+        return databases.default().path
+
+
 def add_db_argument(parser, *, backup_dir=False):
     """--database NAME or --db PATH: the Metamorph file a command works on (and --dir DIR)."""
     names = ", ".join(db.name for db in databases.configured())
-    parser.add_argument("--database", metavar="NAME",
-                        help=f"a configured database by name ({names}; default: the first of "
-                             "METAMORPH_DATABASES, else METAMORPH_DATABASE_PATH)")
-    parser.add_argument("--db", type=absolute_path, metavar="PATH",
-                        help="a Metamorph database file by path (instead of --database)")
+    parser.add_argument(
+        "--database",
+        metavar="NAME",
+        help=f"a configured database by name ({names}; default: the first of "
+        "METAMORPH_DATABASES, else METAMORPH_DATABASE_PATH)",
+    )
+    parser.add_argument(
+        "--db",
+        type=absolute_path,
+        metavar="PATH",
+        help="a Metamorph database file by path (instead of --database)",
+    )
     if backup_dir:
-        parser.add_argument("--dir", type=absolute_path,
-                            help="backup directory (default: the database's own, "
-                                 "METAMORPH_BACKUP_DIR[/NAME])")
+        parser.add_argument(
+            "--dir",
+            type=absolute_path,
+            help="backup directory (default: the database's own, METAMORPH_BACKUP_DIR[/NAME])",
+        )
 
 
 def db_path_from(opts):
@@ -103,8 +131,10 @@ def confirm_typed(db_path, action, yes):
     if yes:
         return
     if not sys.stdin.isatty():
-        raise CommandError(f"{action} changes the live database: run it on a terminal to "
-                           "confirm, or add --yes once you have read what it does.")
+        raise CommandError(
+            f"{action} changes the live database: run it on a terminal to "
+            "confirm, or add --yes once you have read what it does."
+        )
     name = os.path.basename(db_path)
     if input(f"{action} on {db_path}. Type {name} to go on: ").strip() != name:
         raise CommandError("Not confirmed: nothing was changed.")

@@ -6,6 +6,7 @@ has its own backup directory (`METAMORPH_BACKUP_DIR/<name>` when several are nam
 the current one with `current()` (set per request by CurrentDatabaseMiddleware from the
 session); commands with `from_options()` (`--database NAME` or `--db PATH`, metamorph_admin.cli).
 """
+
 import contextvars
 import os
 import re
@@ -53,8 +54,10 @@ def parse_databases(text, base_dir):
         if not sep or not path:
             raise ValueError(f"{part!r} is not NAME=PATH")
         if not NAME_RE.fullmatch(name):
-            raise ValueError(f"database name {name!r} must be 1-40 letters, digits, '-', '_' "
-                             "or '.', starting with a letter or digit")
+            raise ValueError(
+                f"database name {name!r} must be 1-40 letters, digits, '-', '_' "
+                "or '.', starting with a letter or digit"
+            )
         path = os.path.abspath(os.path.join(base_dir, path))
         if name in names:
             raise ValueError(f"database name {name!r} is given twice")
@@ -71,8 +74,7 @@ def configured():
     named = getattr(settings, "METAMORPH_DATABASES", None) or []
     if named:
         return [Database(n, p, os.path.join(settings.METAMORPH_BACKUP_DIR, n)) for n, p in named]
-    return [Database(DEFAULT_NAME, settings.METAMORPH_DATABASE_PATH,
-                     settings.METAMORPH_BACKUP_DIR)]
+    return [Database(DEFAULT_NAME, settings.METAMORPH_DATABASE_PATH, settings.METAMORPH_BACKUP_DIR)]
 
 
 def several():
@@ -135,8 +137,10 @@ def from_options(opts):
         db = get(name)
         if db is None:
             known = ", ".join(d.name for d in configured())
-            raise CommandError(f"No database called {name!r} is configured (known: {known}). "
-                               "Check METAMORPH_DATABASES.")
+            raise CommandError(
+                f"No database called {name!r} is configured (known: {known}). "
+                "Check METAMORPH_DATABASES."
+            )
     else:
         db = for_path(path) if path else default()
     if opts.get("dir"):

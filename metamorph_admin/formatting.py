@@ -8,6 +8,7 @@ The template filters of metamorph_admin.templatetags.ui, usable from Python too 
     {{ text|code }}     `python manage.py x` -> <code>python manage.py x</code>, text escaped
     {{ value|plain }}   a result value in words: True -> yes, None -> —, lists joined
 """
+
 import re
 from datetime import UTC, date, datetime
 
@@ -35,8 +36,13 @@ def num(value, digits=None):
     if isinstance(value, float):
         if digits is not None:
             return f"{value:,.{int(digits)}f}"
-        return f"{value:,.0f}" if value.is_integer() else f"{value:,.3g}" if abs(
-            value) < 1 else f"{value:,.1f}"
+        return (
+            f"{value:,.0f}"
+            if value.is_integer()
+            else f"{value:,.3g}"
+            if abs(value) < 1
+            else f"{value:,.1f}"
+        )
     if isinstance(value, int):
         return f"{value:,}"
     return value
@@ -77,9 +83,13 @@ def when(value):
         return value if value else DASH
     local = timezone.localtime(moment)
     utc = moment.astimezone(UTC)
-    return format_html('<time datetime="{}" title="{} UTC">{} {}</time>',
-                       utc.isoformat(timespec="seconds"), utc.strftime(DATE_FORMAT),
-                       local.strftime(DATE_FORMAT), local.tzname() or "")
+    return format_html(
+        '<time datetime="{}" title="{} UTC">{} {}</time>',
+        utc.isoformat(timespec="seconds"),
+        utc.strftime(DATE_FORMAT),
+        local.strftime(DATE_FORMAT),
+        local.tzname() or "",
+    )
 
 
 BACKTICKS = re.compile(r"`([^`]+)`")

@@ -1,4 +1,5 @@
 """Filters of the Jobs and Audit pages (GET forms: invalid input just filters nothing)."""
+
 from django import forms
 
 from metamorph_admin import databases, kinds
@@ -14,13 +15,18 @@ class FilterForm(forms.Form):
     default_to_current_database = False
 
     def __init__(self, data=None, *args, **kwargs):
-        if (data is not None and "database" not in data and self.default_to_current_database
-                and databases.several()):
+        if (
+            data is not None
+            and "database" not in data
+            and self.default_to_current_database
+            and databases.several()
+        ):
             data = data.copy()
             data["database"] = databases.current().name
         super().__init__(data, *args, **kwargs)
         self.fields["database"].choices = [("", "all databases")] + [
-            (db.name, db.name) for db in databases.configured()]
+            (db.name, db.name) for db in databases.configured()
+        ]
 
     def filters(self):
         """The valid filters as keyword arguments of the matching selector."""

@@ -1,20 +1,25 @@
 """Jobs whose process died: shown as interrupted, their lock released, the end audited."""
+
 from django.utils import timezone
 
-from metamorph_admin import liveness
+from metamorph_admin import audit, kinds, liveness
 from metamorph_admin.models import AuditRecord, Job, JobLog, MutationLock
-from metamorph_admin import audit, kinds
 
 
 def reason_for(job, cause=""):
     """What the operator reads on an interrupted job: what happened and what to do next."""
     where = f"pid {job.pid} on {job.hostname}" if job.pid else "its worker"
-    cause = cause or (f"the process running it ({where}) stopped before it finished "
-                      "(killed, crashed or restarted)")
+    cause = cause or (
+        f"the process running it ({where}) stopped before it finished "
+        "(killed, crashed or restarted)"
+    )
     changes = kinds.KINDS[job.kind].mutating if job.kind in kinds.KINDS else True
-    next_step = ("The database may be part-way through this change: check it on the Health "
-                 "page (and restore the last backup if it fails) before running the job again."
-                 if changes else "It changed nothing; run it again.")
+    next_step = (
+        "The database may be part-way through this change: check it on the Health "
+        "page (and restore the last backup if it fails) before running the job again."
+        if changes
+        else "It changed nothing; run it again."
+    )
     return f"Interrupted: {cause}. {next_step}"
 
 
@@ -23,7 +28,8 @@ def mark_interrupted(job, reason=None):
     reason = reason or reason_for(job)
     now = timezone.now()
     updated = Job.objects.filter(pk=job.pk, state=Job.State.RUNNING).update(
-        state=Job.State.INTERRUPTED, finished_at=now, error=reason)
+        state=Job.State.INTERRUPTED, finished_at=now, error=reason
+    )
     if not updated:
         return False
     job.refresh_from_db()
@@ -35,13 +41,21 @@ def mark_interrupted(job, reason=None):
 
 
 def holder_is_gone(job, now=None):
-    return liveness.holder_gone(job.pid, job.hostname, job.process_started,
-                                job.heartbeat_at or job.started_at, now or timezone.now(),
-                                liveness.STALE_AFTER)
+    return liveness.holder_gone(
+        job.pid,
+        job.hostname,
+        job.process_started,
+        job.heartbeat_at or job.started_at,
+        now or timezone.now(),
+        liveness.STALE_AFTER,
+    )
 
 
 def reap_interrupted_jobs():
     """Mark every running job whose process is gone as interrupted; returns how many."""
     now = timezone.now()
-    return sum(mark_interrupted(job) for job in Job.objects.filter(state=Job.State.RUNNING)
-               if holder_is_gone(job, now))
+    return sum(
+        mark_interrupted(job)
+        for job in Job.objects.filter(state=Job.State.RUNNING)
+        if holder_is_gone(job, now)
+    )

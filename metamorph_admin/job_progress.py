@@ -1,4 +1,5 @@
 """The progress callable a job hands its engine: it keeps the Job row and its log current."""
+
 import time
 
 from django.utils import timezone
@@ -15,7 +16,7 @@ TRIM_EVERY = 200
 def trim_log(job_id, keep=LOG_LINES_KEPT):
     """Delete all but the newest `keep` log lines of a job."""
     newest = JobLog.objects.filter(job_id=job_id).order_by("-id").values_list("id", flat=True)
-    cutoff = list(newest[keep:keep + 1])
+    cutoff = list(newest[keep : keep + 1])
     if cutoff:
         JobLog.objects.filter(job_id=job_id, id__lte=cutoff[0]).delete()
 
@@ -56,8 +57,12 @@ class JobProgress:
     def _write(self, now):
         phase, done, total, message = self._last
         Job.objects.filter(pk=self.job_id).update(
-            phase=phase[:64], done=done, total=total, message=message[:500],
-            heartbeat_at=timezone.now())
+            phase=phase[:64],
+            done=done,
+            total=total,
+            message=message[:500],
+            heartbeat_at=timezone.now(),
+        )
         self._dirty = False
         self._last_write = now
 

@@ -4,6 +4,7 @@ A job kind may name a `summary` function (job -> JobSummary); kinds without one 
 generic summary of their result's plain values. Builders read the result with .get() and
 skip what is absent, so a result that gains or loses keys still has a page.
 """
+
 from dataclasses import dataclass, field
 
 from django.urls import reverse
@@ -22,12 +23,12 @@ class Fact:
     label: str
     value: str
     href: str = ""
-    code: bool = False   # a name or checksum: shown in a monospace font
+    code: bool = False  # a name or checksum: shown in a monospace font
 
 
 @dataclass
 class Finding:
-    ok: bool | None      # True passed, False failed, None information
+    ok: bool | None  # True passed, False failed, None information
     text: str
 
 
@@ -36,7 +37,7 @@ class SummaryTable:
     id: str
     title: str
     columns: list[str]
-    rows: list[list]     # cells; ints get thousands separators in the template
+    rows: list[list]  # cells; ints get thousands separators in the template
     numeric: list[bool] = field(default_factory=list)
 
     def __post_init__(self):
@@ -85,8 +86,11 @@ def backup_link(name):
 
 
 def row_counts_table(row_counts, title="Rows per table", table_id="rows-per-table"):
-    rows = [[t, e.get("total")] for t, e in (row_counts or {}).items()
-            if isinstance(e, dict) and e.get("total") is not None]
+    rows = [
+        [t, e.get("total")]
+        for t, e in (row_counts or {}).items()
+        if isinstance(e, dict) and e.get("total") is not None
+    ]
     if not rows:
         return None
     return SummaryTable(table_id, title, ["table", "rows"], rows)
@@ -96,10 +100,12 @@ def vault_table(vault_totals, limit=20):
     ranked = sorted((vault_totals or {}).items(), key=lambda kv: -kv[1])
     if not ranked:
         return None
-    title = "Rows per vault" + (f" (largest {limit} of {len(ranked):,})"
-                                if len(ranked) > limit else "")
-    return SummaryTable("rows-per-vault", title, ["vault", "rows"],
-                        [list(kv) for kv in ranked[:limit]])
+    title = "Rows per vault" + (
+        f" (largest {limit} of {len(ranked):,})" if len(ranked) > limit else ""
+    )
+    return SummaryTable(
+        "rows-per-vault", title, ["vault", "rows"], [list(kv) for kv in ranked[:limit]]
+    )
 
 
 def add_tables(summary, *tables):
@@ -108,9 +114,13 @@ def add_tables(summary, *tables):
 
 def integrity_check(job):
     r = job.result or {}
-    s = JobSummary(headline="integrity_check: ok." if r.get("ok") else
-                   "integrity_check found problems.")
+    s = JobSummary(
+        headline="integrity_check: ok." if r.get("ok") else "integrity_check found problems."
+    )
     s.fact("seconds", r.get("seconds"))
+    s.fact("read", r.get("method"))
+    if r.get("note"):
+        s.findings.append(Finding(True, r["note"]))
     for message in r.get("messages") or []:
         if message != "ok":
             s.findings.append(Finding(False, str(message)))

@@ -1,12 +1,14 @@
 """Run a job: the one path every long operation takes, from a command, a task or a view.
 
-    run_job(kind, params, actor=..., origin=...)     run now, in this process (commands, tasks)
-    enqueue_job(kind, params, user=..., ...)         queue it for the db_worker (views)
-    run_queued_job(job_id)                           what the worker's task calls
+run_job(kind, params, actor=..., origin=...)     run now, in this process (commands, tasks)
+enqueue_job(kind, params, user=..., ...)         queue it for the db_worker (views)
+run_queued_job(job_id)                           what the worker's task calls
 """
+
 import dataclasses
 import json
 import logging
+import sqlite3
 import time
 
 from django.core.exceptions import PermissionDenied
@@ -14,12 +16,11 @@ from django.db.models import F
 from django.tasks import task
 from django.utils import timezone
 
-from metamorph_admin import liveness
-from metamorph_admin.models import AuditRecord, Job, Origin
-from metamorph_admin import audit, interrupted, kinds, locks
-from metamorph_admin.job_progress import JobProgress
+from metamorph.connection import translate_error
 from metamorph.errors import MetamorphError
-from metamorph_admin import databases
+from metamorph_admin import audit, databases, interrupted, kinds, liveness, locks
+from metamorph_admin.job_progress import JobProgress
+from metamorph_admin.models import AuditRecord, Job, Origin
 
 logger = logging.getLogger(__name__)
 Outcome = AuditRecord.Outcome
@@ -41,16 +42,22 @@ def create_job(kind, params, *, actor, origin, user=None, remote_addr=None):
     params = dict(params)
     params.setdefault("db_path", databases.current().path)
     return Job.objects.create(
-        kind=job_kind.name, db_path=str(params["db_path"]),
-        parameters=audit.safe_parameters(params), actor=(actor or "unknown")[:150],
-        origin=origin, started_by=user, remote_addr=remote_addr)
+        kind=job_kind.name,
+        db_path=str(params["db_path"]),
+        parameters=audit.safe_parameters(params),
+        actor=(actor or "unknown")[:150],
+        origin=origin,
+        started_by=user,
+        remote_addr=remote_addr,
+    )
 
 
 def _claim(job):
     """Move the job from queued to running in this process; False if someone else took it."""
     now = timezone.now()
     claimed = Job.objects.filter(pk=job.pk, state=Job.State.QUEUED).update(
-        state=Job.State.RUNNING, started_at=now, heartbeat_at=now, **liveness.this_process())
+        state=Job.State.RUNNING, started_at=now, heartbeat_at=now, **liveness.this_process()
+    )
     job.refresh_from_db()
     return bool(claimed)
 
@@ -58,8 +65,9 @@ def _claim(job):
 def _finish(job, state, *, result=None, error="", outcome, started):
     duration = time.monotonic() - started
     done = {"done": F("total")} if state == Job.State.SUCCEEDED else {}
-    Job.objects.filter(pk=job.pk).update(state=state, result=result, error=error,
-                                         finished_at=timezone.now(), **done)
+    Job.objects.filter(pk=job.pk).update(
+        state=state, result=result, error=error, finished_at=timezone.now(), **done
+    )
     job.refresh_from_db()
     audit.record_job(job, outcome, message=error, duration=duration)
     return job
@@ -72,16 +80,23 @@ def _call_engine(job, func, progress):
     except MetamorphError as exc:
         progress.log(str(exc), level="error")
         return Job.State.FAILED, None, str(exc)
+    except sqlite3.DatabaseError as exc:  # e.g. a damaged page no reader translated
+        message = str(translate_error(exc, job.db_path or databases.current().path))
+        progress.log(message, level="error")
+        return Job.State.FAILED, None, message
     except Exception:
         logger.exception("Job #%s (%s) failed unexpectedly", job.pk, job.kind)
-        message = (f"Unexpected error: the details are in the server log under job #{job.pk}. "
-                   "Check the database on the Health page before running the job again.")
+        message = (
+            f"Unexpected error: the details are in the server log under job #{job.pk}. "
+            "Check the database on the Health page before running the job again."
+        )
         progress.log(message, level="error")
         return Job.State.FAILED, None, message
 
 
-def run_job(kind, params, *, actor, origin, func=None, user=None, job=None, remote_addr=None,
-            echo=None):
+def run_job(
+    kind, params, *, actor, origin, func=None, user=None, job=None, remote_addr=None, echo=None
+):
     """Run one job to its end in this process and return its Job row.
 
     `func(progress=...)` is the engine call (default: the kind's engine with `params`, which
@@ -91,18 +106,25 @@ def run_job(kind, params, *, actor, origin, func=None, user=None, job=None, remo
     """
     job_kind = kinds.get(kind)
     func = func or job_kind.bind(params)
-    job = job or create_job(kind, params, actor=actor, origin=origin, user=user,
-                            remote_addr=remote_addr)
+    job = job or create_job(
+        kind, params, actor=actor, origin=origin, user=user, remote_addr=remote_addr
+    )
     if not _claim(job):
         return job
     progress = JobProgress(job.pk, echo=echo)
-    progress.log(f"Started by {job.actor} ({job.get_origin_display().lower()}) on "
-                 f"{job.hostname}, pid {job.pid}.")
+    progress.log(
+        f"Started by {job.actor} ({job.get_origin_display().lower()}) on "
+        f"{job.hostname}, pid {job.pid}."
+    )
     try:
         return _run_claimed(job, job_kind, func, progress, time.monotonic())
     except BaseException:  # Ctrl-C or SystemExit: the job did not finish
-        interrupted.mark_interrupted(job, interrupted.reason_for(
-            job, "it was stopped by the operator (Ctrl-C) or its process was told to exit"))
+        interrupted.mark_interrupted(
+            job,
+            interrupted.reason_for(
+                job, "it was stopped by the operator (Ctrl-C) or its process was told to exit"
+            ),
+        )
         raise
     finally:
         locks.release(job)
@@ -114,8 +136,9 @@ def _run_claimed(job, job_kind, func, progress, started):
             locks.acquire(job, note=lambda text: progress.log(text, level="warning"))
         except locks.MutationInProgress as exc:
             progress.log(str(exc), level="error")
-            return _finish(job, Job.State.FAILED, error=str(exc), outcome=Outcome.REFUSED,
-                           started=started)
+            return _finish(
+                job, Job.State.FAILED, error=str(exc), outcome=Outcome.REFUSED, started=started
+            )
     with locks.Heartbeat(job.pk):
         state, result, error = _call_engine(job, func, progress)
     progress.flush()
@@ -136,13 +159,20 @@ def enqueue_job(kind, params, *, user, remote_addr=None):
         raise ValueError("Job parameters must not carry secrets: they are stored on the job.")
     # The web only ever works on the page's database, whatever a form may carry.
     params = {**params, "db_path": databases.current().path}
-    job = create_job(kind, params, actor=user.get_username(), origin=Origin.WEB, user=user,
-                     remote_addr=remote_addr)
+    job = create_job(
+        kind,
+        params,
+        actor=user.get_username(),
+        origin=Origin.WEB,
+        user=user,
+        remote_addr=remote_addr,
+    )
     holder = locks.current_holder(job.db_path) if job_kind.mutating else None
     if holder is not None:
         refusal = locks.MutationInProgress(holder, locks.lock_key(job.db_path))
-        Job.objects.filter(pk=job.pk).update(state=Job.State.FAILED, error=str(refusal),
-                                             finished_at=timezone.now())
+        Job.objects.filter(pk=job.pk).update(
+            state=Job.State.FAILED, error=str(refusal), finished_at=timezone.now()
+        )
         job.refresh_from_db()
         audit.record_job(job, Outcome.REFUSED, message=str(refusal))
         raise refusal
@@ -160,13 +190,15 @@ def run_queued_job(job_id):
     try:
         kinds.get(job.kind)
     except kinds.UnknownJobKind as exc:
-        Job.objects.filter(pk=job.pk).update(state=Job.State.FAILED, error=str(exc),
-                                             finished_at=timezone.now())
+        Job.objects.filter(pk=job.pk).update(
+            state=Job.State.FAILED, error=str(exc), finished_at=timezone.now()
+        )
         job.refresh_from_db()
         audit.record_job(job, Outcome.FAILURE, message=str(exc))
         return job
-    return run_job(job.kind, job.parameters, actor=job.actor, origin=job.origin,
-                   user=job.started_by, job=job)
+    return run_job(
+        job.kind, job.parameters, actor=job.actor, origin=job.origin, user=job.started_by, job=job
+    )
 
 
 @task

@@ -6,6 +6,7 @@ it is ready, with dotted paths so that a command's start-up imports neither engi
     register(JobKind("backup", "Backup", "migrations_ui.services.operations.run_backup",
                      "metamorph_admin.run_backup", form="migrations_ui.operation_forms.BackupForm"))
 """
+
 import functools
 from dataclasses import dataclass
 
@@ -23,13 +24,13 @@ class UnknownJobKind(MetamorphError):
 
 @dataclass(frozen=True)
 class JobKind:
-    name: str            # stored on Job.kind and used as the audit action
-    label: str           # what operators read
-    run: object          # the engine callable, or its dotted path (imported when first run)
-    permission: str      # "app_label.codename" needed to start it from the web
+    name: str  # stored on Job.kind and used as the audit action
+    label: str  # what operators read
+    run: object  # the engine callable, or its dotted path (imported when first run)
+    permission: str  # "app_label.codename" needed to start it from the web
     mutating: bool = True  # True: holds the database's mutation lock while it runs
     form: str | type | None = None  # its web parameters' Django form (or its dotted path)
-    group: str = ""        # the page that lists its history: "migrations", "backups", "remap"
+    group: str = ""  # the page that lists its history: "migrations", "backups", "remap"
     summary: object = None  # job -> JobSummary (or its dotted path); None: the generic one
 
     def engine(self):
@@ -78,6 +79,13 @@ def label(name):
     return KINDS[name].label if name in KINDS else name
 
 
-register(JobKind("integrity-check", "Full integrity check", "metamorph.inspect.full_integrity_check",
-                 "metamorph_admin.run_verification", mutating=False,
-                 summary=job_summary.integrity_check))
+register(
+    JobKind(
+        "integrity-check",
+        "Full integrity check",
+        "metamorph_admin.integrity_job.check_integrity",
+        "metamorph_admin.run_verification",
+        mutating=False,
+        summary=job_summary.integrity_check,
+    )
+)

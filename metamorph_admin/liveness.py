@@ -4,6 +4,7 @@ On the same host the answer comes from the process table, with the process start
 reused pid is not taken for the original holder. Another host's process cannot be seen: there
 only a heartbeat older than the allowed silence counts as gone.
 """
+
 import os
 import socket
 from datetime import timedelta
@@ -26,7 +27,7 @@ def process_started(pid):
     except OSError:
         return ""
     # The command name (field 2) is in parentheses and may hold spaces: split after it.
-    fields = stat[stat.rfind(")") + 2:].split()
+    fields = stat[stat.rfind(")") + 2 :].split()
     return fields[19] if len(fields) > 19 else ""
 
 
@@ -42,7 +43,7 @@ def _zombie(pid):
             stat = f.read().decode("ascii", "replace")
     except OSError:
         return False
-    return stat[stat.rfind(")") + 2:][:1] in ("Z", "X")
+    return stat[stat.rfind(")") + 2 :][:1] in ("Z", "X")
 
 
 def pid_alive(pid, started=""):
@@ -74,4 +75,3 @@ def holder_gone(pid, host, started, heartbeat_at, now, stale_after):
     if heartbeat_at is None:
         return True
     return now - heartbeat_at > stale_after
-

@@ -4,6 +4,7 @@ The lock is a MutationLock row whose db_path is unique, so two processes racing 
 both insert one. A lock whose holder process is gone (see liveness) is released by the next job
 that asks for it, and the holder job is marked interrupted.
 """
+
 import logging
 import os
 import threading
@@ -11,10 +12,9 @@ import threading
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from metamorph_admin import liveness
-from metamorph_admin.models import Job, MutationLock, Origin
-from metamorph_admin import interrupted
 from metamorph.errors import MetamorphError
+from metamorph_admin import interrupted, liveness
+from metamorph_admin.models import Job, MutationLock, Origin
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,8 @@ class MutationInProgress(MetamorphError):
             f"Refused: {holder.kind} job #{holder.pk}, started by {holder.actor} from {where} "
             f"since {since:%Y-%m-%d %H:%M:%S} UTC, is already changing {db_path}. Only one job "
             f"may change a database at a time: wait for job #{holder.pk} to finish (Jobs page), "
-            "then try again.")
+            "then try again."
+        )
         self.holder = holder
 
 
@@ -41,8 +42,9 @@ def lock_key(db_path):
 def _stale(lock, now):
     if lock.job.state != Job.State.RUNNING:
         return True  # its job ended without releasing it
-    return liveness.holder_gone(lock.pid, lock.hostname, lock.process_started,
-                                lock.heartbeat_at, now, liveness.STALE_AFTER)
+    return liveness.holder_gone(
+        lock.pid, lock.hostname, lock.process_started, lock.heartbeat_at, now, liveness.STALE_AFTER
+    )
 
 
 def _release_stale(lock, note):
@@ -50,8 +52,10 @@ def _release_stale(lock, note):
     deleted, _ = MutationLock.objects.filter(pk=lock.pk, job_id=lock.job_id).delete()
     if deleted:
         interrupted.mark_interrupted(lock.job)
-        note(f"Released a stale lock on {lock.db_path} left by {lock.job.kind} job "
-             f"#{lock.job_id} (pid {lock.pid} on {lock.hostname}, no longer running).")
+        note(
+            f"Released a stale lock on {lock.db_path} left by {lock.job.kind} job "
+            f"#{lock.job_id} (pid {lock.pid} on {lock.hostname}, no longer running)."
+        )
 
 
 def current_holder(db_path, note=lambda text: None):
@@ -75,7 +79,8 @@ def acquire(job, note=lambda text: None):
         try:
             with transaction.atomic():
                 return MutationLock.objects.create(
-                    db_path=key, job=job, heartbeat_at=timezone.now(), **liveness.this_process())
+                    db_path=key, job=job, heartbeat_at=timezone.now(), **liveness.this_process()
+                )
         except IntegrityError:
             continue  # another process inserted between our read and our insert
     raise MutationInProgress(current_holder(key) or job, key)
@@ -92,8 +97,9 @@ class Heartbeat:
         self.job_id = job_id
         self.interval = interval or liveness.HEARTBEAT_SECONDS
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, daemon=True,
-                                        name=f"job-{job_id}-heartbeat")
+        self._thread = threading.Thread(
+            target=self._beat, daemon=True, name=f"job-{job_id}-heartbeat"
+        )
 
     def __enter__(self):
         self._thread.start()

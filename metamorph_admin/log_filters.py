@@ -1,4 +1,5 @@
 """Logging filters: a refused request is one line in the server log, not a traceback."""
+
 import logging
 
 

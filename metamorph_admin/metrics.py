@@ -5,6 +5,7 @@ cached background results (counts), manifests, Job rows and the file's schema, n
 rows live: a scrape of a multi-GB file costs milliseconds. Apps register theirs in
 AppConfig.ready(), as they register job kinds.
 """
+
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -51,24 +52,35 @@ class _Scrape:
                     families = list(collect(path))
                     ok.append(((database, name), 1))
                 except Exception:  # one broken source must not hide the others
-                    logger.warning("metrics collector %s failed on %s", name, database,
-                                   exc_info=True)
+                    logger.warning(
+                        "metrics collector %s failed on %s", name, database, exc_info=True
+                    )
                     families = []
                     ok.append(((database, name), 0))
                 took.append(((database, name), time.monotonic() - started))
                 for family in families:
-                    samples = [s._replace(labels={"database": database, **s.labels})
-                               for s in family.samples]
+                    samples = [
+                        s._replace(labels={"database": database, **s.labels})
+                        for s in family.samples
+                    ]
                     if family.name in merged:
                         merged[family.name].samples.extend(samples)
                     else:
                         family.samples = samples
                         merged[family.name] = family
         yield from merged.values()
-        yield gauge("metamorph_admin_collector_up", "1 when the collector read its source",
-                    ["database", "collector"], ok)
-        yield gauge("metamorph_admin_collector_seconds", "Time the collector took",
-                    ["database", "collector"], took)
+        yield gauge(
+            "metamorph_admin_collector_up",
+            "1 when the collector read its source",
+            ["database", "collector"],
+            ok,
+        )
+        yield gauge(
+            "metamorph_admin_collector_seconds",
+            "Time the collector took",
+            ["database", "collector"],
+            took,
+        )
 
 
 def render(dbs):
@@ -81,20 +93,39 @@ def render(dbs):
 def collect_jobs(db_path):
     """Jobs on this file by kind and state (failures included), when each kind last failed,
     and the progress of the running ones."""
-    rows = Job.objects.filter(db_path=db_path).order_by().values("kind", "state").annotate(
-        n=Count("id"))
-    yield gauge("metamorph_admin_jobs", "Jobs recorded, by kind and state (failed = failures)",
-                ["kind", "state"], (((r["kind"], r["state"]), r["n"]) for r in rows))
-    failed = (Job.objects.filter(db_path=db_path, state=Job.State.FAILED).order_by().values("kind")
-              .annotate(at=Max("finished_at")))
-    yield gauge("metamorph_admin_job_last_failure_timestamp_seconds",
-                "When a job of this kind last failed (Unix time)", ["kind"],
-                (((r["kind"],), r["at"].timestamp()) for r in failed if r["at"]))
+    rows = (
+        Job.objects.filter(db_path=db_path)
+        .order_by()
+        .values("kind", "state")
+        .annotate(n=Count("id"))
+    )
+    yield gauge(
+        "metamorph_admin_jobs",
+        "Jobs recorded, by kind and state (failed = failures)",
+        ["kind", "state"],
+        (((r["kind"], r["state"]), r["n"]) for r in rows),
+    )
+    failed = (
+        Job.objects.filter(db_path=db_path, state=Job.State.FAILED)
+        .order_by()
+        .values("kind")
+        .annotate(at=Max("finished_at"))
+    )
+    yield gauge(
+        "metamorph_admin_job_last_failure_timestamp_seconds",
+        "When a job of this kind last failed (Unix time)",
+        ["kind"],
+        (((r["kind"],), r["at"].timestamp()) for r in failed if r["at"]),
+    )
     running = Job.objects.filter(state=Job.State.RUNNING, db_path=db_path).values_list(
-        "id", "kind", "done", "total")
-    yield gauge("metamorph_admin_job_progress_ratio",
-                "Progress of each running job on this file, 0 to 1", ["job", "kind"],
-                (((str(i), k), (d / t if t else 0.0)) for i, k, d, t in running))
+        "id", "kind", "done", "total"
+    )
+    yield gauge(
+        "metamorph_admin_job_progress_ratio",
+        "Progress of each running job on this file, 0 to 1",
+        ["job", "kind"],
+        (((str(i), k), (d / t if t else 0.0)) for i, k, d, t in running),
+    )
 
 
 register("jobs", collect_jobs)

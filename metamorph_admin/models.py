@@ -1,4 +1,5 @@
 """Jobs, their log, the per-database mutation lock and the audit trail."""
+
 from django.conf import settings
 from django.db import models
 
@@ -45,13 +46,15 @@ class Job(models.Model):
     kind = models.CharField(max_length=32, db_index=True)
     db_path = models.CharField(max_length=1024)
     parameters = models.JSONField(default=dict, blank=True)
-    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL, related_name="+")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     origin = models.CharField(max_length=8, choices=Origin.choices, default=Origin.WEB)
     actor = models.CharField(max_length=150, help_text="Username, or the OS user for commands")
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED,
-                             db_index=True)
+    state = models.CharField(
+        max_length=16, choices=State.choices, default=State.QUEUED, db_index=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -64,11 +67,12 @@ class Job(models.Model):
     error = models.TextField(blank=True)
     pid = models.IntegerField(null=True, blank=True)
     hostname = models.CharField(max_length=255, blank=True)
-    process_started = models.CharField(max_length=32, blank=True,
-                                       help_text="Start tick of the process, to tell a reused pid")
+    process_started = models.CharField(
+        max_length=32, blank=True, help_text="Start tick of the process, to tell a reused pid"
+    )
 
     class Meta:
-        db_table = 'migrations_ui_job'  # created by migrations_ui before the move
+        db_table = "migrations_ui_job"  # created by migrations_ui before the move
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["state", "-created_at"])]
         permissions = [
@@ -101,7 +105,8 @@ class Job(models.Model):
     @property
     def badge(self):
         return {"succeeded": "ok", "failed": "failed", "interrupted": "warning"}.get(
-            self.state, self.state)
+            self.state, self.state
+        )
 
     @property
     def duration(self):
@@ -119,7 +124,7 @@ class JobLog(models.Model):
     text = models.CharField(max_length=1000)
 
     class Meta:
-        db_table = 'migrations_ui_joblog'  # created by migrations_ui before the move
+        db_table = "migrations_ui_joblog"  # created by migrations_ui before the move
         ordering = ["id"]
 
     def __str__(self):
@@ -138,7 +143,7 @@ class MutationLock(models.Model):
     heartbeat_at = models.DateTimeField()
 
     class Meta:
-        db_table = 'migrations_ui_mutationlock'  # created by migrations_ui before the move
+        db_table = "migrations_ui_mutationlock"  # created by migrations_ui before the move
 
     def __str__(self):
         return f"{self.db_path} held by job #{self.job_id}"
@@ -154,8 +159,9 @@ class AuditRecord(models.Model):
         REFUSED = "refused", "Refused"
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                             on_delete=models.SET_NULL, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     actor = models.CharField(max_length=150)
     origin = models.CharField(max_length=8, choices=Origin.choices, default=Origin.WEB)
     action = models.CharField(max_length=64, db_index=True)
@@ -164,12 +170,13 @@ class AuditRecord(models.Model):
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     message = models.TextField(blank=True)
     duration = models.FloatField(null=True, blank=True, help_text="Seconds")
-    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL,
-                            related_name="audit_records")
+    job = models.ForeignKey(
+        Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_records"
+    )
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
 
     class Meta:
-        db_table = 'migrations_ui_auditrecord'  # created by migrations_ui before the move
+        db_table = "migrations_ui_auditrecord"  # created by migrations_ui before the move
         ordering = ["-at", "-id"]
         permissions = [("view_audit", "Can view and export the audit trail")]
 

@@ -1,4 +1,5 @@
 """Progress for management commands: a bar on a terminal, plain lines when piped."""
+
 import sys
 import time
 

@@ -3,6 +3,7 @@
 Migration 0002 created the groups from a frozen copy of these lists; when a list changes, add a
 data migration (test_roles checks the database and this module agree).
 """
+
 VIEWER = "viewer"
 OPERATOR = "operator"
 ADMIN = "admin"

@@ -1,4 +1,5 @@
 """Read side of the Jobs and Audit pages."""
+
 import json
 import logging
 
@@ -29,7 +30,7 @@ def jobs(kind="", state="", origin="", db_path=""):
 
 def log_tail(job, lines=LOG_LINES_SHOWN):
     """The newest `lines` log lines of a job, oldest first, and whether older ones exist."""
-    newest = list(job.log_lines.order_by("-id")[:lines + 1])
+    newest = list(job.log_lines.order_by("-id")[: lines + 1])
     return list(reversed(newest[:lines])), len(newest) > lines
 
 
@@ -74,8 +75,11 @@ def active_job(db_path, kinds):
 
 
 # The page that lists a group's jobs (see JobKind.group), for a job page's way back.
-GROUP_PAGES = {"migrations": ("Migrations", "migrations_ui:migrations"),
-               "backups": ("Backups", "migrations_ui:backups"), "remap": ("Remap", "vaults:remap")}
+GROUP_PAGES = {
+    "migrations": ("Migrations", "migrations_ui:migrations"),
+    "backups": ("Backups", "migrations_ui:backups"),
+    "remap": ("Remap", "vaults:remap"),
+}
 
 
 def way_back(job):

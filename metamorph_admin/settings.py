@@ -1,6 +1,7 @@
 """Settings, all from the environment (12-factor, django-environ). See README "Configuration"."""
-from datetime import timedelta
+
 import zoneinfo
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -50,14 +51,17 @@ try:
 except ValueError as exc:
     raise ImproperlyConfigured(
         f"Environment variable METAMORPH_DATABASES has a value that cannot be used ({exc}). "
-        "Write it as name=path,name=path (e.g. staging=/srv/stage/metamorph.db).") from None
+        "Write it as name=path,name=path (e.g. staging=/srv/stage/metamorph.db)."
+    ) from None
 if METAMORPH_DATABASES:
     METAMORPH_DATABASE_PATH = METAMORPH_DATABASES[0][1]
 # /metrics answers only with `Authorization: Bearer <METRICS_TOKEN>`; unset, /metrics is off (404).
 METRICS_TOKEN = _env(env.str, "METRICS_TOKEN", default="")
 if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
-    raise ImproperlyConfigured("METRICS_TOKEN is shorter than 16 characters: use a long random "
-                               "value (python -c 'import secrets; print(secrets.token_urlsafe(32))').")
+    raise ImproperlyConfigured(
+        "METRICS_TOKEN is shorter than 16 characters: use a long random "
+        "value (python -c 'import secrets; print(secrets.token_urlsafe(32))')."
+    )
 # The Vaults page warns when the newest verified backup of the file is older than this (0: never).
 BACKUP_MAX_AGE_HOURS = _env(env.float, "BACKUP_MAX_AGE_HOURS", default=26.0)
 if BACKUP_MAX_AGE_HOURS < 0:
@@ -110,6 +114,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "metamorph_admin.nav.metamorph",
+                "vaults.context_processors.file_problem",
             ],
         },
     },
@@ -117,7 +122,9 @@ TEMPLATES = [
 WSGI_APPLICATION = "metamorph_admin.wsgi.application"
 
 DATABASES = {
-    "default": _env(env.db, "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'admin.sqlite3'}")
+    "default": _env(
+        env.db, "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'admin.sqlite3'}"
+    )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Worker and web write job progress at once: wait for the lock instead of failing.
@@ -137,13 +144,17 @@ AUTH_PASSWORD_VALIDATORS = [
 # Login throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one username
 # that username is locked out for LOGIN_LOCKOUT_MINUTES, from every address (an attacker
 # switching addresses gets no more tries); `manage.py axes_reset_username NAME` lifts it early.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend",
-                           "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AXES_FAILURE_LIMIT = _env(env.int, "LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_LOCKOUT_MINUTES = _env(env.float, "LOGIN_LOCKOUT_MINUTES", default=15.0)
 if AXES_FAILURE_LIMIT < 1 or LOGIN_LOCKOUT_MINUTES <= 0:
-    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT must be 1 or more and LOGIN_LOCKOUT_MINUTES "
-                               "more than 0. See .env.example.")
+    raise ImproperlyConfigured(
+        "LOGIN_FAILURE_LIMIT must be 1 or more and LOGIN_LOCKOUT_MINUTES "
+        "more than 0. See .env.example."
+    )
 AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
 AXES_LOCKOUT_PARAMETERS = ["username"]
 # axes.W006 asks for ip_address too. Failures are counted per username across every address,
@@ -178,8 +189,11 @@ STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-                    if not DEBUG else "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -198,8 +212,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"one_line_refusals": {"()": "metamorph_admin.log_filters.OneLineRefusals"}},
-    "handlers": {"console": {"class": "logging.StreamHandler",
-                             "filters": ["one_line_refusals"]}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["one_line_refusals"]}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     # Task state changes are in the Job rows; the worker need not print them too.
     "loggers": {"django.tasks": {"level": "WARNING"}},

@@ -1,4 +1,5 @@
 """Settings for the test suite: the real settings, with tasks run in-process."""
+
 import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-key")

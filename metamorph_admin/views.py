@@ -1,4 +1,5 @@
 """Jobs and Audit pages: thin wrappers around the job services and selectors."""
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, StreamingHttpResponse
@@ -7,12 +8,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
-from metamorph_admin import selectors
-from metamorph_admin.view_helpers import redirect_next
+from metamorph_admin import audit, databases, interrupted, jobs, kinds, locks, selectors
 from metamorph_admin.forms import AuditFilterForm, JobFilterForm
 from metamorph_admin.models import AuditRecord, Job
 from metamorph_admin.permissions import permission_required, require_perm
-from metamorph_admin import audit, databases, interrupted, jobs, kinds, locks
+from metamorph_admin.view_helpers import redirect_next
 
 PAGE_SIZE = 50
 
@@ -27,18 +27,30 @@ def job_list(request):
     form = JobFilterForm(request.GET)
     # Shown to every role; the template disables those the user's role cannot run.
     startable = [k for k in kinds.KINDS.values() if k.form is None]
-    return render(request, "metamorph_admin/jobs.html", {
-        "form": form, "page": _page(request, selectors.jobs(**form.filters())),
-        "startable": startable})
+    return render(
+        request,
+        "metamorph_admin/jobs.html",
+        {
+            "form": form,
+            "page": _page(request, selectors.jobs(**form.filters())),
+            "startable": startable,
+        },
+    )
 
 
 def _job_context(pk):
     interrupted.reap_interrupted_jobs()
     job = get_object_or_404(Job.objects.select_related("started_by"), pk=pk)
     log, truncated = selectors.log_tail(job)
-    return {"job": job, "log": log, "log_truncated": truncated,
-            "summary": selectors.job_summary(job), "raw_result": selectors.raw_result(job),
-            "kind_label": kinds.label(job.kind), "way_back": selectors.way_back(job)}
+    return {
+        "job": job,
+        "log": log,
+        "log_truncated": truncated,
+        "summary": selectors.job_summary(job),
+        "raw_result": selectors.raw_result(job),
+        "kind_label": kinds.label(job.kind),
+        "way_back": selectors.way_back(job),
+    }
 
 
 @require_GET
@@ -66,8 +78,9 @@ def job_wait(request, pk):
 @require_GET
 def job_log(request, pk):
     job = get_object_or_404(Job, pk=pk)
-    lines = (f"{line.at:%Y-%m-%d %H:%M:%S} {line.level:<7} {line.text}\n"
-             for line in job.log_lines.all())
+    lines = (
+        f"{line.at:%Y-%m-%d %H:%M:%S} {line.level:<7} {line.text}\n" for line in job.log_lines.all()
+    )
     return HttpResponse("".join(lines), content_type="text/plain; charset=utf-8")
 
 
@@ -84,13 +97,13 @@ def start_job(request, kind):
         if not form.is_valid():
             for errors in form.errors.values():
                 messages.error(request, " ".join(errors))
-            audit.record_refused_input(request, kind, form=form,
-                                       target=databases.current().path)
+            audit.record_refused_input(request, kind, form=form, target=databases.current().path)
             return redirect_next(request)
         params = form.cleaned_data
     try:
-        job = jobs.enqueue_job(kind, params, user=request.user,
-                               remote_addr=audit.client_address(request))
+        job = jobs.enqueue_job(
+            kind, params, user=request.user, remote_addr=audit.client_address(request)
+        )
     except locks.MutationInProgress as exc:
         messages.error(request, str(exc))
         return redirect_next(request)
@@ -103,9 +116,15 @@ def audit_list(request):
     form = AuditFilterForm(request.GET)
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "metamorph_admin/audit.html", {
-        "form": form, "page": _page(request, selectors.audit_records(**form.filters())),
-        "export_query": query.urlencode()})
+    return render(
+        request,
+        "metamorph_admin/audit.html",
+        {
+            "form": form,
+            "page": _page(request, selectors.audit_records(**form.filters())),
+            "export_query": query.urlencode(),
+        },
+    )
 
 
 @require_GET
@@ -114,10 +133,15 @@ def audit_export(request):
     """The filtered audit trail as a streamed, spreadsheet-safe CSV file."""
     form = AuditFilterForm(request.GET)
     filters = form.filters()
-    audit.record_request(request, "export-audit", outcome=AuditRecord.Outcome.SUCCESS,
-                         parameters={k: str(v) for k, v in filters.items()})
-    response = StreamingHttpResponse(audit.csv_lines(selectors.audit_records(**filters)),
-                                     content_type="text/csv; charset=utf-8")
+    audit.record_request(
+        request,
+        "export-audit",
+        outcome=AuditRecord.Outcome.SUCCESS,
+        parameters={k: str(v) for k, v in filters.items()},
+    )
+    response = StreamingHttpResponse(
+        audit.csv_lines(selectors.audit_records(**filters)), content_type="text/csv; charset=utf-8"
+    )
     name = f"metamorph-audit-{timezone.now():%Y%m%d-%H%M%S}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

@@ -3,6 +3,7 @@
 Neither reveals a path, a vault's data or a secret beyond what its caller is allowed:
 /healthz says only ok/degraded/down per check; /metrics needs METRICS_TOKEN.
 """
+
 import hmac
 import logging
 from datetime import timedelta
@@ -38,13 +39,21 @@ def metrics(request):
     """Prometheus text for the configured Metamorph file; 404 while METRICS_TOKEN is unset."""
     expected = settings.METRICS_TOKEN
     if not expected:
-        return HttpResponse("Metrics are off: set METRICS_TOKEN to turn /metrics on (see README, "
-                            "Monitoring).\n", status=404, content_type="text/plain")
+        return HttpResponse(
+            "Metrics are off: set METRICS_TOKEN to turn /metrics on (see README, Monitoring).\n",
+            status=404,
+            content_type="text/plain",
+        )
     if not hmac.compare_digest(_bearer(request).encode(), expected.encode()):
-        logger.warning("Refused /metrics: missing or wrong bearer token (from %s)",
-                       request.META.get("REMOTE_ADDR"))
-        response = HttpResponse("A valid 'Authorization: Bearer <METRICS_TOKEN>' header is "
-                                "needed.\n", status=401, content_type="text/plain")
+        logger.warning(
+            "Refused /metrics: missing or wrong bearer token (from %s)",
+            request.META.get("REMOTE_ADDR"),
+        )
+        response = HttpResponse(
+            "A valid 'Authorization: Bearer <METRICS_TOKEN>' header is needed.\n",
+            status=401,
+            content_type="text/plain",
+        )
         response["WWW-Authenticate"] = 'Bearer realm="metamorph-admin metrics"'
         return response
     body = metrics_registry.render([(db.name, db.path) for db in databases.configured()])
@@ -61,20 +70,24 @@ def _admin_database():
 
 
 def _metamorph_files():
-    """"ok", or each unusable database by name with the kind of problem (never its path)."""
+    """ "ok", or each unusable database by name with the kind of problem (never its path)."""
     problems = []
     for db in databases.configured():
         try:
             check_file(db.path)
         except MetamorphError as exc:
-            problems.append(exc.__class__.__name__ if not databases.several()
-                            else f"{db.name}: {exc.__class__.__name__}")
+            problems.append(
+                exc.__class__.__name__
+                if not databases.several()
+                else f"{db.name}: {exc.__class__.__name__}"
+            )
     return "; ".join(problems) or "ok"
 
 
 def _worker():
-    stalled = Job.objects.filter(state=Job.State.QUEUED,
-                                 created_at__lt=timezone.now() - WORKER_STALLED_AFTER).count()
+    stalled = Job.objects.filter(
+        state=Job.State.QUEUED, created_at__lt=timezone.now() - WORKER_STALLED_AFTER
+    ).count()
     return "ok" if not stalled else f"stalled: {stalled} job(s) queued for over 5 minutes"
 
 
@@ -92,5 +105,6 @@ def healthz(request):
         status = "down"
     else:
         status = "ok" if all(v == "ok" for v in checks.values()) else "degraded"
-    return JsonResponse({"status": status, "checks": checks},
-                        status=503 if status == "down" else 200)
+    return JsonResponse(
+        {"status": status, "checks": checks}, status=503 if status == "down" else 200
+    )

@@ -1,4 +1,5 @@
 """The job kinds of migrations and backups, registered when the app is ready."""
+
 from metamorph_admin.kinds import JobKind, register
 
 CALLS = "migrations_ui.services.operations."
@@ -8,24 +9,69 @@ SAID = "migrations_ui.summaries."
 
 def register_kinds():
     for kind in (
-        JobKind("migration", "Migration", CALLS + "migrate", "metamorph_admin.run_migration",
-                form=FORMS + "MigrationForm", group="migrations", summary=SAID + "migration"),
-        JobKind("rehearsal", "Rehearsal on a scratch copy", CALLS + "rehearse",
-                "metamorph_admin.run_rehearsal", mutating=False, group="migrations",
-                summary=SAID + "rehearsal"),
-        JobKind("rollback", "Migration rollback", CALLS + "rollback",
-                "metamorph_admin.rollback_migration", form=FORMS + "RollbackForm",
-                group="migrations", summary=SAID + "rollback"),
-        JobKind("verification", "Migration verification", CALLS + "verify",
-                "metamorph_admin.run_verification", mutating=False, group="migrations",
-                summary=SAID + "verification"),
-        JobKind("backup", "Backup", CALLS + "run_backup", "metamorph_admin.run_backup",
-                form=FORMS + "BackupForm", group="backups", summary=SAID + "backup"),
-        JobKind("verify-backup", "Backup re-verification", CALLS + "verify_backup",
-                "metamorph_admin.verify_backup", mutating=False, form=FORMS + "BackupNameForm",
-                group="backups", summary=SAID + "verify_backup"),
-        JobKind("restore", "Restore from backup", CALLS + "restore_backup",
-                "metamorph_admin.restore_backup", form=FORMS + "RestoreForm", group="backups",
-                summary=SAID + "restore"),
+        JobKind(
+            "migration",
+            "Migration",
+            CALLS + "migrate",
+            "metamorph_admin.run_migration",
+            form=FORMS + "MigrationForm",
+            group="migrations",
+            summary=SAID + "migration",
+        ),
+        JobKind(
+            "rehearsal",
+            "Rehearsal on a scratch copy",
+            CALLS + "rehearse",
+            "metamorph_admin.run_rehearsal",
+            mutating=False,
+            group="migrations",
+            summary=SAID + "rehearsal",
+        ),
+        JobKind(
+            "rollback",
+            "Migration rollback",
+            CALLS + "rollback",
+            "metamorph_admin.rollback_migration",
+            form=FORMS + "RollbackForm",
+            group="migrations",
+            summary=SAID + "rollback",
+        ),
+        JobKind(
+            "verification",
+            "Migration verification",
+            CALLS + "verify",
+            "metamorph_admin.run_verification",
+            mutating=False,
+            group="migrations",
+            summary=SAID + "verification",
+        ),
+        JobKind(
+            "backup",
+            "Backup",
+            CALLS + "run_backup",
+            "metamorph_admin.run_backup",
+            form=FORMS + "BackupForm",
+            group="backups",
+            summary=SAID + "backup",
+        ),
+        JobKind(
+            "verify-backup",
+            "Backup re-verification",
+            CALLS + "verify_backup",
+            "metamorph_admin.verify_backup",
+            mutating=False,
+            form=FORMS + "BackupNameForm",
+            group="backups",
+            summary=SAID + "verify_backup",
+        ),
+        JobKind(
+            "restore",
+            "Restore from backup",
+            CALLS + "restore_backup",
+            "metamorph_admin.restore_backup",
+            form=FORMS + "RestoreForm",
+            group="backups",
+            summary=SAID + "restore",
+        ),
     ):
         register(kind)

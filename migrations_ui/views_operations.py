@@ -1,4 +1,5 @@
 """Migrations and Backups pages: status read from the engines, actions through job forms."""
+
 import os
 
 from django.db.models import Q
@@ -6,13 +7,14 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from metamorph_admin.databases import current_database
-from migrations_ui import operation_forms as forms
-from metamorph_admin import kinds, selectors
-from metamorph_admin.models import Job
 from metamorph import backup
+from metamorph.holders import processes_holding
 from metamorph.migrate import rehearsal, runner
+from metamorph_admin import kinds, selectors
+from metamorph_admin.databases import current_database
+from metamorph_admin.models import Job
 from metamorph_admin.view_helpers import metamorph_page
+from migrations_ui import operation_forms as forms
 
 HISTORY = 20
 
@@ -35,20 +37,33 @@ def migrations(request):
     plans = runner.plan(db_path)
     applied = [row["id"] for row in status if row["applied"]]
     preview = runner.rollback_preview(db_path) if applied else None
-    return render(request, "migrations_ui/migrations.html", {
-        "status": status, "plan_text": runner.format_plan_text(plans),
-        "pending": [p for p in plans if p.to_run()],
-        "estimate": rehearsal.estimate_downtime(os.path.getsize(db_path),
-                                                _last_rehearsal_seconds(db_path)),
-        "rollback_preview": preview, "db_name": forms.database_name(),
-        "active_job": _active_job(db_path),
-        "run_form": forms.MigrationForm(initial={"take_backup": True}),
-        "rollback_form": forms.RollbackForm(auto_id="rollback_%s", initial={
-            "migration_id": preview["migration_id"] if preview else None, "take_backup": True}),
-        "history": selectors.jobs().for_file(db_path).of_kinds(
-            kinds.names_in_group("migrations"))[:HISTORY],
-        "applied_by": _applied_by(db_path),
-    })
+    return render(
+        request,
+        "migrations_ui/migrations.html",
+        {
+            "status": status,
+            "plan_text": runner.format_plan_text(plans),
+            "pending": [p for p in plans if p.to_run()],
+            "estimate": rehearsal.estimate_downtime(
+                os.path.getsize(db_path), _last_rehearsal_seconds(db_path)
+            ),
+            "rollback_preview": preview,
+            "db_name": forms.database_name(),
+            "active_job": _active_job(db_path),
+            "run_form": forms.MigrationForm(initial={"take_backup": True}),
+            "rollback_form": forms.RollbackForm(
+                auto_id="rollback_%s",
+                initial={
+                    "migration_id": preview["migration_id"] if preview else None,
+                    "take_backup": True,
+                },
+            ),
+            "history": selectors.jobs()
+            .for_file(db_path)
+            .of_kinds(kinds.names_in_group("migrations"))[:HISTORY],
+            "applied_by": _applied_by(db_path),
+        },
+    )
 
 
 def _applied_by(db_path):
@@ -68,14 +83,23 @@ def backups(request):
     db = current_database(request)
     backup_dir = db.backup_dir
     entries = backup.list_backups(backup_dir) if os.path.isdir(backup_dir) else []
-    return render(request, "migrations_ui/backups.html", {
-        "backups": entries, "made_by": _made_by([e["name"] for e in entries[:HISTORY]]),
-        "backup_dir": backup_dir, "db_name": forms.database_name(),
-        "active_job": _active_job(db.path),
-        "backup_form": forms.BackupForm(),
-        "history": selectors.jobs().for_file(db.path).of_kinds(
-            kinds.names_in_group("backups"))[:HISTORY],
-    })
+    return render(
+        request,
+        "migrations_ui/backups.html",
+        {
+            "backups": entries,
+            "made_by": _made_by([e["name"] for e in entries[:HISTORY]]),
+            "backup_dir": backup_dir,
+            "db_name": forms.database_name(),
+            "holders": processes_holding(db.path).processes,
+            "restore_force_label": forms.RestoreForm.base_fields["force"].label,
+            "active_job": _active_job(db.path),
+            "backup_form": forms.BackupForm(),
+            "history": selectors.jobs()
+            .for_file(db.path)
+            .of_kinds(kinds.names_in_group("backups"))[:HISTORY],
+        },
+    )
 
 
 def _made_by(names):
@@ -83,9 +107,15 @@ def _made_by(names):
     remap); a backup taken outside a job has none."""
     found = {}
     for name in names:
-        job = Job.objects.filter(
-            Q(kind="backup", result__name=name) | Q(kind="migration", result__backup__name=name)
-            | Q(kind="remap", result__backup=name)).order_by("id").first()
+        job = (
+            Job.objects.filter(
+                Q(kind="backup", result__name=name)
+                | Q(kind="migration", result__backup__name=name)
+                | Q(kind="remap", result__backup=name)
+            )
+            .order_by("id")
+            .first()
+        )
         if job is not None:
             found[name] = job
     return found
@@ -100,7 +130,17 @@ def backup_detail(request, name):
     entry = next((e for e in backup.list_backups(backup_dir) if e["name"] == name), None)
     if entry is None:
         raise Http404(f"There is no backup {name!r} in {backup_dir}.")
-    return render(request, "migrations_ui/backup.html", {
-        "b": entry, "made_by": _made_by([name]).get(name), "db_name": forms.database_name(),
-        "used_by": Job.objects.filter(kind__in=["verify-backup", "restore"],
-                                      parameters__name=name).order_by("-id")[:HISTORY]})
+    return render(
+        request,
+        "migrations_ui/backup.html",
+        {
+            "b": entry,
+            "made_by": _made_by([name]).get(name),
+            "db_name": forms.database_name(),
+            "holders": processes_holding(current_database(request).path).processes,
+            "restore_force_label": forms.RestoreForm.base_fields["force"].label,
+            "used_by": Job.objects.filter(
+                kind__in=["verify-backup", "restore"], parameters__name=name
+            ).order_by("-id")[:HISTORY],
+        },
+    )

@@ -1,5 +1,6 @@
 """What a gatherer works on (a Target: one of a rollout's databases) and what it returns (an
 Outcome: pass/info/fail, the numbers the page shows, links to the evidence)."""
+
 from dataclasses import dataclass, field
 
 from django.urls import reverse
@@ -9,16 +10,16 @@ from metamorph_admin import databases
 
 @dataclass
 class Outcome:
-    status: str                    # pass | info | fail
+    status: str  # pass | info | fail
     summary: str
     numbers: dict = field(default_factory=dict)
-    evidence: list = field(default_factory=list)   # [{"label", "url"?, "text"?}]
+    evidence: list = field(default_factory=list)  # [{"label", "url"?, "text"?}]
 
 
 @dataclass
 class Target:
     rollout: object
-    role: str                      # staging | production
+    role: str  # staging | production
     name: str
     path: str
     url: str
@@ -36,5 +37,4 @@ def target_for(rollout, role, tokens=()):
     db = databases.get(name)
     if db is None or db.path != path:
         return None
-    return Target(rollout, role, name, path, getattr(rollout, f"{role}_url"), db.backup_dir,
-                  tokens)
+    return Target(rollout, role, name, path, getattr(rollout, f"{role}_url"), db.backup_dir, tokens)

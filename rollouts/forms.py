@@ -1,8 +1,9 @@
 """Rollout forms: each says what is wrong in the reviewer's words."""
+
 from django import forms
 
-from metamorph_admin import databases
 from metamorph import live
+from metamorph_admin import databases
 
 
 def _database_choices():
@@ -21,15 +22,19 @@ def _url(value):
 class RolloutForm(forms.Form):
     name = forms.CharField(max_length=120)
     staging = forms.ChoiceField(label="Staging database")
-    staging_url = forms.CharField(max_length=500, required=False,
-                                  label="Staging Metamorph server URL (optional)")
+    staging_url = forms.CharField(
+        max_length=500, required=False, label="Staging Metamorph server URL (optional)"
+    )
     production = forms.ChoiceField(label="Production database")
-    production_url = forms.CharField(max_length=500, required=False,
-                                     label="Production Metamorph server URL (optional)")
-    backup_max_age_hours = forms.FloatField(min_value=0.1, max_value=24 * 30, initial=24,
-                                            label="A backup counts for this many hours")
-    planned_downtime_minutes = forms.FloatField(min_value=0.1, max_value=7 * 24 * 60, initial=5,
-                                                label="Planned downtime (minutes)")
+    production_url = forms.CharField(
+        max_length=500, required=False, label="Production Metamorph server URL (optional)"
+    )
+    backup_max_age_hours = forms.FloatField(
+        min_value=0.1, max_value=24 * 30, initial=24, label="A backup counts for this many hours"
+    )
+    planned_downtime_minutes = forms.FloatField(
+        min_value=0.1, max_value=7 * 24 * 60, initial=5, label="Planned downtime (minutes)"
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -56,19 +61,24 @@ class RolloutForm(forms.Form):
         if data.get("staging") and data.get("staging") == data.get("production"):
             raise forms.ValidationError(
                 "Staging and production must be two different databases: name both in "
-                "METAMORPH_DATABASES (e.g. staging=/srv/stage/metamorph.db,production=…).")
+                "METAMORPH_DATABASES (e.g. staging=/srv/stage/metamorph.db,production=…)."
+            )
         return data
 
 
 class SettingsForm(forms.Form):
-    staging_url = forms.CharField(max_length=500, required=False,
-                                  label="Staging Metamorph server URL")
-    production_url = forms.CharField(max_length=500, required=False,
-                                     label="Production Metamorph server URL")
-    backup_max_age_hours = forms.FloatField(min_value=0.1, max_value=24 * 30,
-                                            label="A backup counts for this many hours")
-    planned_downtime_minutes = forms.FloatField(min_value=0.1, max_value=7 * 24 * 60,
-                                                label="Planned downtime (minutes)")
+    staging_url = forms.CharField(
+        max_length=500, required=False, label="Staging Metamorph server URL"
+    )
+    production_url = forms.CharField(
+        max_length=500, required=False, label="Production Metamorph server URL"
+    )
+    backup_max_age_hours = forms.FloatField(
+        min_value=0.1, max_value=24 * 30, label="A backup counts for this many hours"
+    )
+    planned_downtime_minutes = forms.FloatField(
+        min_value=0.1, max_value=7 * 24 * 60, label="Planned downtime (minutes)"
+    )
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
     def clean_staging_url(self):
@@ -79,17 +89,27 @@ class SettingsForm(forms.Form):
 
 
 class AttestForm(forms.Form):
-    note = forms.CharField(max_length=4000, widget=forms.Textarea(attrs={"rows": 2}),
-                           label="What was done, and where the proof is")
+    note = forms.CharField(
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="What was done, and where the proof is",
+    )
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
 
 class TokensForm(forms.Form):
     """Two bearer tokens for one isolation check: never stored, never logged, never echoed."""
-    token_a = forms.CharField(max_length=8192, label="Bearer token of vault A",
-                              widget=forms.PasswordInput(render_value=False))
-    token_b = forms.CharField(max_length=8192, label="Bearer token of vault B",
-                              widget=forms.PasswordInput(render_value=False))
+
+    token_a = forms.CharField(
+        max_length=8192,
+        label="Bearer token of vault A",
+        widget=forms.PasswordInput(render_value=False),
+    )
+    token_b = forms.CharField(
+        max_length=8192,
+        label="Bearer token of vault B",
+        widget=forms.PasswordInput(render_value=False),
+    )
 
     def clean(self):
         data = super().clean()
@@ -100,6 +120,9 @@ class TokensForm(forms.Form):
 
 
 class ReopenForm(forms.Form):
-    reason = forms.CharField(max_length=2000, required=False,
-                             widget=forms.Textarea(attrs={"rows": 2}),
-                             label="Why re-open this phase")
+    reason = forms.CharField(
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Why re-open this phase",
+    )

@@ -1,5 +1,6 @@
 """Gatherers of the operations' evidence: backups and their manifests, rehearsals, migration
 and verification jobs."""
+
 from django.urls import reverse
 
 from metamorph import backup
@@ -13,77 +14,138 @@ def _hours(seconds):
 
 
 def _newest_verified(t):
-    return next((e for e in backup.list_backups(t.backup_dir)
-                 if e["state"] == "verified" and e["source_path"] == t.path), None)
+    return next(
+        (
+            e
+            for e in backup.list_backups(t.backup_dir)
+            if e["state"] == "verified" and e["source_path"] == t.path
+        ),
+        None,
+    )
 
 
 def recent_backup(t):
     found = _newest_verified(t)
     limit = t.rollout.backup_max_age_hours
     if found is None:
-        return Outcome("fail", f"No verified backup of {t.path} in {t.backup_dir}. Take one on "
-                               "the Backups page or with `backupdb --database "
-                               f"{t.name}`.", {"max age (h)": limit},
-                       [{"label": "Backups page", "url": t.page("migrations_ui:backups")}])
+        return Outcome(
+            "fail",
+            f"No verified backup of {t.path} in {t.backup_dir}. Take one on "
+            "the Backups page or with `backupdb --database "
+            f"{t.name}`.",
+            {"max age (h)": limit},
+            [{"label": "Backups page", "url": t.page("migrations_ui:backups")}],
+        )
     age = _hours(found["age_seconds"])
-    numbers = {"backup": found["name"], "age (h)": age, "max age (h)": limit,
-               "size (bytes)": found["size_bytes"], "rows": found["total_rows"],
-               "sha256": (found["sha256"] or "")[:16]}
-    evidence = [{"label": f"backup {found['name']}", "url": t.page("migrations_ui:backups")},
-                {"label": "manifest", "text": found["path"] + ".json"}]
-    job = Job.objects.for_file(t.path).of_kinds(["backup"]).filter(
-        result__name=found["name"]).first()
+    numbers = {
+        "backup": found["name"],
+        "age (h)": age,
+        "max age (h)": limit,
+        "size (bytes)": found["size_bytes"],
+        "rows": found["total_rows"],
+        "sha256": (found["sha256"] or "")[:16],
+    }
+    evidence = [
+        {"label": f"backup {found['name']}", "url": t.page("migrations_ui:backups")},
+        {"label": "manifest", "text": found["path"] + ".json"},
+    ]
+    job = (
+        Job.objects.for_file(t.path).of_kinds(["backup"]).filter(result__name=found["name"]).first()
+    )
     if job is not None:
-        evidence.append({"label": f"backup job #{job.pk} by {job.actor}",
-                         "url": reverse("core:job", args=[job.pk])})
+        evidence.append(
+            {
+                "label": f"backup job #{job.pk} by {job.actor}",
+                "url": reverse("core:job", args=[job.pk]),
+            }
+        )
     if age > limit:
-        return Outcome("fail", f"The newest verified backup is {age} h old, more than "
-                               f"{limit:g} h. Take a new one.", numbers, evidence)
+        return Outcome(
+            "fail",
+            f"The newest verified backup is {age} h old, more than {limit:g} h. Take a new one.",
+            numbers,
+            evidence,
+        )
     return Outcome("pass", f"Verified backup {found['name']}, {age} h old.", numbers, evidence)
 
 
 def row_counts(t):
     found = _newest_verified(t)
     if found is None or found["total_rows"] is None:
-        return Outcome("fail", "No verified backup manifest with row counts: take a backup "
-                               "(its manifest records every table's rows).")
-    numbers = {"total rows": found["total_rows"], **{
-        f"{table} rows": n for table, n in sorted(found["row_totals"].items())}}
-    return Outcome("pass", f"{found['total_rows']:,} rows in {len(found['row_totals'])} tables "
-                           f"recorded in the manifest of {found['name']}.", numbers,
-                   [{"label": "manifest", "text": found["path"] + ".json"},
-                    {"label": "Backups page", "url": t.page("migrations_ui:backups")}])
+        return Outcome(
+            "fail",
+            "No verified backup manifest with row counts: take a backup "
+            "(its manifest records every table's rows).",
+        )
+    numbers = {
+        "total rows": found["total_rows"],
+        **{f"{table} rows": n for table, n in sorted(found["row_totals"].items())},
+    }
+    return Outcome(
+        "pass",
+        f"{found['total_rows']:,} rows in {len(found['row_totals'])} tables "
+        f"recorded in the manifest of {found['name']}.",
+        numbers,
+        [
+            {"label": "manifest", "text": found["path"] + ".json"},
+            {"label": "Backups page", "url": t.page("migrations_ui:backups")},
+        ],
+    )
 
 
 def rehearsal(t):
-    job = (Job.objects.for_file(t.path).of_kinds(["rehearsal"]).succeeded()
-           .order_by("-finished_at", "-id").first())
+    job = (
+        Job.objects.for_file(t.path)
+        .of_kinds(["rehearsal"])
+        .succeeded()
+        .order_by("-finished_at", "-id")
+        .first()
+    )
     planned = t.rollout.planned_downtime_minutes * 60
     if job is None:
-        return Outcome("fail", "No successful rehearsal of this database: rehearse on the "
-                               "Migrations page or with `runmigration --rehearse --database "
-                               f"{t.name}`.", {"planned downtime (s)": planned},
-                       [{"label": "Migrations page", "url": t.page("migrations_ui:migrations")}])
+        return Outcome(
+            "fail",
+            "No successful rehearsal of this database: rehearse on the "
+            "Migrations page or with `runmigration --rehearse --database "
+            f"{t.name}`.",
+            {"planned downtime (s)": planned},
+            [{"label": "Migrations page", "url": t.page("migrations_ui:migrations")}],
+        )
     result = job.result or {}
     measured = round((result.get("migrate_seconds") or 0) + (result.get("verify_seconds") or 0), 2)
-    numbers = {"measured downtime (s)": measured, "planned downtime (s)": planned,
-               "copy (s)": result.get("copy_seconds"),
-               "rehearsed at": f"{job.finished_at:%Y-%m-%d %H:%M}"}
-    evidence = [{"label": f"rehearsal job #{job.pk}", "url": reverse("core:job",
-                                                                      args=[job.pk])}]
+    numbers = {
+        "measured downtime (s)": measured,
+        "planned downtime (s)": planned,
+        "copy (s)": result.get("copy_seconds"),
+        "rehearsed at": f"{job.finished_at:%Y-%m-%d %H:%M}",
+    }
+    evidence = [{"label": f"rehearsal job #{job.pk}", "url": reverse("core:job", args=[job.pk])}]
     if not result.get("ok"):
-        return Outcome("fail", "The rehearsal ran but its verification failed.", numbers,
-                       evidence)
+        return Outcome("fail", "The rehearsal ran but its verification failed.", numbers, evidence)
     if measured > planned:
-        return Outcome("fail", f"The rehearsed migration took {measured} s, more than the "
-                               f"planned {planned:g} s of downtime.", numbers, evidence)
-    return Outcome("pass", f"Rehearsal passed: {measured} s of migration and verification "
-                           f"against {planned:g} s planned.", numbers, evidence)
+        return Outcome(
+            "fail",
+            f"The rehearsed migration took {measured} s, more than the "
+            f"planned {planned:g} s of downtime.",
+            numbers,
+            evidence,
+        )
+    return Outcome(
+        "pass",
+        f"Rehearsal passed: {measured} s of migration and verification "
+        f"against {planned:g} s planned.",
+        numbers,
+        evidence,
+    )
 
 
 def _verification_job(path, since):
-    for job in (Job.objects.for_file(path).of_kinds(["migration", "verification"]).succeeded()
-                .order_by("-finished_at", "-id")):
+    for job in (
+        Job.objects.for_file(path)
+        .of_kinds(["migration", "verification"])
+        .succeeded()
+        .order_by("-finished_at", "-id")
+    ):
         if since and job.finished_at.isoformat() < since:
             return None
         verification = (job.result or {}).get("verification")
@@ -97,23 +159,30 @@ def migration_verified(t):
     pending = [m["id"] for m in status if m["pending"]]
     numbers = {m["id"]: (m["applied_at"] or "pending") for m in status}
     if pending:
-        return Outcome("fail", f"Not applied yet: {', '.join(pending)}.", numbers,
-                       [{"label": "Migrations page", "url": t.page("migrations_ui:migrations")}])
+        return Outcome(
+            "fail",
+            f"Not applied yet: {', '.join(pending)}.",
+            numbers,
+            [{"label": "Migrations page", "url": t.page("migrations_ui:migrations")}],
+        )
     last_applied = max(m["applied_at"] or "" for m in status)
     found = _verification_job(t.path, last_applied[:19])
     if found is None:
-        return Outcome("fail", "Applied, but no verification since: run `runmigration --verify "
-                               f"--database {t.name}` or Verify on the Migrations page.",
-                       numbers, [{"label": "Migrations page",
-                                  "url": t.page("migrations_ui:migrations")}])
+        return Outcome(
+            "fail",
+            "Applied, but no verification since: run `runmigration --verify "
+            f"--database {t.name}` or Verify on the Migrations page.",
+            numbers,
+            [{"label": "Migrations page", "url": t.page("migrations_ui:migrations")}],
+        )
     job, verification = found
     failed = [c["name"] for c in verification["checks"] if not c["ok"]]
-    numbers["verification checks"] = f"{len(verification['checks']) - len(failed)} of " \
-                                     f"{len(verification['checks'])} ok"
-    evidence = [{"label": f"{job.kind} job #{job.pk}", "url": reverse("core:job",
-                                                                       args=[job.pk])}]
+    numbers["verification checks"] = (
+        f"{len(verification['checks']) - len(failed)} of {len(verification['checks'])} ok"
+    )
+    evidence = [{"label": f"{job.kind} job #{job.pk}", "url": reverse("core:job", args=[job.pk])}]
     if failed:
-        return Outcome("fail", f"The verification failed: {', '.join(failed)}.", numbers,
-                       evidence)
-    return Outcome("pass", f"All migrations applied; job #{job.pk} verified them.", numbers,
-                   evidence)
+        return Outcome("fail", f"The verification failed: {', '.join(failed)}.", numbers, evidence)
+    return Outcome(
+        "pass", f"All migrations applied; job #{job.pk} verified them.", numbers, evidence
+    )

@@ -3,6 +3,7 @@
 Each rollout keeps the names *and paths* of its databases, so it stays readable after a
 database is removed from METAMORPH_DATABASES.
 """
+
 from django.db import models
 
 
@@ -55,8 +56,9 @@ class Item(models.Model):
 
     class Meta:
         ordering = ["phase", "id"]
-        constraints = [models.UniqueConstraint(fields=["rollout", "key"],
-                                               name="rollout_item_key_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["rollout", "key"], name="rollout_item_key_unique")
+        ]
 
     def __str__(self):
         return f"{self.rollout} {self.key} ({self.status})"
@@ -78,9 +80,13 @@ class SignOff(models.Model):
     class Meta:
         ordering = ["signed_at", "id"]
         # Two admins signing at once: the database keeps one standing signature per phase.
-        constraints = [models.UniqueConstraint(
-            fields=["rollout", "phase"], condition=models.Q(reopened_at__isnull=True),
-            name="rollout_one_standing_signoff_per_phase")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rollout", "phase"],
+                condition=models.Q(reopened_at__isnull=True),
+                name="rollout_one_standing_signoff_per_phase",
+            )
+        ]
 
     @property
     def standing(self):

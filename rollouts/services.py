@@ -4,6 +4,7 @@ The rules of the four-eyes review live here, so the page and any future door app
 an admin signs (the view checks the permission); not someone who ran that phase's operations;
 phases in order; no failing, unrun or open item; a re-opening needs a reason.
 """
+
 import hashlib
 import json
 import re
@@ -18,8 +19,16 @@ from rollouts.definitions import CHECKLIST, ITEM, ITEMS, PHASE, items_of
 from rollouts.models import Event, Item, Rollout, SignOff
 
 # Jobs that change a database or its safety net: who ran them may not sign the phase.
-OPERATION_KINDS = ("backup", "migration", "rollback", "restore", "remap", "remap-undo",
-                   "rehearsal", "verification")
+OPERATION_KINDS = (
+    "backup",
+    "migration",
+    "rollback",
+    "restore",
+    "remap",
+    "remap-undo",
+    "rehearsal",
+    "verification",
+)
 JOB_LINK = re.compile(r"/jobs/(\d+)/")
 MIN_REASON = 10
 
@@ -32,28 +41,51 @@ class EditConflict(Exception):
     """Someone saved the item since this form was loaded; `item` is what they saved."""
 
     def __init__(self, item):
-        super().__init__(f"{item.attested_by or item.last_run_by or 'Someone'} changed this item "
-                         "since you opened the page.")
+        super().__init__(
+            f"{item.attested_by or item.last_run_by or 'Someone'} changed this item "
+            "since you opened the page."
+        )
         self.item = item
 
 
-def create_rollout(*, name, staging, production, actor, staging_url="", production_url="",
-                   backup_max_age_hours=24, planned_downtime_minutes=5):
+def create_rollout(
+    *,
+    name,
+    staging,
+    production,
+    actor,
+    staging_url="",
+    production_url="",
+    backup_max_age_hours=24,
+    planned_downtime_minutes=5,
+):
     """A rollout over two configured databases, with every item of the guide not run yet."""
     if staging.path == production.path:
         raise RolloutRefused("Staging and production must be two different databases.")
     try:
         with transaction.atomic():
             rollout = Rollout.objects.create(
-                name=name, staging_name=staging.name, staging_path=staging.path,
-                staging_url=staging_url, production_name=production.name,
-                production_path=production.path, production_url=production_url,
+                name=name,
+                staging_name=staging.name,
+                staging_path=staging.path,
+                staging_url=staging_url,
+                production_name=production.name,
+                production_path=production.path,
+                production_url=production_url,
                 backup_max_age_hours=backup_max_age_hours,
-                planned_downtime_minutes=planned_downtime_minutes, created_by=actor)
-            Item.objects.bulk_create(Item(rollout=rollout, key=d.key, phase=d.phase,
-                                          status=_initial_status(rollout, d)) for d in ITEMS)
-            Event.objects.create(rollout=rollout, actor=actor, kind="created",
-                                 text=f"staging {staging.name}, production {production.name}")
+                planned_downtime_minutes=planned_downtime_minutes,
+                created_by=actor,
+            )
+            Item.objects.bulk_create(
+                Item(rollout=rollout, key=d.key, phase=d.phase, status=_initial_status(rollout, d))
+                for d in ITEMS
+            )
+            Event.objects.create(
+                rollout=rollout,
+                actor=actor,
+                kind="created",
+                text=f"staging {staging.name}, production {production.name}",
+            )
     except IntegrityError:
         raise RolloutRefused(f"A rollout called {name!r} exists already.") from None
     return rollout
@@ -79,23 +111,34 @@ def edit_settings(rollout, *, actor, version, **values):
     changed = {k: v for k, v in values.items() if getattr(rollout, k) != v}
     with transaction.atomic():
         updated = Rollout.objects.filter(pk=rollout.pk, version=version).update(
-            **values, version=F("version") + 1)
+            **values, version=F("version") + 1
+        )
         rollout = Rollout.objects.get(pk=rollout.pk)
         if not updated:
             raise SettingsConflict(rollout)
         for definition in (d for d in ITEMS if d.mode == "live"):
             item = rollout.items.get(key=definition.key)
             attested = mode_of(rollout, definition) == "attest"
-            if attested and item.status in (Item.Status.NOT_RUN, Item.Status.PASS,
-                                            Item.Status.INFO, Item.Status.FAIL):
-                rollout.items.filter(pk=item.pk).update(status=Item.Status.OPEN,
-                                                        version=F("version") + 1)
+            if attested and item.status in (
+                Item.Status.NOT_RUN,
+                Item.Status.PASS,
+                Item.Status.INFO,
+                Item.Status.FAIL,
+            ):
+                rollout.items.filter(pk=item.pk).update(
+                    status=Item.Status.OPEN, version=F("version") + 1
+                )
             elif not attested and item.status in (Item.Status.OPEN, Item.Status.ATTESTED):
-                rollout.items.filter(pk=item.pk).update(status=Item.Status.NOT_RUN,
-                                                        version=F("version") + 1)
+                rollout.items.filter(pk=item.pk).update(
+                    status=Item.Status.NOT_RUN, version=F("version") + 1
+                )
         if changed:
-            Event.objects.create(rollout=rollout, actor=actor, kind="edited", text=", ".join(
-                f"{k} = {v!r}" for k, v in changed.items()))
+            Event.objects.create(
+                rollout=rollout,
+                actor=actor,
+                kind="edited",
+                text=", ".join(f"{k} = {v!r}" for k, v in changed.items()),
+            )
     return rollout
 
 
@@ -120,7 +163,8 @@ def run_check(rollout, key, *, actor, tokens=()):
         raise RolloutRefused(
             f"The {definition.db} database {getattr(rollout, definition.db + '_name')!r} is no "
             "longer in METAMORPH_DATABASES (or names another file now): this rollout stays "
-            "readable, but its checks cannot run. Add it back to run them.")
+            "readable, but its checks cannot run. Add it back to run them."
+        )
     outcome = checks.gather(definition.check, target)
     return _store_outcome(rollout, definition, outcome, actor)
 
@@ -128,23 +172,37 @@ def run_check(rollout, key, *, actor, tokens=()):
 def run_phase_checks(rollout, phase, *, actor):
     """Re-run every item of `phase` the tool checks from the database (live items need their
     tokens or their own button); the items, in order."""
-    return [run_check(rollout, d.key, actor=actor) for d in items_of(phase)
-            if mode_of(rollout, d) == "check"]
+    return [
+        run_check(rollout, d.key, actor=actor)
+        for d in items_of(phase)
+        if mode_of(rollout, d) == "check"
+    ]
 
 
 def _store_outcome(rollout, definition, outcome, actor):
     now = timezone.now()
     passed = outcome.status in ("pass", "info")
-    fields = {"status": outcome.status, "summary": outcome.summary,
-              "numbers": json.loads(json.dumps(outcome.numbers, default=str)),
-              "evidence": outcome.evidence, "last_run_at": now, "last_run_by": actor,
-              "version": F("version") + 1}
+    fields = {
+        "status": outcome.status,
+        "summary": outcome.summary,
+        "numbers": json.loads(json.dumps(outcome.numbers, default=str)),
+        "evidence": outcome.evidence,
+        "last_run_at": now,
+        "last_run_by": actor,
+        "version": F("version") + 1,
+    }
     if passed:
         fields["last_passed_at"] = now
     Item.objects.filter(rollout=rollout, key=definition.key).update(**fields)
-    Event.objects.create(rollout=rollout, actor=actor, kind="check", phase=definition.phase,
-                         item_key=definition.key, outcome=outcome.status,
-                         text=outcome.summary[:500])
+    Event.objects.create(
+        rollout=rollout,
+        actor=actor,
+        kind="check",
+        phase=definition.phase,
+        item_key=definition.key,
+        outcome=outcome.status,
+        text=outcome.summary[:500],
+    )
     return Item.objects.get(rollout=rollout, key=definition.key)
 
 
@@ -155,16 +213,28 @@ def attest(rollout, key, *, actor, note, version):
         raise RolloutRefused(f"{definition.title} is checked by the tool: run the check.")
     note = (note or "").strip()
     if not note:
-        raise RolloutRefused("An attestation needs a note saying what was done and where the "
-                             "proof is.")
+        raise RolloutRefused(
+            "An attestation needs a note saying what was done and where the proof is."
+        )
     updated = Item.objects.filter(rollout=rollout, key=key, version=version).update(
-        status=Item.Status.ATTESTED, note=note, attested_by=actor, attested_at=timezone.now(),
-        version=F("version") + 1)
+        status=Item.Status.ATTESTED,
+        note=note,
+        attested_by=actor,
+        attested_at=timezone.now(),
+        version=F("version") + 1,
+    )
     item = Item.objects.get(rollout=rollout, key=key)
     if not updated:
         raise EditConflict(item)
-    Event.objects.create(rollout=rollout, actor=actor, kind="attest", phase=definition.phase,
-                         item_key=key, outcome="attested", text=note[:500])
+    Event.objects.create(
+        rollout=rollout,
+        actor=actor,
+        kind="attest",
+        phase=definition.phase,
+        item_key=key,
+        outcome="attested",
+        text=note[:500],
+    )
     return item
 
 
@@ -181,10 +251,15 @@ def operators_of(rollout, phase):
     """Who ran the phase's operations: jobs on its databases since it opened, and every job
     its evidence cites."""
     paths = {getattr(rollout, f"{d.db}_path") for d in items_of(phase)}
-    jobs = Job.objects.filter(db_path__in=paths, kind__in=OPERATION_KINDS,
-                              created_at__gte=_window_start(rollout, phase))
-    cited = {int(pk) for item in rollout.items.filter(phase=phase)
-             for link in item.evidence for pk in JOB_LINK.findall(link.get("url", ""))}
+    jobs = Job.objects.filter(
+        db_path__in=paths, kind__in=OPERATION_KINDS, created_at__gte=_window_start(rollout, phase)
+    )
+    cited = {
+        int(pk)
+        for item in rollout.items.filter(phase=phase)
+        for link in item.evidence
+        for pk in JOB_LINK.findall(link.get("url", ""))
+    }
     names = set(jobs.values_list("actor", flat=True))
     names |= set(Job.objects.filter(pk__in=cited).values_list("actor", flat=True))
     return names
@@ -211,19 +286,33 @@ def sign(rollout, phase, *, actor):
     run_phase_checks(rollout, phase, actor=actor)  # refused if a database is gone
     problems = blockers(rollout, phase)
     if problems:
-        raise RolloutRefused(f"{PHASE[phase].label} cannot be signed while items fail or are "
-                             "open: " + "; ".join(problems[:6]) + ".")
+        raise RolloutRefused(
+            f"{PHASE[phase].label} cannot be signed while items fail or are "
+            "open: " + "; ".join(problems[:6]) + "."
+        )
     frozen = [_frozen(item) for item in rollout.items.filter(phase=phase)]
     digest = hashlib.sha256(json.dumps(frozen, sort_keys=True).encode()).hexdigest()
     try:
         with transaction.atomic():
-            signoff = SignOff.objects.create(rollout=rollout, phase=phase, signed_by=actor,
-                                             evidence=frozen, evidence_sha256=digest)
-            Event.objects.create(rollout=rollout, actor=actor, kind="signed", phase=phase,
-                                 outcome="signed", text=f"evidence sha256 {digest}")
+            signoff = SignOff.objects.create(
+                rollout=rollout,
+                phase=phase,
+                signed_by=actor,
+                evidence=frozen,
+                evidence_sha256=digest,
+            )
+            Event.objects.create(
+                rollout=rollout,
+                actor=actor,
+                kind="signed",
+                phase=phase,
+                outcome="signed",
+                text=f"evidence sha256 {digest}",
+            )
     except IntegrityError:  # another admin signed it a moment ago
-        raise RolloutRefused(f"{PHASE[phase].label} was just signed by "
-                             f"{standing_signoff(rollout, phase).signed_by}.") from None
+        raise RolloutRefused(
+            f"{PHASE[phase].label} was just signed by {standing_signoff(rollout, phase).signed_by}."
+        ) from None
     return signoff
 
 
@@ -234,37 +323,56 @@ def _check_may_sign(rollout, phase, actor):
     if standing_signoff(rollout, phase):
         raise RolloutRefused(f"{label} is signed already; re-open it first to sign it again.")
     if phase > CHECKLIST and not standing_signoff(rollout, phase - 1):
-        raise RolloutRefused(f"{label} cannot be signed before {PHASE[phase - 1].label} is "
-                             "signed: phases are reviewed in order.")
+        raise RolloutRefused(
+            f"{label} cannot be signed before {PHASE[phase - 1].label} is "
+            "signed: phases are reviewed in order."
+        )
     if actor in operators_of(rollout, phase):
-        raise RolloutRefused(f"{actor} ran operations of {label}: four eyes means another "
-                             "admin signs it.")
+        raise RolloutRefused(
+            f"{actor} ran operations of {label}: four eyes means another admin signs it."
+        )
 
 
 def _frozen(item):
-    return {"key": item.key, "title": ITEM[item.key].title, "status": item.status,
-            "summary": item.summary, "numbers": item.numbers, "evidence": item.evidence,
-            "last_run_at": item.last_run_at.isoformat() if item.last_run_at else None,
-            "last_passed_at": item.last_passed_at.isoformat() if item.last_passed_at else None,
-            "note": item.note, "attested_by": item.attested_by,
-            "attested_at": item.attested_at.isoformat() if item.attested_at else None}
+    return {
+        "key": item.key,
+        "title": ITEM[item.key].title,
+        "status": item.status,
+        "summary": item.summary,
+        "numbers": item.numbers,
+        "evidence": item.evidence,
+        "last_run_at": item.last_run_at.isoformat() if item.last_run_at else None,
+        "last_passed_at": item.last_passed_at.isoformat() if item.last_passed_at else None,
+        "note": item.note,
+        "attested_by": item.attested_by,
+        "attested_at": item.attested_at.isoformat() if item.attested_at else None,
+    }
 
 
 def reopen(rollout, phase, *, actor, reason):
     """Withdraw a phase's signature (kept, marked re-opened) with a reason."""
     reason = (reason or "").strip()
     if len(reason) < MIN_REASON:
-        raise RolloutRefused(f"Re-opening a signed phase needs a reason (at least {MIN_REASON} "
-                             "characters) that the review can read.")
+        raise RolloutRefused(
+            f"Re-opening a signed phase needs a reason (at least {MIN_REASON} "
+            "characters) that the review can read."
+        )
     with transaction.atomic():
         signoff = standing_signoff(rollout, phase)
         if signoff is None:
             raise RolloutRefused(f"{PHASE.get(phase, phase)} is not signed: nothing to re-open.")
         if standing_signoff(rollout, phase + 1):
-            raise RolloutRefused(f"Re-open {PHASE[phase + 1].label} first: it was signed on "
-                                 "top of this one.")
-        SignOff.objects.filter(pk=signoff.pk).update(reopened_by=actor,
-                                                     reopened_at=timezone.now(),
-                                                     reopen_reason=reason)
-        Event.objects.create(rollout=rollout, actor=actor, kind="reopened", phase=phase,
-                             outcome="reopened", text=reason)
+            raise RolloutRefused(
+                f"Re-open {PHASE[phase + 1].label} first: it was signed on top of this one."
+            )
+        SignOff.objects.filter(pk=signoff.pk).update(
+            reopened_by=actor, reopened_at=timezone.now(), reopen_reason=reason
+        )
+        Event.objects.create(
+            rollout=rollout,
+            actor=actor,
+            kind="reopened",
+            phase=phase,
+            outcome="reopened",
+            text=reason,
+        )

@@ -1,5 +1,6 @@
 """Rollout pages: thin wrappers around rollouts.services; every POST is permission-checked
 and audited, refusals included."""
+
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -7,29 +8,41 @@ from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
-from metamorph_admin import databases
+from metamorph_admin import audit, databases
 from metamorph_admin.models import AuditRecord
 from metamorph_admin.permissions import require_perm
-from metamorph_admin import audit
 from rollouts import forms, report, selectors, services
 from rollouts.definitions import ITEM, PHASE
 from rollouts.models import Rollout
 
-RUN = "metamorph_admin.run_verification"      # operator: create rollouts, run checks, attest
-SIGN = "metamorph_admin.signoff_rollout"      # admin: sign and re-open phases
+RUN = "metamorph_admin.run_verification"  # operator: create rollouts, run checks, attest
+SIGN = "metamorph_admin.signoff_rollout"  # admin: sign and re-open phases
 Outcome = AuditRecord.Outcome
 
 
 def _audit(request, action, rollout_name, outcome, message="", **parameters):
-    audit.record_request(request, f"rollout-{action}", target=rollout_name, outcome=outcome,
-                         message=message, parameters=parameters)
+    audit.record_request(
+        request,
+        f"rollout-{action}",
+        target=rollout_name,
+        outcome=outcome,
+        message=message,
+        parameters=parameters,
+    )
 
 
 def _list(request, form, status=200):
-    return render(request, "rollouts/list.html", {
-        "rollouts": [(r, selectors.current_phase_label(r)) for r in Rollout.objects.all()],
-        "form": form, "several": databases.several(),
-        "may_run": request.user.has_perm(RUN)}, status=status)
+    return render(
+        request,
+        "rollouts/list.html",
+        {
+            "rollouts": [(r, selectors.current_phase_label(r)) for r in Rollout.objects.all()],
+            "form": form,
+            "several": databases.several(),
+            "may_run": request.user.has_perm(RUN),
+        },
+        status=status,
+    )
 
 
 @require_GET
@@ -46,36 +59,59 @@ def rollout_create(request):
     data = form.cleaned_data
     try:
         rollout = services.create_rollout(
-            name=data["name"], staging=databases.get(data["staging"]),
-            production=databases.get(data["production"]), actor=request.user.get_username(),
-            staging_url=data["staging_url"], production_url=data["production_url"],
+            name=data["name"],
+            staging=databases.get(data["staging"]),
+            production=databases.get(data["production"]),
+            actor=request.user.get_username(),
+            staging_url=data["staging_url"],
+            production_url=data["production_url"],
             backup_max_age_hours=data["backup_max_age_hours"],
-            planned_downtime_minutes=data["planned_downtime_minutes"])
+            planned_downtime_minutes=data["planned_downtime_minutes"],
+        )
     except services.RolloutRefused as exc:
         form.add_error(None, str(exc))
         return _list(request, form, 400)
-    _audit(request, "create", rollout.name, Outcome.SUCCESS, staging=rollout.staging_name,
-           production=rollout.production_name)
+    _audit(
+        request,
+        "create",
+        rollout.name,
+        Outcome.SUCCESS,
+        staging=rollout.staging_name,
+        production=rollout.production_name,
+    )
     return redirect("rollouts:detail", pk=rollout.pk)
 
 
 def _settings_form(rollout):
-    return forms.SettingsForm(initial={**{k: getattr(rollout, k) for k in services.SETTINGS},
-                                       "version": rollout.version})
+    return forms.SettingsForm(
+        initial={**{k: getattr(rollout, k) for k in services.SETTINGS}, "version": rollout.version}
+    )
 
 
-def _detail(request, rollout, status=200, conflict=None, settings_form=None,
-            settings_conflict=None):
+def _detail(
+    request, rollout, status=200, conflict=None, settings_form=None, settings_conflict=None
+):
     views = selectors.phase_views(rollout)
-    return render(request, "rollouts/detail.html", {
-        "rollout": rollout, "phases": views, "glance": selectors.glance(views),
-        "databases": selectors.database_states(rollout),
-        "timeline": selectors.timeline(rollout), "conflict": conflict,
-        "may_run": request.user.has_perm(RUN), "may_sign": request.user.has_perm(SIGN),
-        "tokens_form": forms.TokensForm(), "reopen_form": forms.ReopenForm(),
-        "me": request.user.get_username(),
-        "settings_form": settings_form or _settings_form(rollout),
-        "settings_conflict": settings_conflict}, status=status)
+    return render(
+        request,
+        "rollouts/detail.html",
+        {
+            "rollout": rollout,
+            "phases": views,
+            "glance": selectors.glance(views),
+            "databases": selectors.database_states(rollout),
+            "timeline": selectors.timeline(rollout),
+            "conflict": conflict,
+            "may_run": request.user.has_perm(RUN),
+            "may_sign": request.user.has_perm(SIGN),
+            "tokens_form": forms.TokensForm(),
+            "reopen_form": forms.ReopenForm(),
+            "me": request.user.get_username(),
+            "settings_form": settings_form or _settings_form(rollout),
+            "settings_conflict": settings_conflict,
+        },
+        status=status,
+    )
 
 
 @require_GET
@@ -99,13 +135,15 @@ def edit_settings(request, pk):
     data = dict(form.cleaned_data)
     version = data.pop("version")
     try:
-        rollout = services.edit_settings(rollout, actor=request.user.get_username(),
-                                         version=version, **data)
+        rollout = services.edit_settings(
+            rollout, actor=request.user.get_username(), version=version, **data
+        )
     except services.SettingsConflict as exc:
         _audit(request, "edit", rollout.name, Outcome.REFUSED, str(exc))
         mine = forms.SettingsForm(initial={**data, "version": exc.rollout.version})
-        return _detail(request, exc.rollout, status=409, settings_form=mine,
-                       settings_conflict=exc.rollout)
+        return _detail(
+            request, exc.rollout, status=409, settings_form=mine, settings_conflict=exc.rollout
+        )
     _audit(request, "edit", rollout.name, Outcome.SUCCESS, **data)
     messages.success(request, "Settings saved.")
     return redirect("rollouts:detail", pk=pk)
@@ -121,23 +159,32 @@ def run_check(request, pk, key):
     if definition.check == "live_isolation":
         tokens_form = forms.TokensForm(request.POST)
         if not tokens_form.is_valid():
-            messages.error(request, " ".join(e for errs in tokens_form.errors.values()
-                                             for e in errs))
+            messages.error(
+                request, " ".join(e for errs in tokens_form.errors.values() for e in errs)
+            )
             return redirect("rollouts:detail", pk=pk)
-        tokens = (tokens_form.cleaned_data["token_a"].strip(),
-                  tokens_form.cleaned_data["token_b"].strip())
+        tokens = (
+            tokens_form.cleaned_data["token_a"].strip(),
+            tokens_form.cleaned_data["token_b"].strip(),
+        )
     try:
-        item = services.run_check(rollout, key, actor=request.user.get_username(),
-                                  tokens=tokens)
+        item = services.run_check(rollout, key, actor=request.user.get_username(), tokens=tokens)
     except services.RolloutRefused as exc:
         _audit(request, "check", rollout.name, Outcome.REFUSED, str(exc), item=key)
         messages.error(request, str(exc))
         return redirect("rollouts:detail", pk=pk)
-    _audit(request, "check", rollout.name,
-           Outcome.SUCCESS if item.status != "fail" else Outcome.FAILURE, item.summary[:500],
-           item=key, status=item.status)
+    _audit(
+        request,
+        "check",
+        rollout.name,
+        Outcome.SUCCESS if item.status != "fail" else Outcome.FAILURE,
+        item.summary[:500],
+        item=key,
+        status=item.status,
+    )
     (messages.success if item.status != "fail" else messages.warning)(
-        request, f"{definition.title}: {item.summary}")
+        request, f"{definition.title}: {item.summary}"
+    )
     return redirect(f"{rollout_url(rollout)}#item-{key}")
 
 
@@ -152,21 +199,37 @@ def attest(request, pk, key):
     require_perm(request, RUN, action="rollout-attest")
     form = forms.AttestForm(request.POST)
     if not form.is_valid():
-        problem = ("An attestation needs a note saying what was done and where the proof is."
-                   if "note" in form.errors and not request.POST.get("note", "").strip()
-                   else " ".join(f"{form.fields[f].label or f}: {' '.join(e)}"
-                                 for f, e in form.errors.items()))
+        problem = (
+            "An attestation needs a note saying what was done and where the proof is."
+            if "note" in form.errors and not request.POST.get("note", "").strip()
+            else " ".join(
+                f"{form.fields[f].label or f}: {' '.join(e)}" for f, e in form.errors.items()
+            )
+        )
         messages.error(request, problem)
         _audit(request, "attest", rollout.name, Outcome.REFUSED, problem, item=key)
         return redirect("rollouts:detail", pk=pk)
     try:
-        services.attest(rollout, key, actor=request.user.get_username(),
-                        note=form.cleaned_data["note"], version=form.cleaned_data["version"])
+        services.attest(
+            rollout,
+            key,
+            actor=request.user.get_username(),
+            note=form.cleaned_data["note"],
+            version=form.cleaned_data["version"],
+        )
     except services.EditConflict as exc:
         _audit(request, "attest", rollout.name, Outcome.REFUSED, str(exc), item=key)
-        return _detail(request, rollout, status=409, conflict={
-            "key": key, "mine": form.cleaned_data["note"], "theirs": exc.item,
-            "message": str(exc)})
+        return _detail(
+            request,
+            rollout,
+            status=409,
+            conflict={
+                "key": key,
+                "mine": form.cleaned_data["note"],
+                "theirs": exc.item,
+                "message": str(exc),
+            },
+        )
     except services.RolloutRefused as exc:
         _audit(request, "attest", rollout.name, Outcome.REFUSED, str(exc), item=key)
         messages.error(request, str(exc))
@@ -194,11 +257,20 @@ def run_phase_checks(request, pk, phase):
         messages.error(request, str(exc))
         return redirect("rollouts:detail", pk=pk)
     failed = [ITEM[i.key].title for i in items if i.status == "fail"]
-    _audit(request, "check", rollout.name, Outcome.FAILURE if failed else Outcome.SUCCESS,
-           "; ".join(failed), phase=phase, items=len(items))
+    _audit(
+        request,
+        "check",
+        rollout.name,
+        Outcome.FAILURE if failed else Outcome.SUCCESS,
+        "; ".join(failed),
+        phase=phase,
+        items=len(items),
+    )
     (messages.warning if failed else messages.success)(
-        request, f"{label}: {len(items) - len(failed)} of {len(items)} checks pass"
-        + (f"; failing: {', '.join(failed)}." if failed else "."))
+        request,
+        f"{label}: {len(items) - len(failed)} of {len(items)} checks pass"
+        + (f"; failing: {', '.join(failed)}." if failed else "."),
+    )
     return redirect(f"{rollout_url(rollout)}#phase-{phase}")
 
 
@@ -213,8 +285,14 @@ def sign(request, pk, phase):
         _audit(request, "sign", rollout.name, Outcome.REFUSED, str(exc), phase=phase)
         messages.error(request, str(exc))
         return redirect("rollouts:detail", pk=pk)
-    _audit(request, "sign", rollout.name, Outcome.SUCCESS, phase=phase,
-           evidence_sha256=signoff.evidence_sha256)
+    _audit(
+        request,
+        "sign",
+        rollout.name,
+        Outcome.SUCCESS,
+        phase=phase,
+        evidence_sha256=signoff.evidence_sha256,
+    )
     messages.success(request, f"{label} signed.")
     return redirect(f"{rollout_url(rollout)}#phase-{phase}")
 

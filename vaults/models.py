@@ -1,4 +1,5 @@
 """The dashboard's own state: cached results of slow reads of the Metamorph file."""
+
 from django.db import models
 
 

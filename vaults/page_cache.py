@@ -3,6 +3,7 @@ multi-GB file for every request: the page report (never a count: those come from
 background read) and the Remap page's owner columns. Keyed by the file's schema cookie and
 the read the counts came from, so a migration or a new read is seen at once.
 """
+
 import time
 
 from django.db.models.fields.json import KT
@@ -30,23 +31,36 @@ def counts_snapshot(db_path):
     """The newest finished read, else a running one whose counts are already in (its payload
     is not loaded here: it is read once per cached report)."""
     rows = light(Snapshot.objects.filter(db_path=db_path))
-    return (rows.filter(state=Snapshot.State.DONE).first()
-            or rows.filter(state=Snapshot.State.RUNNING, payload__has_key="counts").first())
+    return (
+        rows.filter(state=Snapshot.State.DONE).first()
+        or rows.filter(state=Snapshot.State.RUNNING, payload__has_key="counts").first()
+    )
 
 
 def cached_report(db_path, snap):
     """The page report for `db_path` with the counts of `snap` (pending without one)."""
     check_file(db_path)  # a file gone or replaced since the cached report: its clear error
-    key = (db_path, schema_cookie(db_path), snap.id if snap else None,
-           snap.state if snap else None, snap.phase if snap else None)
+    key = (
+        db_path,
+        schema_cookie(db_path),
+        snap.id if snap else None,
+        snap.state if snap else None,
+        snap.phase if snap else None,
+    )
     now = time.monotonic()
     hit = _REPORTS.get(key)
     if hit is None or hit[0] < now:
-        payload = (Snapshot.objects.values_list("payload", flat=True).get(id=snap.id)
-                   if snap else {}) or {}
-        built = report.build_report(db_path, counts=payload.get("counts"),
-                                    integrity=payload.get("integrity"), sizes=payload.get("sizes"),
-                                    isolation=payload.get("isolation"), live_counts=False)
+        payload = (
+            Snapshot.objects.values_list("payload", flat=True).get(id=snap.id) if snap else {}
+        ) or {}
+        built = report.build_report(
+            db_path,
+            counts=payload.get("counts"),
+            integrity=payload.get("integrity"),
+            sizes=payload.get("sizes"),
+            isolation=payload.get("isolation"),
+            live_counts=False,
+        )
         if len(_REPORTS) > 32:
             _REPORTS.clear()
         hit = _REPORTS[key] = (now + REPORT_CACHE_SECONDS, built)
@@ -67,6 +81,8 @@ def owner_sources(db_path, source):
     if hit is None or hit[0] < now:
         if len(_OWNER_SOURCES) > 32:
             _OWNER_SOURCES.clear()
-        hit = _OWNER_SOURCES[key] = (now + OWNER_SOURCES_CACHE_SECONDS,
-                                     remap.discover_owner_sources(db_path, source))
+        hit = _OWNER_SOURCES[key] = (
+            now + OWNER_SOURCES_CACHE_SECONDS,
+            remap.discover_owner_sources(db_path, source),
+        )
     return hit[1]

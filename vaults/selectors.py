@@ -1,4 +1,5 @@
 """Read-side functions the views and commands call."""
+
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -7,11 +8,10 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from metamorph import inspect, schema
+from metamorph import checks, inspect, schema
 from metamorph.backup import newest_verified
-from metamorph_admin import kinds
+from metamorph_admin import databases, kinds
 from metamorph_admin.models import Job
-from metamorph_admin import databases
 from vaults import page_cache
 from vaults.models import Snapshot
 
@@ -22,14 +22,17 @@ def metamorph_path():
 
 
 def latest_snapshot(db_path, kind=Snapshot.Kind.COUNTS):
-    return page_cache.light(Snapshot.objects.filter(db_path=db_path, kind=kind,
-                                          state=Snapshot.State.DONE)).first()
+    return page_cache.light(
+        Snapshot.objects.filter(db_path=db_path, kind=kind, state=Snapshot.State.DONE)
+    ).first()
 
 
 def pending_snapshot(db_path, kind=Snapshot.Kind.COUNTS):
-    return page_cache.light(Snapshot.objects.filter(
-        db_path=db_path, kind=kind,
-        state__in=[Snapshot.State.QUEUED, Snapshot.State.RUNNING])).first()
+    return page_cache.light(
+        Snapshot.objects.filter(
+            db_path=db_path, kind=kind, state__in=[Snapshot.State.QUEUED, Snapshot.State.RUNNING]
+        )
+    ).first()
 
 
 def latest_integrity_job(db_path):
@@ -38,8 +41,58 @@ def latest_integrity_job(db_path):
 
 
 def last_failed_snapshot(db_path):
-    last = page_cache.light(Snapshot.objects.filter(db_path=db_path)).first()
+    """The newest finished background read, when it failed (it then replaces the last good
+    one: its figures are stale)."""
+    last = page_cache.light(
+        Snapshot.objects.filter(
+            db_path=db_path, state__in=[Snapshot.State.DONE, Snapshot.State.FAILED]
+        )
+    ).first()
     return last if last and last.state == Snapshot.State.FAILED else None
+
+
+def known_file_problem(db_path):
+    """What the newest background read or full integrity check found wrong with the file
+    (damage, unreadable, checks failing), with when: "" when the newest found nothing."""
+    snap = Snapshot.objects.filter(
+        db_path=db_path, state__in=[Snapshot.State.DONE, Snapshot.State.FAILED]
+    ).first()
+    job = (
+        Job.objects.filter(kind="integrity-check", db_path=db_path, finished_at__isnull=False)
+        .order_by("-finished_at")
+        .first()
+    )
+    found = []
+    if snap:
+        integrity = (snap.payload or {}).get("integrity") or {}
+        if snap.state == Snapshot.State.FAILED:
+            found.append((snap.finished_at, f"the background read failed: {snap.error}"))
+        elif integrity and not integrity.get("ok", True):
+            found.append(
+                (
+                    snap.finished_at,
+                    "quick_check found problems: " + "; ".join(integrity.get("messages", [])[:3]),
+                )
+            )
+        else:
+            found.append((snap.finished_at, ""))
+    if job:
+        result = job.result or {}
+        if job.state == Job.State.FAILED:
+            found.append((job.finished_at, f"the full integrity_check failed: {job.error}"))
+        elif result and not result.get("ok", True):
+            found.append(
+                (
+                    job.finished_at,
+                    "integrity_check found problems: " + "; ".join(result.get("messages", [])[:3]),
+                )
+            )
+        else:
+            found.append((job.finished_at, ""))
+    if not found:
+        return ""
+    when, problem = max(found, key=lambda f: f[0])
+    return f"{when:%Y-%m-%d %H:%M:%S} UTC: {problem}" if problem else ""
 
 
 # Metamorph commits every few ms, so its file has nearly always "changed since" the last read.
@@ -52,21 +105,32 @@ AUTO_RECOUNT_AFTER = timedelta(seconds=60)
 @dataclass
 class Overview:
     """A report plus where its counts came from."""
+
     report: dict
     snapshot: Snapshot | None
     pending: Snapshot | None
     file_changed: bool
     changed_by_job: bool = False
     changing_job: object = None  # a job of ours changing the file right now (its banner)
+    failed: Snapshot | None = None  # a background read newer than `snapshot` that failed
+    changed_since_failure: bool = False
+
+    @property
+    def stale(self):
+        """The figures shown come from a read older than a failed one."""
+        return self.failed is not None and self.snapshot is not None
 
     @property
     def needs_snapshot(self):
         if self.pending is not None:
             return False
-        if self.snapshot is None or self.changed_by_job:
+        if self.changed_by_job:
             return True
-        old = self.snapshot.finished_at < timezone.now() - AUTO_RECOUNT_AFTER
-        return self.file_changed and old
+        last = self.failed or self.snapshot  # a failed read is newer than the last good one
+        if last is None:
+            return True
+        changed = self.changed_since_failure if self.failed else self.file_changed
+        return changed and last.finished_at < timezone.now() - AUTO_RECOUNT_AFTER
 
     @property
     def partial(self):
@@ -81,8 +145,13 @@ def _mutating_kinds():
 def changed_by_job_since(db_path, moment):
     """Whether a job of ours that changes the file (remap, undo, migration, restore…) finished
     after `moment`."""
-    return Job.objects.for_file(db_path).of_kinds(_mutating_kinds()).succeeded().filter(
-        finished_at__gt=moment).exists()
+    return (
+        Job.objects.for_file(db_path)
+        .of_kinds(_mutating_kinds())
+        .succeeded()
+        .filter(finished_at__gt=moment)
+        .exists()
+    )
 
 
 def changing_job(db_path):
@@ -90,20 +159,50 @@ def changing_job(db_path):
     return Job.objects.for_file(db_path).of_kinds(_mutating_kinds()).in_progress().first()
 
 
+def _failed_read(failed):
+    """The integrity entry a failed background read puts in place of the last good one's."""
+    when = failed.finished_at
+    return {
+        "ok": False,
+        "check": "quick_check",
+        "seconds": None,
+        "failed_at": when.isoformat() if when else None,
+        "messages": [
+            f"the background read of {when:%Y-%m-%d %H:%M:%S} UTC failed: {failed.error}"
+            if when
+            else f"the background read failed: {failed.error}"
+        ],
+    }
+
+
 def overview(db_path):
     """The report for the pages: counts from the last background read, else pending (the
-    page says "counting…" and the background read fills them in); never a live count."""
+    page says "counting…" and the background read fills them in); never a live count. A read
+    that failed after it replaces its "integrity ok": the page shows the failure instead."""
     snap = page_cache.counts_snapshot(db_path)
+    failed = last_failed_snapshot(db_path)
     data = page_cache.cached_report(db_path, snap)
+    if failed is not None:
+        data = dict(data, integrity=_failed_read(failed))
+        data["checks"] = checks.run_checks(data)
     if snap is not None and snap.state != Snapshot.State.DONE:
         snap = None  # early counts of a read still running: the page shows it as pending
+    mtime = datetime.fromtimestamp(os.stat(db_path).st_mtime, UTC)
     changed = by_job = False
     if snap and snap.finished_at:
-        mtime = datetime.fromtimestamp(os.stat(db_path).st_mtime, UTC)
         changed = mtime > snap.finished_at
         by_job = changed and changed_by_job_since(db_path, snap.finished_at)
-    return Overview(data, snap, pending_snapshot(db_path), changed, by_job,
-                    changing_job(db_path))
+    after_failure = bool(failed and failed.finished_at and mtime > failed.finished_at)
+    return Overview(
+        data,
+        snap,
+        pending_snapshot(db_path),
+        changed,
+        by_job,
+        changing_job(db_path),
+        failed,
+        after_failure,
+    )
 
 
 def matrix_sort(sort, direction, tables):
@@ -126,20 +225,34 @@ def matrix_rows(counts, query="", offset=0, limit=50, sort="total", direction=""
     elif column != "vault":
         by_vault = counts["tables"][column]["by_vault"]
         vaults.sort(key=lambda vn: by_vault.get(vn[0], 0), reverse=descending)
-    page = vaults[offset:offset + limit] if limit else vaults[offset:]
-    rows = [{"vault": v, "total": n,
-             "cells": [counts["tables"][t]["by_vault"].get(v, 0) for t in tables]}
-            for v, n in page]
-    return {"tables": tables, "rows": rows, "matched": len(vaults), "sort": column,
-            "direction": "desc" if descending else "asc",
-            "column_totals": [counts["tables"][t].get("total", 0) for t in tables]}
+    page = vaults[offset : offset + limit] if limit else vaults[offset:]
+    rows = [
+        {
+            "vault": v,
+            "total": n,
+            "cells": [counts["tables"][t]["by_vault"].get(v, 0) for t in tables],
+        }
+        for v, n in page
+    ]
+    return {
+        "tables": tables,
+        "rows": rows,
+        "matched": len(vaults),
+        "sort": column,
+        "direction": "desc" if descending else "asc",
+        "column_totals": [counts["tables"][t].get("total", 0) for t in tables],
+    }
 
 
 def vault_page(counts, vault):
     rows = inspect.vault_detail(counts, vault)
     total = sum(r["rows"] for r in rows)
-    return {"vault": vault, "rows": rows, "total": total,
-            "exists": any(v == vault for v, _ in counts["vaults"])}
+    return {
+        "vault": vault,
+        "rows": rows,
+        "total": total,
+        "exists": any(v == vault for v, _ in counts["vaults"]),
+    }
 
 
 def _hours(seconds):
@@ -153,27 +266,41 @@ def backup_age_finding(db_path, backup_dir=None):
     limit = settings.BACKUP_MAX_AGE_HOURS
     if not limit:
         return None
-    newest = newest_verified(backup_dir or databases.for_path(db_path).backup_dir,
-                             source_path=db_path)
-    fix = ("Back up now on the Backups page, and schedule `python manage.py backupdb --keep N` "
-           "(README: Scheduled backups).")
+    newest = newest_verified(
+        backup_dir or databases.for_path(db_path).backup_dir, source_path=db_path
+    )
+    fix = (
+        "Back up now on the Backups page, and schedule `python manage.py backupdb --keep N` "
+        "(README: Scheduled backups)."
+    )
     if newest is None:
-        return {"id": "backup_age", "title": "No verified backup", "status": "warning",
-                "detail": "This file has no verified backup in the backup directory.",
-                "cause": "No backup was taken, or none was verified.", "fix": fix}
+        return {
+            "id": "backup_age",
+            "title": "No verified backup",
+            "status": "warning",
+            "detail": "This file has no verified backup in the backup directory.",
+            "cause": "No backup was taken, or none was verified.",
+            "fix": fix,
+        }
     if newest["age_seconds"] <= limit * 3600:
         return None
-    return {"id": "backup_age", "title": "Backup too old", "status": "warning",
-            "detail": f"The newest verified backup ({newest['name']}) is "
-                      f"{_hours(newest['age_seconds'])} old; the limit is {limit:g} hours "
-                      "(BACKUP_MAX_AGE_HOURS).",
-            "cause": "Scheduled backups are not running, or failing.", "fix": fix}
+    return {
+        "id": "backup_age",
+        "title": "Backup too old",
+        "status": "warning",
+        "detail": f"The newest verified backup ({newest['name']}) is "
+        f"{_hours(newest['age_seconds'])} old; the limit is {limit:g} hours "
+        "(BACKUP_MAX_AGE_HOURS).",
+        "cause": "Scheduled backups are not running, or failing.",
+        "fix": fix,
+    }
 
 
 @dataclass(frozen=True)
 class NextStep:
     """What the operator should do next with this file, in one sentence and one link."""
-    state: str      # legacy | partial | migrated-legacy-data | remapped | empty
+
+    state: str  # legacy | partial | migrated-legacy-data | remapped | empty
     title: str
     text: str
     url_name: str
@@ -187,30 +314,49 @@ def next_step(report):
     migrated = [t for t, s in states.items() if s == "migrated"]
     pending = [t for t, s in states.items() if s == "not-migrated"]
     if not migrated:
-        return NextStep("legacy", "Legacy file: run the migrations",
-                        "No table has vault_id yet. Take a verified backup, rehearse, then run "
-                        "001_add_vault_id and 002_add_vercel_sandbox_tables.",
-                        "migrations_ui:migrations", "", "Go to Migrations")
+        return NextStep(
+            "legacy",
+            "Legacy file: run the migrations",
+            "No table has vault_id yet. Take a verified backup, rehearse, then run "
+            "001_add_vault_id and 002_add_vercel_sandbox_tables.",
+            "migrations_ui:migrations",
+            "",
+            "Go to Migrations",
+        )
     if pending:
-        return NextStep("partial", "Partly migrated: finish the migrations",
-                        f"vault_id is missing on {len(pending)} table"
-                        f"{'s' if len(pending) != 1 else ''} ({', '.join(pending[:4])}"
-                        f"{'…' if len(pending) > 4 else ''}). Running the migrations adds it "
-                        "and skips what is done.", "migrations_ui:migrations", "",
-                        "Go to Migrations")
+        return NextStep(
+            "partial",
+            "Partly migrated: finish the migrations",
+            f"vault_id is missing on {len(pending)} table"
+            f"{'s' if len(pending) != 1 else ''} ({', '.join(pending[:4])}"
+            f"{'…' if len(pending) > 4 else ''}). Running the migrations adds it "
+            "and skips what is done.",
+            "migrations_ui:migrations",
+            "",
+            "Go to Migrations",
+        )
     counts = report["counts"]
     legacy_rows = dict(counts["vaults"]).get(schema.DEFAULT_VAULT, 0)
     if legacy_rows:
         more = "at least " if not counts.get("complete", True) else ""
-        return NextStep("migrated-legacy-data", "Migrated, legacy data in default-vault",
-                        f"{more}{legacy_rows:,} rows are still in default-vault. Remap them to "
-                        "the users' vaults, or leave them if one user owns them all (that user "
-                        "then needs the vault id default-vault).", "vaults:remap", "",
-                        "Go to Remap")
-    return NextStep("remapped", "Migrated and remapped: audit the isolation",
-                    "No row is left in default-vault. Check that every linked row shares its "
-                    "parent's vault.", "vaults:remap", "#isolation-audit",
-                    "Open the isolation audit")
+        return NextStep(
+            "migrated-legacy-data",
+            "Migrated, legacy data in default-vault",
+            f"{more}{legacy_rows:,} rows are still in default-vault. Remap them to "
+            "the users' vaults, or leave them if one user owns them all (that user "
+            "then needs the vault id default-vault).",
+            "vaults:remap",
+            "",
+            "Go to Remap",
+        )
+    return NextStep(
+        "remapped",
+        "Migrated and remapped: audit the isolation",
+        "No row is left in default-vault. Check that every linked row shares its parent's vault.",
+        "vaults:remap",
+        "#isolation-audit",
+        "Open the isolation audit",
+    )
 
 
 # Where each check's fix is done on this site: the button rather than the command's name.
@@ -250,18 +396,30 @@ def index_view(ix, problems_only=False):
             key = (row["status"], row["fix"])
             groups.setdefault(key, []).append(row)
     scans = [p for p in ix["plans"] if p["full_scan"]]
-    problems = [{"status": status, "fix": fix, "rows": rows, "tables": sorted({r["table"] for r
-                                                                               in rows}),
-                 "action": _fix_action(fix)} for (status, fix), rows in groups.items()]
+    problems = [
+        {
+            "status": status,
+            "fix": fix,
+            "rows": rows,
+            "tables": sorted({r["table"] for r in rows}),
+            "action": _fix_action(fix),
+        }
+        for (status, fix), rows in groups.items()
+    ]
     expected = sorted(ix["expected"], key=lambda r: STATUS_ORDER.get(r["status"], 9))
     plans = sorted(ix["plans"], key=lambda p: not p["full_scan"])
     if problems_only:
         expected = [r for r in expected if r["status"] in PROBLEM_STATUSES]
         plans = scans
     scan_fixes = sorted({p["fix"] for p in scans if p["fix"]})
-    return {"problems": problems, "scans": scans, "expected": expected, "plans": plans,
-            "scan_fixes": [{"fix": f, "action": _fix_action(f)} for f in scan_fixes],
-            "problem_count": sum(len(g["rows"]) for g in problems) + len(scans)}
+    return {
+        "problems": problems,
+        "scans": scans,
+        "expected": expected,
+        "plans": plans,
+        "scan_fixes": [{"fix": f, "action": _fix_action(f)} for f in scan_fixes],
+        "problem_count": sum(len(g["rows"]) for g in problems) + len(scans),
+    }
 
 
 def _fix_action(fix):

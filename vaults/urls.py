@@ -15,6 +15,9 @@ urlpatterns = [
     path("remap/", views_remap.remap_index, name="remap"),
     path("remap/preview/<slug:kind>/", views_remap.remap_preview, name="remap_preview"),
     path("remap/plan/<str:plan_id>/", views_remap.remap_plan, name="remap_plan"),
-    path("remap/plan/<str:plan_id>/mapping-ids.csv", views_remap.remap_mapping_ids,
-         name="remap_mapping_ids"),
+    path(
+        "remap/plan/<str:plan_id>/mapping-ids.csv",
+        views_remap.remap_mapping_ids,
+        name="remap_mapping_ids",
+    ),
 ]

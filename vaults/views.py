@@ -1,16 +1,17 @@
 """Vaults pages: thin wrappers that read selectors and render; errors become pages."""
+
 import csv
 
 from django.contrib import messages
 from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django_htmx.http import HttpResponseClientRefresh
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
+from metamorph_admin import audit
 from metamorph_admin.models import AuditRecord
 from metamorph_admin.permissions import require_perm
-from metamorph_admin import audit
 from metamorph_admin.view_helpers import metamorph_page, redirect_next
 from vaults import charts, selectors
 from vaults.services import snapshots
@@ -30,8 +31,11 @@ def _int(value, default):
 
 
 def _matrix_query(request):
-    return {"query": request.GET.get("q", "").strip()[:128],
-            "sort": request.GET.get("sort", ""), "direction": request.GET.get("dir", "")}
+    return {
+        "query": request.GET.get("q", "").strip()[:128],
+        "sort": request.GET.get("sort", ""),
+        "direction": request.GET.get("dir", ""),
+    }
 
 
 @require_GET
@@ -44,18 +48,31 @@ def dashboard(request):
     offset = _int(request.GET.get("offset"), 0)
     matrix = selectors.matrix_rows(counts, offset=offset, limit=PAGE_SIZE, **wanted)
     states = data.report["table_states"]
-    return render(request, "vaults/dashboard.html", {
-        "overview": data, "report": data.report, "counts": counts, "matrix": matrix, "q": query,
-        "next_step": selectors.next_step(data.report),
-        "offset": offset, "shown_to": offset + len(matrix["rows"]), "next_offset": offset + PAGE_SIZE if offset + PAGE_SIZE < matrix["matched"] else None,
-        "prev_offset": max(0, offset - PAGE_SIZE) if offset else None,
-        "not_migrated": [(t, counts["tables"][t]) for t, s in states.items() if s == "not-migrated"],
-        "absent": [t for t, s in states.items() if s == "absent"],
-        "chart": charts.bar_chart(counts["vaults"]), "chart_title": "Largest vaults by rows",
-        "problems": [f for f in data.report["checks"] if f["status"] in ("error", "warning")]
-        + [f for f in [selectors.backup_age_finding(data.report["path"])] if f],
-        "check_actions": selectors.check_actions(data.report["checks"]),
-    })
+    return render(
+        request,
+        "vaults/dashboard.html",
+        {
+            "overview": data,
+            "report": data.report,
+            "counts": counts,
+            "matrix": matrix,
+            "q": query,
+            "next_step": selectors.next_step(data.report),
+            "offset": offset,
+            "shown_to": offset + len(matrix["rows"]),
+            "next_offset": offset + PAGE_SIZE if offset + PAGE_SIZE < matrix["matched"] else None,
+            "prev_offset": max(0, offset - PAGE_SIZE) if offset else None,
+            "not_migrated": [
+                (t, counts["tables"][t]) for t, s in states.items() if s == "not-migrated"
+            ],
+            "absent": [t for t, s in states.items() if s == "absent"],
+            "chart": charts.bar_chart(counts["vaults"]),
+            "chart_title": "Largest vaults by rows",
+            "problems": [f for f in data.report["checks"] if f["status"] in ("error", "warning")]
+            + [f for f in [selectors.backup_age_finding(data.report["path"])] if f],
+            "check_actions": selectors.check_actions(data.report["checks"]),
+        },
+    )
 
 
 @require_GET
@@ -64,10 +81,22 @@ def vault_detail(request):
     vault = request.GET.get("id", "")
     data = _overview()
     page = selectors.vault_page(data.report["counts"], vault)
-    return render(request, "vaults/vault.html", {
-        "overview": data, "page": page, "chart_title": f"Rows per table in {vault}",
-        "chart": charts.bar_chart(sorted(((r["table"], r["rows"]) for r in page["rows"]
-                                          if r["rows"]), key=lambda x: -x[1]), limit=30)})
+    return render(
+        request,
+        "vaults/vault.html",
+        {
+            "overview": data,
+            "page": page,
+            "chart_title": f"Rows per table in {vault}",
+            "chart": charts.bar_chart(
+                sorted(
+                    ((r["table"], r["rows"]) for r in page["rows"] if r["rows"]),
+                    key=lambda x: -x[1],
+                ),
+                limit=30,
+            ),
+        },
+    )
 
 
 @require_GET
@@ -75,10 +104,18 @@ def vault_detail(request):
 def indexes(request):
     data = _overview()
     problems_only = request.GET.get("show") == "problems"
-    return render(request, "vaults/indexes.html", {
-        "overview": data, "report": data.report, "index_health": data.report["indexes"],
-        "view": selectors.index_view(data.report["indexes"], problems_only),
-        "problems_only": problems_only, "sizes": data.report["sizes"] or {}})
+    return render(
+        request,
+        "vaults/indexes.html",
+        {
+            "overview": data,
+            "report": data.report,
+            "index_health": data.report["indexes"],
+            "view": selectors.index_view(data.report["indexes"], problems_only),
+            "problems_only": problems_only,
+            "sizes": data.report["sizes"] or {},
+        },
+    )
 
 
 @require_GET
@@ -86,9 +123,16 @@ def indexes(request):
 def health(request):
     data = _overview()
     db_path = selectors.metamorph_path()
-    return render(request, "vaults/health.html", {
-        "overview": data, "health": data.report["health"], "integrity": data.report["integrity"],
-        "full": selectors.latest_integrity_job(db_path)})
+    return render(
+        request,
+        "vaults/health.html",
+        {
+            "overview": data,
+            "health": data.report["health"],
+            "integrity": data.report["integrity"],
+            "full": selectors.latest_integrity_job(db_path),
+        },
+    )
 
 
 @require_GET
@@ -96,8 +140,15 @@ def health(request):
 def checks(request):
     data = _overview()
     findings = data.report["checks"]
-    return render(request, "vaults/checks.html", {
-        "overview": data, "findings": findings, "check_actions": selectors.check_actions(findings)})
+    return render(
+        request,
+        "vaults/checks.html",
+        {
+            "overview": data,
+            "findings": findings,
+            "check_actions": selectors.check_actions(findings),
+        },
+    )
 
 
 @require_GET
@@ -113,9 +164,16 @@ def snapshot_status(request):
     failed = selectors.last_failed_snapshot(db_path)
     if request.htmx and pending is None and failed is None:
         return HttpResponseClientRefresh()
-    return render(request, "vaults/partials/snapshot_status.html", {
-        "pending": pending, "snapshot": selectors.latest_snapshot(db_path), "failed": failed,
-        "partial": request.GET.get("partial") == "1"})
+    return render(
+        request,
+        "vaults/partials/snapshot_status.html",
+        {
+            "pending": pending,
+            "snapshot": selectors.latest_snapshot(db_path),
+            "failed": failed,
+            "partial": request.GET.get("partial") == "1",
+        },
+    )
 
 
 @require_POST
@@ -124,10 +182,16 @@ def refresh(request):
     require_perm(request, "vaults.request_snapshot", action="request-recount")
     db_path = selectors.metamorph_path()
     snap = snapshots.request_snapshot(db_path)
-    audit.record_request(request, "request-recount", target=db_path,
-                         parameters={"snapshot": snap.id}, outcome=AuditRecord.Outcome.REQUESTED)
-    messages.success(request, "Recount queued: counts, quick_check and sizes refresh in the "
-                              "background.")
+    audit.record_request(
+        request,
+        "request-recount",
+        target=db_path,
+        parameters={"snapshot": snap.id},
+        outcome=AuditRecord.Outcome.REQUESTED,
+    )
+    messages.success(
+        request, "Recount queued: counts, quick_check and sizes refresh in the background."
+    )
     return redirect_next(request, "vaults:dashboard")
 
 
@@ -142,15 +206,27 @@ def matrix_export(request, fmt):
     matrix = selectors.matrix_rows(counts, limit=None, **_matrix_query(request))
     name = f"metamorph-vaults-{timezone.now():%Y%m%d-%H%M%S}"
     if fmt == "json":
-        response = JsonResponse({
-            "path": selectors.metamorph_path(), "counted_at": counts.get("counted_at"),
-            "complete": counts.get("complete", True), "tables": matrix["tables"],
-            "vaults": [{"vault": r["vault"], "total": r["total"],
-                        "tables": dict(zip(matrix["tables"], r["cells"], strict=True))}
-                       for r in matrix["rows"]]}, json_dumps_params={"indent": 1})
+        response = JsonResponse(
+            {
+                "path": selectors.metamorph_path(),
+                "counted_at": counts.get("counted_at"),
+                "complete": counts.get("complete", True),
+                "tables": matrix["tables"],
+                "vaults": [
+                    {
+                        "vault": r["vault"],
+                        "total": r["total"],
+                        "tables": dict(zip(matrix["tables"], r["cells"], strict=True)),
+                    }
+                    for r in matrix["rows"]
+                ],
+            },
+            json_dumps_params={"indent": 1},
+        )
     else:
-        response = StreamingHttpResponse(_matrix_csv(matrix),
-                                         content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(
+            _matrix_csv(matrix), content_type="text/csv; charset=utf-8"
+        )
     response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response
 
@@ -160,9 +236,13 @@ def _matrix_csv(matrix):
     yield out.writerow(["vault", "total", *matrix["tables"]])
     for row in matrix["rows"]:
         yield out.writerow([audit.csv_cell(row["vault"]), row["total"], *row["cells"]])
-    yield out.writerow(["all vaults", sum(r["total"] for r in matrix["rows"]),
-                        *[sum(r["cells"][i] for r in matrix["rows"])
-                          for i in range(len(matrix["tables"]))]])
+    yield out.writerow(
+        [
+            "all vaults",
+            sum(r["total"] for r in matrix["rows"]),
+            *[sum(r["cells"][i] for r in matrix["rows"]) for i in range(len(matrix["tables"]))],
+        ]
+    )
 
 
 class _Line:

@@ -5,6 +5,7 @@ Measured on a 2-core machine (SQLite 3.40.1, 1.7 GB file): the backup API with t
 ~0.7-0.8x the speed of `cp`+fsync; sha256 through hashlib.file_digest at ~1.2 GB/s;
 hashing before integrity_check warms the cache the check then reads.
 """
+
 import gzip
 import hashlib
 import os
@@ -12,13 +13,14 @@ import sqlite3
 import threading
 import time
 import urllib.parse
+from typing import IO, cast
 
 from metamorph import inspect
 from metamorph.connection import readonly_uri
 from metamorph.errors import BackupInvalidOption
 from metamorph.units import human_size
 
-SOURCE_MMAP_BYTES = 2 * 1024 ** 3
+SOURCE_MMAP_BYTES = 2 * 1024**3
 COPY_STEP_PAGES = 4096
 # After this many restarts (another connection keeps committing) the copy keeps the
 # source's read lock to the end, so it always finishes: rollback-journal writers then wait.
@@ -40,24 +42,35 @@ class _Restarted(Exception):
     """The source changed under a stepwise copy: start again with bigger steps."""
 
 
-def online_copy(db_path, dest_path, progress):
-    """Copy the live database into `dest_path` with the backup API; return copy facts."""
+def online_copy(db_path, dest_path, progress, source=None):
+    """Copy the live database into `dest_path` with the backup API; return copy facts.
+
+    `source`: an open connection to the database that already holds its lock exclusively
+    (a forced restore's), read as it is: nobody else can write meanwhile.
+    """
     started = time.monotonic()
-    src = sqlite3.connect(readonly_uri(db_path), uri=True, timeout=SOURCE_BUSY_TIMEOUT,
-                          isolation_level=None)
+    src = source or sqlite3.connect(
+        readonly_uri(db_path), uri=True, timeout=SOURCE_BUSY_TIMEOUT, isolation_level=None
+    )
     try:
         src.execute(f"PRAGMA mmap_size = {int(SOURCE_MMAP_BYTES)}")
         journal_mode = src.execute("PRAGMA journal_mode").fetchone()[0]
         page_size = src.execute("PRAGMA page_size").fetchone()[0]
-        if journal_mode == "wal":
+        if journal_mode == "wal" and source is None:
             # One WAL snapshot: writers go on committing, the copy never restarts.
             _pin_snapshot(src)
-        mode, restarts = _copy_with_restarts(src, dest_path, page_size, progress,
-                                             "wal-snapshot" if journal_mode == "wal" else "steps")
+        mode = "locked" if source else "wal-snapshot" if journal_mode == "wal" else "steps"
+        mode, restarts, held = _copy_with_restarts(src, dest_path, page_size, progress, mode)
     finally:
-        src.close()
-    return {"source_journal_mode": journal_mode, "copy_restarts": restarts, "copy_mode": mode,
-            "copy_seconds": round(time.monotonic() - started, 3)}
+        if source is None:
+            src.close()
+    return {
+        "source_journal_mode": journal_mode,
+        "copy_restarts": restarts,
+        "copy_mode": mode,
+        "longest_read_lock_seconds": 0.0 if journal_mode == "wal" else round(held, 3),
+        "copy_seconds": round(time.monotonic() - started, 3),
+    }
 
 
 def _pin_snapshot(src):
@@ -77,20 +90,32 @@ def _open_destination(path):
 
 def _copy_with_restarts(src, dest_path, page_size, progress, mode):
     """Copy in steps; each time another connection's commit restarts the copy, take bigger
-    steps, and after MAX_STEPWISE_RESTARTS keep the source's read lock to the end."""
-    pages, restarts = COPY_STEP_PAGES, 0
+    steps, and after MAX_STEPWISE_RESTARTS keep the source's read lock to the end.
+
+    Returns (mode, restarts, longest read lock held on the source in seconds: what a
+    rollback-journal writer waited at most).
+    """
+    pages, restarts, pinned_at = COPY_STEP_PAGES, 0, None
+    held = [0.0]
     while True:
         # Each attempt starts from an empty file: without a journal, an abandoned attempt
         # cannot be rolled back and would leave the destination unreadable.
         dst = _open_destination(dest_path)
         try:
-            src.backup(dst, pages=pages, sleep=BUSY_RETRY_SECONDS,
-                       progress=_watch(mode == "steps", page_size, progress))
-            return mode, restarts
+            src.backup(
+                dst,
+                pages=pages,
+                sleep=BUSY_RETRY_SECONDS,
+                progress=_watch(mode == "steps", page_size, progress, held),
+            )
+            if pinned_at is not None or mode == "locked":
+                held[0] = max(held[0], time.monotonic() - (pinned_at or _started(held)))
+            return mode, restarts, held[0]
         except _Restarted:
             restarts += 1
             if restarts >= MAX_STEPWISE_RESTARTS:
                 _pin_snapshot(src)  # a rollback-journal writer now waits for the copy
+                pinned_at = time.monotonic()
                 mode, how = "read-lock", "holding a read lock to the end (writers wait)"
             else:
                 pages, how = pages * 8, "in bigger steps"
@@ -99,19 +124,36 @@ def _copy_with_restarts(src, dest_path, page_size, progress, mode):
             dst.close()
 
 
-def _watch(detect_restarts, page_size, progress):
-    last = {"copied": -1}
+def _started(held):
+    return held[1] if len(held) > 1 else time.monotonic()
+
+
+def _watch(detect_restarts, page_size, progress, held):
+    """The backup's progress callable; `held[0]` keeps the longest step (a step holds the
+    source's read lock from its start to its end), `held[1]` when the first step began."""
+    last = {"copied": -1, "at": time.monotonic()}
+    if len(held) == 1:
+        held.append(last["at"])
 
     def step(status, remaining, total):
+        now = time.monotonic()
         if status in _BUSY:
+            last["at"] = now
             return  # a writer is committing: the backup API retries after `sleep`
+        held[0] = max(held[0], now - last["at"])
+        last["at"] = now
         copied = total - remaining
         # A step that got no further than the last one started again from page 1.
         if detect_restarts and copied <= last["copied"]:
             raise _Restarted()
         last["copied"] = copied
-        progress("copy", copied * page_size, total * page_size,
-                 f"{_mb(copied * page_size)} of {_mb(total * page_size)} copied")
+        progress(
+            "copy",
+            copied * page_size,
+            total * page_size,
+            f"{_mb(copied * page_size)} of {_mb(total * page_size)} copied",
+        )
+
     return step
 
 
@@ -187,8 +229,10 @@ def check_name(verify):
     try:
         return VERIFY_CHECKS[verify]
     except KeyError:
-        raise BackupInvalidOption(f"--verify must be full or quick (got {verify!r}): full runs "
-                                  "integrity_check, quick runs quick_check.") from None
+        raise BackupInvalidOption(
+            f"--verify must be full or quick (got {verify!r}): full runs "
+            "integrity_check, quick runs quick_check."
+        ) from None
 
 
 def integrity_problems(path, check="integrity_check"):
@@ -219,8 +263,9 @@ def hash_and_check(path, progress=silent, phase="verify", check="integrity_check
         except BaseException as exc:  # re-raised in the caller's thread
             outcome["error"] = exc
 
-    worker = threading.Thread(target=run_check, name=f"{check} {os.path.basename(path)}",
-                              daemon=True)
+    worker = threading.Thread(
+        target=run_check, name=f"{check} {os.path.basename(path)}", daemon=True
+    )
     worker.start()
     try:
         sha = sha256_file(path, progress, phase)
@@ -256,8 +301,9 @@ def gzip_file(src_path, dest_path, inner_name, progress=silent):
     done = 0
     progress("compress", 0, total, "compressing with gzip")
     with open(src_path, "rb") as src, open(dest_path, "wb") as raw:
-        with gzip.GzipFile(filename=inner_name, mode="wb", fileobj=raw,
-                           compresslevel=COMPRESS_LEVEL, mtime=0) as gz:
+        with gzip.GzipFile(
+            filename=inner_name, mode="wb", fileobj=raw, compresslevel=COMPRESS_LEVEL, mtime=0
+        ) as gz:
             while chunk := src.read(CHUNK):
                 gz.write(chunk)
                 done += len(chunk)
@@ -279,7 +325,8 @@ def gunzip_hashes(gz_path, dest_path=None, progress=silent):
         with open(gz_path, "rb", buffering=0) as raw:
             reader = _CountingReader(raw, total, "verify", progress, "decompressing")
             reader.extra = outer
-            with gzip.GzipFile(fileobj=reader, mode="rb") as gz:
+            # _CountingReader is file-like (read/readinto), which is all GzipFile uses.
+            with gzip.GzipFile(fileobj=cast(IO[bytes], reader), mode="rb") as gz:
                 while chunk := gz.read(CHUNK):
                     inner.update(chunk)
                     size += len(chunk)

@@ -1,4 +1,5 @@
 """Creating a backup: online copy, verification, optional gzip, publication, retention."""
+
 import os
 import sqlite3
 import time
@@ -15,30 +16,43 @@ from .listing import apply_retention, check_keep
 MAX_LABEL = 200
 
 
-def run_backup(db_path, backup_dir, label="", compress=False, keep=None, progress=None,
-               verify="full"):
+def run_backup(
+    db_path,
+    backup_dir,
+    label="",
+    compress=False,
+    keep=None,
+    progress=None,
+    verify="full",
+    source=None,
+):
     """Copy the live database online into a verified backup; return its manifest.
 
     `verify`: "full" checks the copy with integrity_check, "quick" with quick_check (much
     faster on big files; a restore still runs the full check first). Either runs beside the
     sha256 of the copy, not after it.
+    `source`: a connection holding the database's lock exclusively, to copy through (a
+    forced restore's safety backup); by default the copy opens its own read-only connection.
+    With `source` the file itself is never opened here: closing any descriptor of it would
+    drop this process's POSIX locks, the very lock the restore holds.
 
     The returned dict is the manifest plus `path`, `manifest_path`, `deleted` (names removed
     by `keep`) and `leftovers_removed` (partial files of killed runs).
     """
     report = progress or copier.silent
     db_path, backup_dir = os.path.abspath(db_path), os.path.abspath(backup_dir)
-    check_file(db_path)
+    if source is None:
+        check_file(db_path)
     label, keep = _clean_label(label), check_keep(keep)
     check = copier.check_name(verify)
     warnings = files.prepare_dir(backup_dir)
     leftovers = files.clean_partials(backup_dir) + manifests.clean_orphans(backup_dir)
-    needed = files.source_bytes(db_path) * (2 if compress else 1) + 1024 ** 2
+    needed = files.source_bytes(db_path) * (2 if compress else 1) + 1024**2
     work = files.Workspace(backup_dir)
     data = work.new("db")  # proves files can be created there before anything else
     try:
         files.check_free_space(backup_dir, needed)
-        manifest = _verified_copy(db_path, data, label, warnings, report, check)
+        manifest = _verified_copy(db_path, data, label, warnings, report, check, through=source)
         if compress:
             data = _compress(work, data, manifest, report)
         path = _publish(backup_dir, work, data, manifest, report)
@@ -46,14 +60,23 @@ def run_backup(db_path, backup_dir, label="", compress=False, keep=None, progres
         work.discard()
         if files.is_disk_full(exc):
             raise BackupDiskFull(backup_dir, needed, files.free_bytes(backup_dir)) from None
-        translated = translate_error(exc, db_path) if isinstance(exc, sqlite3.Error) else exc
+        translated = (
+            translate_error(exc, db_path)
+            if isinstance(exc, sqlite3.Error) and source is None
+            else exc
+        )
         if translated is not exc:
             raise translated from exc
         raise
     deleted = apply_retention(backup_dir, keep, protect=manifest["name"]) if keep else []
     report("done", 1, 1, f"backup {manifest['name']} written and verified")
-    return dict(manifest, path=path, manifest_path=files.manifest_path(path), deleted=deleted,
-                leftovers_removed=leftovers)
+    return dict(
+        manifest,
+        path=path,
+        manifest_path=files.manifest_path(path),
+        deleted=deleted,
+        leftovers_removed=leftovers,
+    )
 
 
 def _clean_label(label):
@@ -61,11 +84,11 @@ def _clean_label(label):
     return text[:MAX_LABEL]
 
 
-def _verified_copy(db_path, data, label, warnings, report, check):
+def _verified_copy(db_path, data, label, warnings, report, check, through=None):
     source = {"size_bytes": files.source_bytes(db_path)}
     report("copy", 0, source["size_bytes"], "starting the online copy")
     started = time.monotonic()
-    copy = copier.online_copy(db_path, data, report)
+    copy = copier.online_copy(db_path, data, report, through)
     created_at = manifests.utc_now()
     copier.make_single_file(data)
     files.fsync_file(data)
@@ -80,9 +103,17 @@ def _verified_copy(db_path, data, label, warnings, report, check):
     facts = copier.describe_copy(data)
     facts["count_seconds"] = _since(started)
     manifest = manifests.build(
-        created_at=created_at, label=label, db_path=db_path, source=source, copy=copy,
-        facts=facts, database_sha256=sha, warnings=warnings, verify_seconds=verify_seconds,
-        check=check)
+        created_at=created_at,
+        label=label,
+        db_path=db_path,
+        source=source,
+        copy=copy,
+        facts=facts,
+        database_sha256=sha,
+        warnings=warnings,
+        verify_seconds=verify_seconds,
+        check=check,
+    )
     manifests.record_file(manifest, data)
     return manifest
 
@@ -102,9 +133,11 @@ def _compress(work, data, manifest, report):
     if inner != manifest["database_sha256"] or size != manifest["database_size_bytes"]:
         raise MetamorphError(
             "The compressed backup does not decompress to the verified copy (a disk or memory "
-            "fault?). No backup was kept; run the backup again, or without --compress.")
-    manifest.update(compressed=True, sha256=outer,
-                    compress_seconds=round(time.monotonic() - started, 3))
+            "fault?). No backup was kept; run the backup again, or without --compress."
+        )
+    manifest.update(
+        compressed=True, sha256=outer, compress_seconds=round(time.monotonic() - started, 3)
+    )
     manifests.record_file(manifest, gz)
     return gz
 

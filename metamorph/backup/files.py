@@ -4,6 +4,7 @@ A backup is written under a hidden `.partial` name and becomes visible by two ha
 its manifest first, then its data file. A process killed at any moment therefore leaves
 hidden partial files, or a manifest without its data file; neither is listed as a backup.
 """
+
 import errno
 import os
 import re
@@ -13,12 +14,13 @@ import sqlite3
 import stat
 import time
 
-from metamorph.errors import (BackupDirUnusable, BackupDiskFull, BackupNotFound,
-                                     InvalidBackupName)
+from metamorph.errors import BackupDirUnusable, BackupDiskFull, BackupNotFound, InvalidBackupName
 
 NAME_RE = re.compile(r"^metamorph-backup-(\d{8})-(\d{6})(?:-(\d{1,4}))?\.db(\.gz)?$")
-PARTIAL_RE = re.compile(r"^\.metamorph-backup-\d{8}-\d{6}-(\d+)-[0-9a-f]{8}\."
-                        r"(?:db|db\.gz|json|inner\.db)\.partial(?:-journal|-wal|-shm)?$")
+PARTIAL_RE = re.compile(
+    r"^\.metamorph-backup-\d{8}-\d{6}-(\d+)-[0-9a-f]{8}\."
+    r"(?:db|db\.gz|json|inner\.db)\.partial(?:-journal|-wal|-shm)?$"
+)
 MANIFEST_SUFFIX = ".json"
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -82,8 +84,10 @@ def _tighten(backup_dir, created):
             return []
         except OSError as exc:
             return [f"Could not restrict {backup_dir} to mode 0700 ({_reason(exc)})."]
-    return [f"{backup_dir} is open to other users (mode {mode:04o}) and backups hold OAuth "
-            f"tokens: the files are 0600, but consider `chmod 700 {backup_dir}`."]
+    return [
+        f"{backup_dir} is open to other users (mode {mode:04o}) and backups hold OAuth "
+        f"tokens: the files are 0600, but consider `chmod 700 {backup_dir}`."
+    ]
 
 
 def _reason(exc):
@@ -109,8 +113,9 @@ class Workspace:
         except OSError as exc:
             if is_disk_full(exc):
                 raise
-            raise BackupDirUnusable(self.backup_dir,
-                                    f"no file can be created in it ({_reason(exc)})") from None
+            raise BackupDirUnusable(
+                self.backup_dir, f"no file can be created in it ({_reason(exc)})"
+            ) from None
         self.paths.append(path)
         return path
 
@@ -205,8 +210,11 @@ def clean_partials(backup_dir):
     removed = []
     for entry in os.scandir(backup_dir):
         match = PARTIAL_RE.match(entry.name)
-        if match and entry.is_file(follow_symlinks=False) and is_stale(entry.path,
-                                                                       int(match.group(1))):
+        if (
+            match
+            and entry.is_file(follow_symlinks=False)
+            and is_stale(entry.path, int(match.group(1)))
+        ):
             remove_quietly(entry.path)
             removed.append(entry.name)
     return removed
@@ -232,6 +240,7 @@ def is_disk_full(exc):
     if isinstance(exc, OSError):
         return exc.errno in (errno.ENOSPC, errno.EDQUOT)
     if isinstance(exc, sqlite3.Error):
-        return ((getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF == _SQLITE_FULL
-                or "disk is full" in str(exc))
+        return (
+            getattr(exc, "sqlite_errorcode", 0) or 0
+        ) & 0xFF == _SQLITE_FULL or "disk is full" in str(exc)
     return False

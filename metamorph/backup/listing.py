@@ -1,4 +1,5 @@
 """Reading the backup directory: the list with verification states, retention, the newest."""
+
 import os
 from datetime import datetime
 
@@ -15,7 +16,8 @@ def check_keep(keep):
     if not isinstance(keep, int) or keep < 1:
         raise BackupInvalidOption(
             f"--keep must be a whole number of at least 1 (got {keep!r}): the newest verified "
-            "backup is never deleted.")
+            "backup is never deleted."
+        )
     return keep
 
 
@@ -24,10 +26,12 @@ def list_backups(backup_dir):
     backup_dir = os.path.abspath(backup_dir)
     if not os.path.isdir(backup_dir):
         return []
-    entries = [_describe(entry) for entry in os.scandir(backup_dir)
-               if files.NAME_RE.match(entry.name) and entry.is_file(follow_symlinks=False)]
-    entries.sort(key=lambda e: (datetime.fromisoformat(e["created_at"]), e["name"]),
-                 reverse=True)
+    entries = [
+        _describe(entry)
+        for entry in os.scandir(backup_dir)
+        if files.NAME_RE.match(entry.name) and entry.is_file(follow_symlinks=False)
+    ]
+    entries.sort(key=lambda e: (datetime.fromisoformat(e["created_at"]), e["name"]), reverse=True)
     return entries
 
 
@@ -41,16 +45,24 @@ def _describe(entry):
         state, created = "unverified", _created_from_name(entry.name, info.st_mtime)
     m = manifest or {}
     return {
-        "name": entry.name, "path": entry.path, "size_bytes": info.st_size,
+        "name": entry.name,
+        "path": entry.path,
+        "size_bytes": info.st_size,
         "created_at": created.isoformat(),
         "age_seconds": max(0, round((manifests.utc_now() - created).total_seconds())),
-        "label": m.get("label", ""), "state": state, "problem": problem,
+        "label": m.get("label", ""),
+        "state": state,
+        "problem": problem,
         "compressed": entry.name.endswith(".gz"),
-        "total_rows": m.get("total_rows"), "row_totals": manifests.manifest_row_counts(m),
-        "applied_migrations": [r.get("id") for r in m.get("applied_migrations") or []
-                               if isinstance(r, dict)],
-        "sha256": m.get("sha256"), "source_path": m.get("source_path"),
-        "last_verification": m.get("last_verification"), "has_manifest": bool(manifest),
+        "total_rows": m.get("total_rows"),
+        "row_totals": manifests.manifest_row_counts(m),
+        "applied_migrations": [
+            r.get("id") for r in m.get("applied_migrations") or [] if isinstance(r, dict)
+        ],
+        "sha256": m.get("sha256"),
+        "source_path": m.get("source_path"),
+        "last_verification": m.get("last_verification"),
+        "has_manifest": bool(manifest),
         # Manifests written before --verify existed were all checked in full.
         "verify_mode": m.get("verify_mode", "full") if manifest else None,
     }
@@ -58,9 +70,12 @@ def _describe(entry):
 
 def _created_from_name(name, mtime):
     match = files.NAME_RE.match(name)
+    if match is None:  # not one of our names: its file time is all we know
+        return datetime.fromtimestamp(mtime, manifests.utc_now().tzinfo)
     try:
         return datetime.strptime(match.group(1) + match.group(2), "%Y%m%d%H%M%S").replace(
-            tzinfo=manifests.utc_now().tzinfo)
+            tzinfo=manifests.utc_now().tzinfo
+        )
     except ValueError:
         return datetime.fromtimestamp(mtime, manifests.utc_now().tzinfo)
 
@@ -104,8 +119,9 @@ def latest_verified_backup(backup_dir, max_age_hours=None, source_path=None):
         if max_age_hours is not None and age > max_age_hours * 3600:
             return None
         manifest, _ = manifests.read(entry["path"])
-        if manifest and (wanted is None
-                         or os.path.realpath(manifest.get("source_path") or "") == wanted):
+        if manifest and (
+            wanted is None or os.path.realpath(manifest.get("source_path") or "") == wanted
+        ):
             return entry["path"], created, manifest
     return None
 
@@ -128,8 +144,15 @@ def newest_verified(backup_dir, source_path=None):
     wanted = os.path.realpath(source_path) if source_path else None
     key = (backup_dir, stamp, wanted)
     if key not in _NEWEST_CACHE:
-        entry = next((e for e in list_backups(backup_dir) if e["state"] == "verified" and (
-            wanted is None or os.path.realpath(e["source_path"] or "") == wanted)), None)
+        entry = next(
+            (
+                e
+                for e in list_backups(backup_dir)
+                if e["state"] == "verified"
+                and (wanted is None or os.path.realpath(e["source_path"] or "") == wanted)
+            ),
+            None,
+        )
         if len(_NEWEST_CACHE) > 16:
             _NEWEST_CACHE.clear()
         _NEWEST_CACHE[key] = entry

@@ -4,25 +4,44 @@
 data file appears. It never holds a value read from a table: only counts, ids of
 migrations and vaults, sizes and hashes (the backup itself holds OAuth tokens).
 """
+
 import json
 import os
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from . import files as files
 
 FORMAT_VERSION = 1
 WRITTEN_BY = "metamorph-admin"
-_REQUIRED = {"format_version": int, "written_by": str, "name": str, "created_at": str,
-             "sha256": str, "backup_size_bytes": int, "file_mtime_ns": int}
+_REQUIRED = {
+    "format_version": int,
+    "written_by": str,
+    "name": str,
+    "created_at": str,
+    "sha256": str,
+    "backup_size_bytes": int,
+    "file_mtime_ns": int,
+}
 
 
 def utc_now():
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
-def build(*, created_at, label, db_path, source, copy, facts, database_sha256, verify_seconds,
-          warnings, check="integrity_check"):
+def build(
+    *,
+    created_at,
+    label,
+    db_path,
+    source,
+    copy,
+    facts,
+    database_sha256,
+    verify_seconds,
+    warnings,
+    check="integrity_check",
+):
     """The manifest of an uncompressed, verified copy (name and file facts come later)."""
     return {
         "format_version": FORMAT_VERSION,
@@ -53,6 +72,7 @@ def build(*, created_at, label, db_path, source, copy, facts, database_sha256, v
         "copy_seconds": copy["copy_seconds"],
         "copy_restarts": copy["copy_restarts"],
         "copy_mode": copy["copy_mode"],
+        "longest_read_lock_seconds": copy.get("longest_read_lock_seconds"),
         "verify_seconds": verify_seconds,
         "count_seconds": facts["count_seconds"],
         "compress_seconds": None,
@@ -118,8 +138,10 @@ def _shape_problem(manifest, name):
         if not isinstance(manifest.get(key), kind):
             return f"its manifest has no valid {key}"
     if manifest["format_version"] > FORMAT_VERSION:
-        return (f"its manifest has format {manifest['format_version']}, newer than this "
-                "metamorph-admin understands")
+        return (
+            f"its manifest has format {manifest['format_version']}, newer than this "
+            "metamorph-admin understands"
+        )
     if manifest["name"] != name:
         return f"its manifest describes {manifest['name']}, not this file"
     try:
@@ -138,8 +160,10 @@ def file_state(data_path, manifest):
         return last["state"], last.get("message", "the last verification failed")
     info = os.stat(data_path)
     if info.st_size != manifest["backup_size_bytes"]:
-        return "changed", (f"its size is {info.st_size} bytes, the manifest says "
-                           f"{manifest['backup_size_bytes']}: verify it before any use")
+        return "changed", (
+            f"its size is {info.st_size} bytes, the manifest says "
+            f"{manifest['backup_size_bytes']}: verify it before any use"
+        )
     if info.st_mtime_ns != manifest["file_mtime_ns"]:
         return "changed", "it was modified after it was verified: verify it before any use"
     return "verified", ""
@@ -148,8 +172,11 @@ def file_state(data_path, manifest):
 def record_verification(work, data_path, manifest, result):
     """Remember a verification in the manifest, so the list shows it; the backup is not touched."""
     manifest = dict(manifest)
-    manifest["last_verification"] = {"state": result["state"], "checked_at": result["checked_at"],
-                                     "message": result["message"]}
+    manifest["last_verification"] = {
+        "state": result["state"],
+        "checked_at": result["checked_at"],
+        "message": result["message"],
+    }
     if result["state"] == "ok":
         manifest["file_mtime_ns"] = os.stat(data_path).st_mtime_ns
     rewrite(work, data_path, manifest)
@@ -159,8 +186,11 @@ def record_verification(work, data_path, manifest, result):
 def manifest_row_counts(manifest):
     """{table: total rows} as the backup recorded them (absent tables left out)."""
     counts = manifest.get("row_counts")
-    return {t: entry["total"] for t, entry in (counts if isinstance(counts, dict) else {}).items()
-            if isinstance(entry, dict) and entry.get("state") != "absent" and "total" in entry}
+    return {
+        t: entry["total"]
+        for t, entry in (counts if isinstance(counts, dict) else {}).items()
+        if isinstance(entry, dict) and entry.get("state") != "absent" and "total" in entry
+    }
 
 
 def clean_orphans(backup_dir):
@@ -169,7 +199,7 @@ def clean_orphans(backup_dir):
     for entry in os.scandir(backup_dir):
         if not entry.name.endswith(files.MANIFEST_SUFFIX):
             continue
-        data_name = entry.name[:-len(files.MANIFEST_SUFFIX)]
+        data_name = entry.name[: -len(files.MANIFEST_SUFFIX)]
         data_path = os.path.join(backup_dir, data_name)
         if not files.NAME_RE.match(data_name) or os.path.lexists(data_path):
             continue

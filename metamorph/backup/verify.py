@@ -3,6 +3,7 @@
 Nothing is ever written into the backup file: it is read through `immutable=1` (no lock,
 no journal). Only its manifest is rewritten, to remember the outcome for the list.
 """
+
 import gzip
 import os
 import time
@@ -50,15 +51,16 @@ def check_against_manifest(path, manifest, work, report, keep_inner=False):
         state, message = "corrupt", "integrity check fails: " + "; ".join(problems[:3])
     elif actual != manifest["sha256"] or not inner_ok:
         state = "changed"
-        message = (f"sha256 is {actual[:16]}…, the manifest recorded "
-                   f"{manifest['sha256'][:16]}…: the file changed after it was written")
+        message = (
+            f"sha256 is {actual[:16]}…, the manifest recorded "
+            f"{manifest['sha256'][:16]}…: the file changed after it was written"
+        )
     else:
         state, message = "ok", "sha256 and integrity_check match the manifest"
     if db_path != path and (state != "ok" or not keep_inner):
         work.discard(db_path)
         db_path = None
-    result = _result(path, state, message, started, manifest["sha256"], actual,
-                     problems or ["ok"])
+    result = _result(path, state, message, started, manifest["sha256"], actual, problems or ["ok"])
     report("verify", 1, 1, message)
     return result, db_path
 
@@ -87,8 +89,14 @@ def _why(exc):
 
 def _result(path, state, message, started, expected=None, actual=None, integrity=None):
     return {
-        "name": os.path.basename(path), "path": path, "state": state, "ok": state == "ok",
-        "message": message, "expected_sha256": expected, "actual_sha256": actual,
-        "integrity": integrity or [], "checked_at": manifests.utc_now().isoformat(),
+        "name": os.path.basename(path),
+        "path": path,
+        "state": state,
+        "ok": state == "ok",
+        "message": message,
+        "expected_sha256": expected,
+        "actual_sha256": actual,
+        "integrity": integrity or [],
+        "checked_at": manifests.utc_now().isoformat(),
         "seconds": round(time.monotonic() - started, 3),
     }

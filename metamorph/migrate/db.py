@@ -1,6 +1,8 @@
 """Small shared pieces of the engine: opening for reading, schema_migrations, migration ids."""
+
 import sqlite3
 
+from metamorph import schema
 from metamorph.connection import open_readonly
 from metamorph.errors import InterruptedWrite
 
@@ -21,6 +23,17 @@ def open_for_reading(path):
 
 def table_names(conn):
     return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def count_rows(conn):
+    """{table: rows} for every table in the file (sqlite_ tables aside)."""
+    names = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
+    return {t: conn.execute(f"SELECT COUNT(*) FROM {schema.quote(t)}").fetchone()[0] for t in names}
 
 
 def applied_rows(conn):

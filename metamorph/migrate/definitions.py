@@ -5,25 +5,38 @@ Metamorph's migrator (absent table, existing column, existing index name, missin
 column), so running it finishes a half-migrated database instead of breaking it.
 The SQL is the SQL of src/db/migrations/00x_*.ts on the feature/multitenancy branch.
 """
+
+import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from metamorph import schema
 
 # Metamorph's words for each kind of step, done and skipped (its console output).
-DONE_TEXT = {"column": "column added successfully", "index": "index created successfully",
-             "table": "table created successfully", "drop-index": "index dropped",
-             "drop-table": "table dropped"}
-PLANNED_TEXT = {"column": "column to be added", "index": "index to be created",
-                "table": "table to be created", "drop-index": "index to be dropped",
-                "drop-table": "table to be dropped"}
+DONE_TEXT = {
+    "column": "column added successfully",
+    "index": "index created successfully",
+    "table": "table created successfully",
+    "drop-index": "index dropped",
+    "drop-table": "table dropped",
+}
+PLANNED_TEXT = {
+    "column": "column to be added",
+    "index": "index to be created",
+    "table": "table to be created",
+    "drop-index": "index to be dropped",
+    "drop-table": "table to be dropped",
+}
 # Summary keys per kind of step: (done, skipped).
-COUNT_KEYS = {"column": ("columns_added", "columns_skipped"),
-              "index": ("indexes_created", "indexes_skipped"),
-              "table": ("tables_created", "tables_skipped"),
-              "drop-index": ("indexes_dropped", "indexes_absent"),
-              "drop-table": ("tables_dropped", "tables_absent")}
+COUNT_KEYS = {
+    "column": ("columns_added", "columns_skipped"),
+    "index": ("indexes_created", "indexes_skipped"),
+    "table": ("tables_created", "tables_skipped"),
+    "drop-index": ("indexes_dropped", "indexes_absent"),
+    "drop-table": ("tables_dropped", "tables_absent"),
+}
 
 INDEXES_001 = schema.MIGRATION_001_INDEXES
 
@@ -31,8 +44,9 @@ INDEXES_001 = schema.MIGRATION_001_INDEXES
 @dataclass(frozen=True)
 class Step:
     """One line of a plan: `sql` is None for a skip."""
-    kind: str          # "column", "index", "table", "drop-index", "drop-table"
-    target: str        # table or index name
+
+    kind: str  # "column", "index", "table", "drop-index", "drop-table"
+    target: str  # table or index name
     sql: str | None
     note: str = ""
     table: str = ""
@@ -42,8 +56,14 @@ class Step:
         return self.sql is None
 
     def to_dict(self):
-        return {"kind": self.kind, "target": self.target, "table": self.table, "sql": self.sql,
-                "skipped": self.skipped, "note": self.note}
+        return {
+            "kind": self.kind,
+            "target": self.target,
+            "table": self.table,
+            "sql": self.sql,
+            "skipped": self.skipped,
+            "note": self.note,
+        }
 
 
 @dataclass
@@ -51,15 +71,15 @@ class Plan:
     migration_id: str
     direction: str
     steps: list = field(default_factory=list)
-    applied: bool = False           # the migration already has its schema_migrations row
-    seconds: list = field(default_factory=list)   # per step, filled when the plan runs
+    applied: bool = False  # the migration already has its schema_migrations row
+    seconds: list = field(default_factory=list)  # per step, filled when the plan runs
 
     def to_run(self):
         return [s for s in self.steps if not s.skipped]
 
     def summary(self):
         """Counts per `kind:done|skipped`."""
-        out = {}
+        out: dict[str, int] = {}
         for s in self.steps:
             key = f"{s.kind}:{'skipped' if s.skipped else 'done'}"
             out[key] = out.get(key, 0) + 1
@@ -67,7 +87,7 @@ class Plan:
 
     def counts(self):
         """Counts in the Summary's terms: columns_added, indexes_skipped, tables_dropped…"""
-        out = {}
+        out: dict[str, int] = {}
         for s in self.steps:
             done, skipped = COUNT_KEYS[s.kind]
             out.setdefault(done, 0)
@@ -79,8 +99,13 @@ class Plan:
         steps = [s.to_dict() for s in self.steps]
         for entry, secs in zip(steps, self.seconds):
             entry["seconds"] = secs
-        return {"migration_id": self.migration_id, "direction": self.direction,
-                "applied": self.applied, "counts": self.counts(), "steps": steps}
+        return {
+            "migration_id": self.migration_id,
+            "direction": self.direction,
+            "applied": self.applied,
+            "counts": self.counts(),
+            "steps": steps,
+        }
 
 
 def _tables(conn):
@@ -124,8 +149,8 @@ def plan_001_up(conn):
     existing = _indexes(conn)
     for ix in INDEXES_001:
         note = _index_skip_reason(ix, tables, existing, columns)
-        sql = None if note else schema.index_ddl(ix, quoted=True, if_not_exists=False)
-        plan.steps.append(Step("index", ix.name, sql, note, ix.table))
+        index_sql = None if note else schema.index_ddl(ix, quoted=True, if_not_exists=False)
+        plan.steps.append(Step("index", ix.name, index_sql, note, ix.table))
     return plan
 
 
@@ -135,8 +160,9 @@ def plan_001_down(conn):
     plan = Plan("001_add_vault_id", "down")
     for ix in INDEXES_001:
         sql = f"DROP INDEX {schema.quote(ix.name)}" if ix.name in existing else None
-        plan.steps.append(Step("drop-index", ix.name, sql, "" if sql else "index does not exist",
-                               ix.table))
+        plan.steps.append(
+            Step("drop-index", ix.name, sql, "" if sql else "index does not exist", ix.table)
+        )
     return plan
 
 
@@ -154,15 +180,16 @@ def plan_002_up(conn):
             tables.add(t)
         for ix in (i for i in schema.MIGRATION_002_INDEXES if i.table == t):
             note = _index_skip_reason(ix, tables, existing, columns)
-            plan.steps.append(Step("index", ix.name, None if note else schema.index_ddl(ix),
-                                   note, t))
+            plan.steps.append(
+                Step("index", ix.name, None if note else schema.index_ddl(ix), note, t)
+            )
     return plan
 
 
 def plan_002_down(conn):
     tables = _tables(conn)
     plan = Plan("002_add_vercel_sandbox_tables", "down")
-    for t in reversed(schema.SANDBOX_TABLES):   # sandboxes references vercel_connections
+    for t in reversed(schema.SANDBOX_TABLES):  # sandboxes references vercel_connections
         sql = f"DROP TABLE IF EXISTS {schema.quote(t)}" if t in tables else None
         plan.steps.append(Step("drop-table", t, sql, "" if sql else "table does not exist", t))
     return plan
@@ -172,8 +199,8 @@ def plan_002_down(conn):
 class Migration:
     id: str
     description: str
-    plan_up: object
-    plan_down: object
+    plan_up: Callable[[sqlite3.Connection], Plan]
+    plan_down: Callable[[sqlite3.Connection], Plan]
     down_warning: str
     down_loses_rows: bool = False
 
@@ -188,22 +215,30 @@ class Migration:
 
 
 MIGRATIONS = (
-    Migration("001_add_vault_id", "Add vault_id column to all tables for multitenancy support",
-              plan_001_up, plan_001_down,
-              "Rolling back 001 drops its indexes and keeps the vault_id columns (SQLite cannot "
-              "drop them safely). A full rollback is a restore from backup."),
-    Migration("002_add_vercel_sandbox_tables",
-              "Add vercel_connections, sandboxes, and sandbox_resource_usage tables",
-              plan_002_up, plan_002_down,
-              "Rolling back 002 DROPS vercel_connections, sandboxes and sandbox_resource_usage "
-              "with every row in them (OAuth connections included).", down_loses_rows=True),
+    Migration(
+        "001_add_vault_id",
+        "Add vault_id column to all tables for multitenancy support",
+        plan_001_up,
+        plan_001_down,
+        "Rolling back 001 drops its indexes and keeps the vault_id columns (SQLite cannot "
+        "drop them safely). A full rollback is a restore from backup.",
+    ),
+    Migration(
+        "002_add_vercel_sandbox_tables",
+        "Add vercel_connections, sandboxes, and sandbox_resource_usage tables",
+        plan_002_up,
+        plan_002_down,
+        "Rolling back 002 DROPS vercel_connections, sandboxes and sandbox_resource_usage "
+        "with every row in them (OAuth connections included).",
+        down_loses_rows=True,
+    ),
 )
 BY_ID = {m.id: m for m in MIGRATIONS}
 
 
 def iso_now():
     """applied_at as Metamorph writes it (JavaScript's toISOString)."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
@@ -222,8 +257,10 @@ def apply_in_transaction(conn, migration, direction="up", on_step=None):
             conn.execute(step.sql)
         plan.seconds.append(round(time.perf_counter() - started, 4))
     if direction == "up":
-        conn.execute("INSERT INTO schema_migrations (id, applied_at, checksum) VALUES (?, ?, ?)",
-                     (migration.id, iso_now(), migration.checksum))
+        conn.execute(
+            "INSERT INTO schema_migrations (id, applied_at, checksum) VALUES (?, ?, ?)",
+            (migration.id, iso_now(), migration.checksum),
+        )
     else:
         conn.execute("DELETE FROM schema_migrations WHERE id = ?", (migration.id,))
     return plan

@@ -1,4 +1,5 @@
 """Migration errors an operator can act on: each names the cause and the next step."""
+
 from metamorph.errors import MetamorphError
 
 
@@ -15,8 +16,10 @@ class MigrationNotApplied(MetamorphError):
     def __init__(self, path, migration_id=None, applied=()):
         shown = ", ".join(applied) or "none"
         if migration_id:
-            head = (f"Migration {migration_id} is not applied to {path} (schema_migrations has "
-                    "no row for it), so there is nothing to roll back.")
+            head = (
+                f"Migration {migration_id} is not applied to {path} (schema_migrations has "
+                "no row for it), so there is nothing to roll back."
+            )
         else:
             head = f"No migration is applied to {path}, so there is nothing to roll back."
         super().__init__(f"{head} Applied migrations: {shown}. Check with `runmigration --list`.")

@@ -3,14 +3,15 @@
 The backup check is injected (`latest_verified_backup() -> (path, created_at, manifest)
 | None`) so the engine does not depend on how backups are stored.
 """
+
 import os
 import shutil
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from metamorph import inspect, schema
-from metamorph.connection import describe_lock, lock_state
-from metamorph.errors import MetamorphError
+from metamorph.connection import HELD_WRITE_SECONDS, describe_lock, held_write_lock, lock_state
+from metamorph.errors import DamagedDatabase, MetamorphError
 from metamorph.units import human_size
 
 from .db import applied_rows, open_for_reading
@@ -39,7 +40,7 @@ class PreflightReport:
     db_path: str
     findings: list = field(default_factory=list)
     forced: bool = False
-    before_counts: dict | None = None   # the backup manifest's row counts, for verification
+    before_counts: dict | None = None  # the backup manifest's row counts, for verification
     backup_path: str | None = None
 
     @property
@@ -51,9 +52,14 @@ class PreflightReport:
         return not self.ok and not self.forced
 
     def to_dict(self):
-        return {"db_path": self.db_path, "ok": self.ok, "forced": self.forced,
-                "refused": self.refused, "backup_path": self.backup_path,
-                "findings": [f.to_dict() for f in self.findings]}
+        return {
+            "db_path": self.db_path,
+            "ok": self.ok,
+            "forced": self.forced,
+            "refused": self.refused,
+            "backup_path": self.backup_path,
+            "findings": [f.to_dict() for f in self.findings],
+        }
 
 
 def preflight(db_path, manifest_finder=None, max_backup_age_hours=24, force=False, now=None):
@@ -61,14 +67,27 @@ def preflight(db_path, manifest_finder=None, max_backup_age_hours=24, force=Fals
     report = PreflightReport(str(db_path), forced=force)
     with open_for_reading(db_path) as conn:
         pending = [m for m in MIGRATIONS if m.id not in applied_rows(conn)]
-        report.findings.append(Finding(
-            "pending", True, f"pending: {', '.join(m.id for m in pending)}" if pending
-            else "no pending migration: a run changes nothing"))
+        report.findings.append(
+            Finding(
+                "pending",
+                True,
+                f"pending: {', '.join(m.id for m in pending)}"
+                if pending
+                else "no pending migration: a run changes nothing",
+            )
+        )
         quick = inspect.integrity(conn)
-        report.findings.append(Finding(
-            "quick_check", quick["ok"], "PRAGMA quick_check: ok" if quick["ok"] else
-            "quick_check found problems (" + "; ".join(quick["messages"][:3]) + "): restore "
-            "a good backup or repair the file before migrating"))
+        report.findings.append(
+            Finding(
+                "quick_check",
+                quick["ok"],
+                "PRAGMA quick_check: ok"
+                if quick["ok"]
+                else str(DamagedDatabase.from_check(db_path, quick["messages"]))
+                + " Do not migrate "
+                "a damaged file.",
+            )
+        )
         needed = estimate_index_bytes(conn, [m.plan_up(conn) for m in pending])
     report.findings.append(check_lock(db_path))
     report.findings.append(check_disk_space(db_path, needed))
@@ -79,13 +98,33 @@ def preflight(db_path, manifest_finder=None, max_backup_age_hours=24, force=Fals
 
 
 def check_lock(db_path):
+    """Refuse a write lock held for long; short commits (a running Metamorph) only wait."""
+    held, writers = held_write_lock(db_path)
+    if held:
+        return Finding(
+            "lock",
+            False,
+            f"{describe_lock(held)} (held for over "
+            f"{HELD_WRITE_SECONDS:g} s): stop the Metamorph service (and any "
+            "sqlite3 shell) before migrating",
+        )
+    if writers:
+        pids = ", ".join(str(p) for p in writers)
+        return Finding(
+            "lock",
+            True,
+            f"process {pids} is writing in short transactions (a "
+            "running Metamorph): its writes wait while each migration holds the "
+            "write lock; stopping the service first is safest",
+        )
     state = lock_state(db_path)
-    if state.writer or state.exclusive:
-        return Finding("lock", False, f"{describe_lock(state)}: stop the Metamorph service "
-                       "(and any sqlite3 shell) before migrating")
     if state.readers:
-        return Finding("lock", True, f"{describe_lock(state)}; a migration waits for reads to "
-                       "finish, so stop the Metamorph service first")
+        return Finding(
+            "lock",
+            True,
+            f"{describe_lock(state)}; a migration waits for reads to "
+            "finish, so stop the Metamorph service first",
+        )
     return Finding("lock", True, "no other process holds the file")
 
 
@@ -98,7 +137,8 @@ def _avg_key_bytes(conn, table, columns, present):
         avg = conn.execute(
             f"SELECT AVG(LENGTH(CAST({schema.quote(col)} AS BLOB))) FROM "
             f"(SELECT {schema.quote(col)} FROM {schema.quote(table)} LIMIT ?)",
-            (SAMPLE_ROWS,)).fetchone()[0]
+            (SAMPLE_ROWS,),
+        ).fetchone()[0]
         total += avg or 0
     return total
 
@@ -114,7 +154,8 @@ def estimate_index_bytes(conn, plans):
             ix = _index_def(step.target)
             if step.table not in rows_in:
                 rows_in[step.table] = conn.execute(
-                    f"SELECT COUNT(*) FROM {schema.quote(step.table)}").fetchone()[0]
+                    f"SELECT COUNT(*) FROM {schema.quote(step.table)}"
+                ).fetchone()[0]
             rows = rows_in[step.table]
             key = _avg_key_bytes(conn, step.table, ix.columns, tables[step.table])
             total += int(rows * (key + INDEX_ENTRY_OVERHEAD) * INDEX_PAGE_FILL)
@@ -127,8 +168,13 @@ def _index_def(name):
 
 def sqlite_temp_dir():
     """Where SQLite's sorter spills (unix VFS order: SQLITE_TMPDIR, TMPDIR, /var/tmp, /tmp)."""
-    for candidate in (os.environ.get("SQLITE_TMPDIR"), os.environ.get("TMPDIR"), "/var/tmp",
-                      "/usr/tmp", "/tmp"):
+    for candidate in (
+        os.environ.get("SQLITE_TMPDIR"),
+        os.environ.get("TMPDIR"),
+        "/var/tmp",
+        "/usr/tmp",
+        "/tmp",
+    ):
         if candidate and os.path.isdir(candidate) and os.access(candidate, os.W_OK):
             return candidate
     return "."
@@ -144,36 +190,53 @@ def check_disk_space(db_path, index_bytes):
     free_db, free_tmp = shutil.disk_usage(db_dir).free, shutil.disk_usage(tmp).free
     if same_disk:
         ok = free_db >= need_db + need_tmp
-        text = (f"about {human_size(need_db + need_tmp)} needed for index builds, "
-                f"{human_size(free_db)} free on the disk of {db_dir}")
+        text = (
+            f"about {human_size(need_db + need_tmp)} needed for index builds, "
+            f"{human_size(free_db)} free on the disk of {db_dir}"
+        )
     else:
         ok = free_db >= need_db and free_tmp >= need_tmp
-        text = (f"about {human_size(need_db)} needed in {db_dir} ({human_size(free_db)} free) "
-                f"and {human_size(need_tmp)} in {tmp} ({human_size(free_tmp)} free)")
+        text = (
+            f"about {human_size(need_db)} needed in {db_dir} ({human_size(free_db)} free) "
+            f"and {human_size(need_tmp)} in {tmp} ({human_size(free_tmp)} free)"
+        )
     return Finding("disk_space", ok, text if ok else text + ": free space first")
 
 
 def check_backup(report, finder, max_age_hours, now=None):
     if finder is None:
-        return Finding("backup", False, "no verified backup is known: take one first "
-                       "(`python manage.py backupdb`, or run with --backup)")
+        return Finding(
+            "backup",
+            False,
+            "no verified backup is known: take one first "
+            "(`python manage.py backupdb`, or run with --backup)",
+        )
     try:
         found = finder()
     except MetamorphError as exc:
         return Finding("backup", False, f"could not look for backups: {exc}")
     if not found:
-        return Finding("backup", False, "no verified backup found: take one first "
-                       "(`python manage.py backupdb`, or run with --backup)")
+        return Finding(
+            "backup",
+            False,
+            "no verified backup found: take one first "
+            "(`python manage.py backupdb`, or run with --backup)",
+        )
     path, created_at, manifest = found
     if created_at.tzinfo is None:
-        created_at = created_at.replace(tzinfo=timezone.utc)
-    age_h = ((now or datetime.now(timezone.utc)) - created_at).total_seconds() / 3600
+        created_at = created_at.replace(tzinfo=UTC)
+    age_h = ((now or datetime.now(UTC)) - created_at).total_seconds() / 3600
     if not os.path.exists(path):
-        return Finding("backup", False, f"the latest verified backup {path} no longer exists: "
-                       "take a new one")
+        return Finding(
+            "backup", False, f"the latest verified backup {path} no longer exists: take a new one"
+        )
     if age_h > max_age_hours:
-        return Finding("backup", False, f"the latest verified backup {path} is {age_h:.1f} h "
-                       f"old (limit {max_age_hours:g} h): take a fresh one")
+        return Finding(
+            "backup",
+            False,
+            f"the latest verified backup {path} is {age_h:.1f} h "
+            f"old (limit {max_age_hours:g} h): take a fresh one",
+        )
     report.backup_path = str(path)
     report.before_counts = (manifest or {}).get("row_counts")
     return Finding("backup", True, f"verified backup {path}, {age_h:.1f} h old")

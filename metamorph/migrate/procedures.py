@@ -3,13 +3,15 @@
 `runmigration`, the Migrations page and its background task all call these, so the
 pre-flight, the backup and the verification are never skipped by one door.
 """
+
+import os
 from datetime import datetime
 
 from metamorph.errors import MetamorphError
 
 from .. import backup
-from . import rehearsal, runner
 from ..backup.files import prepare_dir
+from . import rehearsal, runner
 from .preflight import preflight
 from .verify import verify_migration
 
@@ -20,7 +22,8 @@ class RollbackNeedsBackup(MetamorphError):
             f"Rolling back {migration_id} deletes {rows} rows (OAuth connections and sandbox "
             "records included) and needs a verified backup of this database taken after the "
             "migration was applied and in the last hour. Take one first (`python manage.py "
-            "backupdb`, or --backup), then roll back.")
+            "backupdb`, or --backup), then roll back."
+        )
 
 
 def _silent(phase, done, total, message=""):
@@ -30,33 +33,55 @@ def _silent(phase, done, total, message=""):
 def backup_finder(db_path, backup_dir, max_age_hours=None):
     """A callable giving (path, created_at, manifest) of the newest verified backup *of this
     file* (the backup directory may hold other databases' backups), or None."""
-    return lambda: backup.latest_verified_backup(backup_dir, max_age_hours,
-                                                 source_path=db_path)
+    return lambda: backup.latest_verified_backup(backup_dir, max_age_hours, source_path=db_path)
 
 
 def _backup_summary(manifest):
-    return {key: manifest.get(key) for key in (
-        "name", "created_at", "sha256", "total_rows", "copy_seconds", "verify_seconds")}
+    return {
+        key: manifest.get(key)
+        for key in ("name", "created_at", "sha256", "total_rows", "copy_seconds", "verify_seconds")
+    }
 
 
-def migrate(db_path, backup_dir, migration_id=None, take_backup=False, force=False,
-            max_backup_age_hours=24, progress=None):
+def migrate(
+    db_path,
+    backup_dir,
+    migration_id=None,
+    take_backup=False,
+    force=False,
+    max_backup_age_hours=24,
+    progress=None,
+):
     """Pre-flight (after a fresh backup when asked), run, then verify against the backup."""
     report = progress or _silent
     taken = None
     if take_backup:
         taken = backup.run_backup(db_path, backup_dir, label="pre-migration", progress=report)
     report("preflight", 0, 1, "pre-flight checks")
-    checks = preflight(db_path, backup_finder(db_path, backup_dir),
-                       max_backup_age_hours=max_backup_age_hours, force=force)
+    checks = preflight(
+        db_path,
+        backup_finder(db_path, backup_dir),
+        max_backup_age_hours=max_backup_age_hours,
+        force=force,
+    )
     result = runner.run_migrations(db_path, migration_id, progress=report)
     report("verify", 0, 1, "verifying the result")
-    verification = verify_migration(db_path, checks.before_counts, result.columns_added)
+    verification = verify_migration(
+        db_path,
+        checks.before_counts,
+        result.columns_added,
+        run=result,
+        before_source=_backup_source(checks.backup_path),
+    )
     report("verify", 1, 1, "verified" if verification.ok else "verification found problems")
-    return {"ok": verification.ok, "preflight": checks.to_dict(),
-            "backup": _backup_summary(taken) if taken else None,
-            "run": result.to_dict(), "verification": verification.to_dict(),
-            "text": result.text + "\n\n" + verification.text}
+    return {
+        "ok": verification.ok,
+        "preflight": checks.to_dict(),
+        "backup": _backup_summary(taken) if taken else None,
+        "run": result.to_dict(),
+        "verification": verification.to_dict(),
+        "text": result.text + "\n\n" + verification.text,
+    }
 
 
 def rehearse(db_path, backup_dir, progress=None):
@@ -75,9 +100,15 @@ def rollback(db_path, backup_dir, migration_id=None, take_backup=False, progress
         if not _backup_since_applied(db_path, backup_dir, preview["migration_id"]):
             raise RollbackNeedsBackup(preview["migration_id"], preview["total_rows_lost"])
     result = runner.rollback(db_path, preview["migration_id"], progress=report)
-    return {"ok": True, "preview": {k: preview[k] for k in (
-        "migration_id", "warning", "keeps_columns", "rows_lost", "total_rows_lost")},
-        "run": result.to_dict(), "text": result.text}
+    return {
+        "ok": True,
+        "preview": {
+            k: preview[k]
+            for k in ("migration_id", "warning", "keeps_columns", "rows_lost", "total_rows_lost")
+        },
+        "run": result.to_dict(),
+        "text": result.text,
+    }
 
 
 def _backup_since_applied(db_path, backup_dir, migration_id):
@@ -90,10 +121,20 @@ def _backup_since_applied(db_path, backup_dir, migration_id):
     return found if found[1] >= applied_at else None
 
 
+def _backup_source(path):
+    return f"backup {os.path.basename(path)}" if path else "the pre-migration counts"
+
+
 def verify(db_path, backup_dir):
     """Verification on its own, against the newest verified backup's row counts."""
     found = backup_finder(db_path, backup_dir)()
     before = found[2].get("row_counts") if found else None
-    result = verify_migration(db_path, before)
-    return {"ok": result.ok, "against_backup": found[0] if found else None,
-            "verification": result.to_dict(), "text": result.text}
+    result = verify_migration(
+        db_path, before, before_source=_backup_source(found[0] if found else None)
+    )
+    return {
+        "ok": result.ok,
+        "against_backup": found[0] if found else None,
+        "verification": result.to_dict(),
+        "text": result.text,
+    }

@@ -4,13 +4,16 @@ Metamorph prints `[Migration 001] ...`, `  [+] table: column added successfully`
 `  [-] table: table does not exist` and a Summary block; a plan uses the same lines
 in the future tense, with the exact SQL under each statement that would run.
 """
+
 from .definitions import BY_ID, DONE_TEXT, PLANNED_TEXT
 
 _HEADERS = {
     ("001", "up"): ["[Migration 001] Adding vault_id columns for multitenancy..."],
     ("002", "up"): ["[Migration 002] Creating Vercel and Sandbox tables..."],
-    ("001", "down"): ["[Migration 001 Rollback] Removing vault_id indexes...",
-                      "Note: vault_id columns will be preserved for safety."],
+    ("001", "down"): [
+        "[Migration 001 Rollback] Removing vault_id indexes...",
+        "Note: vault_id columns will be preserved for safety.",
+    ],
     ("002", "down"): ["[Migration 002 Rollback] Dropping Vercel and Sandbox tables..."],
 }
 _SQL_INDENT = " " * 8
@@ -24,11 +27,13 @@ def step_progress_text(step):
     """One short line for a progress bar: what the step does (or why it is skipped)."""
     if step.skipped:
         return f"{step.target}: {step.note} (skipped)"
-    verbs = {"column": f"adding vault_id to {step.table}",
-             "index": f"creating index {step.target} on {step.table}",
-             "table": f"creating table {step.target}",
-             "drop-index": f"dropping index {step.target}",
-             "drop-table": f"dropping table {step.target}"}
+    verbs = {
+        "column": f"adding vault_id to {step.table}",
+        "index": f"creating index {step.target} on {step.table}",
+        "table": f"creating table {step.target}",
+        "drop-index": f"dropping index {step.target}",
+        "drop-table": f"dropping table {step.target}",
+    }
     return verbs[step.kind]
 
 
@@ -36,8 +41,11 @@ def _step_line(step, done, rows_lost):
     if step.skipped:
         return f"  [-] {step.target}: {step.note}"
     if step.kind == "drop-index":
-        return (f"  [-] Dropped index: {step.target}" if done
-                else f"  [-] {step.target}: {PLANNED_TEXT[step.kind]}")
+        return (
+            f"  [-] Dropped index: {step.target}"
+            if done
+            else f"  [-] {step.target}: {PLANNED_TEXT[step.kind]}"
+        )
     text = (DONE_TEXT if done else PLANNED_TEXT)[step.kind]
     if step.kind == "drop-table":
         n = (rows_lost or {}).get(step.target, 0)
@@ -92,11 +100,16 @@ def _down_footer(plan, done):
     number, c = _number(plan), plan.counts()
     if number == "001":
         verb = "Removed" if done else "Would remove"
-        return [f"[Migration 001 Rollback] {verb} {c.get('indexes_dropped', 0)} indexes",
-                "To fully remove the vault_id columns, restore the backup taken before the "
-                "migration (SQLite cannot drop them safely)."]
-    verb = "Tables dropped successfully" if done else (
-        f"Would drop {c.get('tables_dropped', 0)} tables with every row in them")
+        return [
+            f"[Migration 001 Rollback] {verb} {c.get('indexes_dropped', 0)} indexes",
+            "To fully remove the vault_id columns, restore the backup taken before the "
+            "migration (SQLite cannot drop them safely).",
+        ]
+    verb = (
+        "Tables dropped successfully"
+        if done
+        else (f"Would drop {c.get('tables_dropped', 0)} tables with every row in them")
+    )
     return [f"[Migration {number} Rollback] {verb}"]
 
 
@@ -110,8 +123,10 @@ def format_plan_text(plans, show_sql=True, rows_lost=None):
             out += [f"[Plan] {p.migration_id} is already applied: nothing to do.", ""]
             continue
         n = len(p.to_run())
-        out.append(f"[Plan] {p.migration_id} ({p.direction}): {n} statements in one "
-                   "transaction; nothing has been written yet.")
+        out.append(
+            f"[Plan] {p.migration_id} ({p.direction}): {n} statements in one "
+            "transaction; nothing has been written yet."
+        )
         if p.direction == "down":
             out.append(f"[Plan] {BY_ID[p.migration_id].down_warning}")
         out += migration_lines(p, done=False, show_sql=show_sql, rows_lost=rows_lost) + [""]

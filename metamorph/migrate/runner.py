@@ -5,19 +5,20 @@ migration (its DDL plus its schema_migrations row) is one transaction opened wit
 BEGIN IMMEDIATE, so the write lock is taken up front: a run either fails at once,
 before changing anything, or commits the whole migration.
 """
+
 import sqlite3
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 from metamorph import schema
 from metamorph.connection import WRITE_BUSY_TIMEOUT, open_writable, translate_write_error
 
 from . import report
-from .db import applied_rows, open_for_reading, resolve, table_names
+from .db import applied_rows, count_rows, open_for_reading, resolve, table_names
 from .definitions import MIGRATIONS, apply_in_transaction
-from .errors import (MigrationFailed, MigrationNotApplied, UnknownAppliedMigration,
-                     UnknownMigration)
+from .errors import MigrationFailed, MigrationNotApplied, UnknownAppliedMigration, UnknownMigration
 
 # Index builds: SQLite's default cache and temp_store were fastest (a 1 GB cache or temp_store=MEMORY
 # made two CREATE INDEX on 1.5 M rows 1.7-2.8x slower, measured on a 2-core machine);
@@ -28,30 +29,45 @@ BUILD_PRAGMAS = ("PRAGMA threads = 2",)
 @dataclass
 class MigrationOutcome:
     """What happened to one migration in a run or a rollback."""
+
     migration_id: str
     description: str
     direction: str
-    status: str                     # "applied", "already applied", "rolled back"
-    plan: object = None
+    status: str  # "applied", "already applied", "rolled back"
+    plan: Any = None  # the Plan that ran (definitions.Plan)
     seconds: float = 0.0
     applied_at: str | None = None
     checksum: str | None = None
     rows_lost: dict = field(default_factory=dict)
+    # {table: rows} read inside the migration's own transaction, before its first statement
+    # and after its last: no concurrent write can fall between them.
+    rows_before: dict = field(default_factory=dict)
+    rows_after: dict = field(default_factory=dict)
 
     def counts(self):
         return self.plan.counts() if self.plan else {}
 
     def to_dict(self):
-        return {"migration_id": self.migration_id, "description": self.description,
-                "direction": self.direction, "status": self.status,
-                "seconds": self.seconds, "applied_at": self.applied_at,
-                "checksum": self.checksum, "counts": self.counts(), "rows_lost": self.rows_lost,
-                "steps": self.plan.to_dict()["steps"] if self.plan else []}
+        return {
+            "migration_id": self.migration_id,
+            "description": self.description,
+            "direction": self.direction,
+            "status": self.status,
+            "seconds": self.seconds,
+            "applied_at": self.applied_at,
+            "checksum": self.checksum,
+            "counts": self.counts(),
+            "rows_lost": self.rows_lost,
+            "rows_before": self.rows_before,
+            "rows_after": self.rows_after,
+            "steps": self.plan.to_dict()["steps"] if self.plan else [],
+        }
 
 
 @dataclass
 class RunResult:
     """A whole run: one outcome per migration considered, JSON-ready through to_dict()."""
+
     db_path: str
     direction: str
     started_at: str
@@ -61,33 +77,63 @@ class RunResult:
     @property
     def columns_added(self):
         """Tables whose vault_id this run added: their rows are legacy, so default-vault."""
-        return [s.target for m in self.migrations if m.plan for s in m.plan.to_run()
-                if s.kind == "column"]
+        return [
+            s.target
+            for m in self.migrations
+            if m.plan
+            for s in m.plan.to_run()
+            if s.kind == "column"
+        ]
 
     @property
     def text(self):
         return report.format_result_text(self)
 
     def to_dict(self):
-        return {"db_path": self.db_path, "direction": self.direction, "ok": True,
-                "started_at": self.started_at, "seconds": self.seconds,
-                "columns_added": self.columns_added,
-                "migrations": [m.to_dict() for m in self.migrations], "text": self.text}
+        return {
+            "db_path": self.db_path,
+            "direction": self.direction,
+            "ok": True,
+            "started_at": self.started_at,
+            "seconds": self.seconds,
+            "columns_added": self.columns_added,
+            "migrations": [m.to_dict() for m in self.migrations],
+            "text": self.text,
+        }
 
 
 def status(db_path):
     """One entry per known migration (and per unknown recorded one): applied, when, checksum."""
     with open_for_reading(db_path) as conn:
         applied = applied_rows(conn)
-    out = [{"id": m.id, "description": m.description, "applied": m.id in applied,
+    out = [
+        {
+            "id": m.id,
+            "description": m.description,
+            "applied": m.id in applied,
             "applied_at": applied.get(m.id, {}).get("applied_at"),
-            "checksum": applied.get(m.id, {}).get("checksum"), "pending": m.id not in applied,
+            "checksum": applied.get(m.id, {}).get("checksum"),
+            "pending": m.id not in applied,
             "checksum_note": schema.checksum_note(m.id, applied.get(m.id, {}).get("checksum")),
-            "known": True} for m in MIGRATIONS]
+            "known": True,
+        }
+        for m in MIGRATIONS
+    ]
     known = {m.id for m in MIGRATIONS}
-    out += [{"id": i, "description": "not known to metamorph-admin", "applied": True,
-             "applied_at": row["applied_at"], "checksum": row["checksum"], "pending": False,
-             "checksum_note": "", "known": False} for i, row in applied.items() if i not in known]
+    out += [
+        {
+            "id": i,
+            "description": "not known to metamorph-admin",
+            "applied": True,
+            "applied_at": row["applied_at"],
+            "checksum": row["checksum"],
+            "pending": False,
+            "checksum_note": "",
+            "known": False,
+        }
+        for i, row in applied.items()
+        if i not in known
+    ]
     return out
 
 
@@ -101,8 +147,11 @@ def plan(db_path, migration_id=None, direction="up"):
             target = _rollback_target(db_path, applied, migration_id)
             plans = [target.plan_down(conn)]
         else:
-            targets = ([resolve(migration_id)] if migration_id
-                       else [m for m in MIGRATIONS if m.id not in applied])
+            targets = (
+                [resolve(migration_id)]
+                if migration_id
+                else [m for m in MIGRATIONS if m.id not in applied]
+            )
             plans = [m.plan_up(conn) for m in targets]
         for p in plans:
             p.applied = p.migration_id in applied
@@ -138,11 +187,17 @@ def rollback_preview(db_path, migration_id=None):
         down = target.plan_down(conn)
         down.applied = True
         lost = _rows_in(conn, [s.target for s in down.to_run() if s.kind == "drop-table"])
-    return {"migration_id": target.id, "description": target.description,
-            "warning": target.down_warning, "keeps_columns": target.id == "001_add_vault_id",
-            "rows_lost": lost, "total_rows_lost": sum(lost.values()),
-            "requires_fresh_backup": target.down_loses_rows, "plan": down.to_dict(),
-            "text": report.format_plan_text([down], rows_lost=lost)}
+    return {
+        "migration_id": target.id,
+        "description": target.description,
+        "warning": target.down_warning,
+        "keeps_columns": target.id == "001_add_vault_id",
+        "rows_lost": lost,
+        "total_rows_lost": sum(lost.values()),
+        "requires_fresh_backup": target.down_loses_rows,
+        "plan": down.to_dict(),
+        "text": report.format_plan_text([down], rows_lost=lost),
+    }
 
 
 def rollback(db_path, migration_id=None, progress=None, busy_timeout=WRITE_BUSY_TIMEOUT):
@@ -181,13 +236,15 @@ def _apply(conn, db_path, migration, progress, direction="up"):
     started = time.monotonic()
     _begin_immediate(conn, db_path)
     where = {"step": "the start of the transaction"}
+    rows: dict[str, dict[str, int]] = {}
     try:
-        plan, lost = _in_transaction(conn, db_path, migration, direction, progress, where)
+        plan, lost = _in_transaction(conn, db_path, migration, direction, progress, where, rows)
     except sqlite3.Error as exc:
         _rollback_quietly(conn)
-        raise MigrationFailed(migration.id, where["step"],
-                              translate_write_error(exc, db_path)) from None
-    except BaseException:   # a progress callback may raise to cancel: nothing is kept
+        raise MigrationFailed(
+            migration.id, where["step"], translate_write_error(exc, db_path)
+        ) from None
+    except BaseException:  # a progress callback may raise to cancel: nothing is kept
         _rollback_quietly(conn)
         raise
     if plan is None:
@@ -196,19 +253,30 @@ def _apply(conn, db_path, migration, progress, direction="up"):
     outcome = _outcome(migration, direction, status, applied_rows(conn), plan)
     outcome.seconds = round(time.monotonic() - started, 4)
     outcome.rows_lost = lost
-    _report(progress, migration.id, len(plan.steps), len(plan.steps),
-            f"{migration.id} {status} in {outcome.seconds:.2f} s")
+    outcome.rows_before, outcome.rows_after = rows["before"], rows["after"]
+    _report(
+        progress,
+        migration.id,
+        len(plan.steps),
+        len(plan.steps),
+        f"{migration.id} {status} in {outcome.seconds:.2f} s",
+    )
     return outcome
 
 
-def _in_transaction(conn, db_path, migration, direction, progress, where):
-    """Between BEGIN IMMEDIATE and COMMIT: (plan, rows lost), or (None, {}) if already done."""
+def _in_transaction(conn, db_path, migration, direction, progress, where, rows):
+    """Between BEGIN IMMEDIATE and COMMIT: (plan, rows lost), or (None, {}) if already done.
+
+    Fills rows["before"] / rows["after"] with the row counts at both ends of the transaction.
+    """
+    where["step"] = "counting rows before the first statement"
+    rows["before"] = count_rows(conn)
     if direction == "up":
         # Inside the transaction (Metamorph creates it just before): a failed first run
         # then leaves no trace at all, and the end state is the same.
         where["step"] = "creating the schema_migrations table"
         conn.execute(schema.SCHEMA_MIGRATIONS_DDL)
-    applied = applied_rows(conn)   # re-read under the lock: another run may have finished
+    applied = applied_rows(conn)  # re-read under the lock: another run may have finished
     if (migration.id in applied) == (direction == "up"):
         conn.execute("ROLLBACK")
         if direction == "up":
@@ -219,6 +287,8 @@ def _in_transaction(conn, db_path, migration, direction, progress, where):
         lost = _rows_in(conn, schema.SANDBOX_TABLES)
     on_step = _step_reporter(migration, progress, where)
     plan = apply_in_transaction(conn, migration, direction, on_step=on_step)
+    where["step"] = "counting rows after the last statement"
+    rows["after"] = count_rows(conn)
     where["step"] = "the commit"
     _report(progress, migration.id, len(plan.steps), len(plan.steps), "committing")
     conn.execute("COMMIT")
@@ -227,8 +297,15 @@ def _in_transaction(conn, db_path, migration, direction, progress, where):
 
 def _outcome(migration, direction, status, applied, plan=None):
     row = applied.get(migration.id, {})
-    return MigrationOutcome(migration.id, migration.description, direction, status, plan,
-                            applied_at=row.get("applied_at"), checksum=row.get("checksum"))
+    return MigrationOutcome(
+        migration.id,
+        migration.description,
+        direction,
+        status,
+        plan,
+        applied_at=row.get("applied_at"),
+        checksum=row.get("checksum"),
+    )
 
 
 def _begin_immediate(conn, db_path):
@@ -250,6 +327,7 @@ def _step_reporter(migration, progress, where):
     def on_step(index, total, step):
         where["step"] = f"`{step.sql}`" if step.sql else step.target
         _report(progress, migration.id, index, total, report.step_progress_text(step))
+
     return on_step
 
 
@@ -260,9 +338,12 @@ def _report(progress, phase, done, total, message):
 
 def _rows_in(conn, tables):
     present = table_names(conn)
-    return {t: conn.execute(f"SELECT COUNT(*) FROM {schema.quote(t)}").fetchone()[0]
-            for t in tables if t in present}
+    return {
+        t: conn.execute(f"SELECT COUNT(*) FROM {schema.quote(t)}").fetchone()[0]
+        for t in tables
+        if t in present
+    }
 
 
 def _now():
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -13,6 +13,7 @@ conversation, from the covering vault index where Metamorph has one — and samp
 bounded. With a journal path, plans that stopped half-way are reported too: they explain
 the mismatches a half-done remap leaves.
 """
+
 import sqlite3
 import time
 from collections import Counter
@@ -55,10 +56,15 @@ def isolation_audit(db_path, journal_path=None, seconds=None):
         dangling = roots.decide(findings) if not budget.unfinished else {}
         for table in tables:
             budget.run(f"{table} vault ids", partial(_check_vault_ids, conn, table, findings))
-    result = {"clean": not findings and not budget.unfinished, "complete": not budget.unfinished,
-              "findings": findings, "dangling": dangling, "checked": link_checks(tables),
-              "unfinished": budget.unfinished,
-              "seconds": round(time.monotonic() - started, 3)}
+    result = {
+        "clean": not findings and not budget.unfinished,
+        "complete": not budget.unfinished,
+        "findings": findings,
+        "dangling": dangling,
+        "checked": link_checks(tables),
+        "unfinished": budget.unfinished,
+        "seconds": round(time.monotonic() - started, 3),
+    }
     _explain(result, db_path, journal_path)
     return result
 
@@ -87,28 +93,31 @@ class _Roots:
 
     def __init__(self, conn, tables):
         self.conn, self.tables = conn, tables
-        self.hub_rows = []      # (table, id, vault, label)
-        self.groups = []        # (table, label, kind, link value, vault, rows)
+        self.hub_rows = []  # (table, id, vault, label)
+        self.groups = []  # (table, label, kind, link value, vault, rows)
         self.comp = graph.Components()
 
     def read_hubs(self):
         def read(table, exprs):
             cols = "".join(f", {e}" for e, _ in exprs)
             label = graph.HUB_UNIONS[table].label if exprs else graph.HUB_LABELS[table]
-            rows = self.conn.execute(f"SELECT rowid, id{cols}, vault_id FROM "
-                                     f"{schema.quote(table)}").fetchall()
+            rows = self.conn.execute(
+                f"SELECT rowid, id{cols}, vault_id FROM {schema.quote(table)}"
+            ).fetchall()
             for r in rows:
                 linked = exprs and graph.is_link_value(r[2])
-                self.hub_rows.append((table, r[1], r[-1],
-                                      label if linked else graph.HUB_LABELS[table]))
+                self.hub_rows.append(
+                    (table, r[1], r[-1], label if linked else graph.HUB_LABELS[table])
+                )
             yield rows
+
         self.comp = graph.hub_components(self.tables, read)
 
     def read_links(self, table, kind, expr, label):
         q = schema.quote(table)
         for value, vault, n in self.conn.execute(
-                f"SELECT k, v, COUNT(*) FROM (SELECT {expr} AS k, vault_id AS v FROM {q}) "
-                "GROUP BY k, v"):
+            f"SELECT k, v, COUNT(*) FROM (SELECT {expr} AS k, vault_id AS v FROM {q}) GROUP BY k, v"
+        ):
             if graph.is_link_value(value):
                 self.groups.append((table, label, kind, value, vault, n))
 
@@ -143,14 +152,15 @@ class _Roots:
         return dict(dangling)
 
     def _mismatches(self, home, anchor, findings):
-        wrong = {}      # label -> [table, rows, groups, samples]
+        wrong = {}  # label -> [table, rows, groups, samples]
         for table, row_id, vault, label in self.hub_rows:
             if row_id is None:
                 continue
             root = self.comp.find((graph.HUBS[table], row_id))
             if vault != home[root]:
-                _add(wrong, table, label, 1,
-                     (row_id, vault, (graph.ROOT, anchor[root]), home[root]))
+                _add(
+                    wrong, table, label, 1, (row_id, vault, (graph.ROOT, anchor[root]), home[root])
+                )
         for table, label, kind, value, vault, n in self.groups:
             root = self.comp.find((kind, value))
             if vault != home[root]:
@@ -163,22 +173,35 @@ class _Roots:
         for row_id, vault, node, parent_vault in samples:
             if row_id is None:
                 row_id = self._sample_id(table, label, node[1], vault)
-            sample.append({"id": row_id, "vault": vault, "parent_id": node[1],
-                           "parent_vault": parent_vault})
+            sample.append(
+                {"id": row_id, "vault": vault, "parent_id": node[1], "parent_vault": parent_vault}
+            )
         e = sample[0]
         parent = self._parent_of(e["parent_id"])
-        example = (f" (e.g. {table} {ids.shown(e['id'])} in {ids.shown(e['vault'])}, "
-                   f"{parent} {ids.shown(e['parent_id'])} in {ids.shown(e['parent_vault'])})")
-        return {"kind": "link_mismatch", "table": table, "link": label, "parent": parent,
-                "rows": rows, "groups": groups, "sample": sample,
-                "message": f"{rows:,} {table} rows are in another vault than the "
-                           f"conversation or session their link {label} names{example}."}
+        example = (
+            f" (e.g. {table} {ids.shown(e['id'])} in {ids.shown(e['vault'])}, "
+            f"{parent} {ids.shown(e['parent_id'])} in {ids.shown(e['parent_vault'])})"
+        )
+        return {
+            "kind": "link_mismatch",
+            "table": table,
+            "link": label,
+            "parent": parent,
+            "rows": rows,
+            "groups": groups,
+            "sample": sample,
+            "message": f"{rows:,} {table} rows are in another vault than the "
+            f"conversation or session their link {label} names{example}.",
+        }
 
     def _sample_id(self, table, label, value, vault):
-        expr = next(e for t, _, e, lab, _ in graph.root_sources(self.tables)
-                    if t == table and lab == label)
-        row = self.conn.execute(f"SELECT id FROM {schema.quote(table)} WHERE {expr} = ? AND "
-                                "vault_id IS ? LIMIT 1", (value, vault)).fetchone()
+        expr = next(
+            e for t, _, e, lab, _ in graph.root_sources(self.tables) if t == table and lab == label
+        )
+        row = self.conn.execute(
+            f"SELECT id FROM {schema.quote(table)} WHERE {expr} = ? AND vault_id IS ? LIMIT 1",
+            (value, vault),
+        ).fetchone()
         return row[0] if row else None
 
     def _parent_of(self, root_id):
@@ -209,18 +232,37 @@ def _check_vault_ids(conn, table, findings):
         elif not ids.is_valid_vault_id(vault):
             odd[vault] = n
     if blank:
-        sample = [r[0] for r in conn.execute(
-            f"SELECT id FROM {q} WHERE vault_id IS NULL OR vault_id = '' LIMIT ?", (SAMPLE,))]
-        findings.append({"kind": "blank_vault", "table": table, "rows": blank,
-                         "sample": sample, "message": f"{blank:,} {table} rows have no vault "
-                                                      "(NULL or empty vault_id)."})
+        sample = [
+            r[0]
+            for r in conn.execute(
+                f"SELECT id FROM {q} WHERE vault_id IS NULL OR vault_id = '' LIMIT ?", (SAMPLE,)
+            )
+        ]
+        findings.append(
+            {
+                "kind": "blank_vault",
+                "table": table,
+                "rows": blank,
+                "sample": sample,
+                "message": f"{blank:,} {table} rows have no vault (NULL or empty vault_id).",
+            }
+        )
     for vault, n in sorted(odd.items(), key=lambda kv: -kv[1])[:50]:
-        sample = [r[0] for r in conn.execute(f"SELECT id FROM {q} WHERE vault_id = ? LIMIT ?",
-                                             (vault, SAMPLE))]
-        findings.append({"kind": "invalid_vault_id", "table": table, "vault": ids.shown(vault),
-                         "rows": n, "sample": sample,
-                         "message": f"{n:,} {table} rows are in vault {ids.shown(vault)}, "
-                                    f"which breaks the id rules: {ids.problem(vault)}."})
+        sample = [
+            r[0]
+            for r in conn.execute(f"SELECT id FROM {q} WHERE vault_id = ? LIMIT ?", (vault, SAMPLE))
+        ]
+        findings.append(
+            {
+                "kind": "invalid_vault_id",
+                "table": table,
+                "vault": ids.shown(vault),
+                "rows": n,
+                "sample": sample,
+                "message": f"{n:,} {table} rows are in vault {ids.shown(vault)}, "
+                f"which breaks the id rules: {ids.problem(vault)}.",
+            }
+        )
 
 
 def _explain(result, db_path, journal_path):

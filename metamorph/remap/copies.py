@@ -6,6 +6,7 @@ deterministic id (uuid5 of the original id and the vault) so a resumed run finds
 it already made. Each copy is journaled like a move with j_old NULL ("inserted"): undo
 deletes it if it is still the row the plan wrote.
 """
+
 import uuid
 
 from .. import schema
@@ -22,8 +23,11 @@ def copy_rows(conn, journal, plan_id, copies, batch_no):
     made = 0
     for c in copies:
         q = schema.quote(c["table"])
-        cols = [r[1] for r in conn.execute(f"PRAGMA table_info({q})")
-                if r[1] not in ("id", schema.VAULT_COLUMN)]
+        cols = [
+            r[1]
+            for r in conn.execute(f"PRAGMA table_info({q})")
+            if r[1] not in ("id", schema.VAULT_COLUMN)
+        ]
         names = ", ".join(schema.quote(n) for n in cols)
         for vault in c["targets"]:
             new_id = copy_id(c["id"], vault)
@@ -31,13 +35,16 @@ def copy_rows(conn, journal, plan_id, copies, batch_no):
                 continue
             cur = conn.execute(
                 f"INSERT INTO {q} (id, {names}, vault_id) SELECT ?, {names}, ? FROM {q} "
-                "WHERE rowid = ? AND id = ?", (new_id, vault, c["rowid"], c["id"]))
+                "WHERE rowid = ? AND id = ?",
+                (new_id, vault, c["rowid"], c["id"]),
+            )
             if cur.rowcount != 1:
                 raise RuntimeError(f"{c['table']} row {c['id']} to copy is gone")
             conn.execute(
                 f"INSERT INTO {journal.rows} (j_plan, j_table, j_rowid, j_row_id, j_old, j_new, "
                 "j_batch) VALUES (?, ?, ?, ?, NULL, ?, ?)",
-                (plan_id, c["table"], cur.lastrowid, new_id, vault, batch_no))
+                (plan_id, c["table"], cur.lastrowid, new_id, vault, batch_no),
+            )
             made += 1
     return made
 
@@ -47,11 +54,16 @@ def undo_copies(conn, journal, plan_id):
     removed = 0
     copies = conn.execute(
         f"SELECT j_seq, j_table, j_rowid, j_row_id, j_new FROM {journal.rows} WHERE "
-        "j_plan = ? AND j_old IS NULL AND j_undone = 0", (plan_id,)).fetchall()
+        "j_plan = ? AND j_old IS NULL AND j_undone = 0",
+        (plan_id,),
+    ).fetchall()
     for seq, table, rowid, row_id, vault in copies:
-        gone = conn.execute(f"DELETE FROM main.{schema.quote(table)} WHERE rowid = ? AND id = ? "
-                            "AND vault_id = ?", (rowid, row_id, vault)).rowcount
-        conn.execute(f"UPDATE {journal.rows} SET j_undone = ? WHERE j_seq = ?",
-                     (1 if gone else 2, seq))
+        gone = conn.execute(
+            f"DELETE FROM main.{schema.quote(table)} WHERE rowid = ? AND id = ? AND vault_id = ?",
+            (rowid, row_id, vault),
+        ).rowcount
+        conn.execute(
+            f"UPDATE {journal.rows} SET j_undone = ? WHERE j_seq = ?", (1 if gone else 2, seq)
+        )
         removed += gone
     return removed

@@ -4,6 +4,7 @@ Everything that can be checked without the database is checked here (size, encod
 header, columns, vault ids, one id mapped to two vaults), each problem naming its line.
 Ids unknown to the database are checked when the plan is built (plan.py).
 """
+
 import csv
 import io
 
@@ -22,29 +23,52 @@ def parse_mapping_csv(data, max_bytes=MAX_BYTES, max_rows=MAX_ROWS):
     if isinstance(data, str):
         data = data.encode("utf-8")
     if len(data) > max_bytes:
-        raise MappingFileInvalid([(0, f"the file is {len(data):,} bytes; the limit is "
-                                      f"{max_bytes:,} bytes ({max_rows:,} rows): split it into "
-                                      "several plans")])
+        raise MappingFileInvalid(
+            [
+                (
+                    0,
+                    f"the file is {len(data):,} bytes; the limit is "
+                    f"{max_bytes:,} bytes ({max_rows:,} rows): split it into "
+                    "several plans",
+                )
+            ]
+        )
     text = _decode(data)
     numbered = [(n, r) for n, r in _rows(text) if any(c.strip() for c in r)]
     if not numbered:
-        raise MappingFileInvalid([(0, "the file is empty; the first line must be the header "
-                                      + " or ".join(repr(h) for h in HEADERS))])
+        raise MappingFileInvalid(
+            [
+                (
+                    0,
+                    "the file is empty; the first line must be the header "
+                    + " or ".join(repr(h) for h in HEADERS),
+                )
+            ]
+        )
     header_line, header = numbered[0]
     key = _key_from_header(header_line, header)
     body = numbered[1:]
     if len(body) > max_rows:
-        raise MappingFileInvalid([(0, f"the file has {len(body):,} rows; the limit is "
-                                      f"{max_rows:,}: split it into several plans")])
+        raise MappingFileInvalid(
+            [
+                (
+                    0,
+                    f"the file has {len(body):,} rows; the limit is "
+                    f"{max_rows:,}: split it into several plans",
+                )
+            ]
+        )
     mapping, lines, problems = {}, {}, []
     for n, row in body:
         text = _row_problem(row, key)
         if not text:
             root, vault = row[0].strip(), row[1].strip()
             if root in mapping and mapping[root] != vault:
-                text = (f"{key} {ids.shown(root)} is mapped to {ids.shown(mapping[root])} on "
-                        f"line {lines[root]} and to {ids.shown(vault)} here: one id can go to "
-                        "one vault only")
+                text = (
+                    f"{key} {ids.shown(root)} is mapped to {ids.shown(mapping[root])} on "
+                    f"line {lines[root]} and to {ids.shown(vault)} here: one id can go to "
+                    "one vault only"
+                )
             elif root not in mapping:
                 mapping[root], lines[root] = vault, n
         if text:
@@ -71,8 +95,15 @@ def _decode(data):
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise MappingFileInvalid([(line, f"byte {data[exc.start]:#04x} is not UTF-8: save the "
-                                         "file as UTF-8 (in a spreadsheet: CSV UTF-8)")]) from None
+        raise MappingFileInvalid(
+            [
+                (
+                    line,
+                    f"byte {data[exc.start]:#04x} is not UTF-8: save the "
+                    "file as UTF-8 (in a spreadsheet: CSV UTF-8)",
+                )
+            ]
+        ) from None
 
 
 def _key_from_header(n, header):
@@ -81,9 +112,16 @@ def _key_from_header(n, header):
         if cells == [key, "vault_id"]:
             return key
     got = ",".join(c.strip() for c in header)
-    raise MappingFileInvalid([(n, f"the header is {ids.shown(got)}; it must be exactly "
-                                  + " or ".join(repr(h) for h in HEADERS)
-                                  + " (two columns: the root id, then the vault id)")])
+    raise MappingFileInvalid(
+        [
+            (
+                n,
+                f"the header is {ids.shown(got)}; it must be exactly "
+                + " or ".join(repr(h) for h in HEADERS)
+                + " (two columns: the root id, then the vault id)",
+            )
+        ]
+    )
 
 
 def _row_problem(row, key):

@@ -17,18 +17,27 @@ Sandboxes follow their vercel_connections row (a namespace of its own). Links ar
 not trustworthy foreign keys: a link naming an id no row holds is still a root (the real
 shape), and an empty link ties the row to nothing (it is *unattributable*).
 """
+
 from dataclasses import dataclass
 
 from .. import schema
 
-ROOT = "conversation"           # conversation ids and session ids: one namespace
+ROOT = "conversation"  # conversation ids and session ids: one namespace
 VERCEL = "vercel_connection"
 CONVERSATION_ID_KEY = "conversationId"
 # Tables whose own id is a root id, and the namespace it belongs to.
-HUBS = {"conversations": ROOT, "sessions": ROOT, "session_states": ROOT,
-        "vercel_connections": VERCEL}
-HUB_LABELS = {"conversations": "conversations.id", "sessions": "sessions.id",
-              "session_states": "session_states.id", "vercel_connections": "vercel_connections.id"}
+HUBS = {
+    "conversations": ROOT,
+    "sessions": ROOT,
+    "session_states": ROOT,
+    "vercel_connections": VERCEL,
+}
+HUB_LABELS = {
+    "conversations": "conversations.id",
+    "sessions": "sessions.id",
+    "session_states": "session_states.id",
+    "vercel_connections": "vercel_connections.id",
+}
 _PARENT_KIND = {"conversations": ROOT, "sessions": ROOT, "vercel_connections": VERCEL}
 # What a link expression yields for a metadata value that is not JSON (a BLOB, never an id).
 NOT_JSON = b"\0not-json"
@@ -37,6 +46,7 @@ NOT_JSON = b"\0not-json"
 @dataclass(frozen=True)
 class Follow:
     """`table` rows follow the root named by `expr` (SQL over the table's own columns)."""
+
     table: str
     kind: str
     expr: str
@@ -46,19 +56,40 @@ class Follow:
 def _json_link(column, key):
     col = schema.quote(column)
     # Not-JSON is kept apart from "no key" so the preview can name those rows.
-    return (f"CASE WHEN {col} IS NULL OR {col} = '' THEN NULL WHEN json_valid({col}) "
-            f"THEN json_extract({col}, '$.{key}') ELSE X'{NOT_JSON.hex()}' END")
+    return (
+        f"CASE WHEN {col} IS NULL OR {col} = '' THEN NULL WHEN json_valid({col}) "
+        f"THEN json_extract({col}, '$.{key}') ELSE X'{NOT_JSON.hex()}' END"
+    )
 
 
 def follows():
     """Every link a row can follow, from schema.LINKS plus the two kept outside columns."""
-    out = [Follow(link.table, _PARENT_KIND[link.parent], schema.quote(link.column),
-                  f"{link.table}.{link.column}") for link in schema.LINKS
-           if link.parent in _PARENT_KIND]
-    out.append(Follow("semantic_memory", ROOT, _json_link("metadata", CONVERSATION_ID_KEY),
-                      f"semantic_memory.metadata.{CONVERSATION_ID_KEY}"))
-    out.append(Follow("sandboxes", VERCEL, schema.quote("vercel_connection_id"),
-                      "sandboxes.vercel_connection_id"))
+    out = [
+        Follow(
+            link.table,
+            _PARENT_KIND[link.parent],
+            schema.quote(link.column),
+            f"{link.table}.{link.column}",
+        )
+        for link in schema.LINKS
+        if link.parent in _PARENT_KIND
+    ]
+    out.append(
+        Follow(
+            "semantic_memory",
+            ROOT,
+            _json_link("metadata", CONVERSATION_ID_KEY),
+            f"semantic_memory.metadata.{CONVERSATION_ID_KEY}",
+        )
+    )
+    out.append(
+        Follow(
+            "sandboxes",
+            VERCEL,
+            schema.quote("vercel_connection_id"),
+            "sandboxes.vercel_connection_id",
+        )
+    )
     return tuple(out)
 
 
@@ -72,15 +103,15 @@ LINK_COLUMNS = {(f.table, f.expr.strip('"')) for f in FOLLOWS}
 def unattributable(table):
     """A user table with no link at all (identity, operator_performance…): its rows belong to
     no conversation. Sandbox tables are never counted here (OAuth connections stay put)."""
-    return (table in schema.USER_SCOPED_TABLES and table not in HUBS
-            and table not in FOLLOW_BY_TABLE)
+    return table in schema.USER_SCOPED_TABLES and table not in HUBS and table not in FOLLOW_BY_TABLE
 
 
 def root_sources(tables):
     """(table, kind, expr, label, is_hub) of every place a root id appears in `tables`."""
     out = [(t, HUBS[t], schema.quote("id"), HUB_LABELS[t], True) for t in HUBS if t in tables]
-    out += [(f.table, f.kind, f.expr, f.label, f.table in HUBS) for f in FOLLOWS
-            if f.table in tables]
+    out += [
+        (f.table, f.kind, f.expr, f.label, f.table in HUBS) for f in FOLLOWS if f.table in tables
+    ]
     return out
 
 

@@ -3,14 +3,17 @@
 Ids already in the database are never rejected on read: `shown()` escapes them for
 pages and reports. Ids we are about to write go through `validate_vault_id()`.
 """
+
 import re
 
 from ..errors import InvalidVaultId
 
 MAX_LENGTH = 128
-RULE_TEXT = ("a vault id is 1–128 characters from letters (A–Z, a–z), digits and - _ . @. "
-             "':' is refused because Metamorph builds session keys as <vault>:<session>, so a "
-             "':' inside a vault id makes those keys ambiguous")
+RULE_TEXT = (
+    "a vault id is 1–128 characters from letters (A–Z, a–z), digits and - _ . @. "
+    "':' is refused because Metamorph builds session keys as <vault>:<session>, so a "
+    "':' inside a vault id makes those keys ambiguous"
+)
 
 
 # Metamorph's id rules for ids we write (schema file §6); fullmatch, so no trailing newline.
@@ -47,6 +50,8 @@ def validate_vault_id(value, what="vault id"):
     """Return `value` if we may write it, else raise InvalidVaultId explaining the rule."""
     why = problem(value)
     if why:
-        raise InvalidVaultId(f"The {what} {shown(value)} cannot be used: {why}. "
-                             f"Nothing was changed. Rule: {RULE_TEXT}.")
+        raise InvalidVaultId(
+            f"The {what} {shown(value)} cannot be used: {why}. "
+            f"Nothing was changed. Rule: {RULE_TEXT}."
+        )
     return value

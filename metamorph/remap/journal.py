@@ -7,12 +7,13 @@ rollback-journal mode (through a super-journal), and Metamorph's file gains no t
 WAL mode gives no such cross-file atomicity, so for a database in WAL mode the journal
 tables are created inside the Metamorph file instead, named metamorph_admin_remap_*.
 """
+
 import fcntl
 import json
 import os
 import re
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .. import schema
 from ..connection import SQLITE_HEADER
@@ -31,7 +32,7 @@ def default_journal_path(db_path):
 
 
 def now():
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class Journal:
@@ -49,20 +50,27 @@ class Journal:
             f"CREATE TABLE IF NOT EXISTS {self.plans} (plan_id TEXT PRIMARY KEY, "
             "state TEXT NOT NULL, mode TEXT, db_path TEXT, rule TEXT, fingerprint TEXT, "
             "planned_rows INTEGER, planned TEXT, created_at TEXT, started_at TEXT, "
-            "finished_at TEXT, note TEXT)")
+            "finished_at TEXT, note TEXT)"
+        )
         self.conn.execute(
             f"CREATE TABLE IF NOT EXISTS {self.rows} (j_seq INTEGER PRIMARY KEY, "
             "j_plan TEXT NOT NULL, j_table TEXT NOT NULL, j_rowid INTEGER NOT NULL, "
             "j_row_id TEXT, j_old TEXT, j_new TEXT NOT NULL, j_batch INTEGER NOT NULL, "
-            "j_undone INTEGER NOT NULL DEFAULT 0)")
-        self.conn.execute(f"CREATE INDEX IF NOT EXISTS {self._index} ON "
-                          f"{schema.quote(self._table_name)} (j_plan, j_table, j_rowid)")
+            "j_undone INTEGER NOT NULL DEFAULT 0)"
+        )
+        self.conn.execute(
+            f"CREATE INDEX IF NOT EXISTS {self._index} ON "
+            f"{schema.quote(self._table_name)} (j_plan, j_table, j_rowid)"
+        )
         return self
 
     def exists(self):
         master = f"{self.schema}.sqlite_master"
-        return bool(self.conn.execute(f"SELECT 1 FROM {master} WHERE type='table' AND name=?",
-                                      (self._table_name,)).fetchone())
+        return bool(
+            self.conn.execute(
+                f"SELECT 1 FROM {master} WHERE type='table' AND name=?", (self._table_name,)
+            ).fetchone()
+        )
 
     def record(self, plan_id):
         if not self.exists():
@@ -80,14 +88,25 @@ class Journal:
             f"INSERT INTO {self.plans} (plan_id, state, mode, db_path, rule, fingerprint, "
             "planned_rows, planned, created_at, started_at) VALUES (?, 'running', ?, ?, ?, ?, "
             "?, ?, ?, ?)",
-            (plan.plan_id, mode, plan.db_path, json.dumps(plan.rule.to_dict()),
-             plan.fingerprint, sum(planned.values()), json.dumps(planned), plan.created_at,
-             now()))
+            (
+                plan.plan_id,
+                mode,
+                plan.db_path,
+                json.dumps(plan.rule.to_dict()),
+                plan.fingerprint,
+                sum(planned.values()),
+                json.dumps(planned),
+                plan.created_at,
+                now(),
+            ),
+        )
 
     def set_state(self, plan_id, state, finished=False, note=None):
-        self.conn.execute(f"UPDATE {self.plans} SET state = ?, finished_at = ?, "
-                          "note = coalesce(?, note) WHERE plan_id = ?",
-                          (state, now() if finished else None, note, plan_id))
+        self.conn.execute(
+            f"UPDATE {self.plans} SET state = ?, finished_at = ?, "
+            "note = coalesce(?, note) WHERE plan_id = ?",
+            (state, now() if finished else None, note, plan_id),
+        )
 
     def counts(self, plan_id):
         """{table: {"moved": rows journaled and not undone, "undone": …, "skipped": …}}."""
@@ -95,15 +114,17 @@ class Journal:
         if not self.exists():
             return out
         for table, undone, n in self.conn.execute(
-                f"SELECT j_table, j_undone, COUNT(*) FROM {self.rows} WHERE j_plan = ? "
-                "GROUP BY 1, 2", (plan_id,)):
+            f"SELECT j_table, j_undone, COUNT(*) FROM {self.rows} WHERE j_plan = ? GROUP BY 1, 2",
+            (plan_id,),
+        ):
             key = {0: "moved", 1: "undone", 2: "skipped"}.get(undone, "other")
             out.setdefault(table, {"moved": 0, "undone": 0, "skipped": 0})[key] = n
         return out
 
     def last_batch(self, plan_id):
-        row = self.conn.execute(f"SELECT max(j_batch) FROM {self.rows} WHERE j_plan = ?",
-                                (plan_id,)).fetchone()
+        row = self.conn.execute(
+            f"SELECT max(j_batch) FROM {self.rows} WHERE j_plan = ?", (plan_id,)
+        ).fetchone()
         return row[0] or 0
 
 
@@ -154,12 +175,14 @@ def check_journal_path(db_path, journal_path):
     if not journal_path:
         raise RemapJournalUnusable(journal_path, "no path was given")
     if os.path.abspath(journal_path) == os.path.abspath(db_path) or (
-            os.path.exists(journal_path) and os.path.samefile(journal_path, db_path)):
+        os.path.exists(journal_path) and os.path.samefile(journal_path, db_path)
+    ):
         raise RemapJournalUnusable(journal_path, "it is the Metamorph database itself")
     directory = os.path.dirname(os.path.abspath(journal_path))
     if not os.path.isdir(directory) or not os.access(directory, os.W_OK):
-        raise RemapJournalUnusable(journal_path, f"its directory {directory} is missing or "
-                                                 "not writable")
+        raise RemapJournalUnusable(
+            journal_path, f"its directory {directory} is missing or not writable"
+        )
     if os.path.exists(journal_path) and os.path.getsize(journal_path) > 0:
         with open(journal_path, "rb") as fh:
             if fh.read(16) != SQLITE_HEADER:

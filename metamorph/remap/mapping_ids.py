@@ -6,6 +6,7 @@ place an id appears is noted (sessions.id, evolution_snapshots.conversation_id,
 semantic_memory.metadata.conversationId…), so the preview can say it per id; ids found
 nowhere refuse the file, each with its line and, when it is in another vault, which.
 """
+
 from collections import Counter
 
 from .. import schema
@@ -21,11 +22,11 @@ class FoundIn:
     def __init__(self, mapping):
         self.wanted = set(mapping)
         self.mapping = mapping
-        self.by_label = {}              # label -> ids of the mapping seen there
+        self.by_label = {}  # label -> ids of the mapping seen there
         self._where = None
 
     def _note(self, label, values):
-        found = values & self.wanted    # set operations in C: 1 M rows in ~0.1 s
+        found = values & self.wanted  # set operations in C: 1 M rows in ~0.1 s
         if found:
             self.by_label.setdefault(label, set()).update(found)
             self._where = None
@@ -65,8 +66,15 @@ class FoundIn:
         return {
             "ids": len(self.where),
             "by_tables": dict(combos.most_common()),
-            "sample": [{"id": i, "line": lines.get(i), "vault": self.mapping[i],
-                        "found_in": sorted(self.where[i])} for i in order[:SAMPLE]],
+            "sample": [
+                {
+                    "id": i,
+                    "line": lines.get(i),
+                    "vault": self.mapping[i],
+                    "found_in": sorted(self.where[i]),
+                }
+                for i in order[:SAMPLE]
+            ],
             # Every id, compactly: its index into `combos` (the export lists them all).
             "combos": names,
             "per_id": {i: index[text[i]] for i in order},
@@ -91,11 +99,17 @@ def unknown_problems(conn, tables, rule, unknown):
             vault, label = where
             why = f"it is in vault {ids.shown(vault)} ({label}), not in the source vault"
         else:
-            why = ("no such id in the database: not a conversations, sessions or "
-                   "session_states id, nor a link of any snapshot, arc, memory, message…")
-        problems.append((rule.lines.get(root, 0),
-                         f"{rule.key} {ids.shown(root)} is not in the source vault "
-                         f"{ids.shown(rule.source)} ({why})"))
+            why = (
+                "no such id in the database: not a conversations, sessions or "
+                "session_states id, nor a link of any snapshot, arc, memory, message…"
+            )
+        problems.append(
+            (
+                rule.lines.get(root, 0),
+                f"{rule.key} {ids.shown(root)} is not in the source vault "
+                f"{ids.shown(rule.source)} ({why})",
+            )
+        )
     return problems
 
 
@@ -109,7 +123,9 @@ def _other_vaults(conn, tables, source, wanted):
         if not missing:
             break
         for value, vault in conn.execute(
-                f"SELECT {expr}, vault_id FROM {schema.quote(table)} WHERE {expr} IN "
-                f"({marks}) AND vault_id IS NOT ?", list(wanted) + [source]):
+            f"SELECT {expr}, vault_id FROM {schema.quote(table)} WHERE {expr} IN "
+            f"({marks}) AND vault_id IS NOT ?",
+            list(wanted) + [source],
+        ):
             found.setdefault(value, (vault, label))
     return found

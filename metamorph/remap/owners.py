@@ -7,6 +7,7 @@ Metamorph's own `metadata.source` / `metadata.type` split rows by kind, not by u
 Discovery reads a bounded sample of the source vault's rows per table (through the vault
 index), so it stays fast on big files.
 """
+
 import json
 import re
 from collections import Counter
@@ -23,20 +24,37 @@ SCAN_FACTOR = 10
 EXAMPLES = 5
 JSON_COLUMNS = ("metadata",)
 # Columns that never name an owner, whatever the table (ids, links, times, payloads).
-GENERIC = {"id", schema.VAULT_COLUMN, "data", "content", "metadata", "embedding",
-           "created_at", "updated_at", "timestamp", "session_id", "conversation_id"}
+GENERIC = {
+    "id",
+    schema.VAULT_COLUMN,
+    "data",
+    "content",
+    "metadata",
+    "embedding",
+    "created_at",
+    "updated_at",
+    "timestamp",
+    "session_id",
+    "conversation_id",
+}
 # Keys Metamorph itself writes into metadata: what wrote a memory, of which kind.
 NOT_OWNERS = {"source", "type", "kind", "role", "trigger", "status", graph.CONVERSATION_ID_KEY}
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
-                   r"[0-9a-fA-F]{12}$")
+_UUID = re.compile(
+    r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
+    r"[0-9a-fA-F]{12}$"
+)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _TOKEN = re.compile(r"^(?=.*\d)[A-Za-z0-9._:|-]{3,}$")
-_OWNER_NAME = re.compile(r"user|owner|creat|author|account|tenant|member|customer|vault|"
-                         r"email|login|principal|person|sub$", re.IGNORECASE)
+_OWNER_NAME = re.compile(
+    r"user|owner|creat|author|account|tenant|member|customer|vault|"
+    r"email|login|principal|person|sub$",
+    re.IGNORECASE,
+)
 
 
-def discover_owner_sources(db_path, source=schema.DEFAULT_VAULT, sample_rows=SAMPLE_ROWS,
-                           prefix=DEFAULT_PREFIX):
+def discover_owner_sources(
+    db_path, source=schema.DEFAULT_VAULT, sample_rows=SAMPLE_ROWS, prefix=DEFAULT_PREFIX
+):
     """Owner columns and metadata JSON keys that carry values in the source vault."""
     with open_readonly(db_path) as conn:
         out = []
@@ -58,9 +76,14 @@ def discover_owner_sources(db_path, source=schema.DEFAULT_VAULT, sample_rows=SAM
 def _sample(conn, table, expr, source, limit):
     # Two bounds: at most `limit` values, read from at most SCAN_FACTOR x `limit` rows (a
     # column that is mostly NULL must not make discovery walk a whole big table).
-    return [r[0] for r in conn.execute(
-        f"SELECT v FROM (SELECT {expr} AS v FROM {schema.quote(table)} WHERE vault_id = ? "
-        "LIMIT ?) WHERE v IS NOT NULL LIMIT ?", (source, limit * SCAN_FACTOR, limit))]
+    return [
+        r[0]
+        for r in conn.execute(
+            f"SELECT v FROM (SELECT {expr} AS v FROM {schema.quote(table)} WHERE vault_id = ? "
+            "LIMIT ?) WHERE v IS NOT NULL LIMIT ?",
+            (source, limit * SCAN_FACTOR, limit),
+        )
+    ]
 
 
 def _json_sources(conn, table, column, source, limit, prefix):
@@ -93,7 +116,7 @@ def looks_like_owner(name, distinct, with_value):
     if len(distinct) < 2 or name in NOT_OWNERS:
         return False
     if with_value >= 10 and len(distinct) == with_value:
-        return False            # one value per row: a row id, not an owner
+        return False  # one value per row: a row id, not an owner
     named = bool(_OWNER_NAME.search(name))
     id_like = sum(n for v, n in distinct.items() if looks_like_id(v))
     return named or id_like >= 0.9 * with_value
@@ -108,8 +131,14 @@ def _entry(table, column, json_key, values, prefix):
         return None
     invalid = [v for v in distinct if not ids.is_valid_vault_id(prefix + v)]
     label = f"{table}.{column}" + (f" → {json_key}" if json_key is not None else "")
-    return {"table": table, "column": column, "json_key": json_key, "label": label,
-            "with_value": len(texts), "distinct_values": len(distinct),
-            "examples": [ids.shown(v) for v, _ in distinct.most_common(EXAMPLES)],
-            "invalid_examples": [ids.shown(v) for v in invalid[:EXAMPLES]],
-            "sampled": True}
+    return {
+        "table": table,
+        "column": column,
+        "json_key": json_key,
+        "label": label,
+        "with_value": len(texts),
+        "distinct_values": len(distinct),
+        "examples": [ids.shown(v) for v, _ in distinct.most_common(EXAMPLES)],
+        "invalid_examples": [ids.shown(v) for v in invalid[:EXAMPLES]],
+        "sampled": True,
+    }

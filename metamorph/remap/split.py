@@ -6,6 +6,7 @@ target moves there whole; with two or more it is a conflict and stays; with none
 not reached and stays. Rows nothing ties to a root (identity, operator_performance, a
 memory without metadata.conversationId) follow the rule's `unattributed` choice.
 """
+
 from collections import Counter
 
 from ..errors import InvalidRemapRule, MappingFileInvalid
@@ -13,22 +14,37 @@ from . import graph, ids, mapping_ids
 from .rows import read_rows, table_columns
 
 # Outcome codes of a row that does not move (a move is the target's index, >= 0).
-(NOT_REACHED, NO_LINK, DANGLING, CONFLICT, INVALID_TARGET, TARGET_IS_SOURCE, UNIQUE_CLASH,
- UNATTRIBUTED, METADATA_NOT_JSON) = (-1, -2, -3, -4, -5, -6, -7, -8, -9)
+(
+    NOT_REACHED,
+    NO_LINK,
+    DANGLING,
+    CONFLICT,
+    INVALID_TARGET,
+    TARGET_IS_SOURCE,
+    UNIQUE_CLASH,
+    UNATTRIBUTED,
+    METADATA_NOT_JSON,
+) = (-1, -2, -3, -4, -5, -6, -7, -8, -9)
 REASONS = {
     NOT_REACHED: ("not_reached", "no rule reaches its conversation or session"),
-    NO_LINK: ("no_link", "its link is empty, so nothing ties it to a conversation or session "
-                         "(it cannot be attributed)"),
+    NO_LINK: (
+        "no_link",
+        "its link is empty, so nothing ties it to a conversation or session "
+        "(it cannot be attributed)",
+    ),
     DANGLING: ("dangling_link", "its link names no row of the source vault"),
     CONFLICT: ("conflict", "its component holds roots sent to different vaults"),
     INVALID_TARGET: ("invalid_target", "its owner value does not make a valid vault id"),
     TARGET_IS_SOURCE: ("target_is_source", "its rule sends it to the source vault itself"),
-    UNIQUE_CLASH: ("unique_clash", "the target vault already holds a row with the same "
-                                   "unique key"),
-    UNATTRIBUTED: ("unattributable", "its table links to no conversation or session "
-                                     "(identity, operator_performance…)"),
-    METADATA_NOT_JSON: ("metadata_not_json", "its metadata is not JSON, so its conversation "
-                                             "cannot be read: it stays, whatever the rule"),
+    UNIQUE_CLASH: ("unique_clash", "the target vault already holds a row with the same unique key"),
+    UNATTRIBUTED: (
+        "unattributable",
+        "its table links to no conversation or session (identity, operator_performance…)",
+    ),
+    METADATA_NOT_JSON: (
+        "metadata_not_json",
+        "its metadata is not JSON, so its conversation cannot be read: it stays, whatever the rule",
+    ),
 }
 # Codes of rows an operator may send to one vault ("send"): nothing ties them to a root.
 UNATTRIBUTABLE_CODES = (UNATTRIBUTED, NO_LINK)
@@ -40,9 +56,9 @@ class SplitDecider:
 
     def __init__(self, conn, tables, rule, done, vaults):
         self.conn, self.tables, self.rule, self.done = conn, tables, rule, done
-        self.vaults = vaults            # target vault ids by index (shared with the plan)
+        self.vaults = vaults  # target vault ids by index (shared with the plan)
         self._vault_index = {v: i for i, v in enumerate(vaults)}
-        self.votes = {}                 # node -> {target or "\0value": [evidence]}
+        self.votes = {}  # node -> {target or "\0value": [evidence]}
         self.found = mapping_ids.FoundIn(rule.mapping if rule.kind == "mapping" else {})
         self.comp = graph.hub_components(tables, self._read)
         if rule.kind == "mapping":
@@ -52,8 +68,8 @@ class SplitDecider:
         self._decide_components()
         self.policy = getattr(rule, "unattributed", "leave")
         self.send = self._index(rule.unattributed_vault) if self.policy == "send" else None
-        self.identity_rows = []         # (rowid, id) of the source vault's identity rows
-        self.unattributed = Counter()   # table -> rows nothing ties to a root
+        self.identity_rows = []  # (rowid, id) of the source vault's identity rows
+        self.unattributed = Counter()  # table -> rows nothing ties to a root
 
     def _read(self, table, exprs):
         for rows in read_rows(self.conn, table, self.rule.source, exprs, self.done):
@@ -80,19 +96,26 @@ class SplitDecider:
         # leaf rows (a real file's snapshots, arcs, memories) is a root of its own.
         rule = self.rule
         for root, vault in rule.mapping.items():
-            self._vote((graph.ROOT, root), vault,
-                       {"key": rule.key, "id": root, "line": rule.lines.get(root)})
+            self._vote(
+                (graph.ROOT, root),
+                vault,
+                {"key": rule.key, "id": root, "line": rule.lines.get(root)},
+            )
 
     def _owner_votes(self):
         rule = self.rule
         if rule.table not in self.tables:
-            raise InvalidRemapRule(f"Table {rule.table} does not exist in this database, so it "
-                                   "cannot hold owner values. Nothing was changed. Choose one "
-                                   "of the owner sources the form offers.")
+            raise InvalidRemapRule(
+                f"Table {rule.table} does not exist in this database, so it "
+                "cannot hold owner values. Nothing was changed. Choose one "
+                "of the owner sources the form offers."
+            )
         if rule.column not in {c for c, _ in table_columns(self.conn, rule.table)}:
-            raise InvalidRemapRule(f"{rule.table} has no column {ids.shown(rule.column)}. "
-                                   "Nothing was changed. Choose one of the owner sources the "
-                                   "form offers (only existing columns are offered).")
+            raise InvalidRemapRule(
+                f"{rule.table} has no column {ids.shown(rule.column)}. "
+                "Nothing was changed. Choose one of the owner sources the "
+                "form offers (only existing columns are offered)."
+            )
         follow = graph.FOLLOW_BY_TABLE.get(rule.table)
         exprs = [rule.value_expr()] + ([(follow.expr, ())] if follow else [])
         for rows in read_rows(self.conn, rule.table, rule.source, exprs, self.done):
@@ -177,8 +200,9 @@ class SplitDecider:
             self.identity_rows.extend((r[0], r[1]) for r in rows if not r[-1])
         default = UNATTRIBUTED if self.send is None else self.send
         out = [self.by_row.get((table, r[0]), default) for r in rows]
-        self.unattributed[table] += len(out) - (sum(1 for r in rows if (table, r[0]) in
-                                                    self.by_row) if self.by_row else 0)
+        self.unattributed[table] += len(out) - (
+            sum(1 for r in rows if (table, r[0]) in self.by_row) if self.by_row else 0
+        )
         return out
 
     def finish(self, res):
@@ -193,9 +217,16 @@ class SplitDecider:
             raise InvalidRemapRule(
                 f"'Copy the identity row' needs exactly one identity row in the source vault "
                 f"{ids.shown(self.rule.source)}; it has {len(self.identity_rows)}. Nothing "
-                "was changed. Choose 'leave' or 'send' for the rows that cannot be attributed.")
-        targets = sorted({self.vaults[c] for counts in res.counts.values() for c, n in
-                          counts.items() if c >= 0 and n > 0})
+                "was changed. Choose 'leave' or 'send' for the rows that cannot be attributed."
+            )
+        targets = sorted(
+            {
+                self.vaults[c]
+                for counts in res.counts.values()
+                for c, n in counts.items()
+                if c >= 0 and n > 0
+            }
+        )
         rowid, row_id = self.identity_rows[0]
         return [{"table": "identity", "rowid": rowid, "id": row_id, "targets": targets}]
 
@@ -204,9 +235,15 @@ class SplitDecider:
         out = []
         for root, targets in self.component_votes.items():
             if len(targets) > 1:
-                out.append({"component": _node_text(root),
-                            "votes": [{"vault": t.lstrip("\0"), "roots": proof}
-                                      for t, proof in sorted(targets.items())]})
+                out.append(
+                    {
+                        "component": _node_text(root),
+                        "votes": [
+                            {"vault": t.lstrip("\0"), "roots": proof}
+                            for t, proof in sorted(targets.items())
+                        ],
+                    }
+                )
                 if len(out) >= limit:
                     break
         return out

@@ -4,6 +4,7 @@ Reads only. The journal file (ours) is opened read-write so that a hot journal a
 commit left is rolled back; the Metamorph file is opened read-only (mode=ro), for a WAL
 database whose journal tables live inside it.
 """
+
 import os
 import sqlite3
 
@@ -56,9 +57,13 @@ def incomplete_plans(db_path, journal_path=None):
     if conn is None:
         return []
     try:
-        ids = [r[0] for r in conn.execute(
-            f"SELECT plan_id FROM {journal.plans} WHERE state IN ('running', 'undoing') "
-            "ORDER BY started_at")]
+        ids = [
+            r[0]
+            for r in conn.execute(
+                f"SELECT plan_id FROM {journal.plans} WHERE state IN ('running', 'undoing') "
+                "ORDER BY started_at"
+            )
+        ]
         held = lock_held(journal_path)
         return [_status(journal.record(i), journal.counts(i), held) for i in ids]
     finally:
@@ -66,8 +71,11 @@ def incomplete_plans(db_path, journal_path=None):
 
 
 def _unknown(plan_id):
-    return {"plan_id": plan_id, "state": "unknown", "message":
-            f"Plan {plan_id} has not run against this database (no journal record)."}
+    return {
+        "plan_id": plan_id,
+        "state": "unknown",
+        "message": f"Plan {plan_id} has not run against this database (no journal record).",
+    }
 
 
 def _status(record, counts, running_now):
@@ -75,8 +83,12 @@ def _status(record, counts, running_now):
     per_table, totals = {}, {"planned": 0, "moved": 0, "undone": 0, "skipped": 0}
     for table in sorted(set(planned) | set(counts)):
         c = counts.get(table, {"moved": 0, "undone": 0, "skipped": 0})
-        row = {"planned": planned.get(table, 0), "moved": c["moved"], "undone": c["undone"],
-               "skipped": c["skipped"]}
+        row = {
+            "planned": planned.get(table, 0),
+            "moved": c["moved"],
+            "undone": c["undone"],
+            "skipped": c["skipped"],
+        }
         row["remaining"] = max(0, row["planned"] - row["moved"] - row["undone"] - row["skipped"])
         per_table[table] = row
         for k in totals:
@@ -86,15 +98,26 @@ def _status(record, counts, running_now):
         state = "interrupted"
     elif state == "undoing" and not running_now:
         state = "undo-interrupted"
-    remaining = totals["moved"] if state.startswith("undo") else max(
-        0, totals["planned"] - totals["moved"] - totals["undone"] - totals["skipped"])
-    return {"plan_id": record["plan_id"], "state": state, "mode": record["mode"],
-            "rule": record["rule"], "started_at": record["started_at"],
-            "finished_at": record["finished_at"], "planned_rows": totals["planned"],
-            "moved_rows": totals["moved"], "undone_rows": totals["undone"],
-            "skipped_rows": totals["skipped"], "remaining_rows": remaining,
-            "tables": per_table, "message": _message(record["plan_id"], state, totals,
-                                                       remaining)}
+    remaining = (
+        totals["moved"]
+        if state.startswith("undo")
+        else max(0, totals["planned"] - totals["moved"] - totals["undone"] - totals["skipped"])
+    )
+    return {
+        "plan_id": record["plan_id"],
+        "state": state,
+        "mode": record["mode"],
+        "rule": record["rule"],
+        "started_at": record["started_at"],
+        "finished_at": record["finished_at"],
+        "planned_rows": totals["planned"],
+        "moved_rows": totals["moved"],
+        "undone_rows": totals["undone"],
+        "skipped_rows": totals["skipped"],
+        "remaining_rows": remaining,
+        "tables": per_table,
+        "message": _message(record["plan_id"], state, totals, remaining),
+    }
 
 
 def _message(plan_id, state, t, remaining):
@@ -102,18 +125,23 @@ def _message(plan_id, state, t, remaining):
     if state == "running":
         return f"Plan {plan_id} is running: {moved} of {planned} rows moved so far."
     if state == "interrupted":
-        return (f"Plan {plan_id} stopped after moving {moved} of {planned} rows "
-                f"({remaining:,} remain). Until it is finished, rows that belong together "
-                "(a conversation and its messages…) can sit in two vaults, which the "
-                "isolation audit shows. Execute the same plan again to resume it, or undo it.")
+        return (
+            f"Plan {plan_id} stopped after moving {moved} of {planned} rows "
+            f"({remaining:,} remain). Until it is finished, rows that belong together "
+            "(a conversation and its messages…) can sit in two vaults, which the "
+            "isolation audit shows. Execute the same plan again to resume it, or undo it."
+        )
     if state == "completed":
         return f"Plan {plan_id} completed: {moved} rows moved."
     if state == "undoing":
         return f"Plan {plan_id} is being undone: {t['undone']:,} rows restored so far."
     if state == "undo-interrupted":
-        return (f"The undo of plan {plan_id} stopped: {t['undone']:,} rows restored, "
-                f"{remaining:,} still in the plan's target vaults. Run the undo again to "
-                "finish it.")
-    skipped = (f" ({t['skipped']:,} skipped: they had changed since the remap)"
-               if t["skipped"] else "")
+        return (
+            f"The undo of plan {plan_id} stopped: {t['undone']:,} rows restored, "
+            f"{remaining:,} still in the plan's target vaults. Run the undo again to "
+            "finish it."
+        )
+    skipped = (
+        f" ({t['skipped']:,} skipped: they had changed since the remap)" if t["skipped"] else ""
+    )
     return f"Plan {plan_id} was undone: {t['undone']:,} rows restored{skipped}."

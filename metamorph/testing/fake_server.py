@@ -4,6 +4,7 @@ mode "prod": bearer tokens map to vaults; /api/sessions and /api/memories answer
 rows from the database. "dev": every request is dev-vault, X-Vault-Id ignored. "leaky": like
 prod but /api/memories ignores the vault (a broken server). "slow": never answers in time.
 """
+
 import json
 import sqlite3
 import threading
@@ -14,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class FakeMetamorph:
     def __init__(self, db_path, mode="prod", tokens=None, delay=3.0):
         self.db_path, self.mode, self.tokens, self.delay = db_path, mode, tokens or {}, delay
-        self.seen_headers = []
+        self.seen_headers: list[dict[str, str]] = []
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -56,6 +57,7 @@ class FakeMetamorph:
             time.sleep(self.delay)
         if path in ("/api/health", "/health"):
             return 200, {"status": "ok", "timestamp": time.time()}
+        vault: str | None
         if self.mode == "dev":
             vault = "dev-vault"
         else:
@@ -66,14 +68,17 @@ class FakeMetamorph:
             if vault is None:
                 return 401, {"error": "Invalid token", "code": "INVALID_TOKEN"}
         if path.startswith("/api/sessions"):
-            ids = self._rows("SELECT id FROM session_states WHERE vault_id = ? ORDER BY id",
-                             (vault,))
+            ids = self._rows(
+                "SELECT id FROM session_states WHERE vault_id = ? ORDER BY id", (vault,)
+            )
             return 200, {"sessions": [{"id": i} for i in ids]}
         if path.startswith("/api/memories"):
             if self.mode == "leaky":
                 ids = self._rows("SELECT id FROM semantic_memory ORDER BY id LIMIT 500")
             else:
-                ids = self._rows("SELECT id FROM semantic_memory WHERE vault_id = ? ORDER BY id "
-                                 "LIMIT 500", (vault,))
+                ids = self._rows(
+                    "SELECT id FROM semantic_memory WHERE vault_id = ? ORDER BY id LIMIT 500",
+                    (vault,),
+                )
             return 200, {"memories": [{"id": i, "content": "x"} for i in ids]}
         return 404, {"error": "Not found", "code": "NOT_FOUND"}

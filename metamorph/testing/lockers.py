@@ -1,4 +1,5 @@
 """Real processes that hold SQLite locks, as Metamorph or a sqlite3 shell would."""
+
 import subprocess
 import sys
 import time
@@ -15,8 +16,10 @@ time.sleep(60)
 
 class Locker:
     def __init__(self, path, statement="BEGIN IMMEDIATE"):
-        self.proc = subprocess.Popen([sys.executable, "-c", _SCRIPT, path, statement],
-                                     stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _SCRIPT, path, statement], stdout=subprocess.PIPE, text=True
+        )
+        assert self.proc.stdout is not None
         assert self.proc.stdout.readline().strip() == "locked"
         time.sleep(0.05)
 

@@ -1,5 +1,8 @@
 """The data shapes of shared/metamorph-schema.md §1.1, applied to a file makedemodb built.
 
+makedemodb now builds both shapes itself (`--shape observed|linked`, build_demo_database(shape=));
+this converter stays for tests written before that (branch issue-8-remap uses it).
+
 makedemodb builds the *tidy* shape (a conversations row per conversation, sessions pointing at
 it). A real deployment's file has the *observed* shape: conversations and messages empty,
 `sessions.id` = the agent's conversation id with `conversation_id` NULL, and snapshots, arcs,

@@ -37,7 +37,7 @@ import sys
 import time
 import urllib.parse
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 DEFAULT_VAULT = "default-vault"
 VAULT_COLUMN = "vault_id"
@@ -53,7 +53,7 @@ _OPERATORS = ("reframe", "amplify", "ground", "mirror", "challenge", "synthesize
 
 
 def _now_iso():
-    t = datetime.now(timezone.utc)
+    t = datetime.now(UTC)
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 
@@ -182,8 +182,10 @@ class _Stop:
 
 
 def run_writer(db_path, log_dir, interval=DEFAULT_INTERVAL, vault=DEFAULT_VAULT, tables=None,
-               journal_mode=None, duration=None, transactions=None, seed=None, announce=None):
-    """Write until stopped (SIGTERM/SIGINT), `duration` seconds or `transactions` done."""
+               journal_mode=None, duration=None, transactions=None, seed=None, announce=None,
+               parent=None):
+    """Write until stopped (SIGTERM/SIGINT), `duration` seconds or `transactions` done, or
+    the process `parent` is gone (a test that died must not leave a writer behind)."""
     tables = tuple(tables or WRITTEN_TABLES)
     logs = _Logs(log_dir)
     conn = _connect(db_path)
@@ -200,6 +202,8 @@ def run_writer(db_path, log_dir, interval=DEFAULT_INTERVAL, vault=DEFAULT_VAULT,
                 break
             if transactions is not None and seq >= transactions:
                 break
+            if parent is not None and os.getppid() != parent:
+                break
             agent.next_conversation_if_due(seq)
             table = tables[seq % len(tables)]
             at = time.time()
@@ -209,7 +213,8 @@ def run_writer(db_path, log_dir, interval=DEFAULT_INTERVAL, vault=DEFAULT_VAULT,
             except sqlite3.Error as exc:
                 errors += 1
                 spent = time.monotonic() - t0
-                logs.error(seq, table, f"{type(exc).__name__}: {exc}")
+                code = getattr(exc, "sqlite_errorname", "")
+                logs.error(seq, table, f"{type(exc).__name__}: {exc}" + (f" ({code})" * bool(code)))
                 logs.wait(seq, at, spent, 0.0, "error")
                 waits.append(spent)
             else:
@@ -268,6 +273,8 @@ def main(argv=None):
     parser.add_argument("--duration", type=float, help="stop after this many seconds")
     parser.add_argument("--transactions", type=int, help="stop after this many transactions")
     parser.add_argument("--seed", type=int, help="random seed (default: the pid)")
+    parser.add_argument("--stop-with-parent", action="store_true",
+                        help="stop when the process that started the writer ends")
     args = parser.parse_args(argv)
     if not os.path.isfile(args.db):
         parser.error(f"{args.db} does not exist")
@@ -283,7 +290,8 @@ def main(argv=None):
         print(READY_LINE, flush=True)
     summary = run_writer(args.db, args.log_dir, interval=args.interval, vault=args.vault,
                          tables=tables, journal_mode=args.journal_mode, duration=args.duration,
-                         transactions=args.transactions, seed=args.seed, announce=announce)
+                         transactions=args.transactions, seed=args.seed, announce=announce,
+                         parent=os.getppid() if args.stop_with_parent else None)
     print(json.dumps(summary), flush=True)
     return 0
 
@@ -417,7 +425,7 @@ class MetamorphWriter:
     def __init__(self, db_path, log_dir, interval=DEFAULT_INTERVAL, vault=DEFAULT_VAULT,
                  tables=None, journal_mode=None, ready_timeout=30.0):
         self.db_path, self.log_dir = os.path.abspath(db_path), os.path.abspath(log_dir)
-        self.args = ["--interval", str(interval), "--vault", vault]
+        self.args = ["--interval", str(interval), "--vault", vault, "--stop-with-parent"]
         if tables:
             self.args += ["--tables", ",".join(tables)]
         if journal_mode:

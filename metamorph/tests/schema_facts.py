@@ -1,6 +1,7 @@
 """Metamorph's schema as the facts file states it (docs/metamorph-schema.md, a copy of
 shared/metamorph-schema.md), parsed independently of metamorph.schema so the tests
 compare our builder against the text, not against itself."""
+
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +24,9 @@ class Column:
 class Table:
     name: str
     columns: list = field(default_factory=list)
-    foreign_keys: set = field(default_factory=set)      # {(column, parent table)}
-    indexes: dict = field(default_factory=dict)         # name -> ((col, desc), …), unique
-    table_uniques: list = field(default_factory=list)   # [(col, …)]
+    foreign_keys: set = field(default_factory=set)  # {(column, parent table)}
+    indexes: dict = field(default_factory=dict)  # name -> ((col, desc), …), unique
+    table_uniques: list = field(default_factory=list)  # [(col, …)]
 
 
 def _split(text):
@@ -90,7 +91,7 @@ def legacy_tables():
 def sandbox_tables():
     """Section 3's bullets: the three tables of migration 002 (vault_id TEXT NOT NULL)."""
     text = FACTS.read_text()
-    section = text[text.index("## 3."):text.index("## 4.")]
+    section = text[text.index("## 3.") : text.index("## 4.")]
     out = {}
     for m in re.finditer(r"- `([a-z_]+)`: (.*?)(?=\n- `|\nDown of 002)", section, re.S):
         body = " ".join(m.group(2).split())
@@ -116,7 +117,7 @@ def sandbox_tables():
 def composite_indexes():
     """Section 2's table of 001's indexes: {name: (table, columns)}."""
     text = FACTS.read_text()
-    section = text[text.index("## 2."):text.index("## 3.")]
+    section = text[text.index("## 2.") : text.index("## 3.")]
     out = {}
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -124,12 +125,14 @@ def composite_indexes():
             continue
         names = [n.strip() for n in cells[0].split("/")]
         m = re.match(r"([a-z_]+) (.*)", cells[1])
-        groups = [tuple(c.strip() for c in g.split(",")) for g in
-                  re.findall(r"\(([^)]*)\)", m.group(2))]
+        groups = [
+            tuple(c.strip() for c in g.split(",")) for g in re.findall(r"\(([^)]*)\)", m.group(2))
+        ]
         for name, cols in zip(names, groups):
             out[name] = (m.group(1), cols)
-    generic = re.search(r"\| idx_&lt;table&gt;_vault_id \| \(vault_id, id\) for each of ([^|]*)\|",
-                        section)
+    generic = re.search(
+        r"\| idx_&lt;table&gt;_vault_id \| \(vault_id, id\) for each of ([^|]*)\|", section
+    )
     for t in generic.group(1).split(","):
         t = t.strip()
         out[f"idx_{t}_vault_id"] = (t, ("vault_id", "id"))

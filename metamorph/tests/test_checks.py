@@ -1,4 +1,5 @@
 """The troubleshooting checks say what is wrong, why, and the fix."""
+
 import sqlite3
 
 from metamorph.report import build_report
@@ -23,9 +24,15 @@ def test_fresh_install_without_tracking_row_is_a_warning(metamorph_db):
 def test_migrated_database_passes_every_check(metamorph_db):
     report = build_report(metamorph_db("migrated"))
     assert {f["id"]: f["status"] for f in report["checks"]} == {
-        "partial_migration": "ok", "unexpected_columns": "ok", "database_locked": "ok",
-        "data_not_showing": "ok", "slow_queries": "ok", "vault_ids": "ok",
-        "integrity": "info", "isolation": "info"}
+        "partial_migration": "ok",
+        "unexpected_columns": "ok",
+        "database_locked": "ok",
+        "data_not_showing": "ok",
+        "slow_queries": "ok",
+        "vault_ids": "ok",
+        "integrity": "info",
+        "isolation": "info",
+    }
 
 
 def test_data_only_in_default_vault_explains_why_users_see_nothing(metamorph_db):

@@ -1,4 +1,5 @@
 """makedemodb's builder produces the schema Metamorph's code creates, in each state."""
+
 import pytest
 
 from conftest import sql
@@ -18,8 +19,12 @@ def test_legacy_database_has_eleven_tables_and_no_vault_column(metamorph_db):
     path = metamorph_db("legacy")
     assert tables(path) == set(schema.LEGACY_TABLES)
     assert all("vault_id" not in columns(path, t) for t in schema.LEGACY_TABLES)
-    assert {r[0] for r in sql(path, "SELECT name FROM sqlite_master WHERE type='index' "
-                                    "AND name LIKE 'idx_%'")} == {i.name for i in schema.LEGACY_INDEXES}
+    assert {
+        r[0]
+        for r in sql(
+            path, "SELECT name FROM sqlite_master WHERE type='index' AND name LIKE 'idx_%'"
+        )
+    } == {i.name for i in schema.LEGACY_INDEXES}
 
 
 def test_legacy_database_without_session_states_has_ten_tables(metamorph_db):
@@ -28,9 +33,16 @@ def test_legacy_database_without_session_states_has_ten_tables(metamorph_db):
 
 def test_legacy_columns_follow_store_ts_order(metamorph_db):
     path = metamorph_db("legacy")
-    assert columns(path, "sessions") == ["id", "name", "conversation_id", "last_accessed",
-                                         "created_at", "message_count", "current_frame",
-                                         "current_drift"]
+    assert columns(path, "sessions") == [
+        "id",
+        "name",
+        "conversation_id",
+        "last_accessed",
+        "created_at",
+        "message_count",
+        "current_frame",
+        "current_drift",
+    ]
     assert columns(path, "emotion_context")[:3] == ["id", "session_id", "current_emotion"]
 
 
@@ -57,7 +69,8 @@ def test_fresh_install_has_vault_id_second_and_a_vault_scoped_arc_key(metamorph_
 def test_migrated_database_records_both_migrations_and_spreads_rows(metamorph_db):
     path = metamorph_db("migrated", vaults=6)
     assert [r[0] for r in sql(path, "SELECT id FROM schema_migrations ORDER BY id")] == list(
-        schema.MIGRATION_IDS)
+        schema.MIGRATION_IDS
+    )
     info = [r for r in sql(path, "PRAGMA table_info(sessions)") if r[1] == "vault_id"][0]
     assert info[2:5] == ("TEXT", 1, "'default-vault'")
     assert set(schema.SANDBOX_TABLES) <= tables(path)
@@ -67,10 +80,22 @@ def test_migrated_database_records_both_migrations_and_spreads_rows(metamorph_db
 
 def test_linked_rows_share_their_conversations_vault(metamorph_db):
     path = metamorph_db("migrated")
-    assert sql(path, "SELECT COUNT(*) FROM messages m JOIN conversations c "
-                     "ON c.id = m.conversation_id WHERE c.vault_id <> m.vault_id")[0][0] == 0
-    assert sql(path, "SELECT COUNT(*) FROM messages m LEFT JOIN conversations c "
-                     "ON c.id = m.conversation_id WHERE c.id IS NULL")[0][0] == 0
+    assert (
+        sql(
+            path,
+            "SELECT COUNT(*) FROM messages m JOIN conversations c "
+            "ON c.id = m.conversation_id WHERE c.vault_id <> m.vault_id",
+        )[0][0]
+        == 0
+    )
+    assert (
+        sql(
+            path,
+            "SELECT COUNT(*) FROM messages m LEFT JOIN conversations c "
+            "ON c.id = m.conversation_id WHERE c.id IS NULL",
+        )[0][0]
+        == 0
+    )
 
 
 def test_some_sessions_keep_a_null_conversation_like_real_databases(metamorph_db):
@@ -88,7 +113,8 @@ def test_same_seed_builds_the_same_rows(tmp_path):
     build_demo_database(str(a), sessions=20, seed=7)
     build_demo_database(str(b), sessions=20, seed=7)
     assert sql(str(a), "SELECT id, content FROM messages ORDER BY id") == sql(
-        str(b), "SELECT id, content FROM messages ORDER BY id")
+        str(b), "SELECT id, content FROM messages ORDER BY id"
+    )
 
 
 def test_builder_never_overwrites_an_existing_file(tmp_path):

@@ -1,4 +1,5 @@
 """Index health keyed on the expected names; definition differences are information."""
+
 import sqlite3
 
 from metamorph import schema
@@ -15,8 +16,11 @@ def by_name(rows):
 
 def test_migrated_database_has_every_expected_index_and_no_scan(metamorph_db):
     ix = health(metamorph_db("migrated"))
-    statuses = {r["status"] for r in ix["expected"] if r["table"] in schema.LEGACY_TABLES
-                + schema.SANDBOX_TABLES}
+    statuses = {
+        r["status"]
+        for r in ix["expected"]
+        if r["table"] in schema.LEGACY_TABLES + schema.SANDBOX_TABLES
+    }
     assert statuses == {"present"}
     assert ix["plans"] and not any(p["full_scan"] for p in ix["plans"])
     used = {r["name"] for r in ix["expected"] if r["used_by_planner"]}
@@ -49,11 +53,16 @@ def test_fresh_install_desc_difference_is_information_not_missing(metamorph_db):
 
 
 def test_redundant_indexes_that_metamorph_ships_are_flagged(metamorph_db):
-    pairs = {(r["name"], r["covered_by"], r["reason"])
-             for r in health(metamorph_db("migrated"))["redundant"]}
+    pairs = {
+        (r["name"], r["covered_by"], r["reason"])
+        for r in health(metamorph_db("migrated"))["redundant"]
+    }
     assert ("idx_sandboxes_vault_id", "idx_sandboxes_status", "left prefix") in pairs
-    assert ("idx_sandbox_resource_usage_period", "idx_sandbox_resource_usage_vault_period",
-            "same columns") in pairs
+    assert (
+        "idx_sandbox_resource_usage_period",
+        "idx_sandbox_resource_usage_vault_period",
+        "same columns",
+    ) in pairs
 
 
 def test_a_dropped_vault_index_turns_into_a_full_scan_with_the_fix(metamorph_db):

@@ -1,4 +1,5 @@
 """Counts, health and the read-only promise, against real files."""
+
 import hashlib
 import os
 import sqlite3
@@ -52,9 +53,11 @@ def test_rows_with_null_or_empty_vault_are_counted_apart(metamorph_db):
 def test_a_count_that_runs_out_of_time_reports_a_lower_bound(metamorph_db):
     path = metamorph_db("migrated")
     conn = sqlite3.connect(path)
-    conn.execute("INSERT INTO messages (id, conversation_id, role, content, timestamp, vault_id) "
-                 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n LIMIT 400000) "
-                 "SELECT 'bulk-' || i, 'c', 'user', 'x', 't', 'v' || (i % 50) FROM n")
+    conn.execute(
+        "INSERT INTO messages (id, conversation_id, role, content, timestamp, vault_id) "
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n LIMIT 400000) "
+        "SELECT 'bulk-' || i, 'c', 'user', 'x', 't', 'v' || (i % 50) FROM n"
+    )
     conn.commit()
     conn.close()
     counts = counts_of(path, seconds=0.002)
@@ -68,8 +71,10 @@ def test_time_limit_interrupts_a_runaway_query_with_a_clear_message(metamorph_db
     conn = open_readonly(metamorph_db("legacy"))
     with pytest.raises(errors.QueryTimedOut, match="stopped so the page stays responsive"):
         with time_limit(conn, 0.1, "Counting forever"):
-            conn.execute("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
-                         "SELECT COUNT(*) FROM c").fetchone()
+            conn.execute(
+                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+                "SELECT COUNT(*) FROM c"
+            ).fetchone()
     assert conn.execute("SELECT 1").fetchone() == (1,)  # the connection is still usable
 
 
@@ -97,7 +102,9 @@ def test_health_reports_journal_mode_pages_and_applied_migrations(metamorph_db):
     assert health["journal_mode"] == "delete"
     assert health["page_count"] * health["page_size"] == os.path.getsize(path)
     assert [m["id"] for m in health["applied_migrations"]] == [
-        "001_add_vault_id", "002_add_vercel_sandbox_tables"]
+        "001_add_vault_id",
+        "002_add_vercel_sandbox_tables",
+    ]
     assert health["lock"]["held"] is False
 
 
@@ -128,17 +135,29 @@ def test_an_exclusive_lock_gives_a_clear_locked_error_not_a_hang(metamorph_db):
     assert "stop the Metamorph service" in str(caught.value)
 
 
-@pytest.mark.parametrize("make, error, words", [
-    (lambda p: None, errors.DatabaseMissing, "No Metamorph database at"),
-    (lambda p: os.mkdir(p), errors.NotAFile, "is a directory"),
-    (lambda p: open(p, "w").write("{\"sessions\": []}" * 10), errors.NotSQLite,
-     "not an SQLite database"),
-    (lambda p: open(p, "w").close(), errors.EmptyDatabase, "empty SQLite database"),
-    (lambda p: sqlite3.connect(p).execute("PRAGMA user_version = 1"), errors.EmptyDatabase,
-     "no tables"),
-    (lambda p: sqlite3.connect(p).execute("CREATE TABLE invoices (id)"),
-     errors.NotAMetamorphDatabase, "not Metamorph's"),
-])
+@pytest.mark.parametrize(
+    "make, error, words",
+    [
+        (lambda p: None, errors.DatabaseMissing, "No Metamorph database at"),
+        (lambda p: os.mkdir(p), errors.NotAFile, "is a directory"),
+        (
+            lambda p: open(p, "w").write('{"sessions": []}' * 10),
+            errors.NotSQLite,
+            "not an SQLite database",
+        ),
+        (lambda p: open(p, "w").close(), errors.EmptyDatabase, "empty SQLite database"),
+        (
+            lambda p: sqlite3.connect(p).execute("PRAGMA user_version = 1"),
+            errors.EmptyDatabase,
+            "no tables",
+        ),
+        (
+            lambda p: sqlite3.connect(p).execute("CREATE TABLE invoices (id)"),
+            errors.NotAMetamorphDatabase,
+            "not Metamorph's",
+        ),
+    ],
+)
 def test_bad_files_give_a_message_naming_cause_and_fix(tmp_path, make, error, words):
     path = str(tmp_path / "metamorph.db")
     make(path)

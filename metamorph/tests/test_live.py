@@ -1,11 +1,12 @@
 """Live-server checks against a fake Metamorph on 127.0.0.1 that reads a real database."""
+
 import socket
 
 import pytest
 
 from conftest import sql
-from metamorph.testing.fake_server import FakeMetamorph
 from metamorph import live, rollout_evidence
+from metamorph.testing.fake_server import FakeMetamorph
 
 
 @pytest.fixture
@@ -14,8 +15,11 @@ def migrated(metamorph_db):
 
 
 def two_vaults(path):
-    rows = sql(path, "SELECT vault_id, COUNT(*) FROM semantic_memory GROUP BY 1 "
-                     "HAVING COUNT(*) > 0 ORDER BY 2 DESC LIMIT 2")
+    rows = sql(
+        path,
+        "SELECT vault_id, COUNT(*) FROM semantic_memory GROUP BY 1 "
+        "HAVING COUNT(*) > 0 ORDER BY 2 DESC LIMIT 2",
+    )
     return [r[0] for r in rows]
 
 
@@ -64,8 +68,7 @@ def test_isolation_passes_when_each_token_sees_only_its_vault(migrated):
     a, b = two_vaults(migrated)
     tokens = {"tok-a-secret": a, "tok-b-secret": b}
     with FakeMetamorph(migrated, tokens=tokens) as server:
-        found = live.check_isolation(server.url, ("tok-a-secret", "tok-b-secret"),
-                                     lookup(migrated))
+        found = live.check_isolation(server.url, ("tok-a-secret", "tok-b-secret"), lookup(migrated))
     assert found.status == "pass", found.summary
     memories_a = sql(migrated, "SELECT COUNT(*) FROM semantic_memory WHERE vault_id=?", (a,))
     assert found.numbers["token 1 memories"] == min(500, memories_a[0][0])
@@ -92,8 +95,9 @@ def test_a_refused_token_is_a_finding_without_the_token(migrated):
 def test_ids_the_database_does_not_hold_fail(migrated):
     a, b = two_vaults(migrated)
     with FakeMetamorph(migrated, tokens={"ta": a, "tb": b}) as server:
-        found = live.check_isolation(server.url, ("ta", "tb"),
-                                     lambda kind, ids: {})  # the wrong database: holds nothing
+        found = live.check_isolation(
+            server.url, ("ta", "tb"), lambda kind, ids: {}
+        )  # the wrong database: holds nothing
     assert found.status == "fail" and "does not hold" in found.summary
 
 

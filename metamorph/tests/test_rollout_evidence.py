@@ -1,4 +1,5 @@
 """Rollout evidence read from real files (tidy and real-shaped), beside a writing process."""
+
 import sqlite3
 import subprocess
 import sys
@@ -32,8 +33,10 @@ print(n, worst, flush=True)
 def real_shaped(path):
     """§1.1: conversations and messages empty; sessions.id is the conversation id."""
     conn = sqlite3.connect(path)
-    conn.executescript("DELETE FROM messages; DELETE FROM conversations; "
-                       "UPDATE sessions SET conversation_id = NULL;")
+    conn.executescript(
+        "DELETE FROM messages; DELETE FROM conversations; "
+        "UPDATE sessions SET conversation_id = NULL;"
+    )
     conn.close()
     return path
 
@@ -45,9 +48,15 @@ def migrated(request, metamorph_db):
 
 
 def vault_tables(path):
-    return [t for t, in sql(path, "SELECT m.name FROM sqlite_master m WHERE type='table' AND "
-                                  "EXISTS (SELECT 1 FROM pragma_table_info(m.name) "
-                                  "WHERE name='vault_id')")]
+    return [
+        t
+        for (t,) in sql(
+            path,
+            "SELECT m.name FROM sqlite_master m WHERE type='table' AND "
+            "EXISTS (SELECT 1 FROM pragma_table_info(m.name) "
+            "WHERE name='vault_id')",
+        )
+    ]
 
 
 def test_distribution_matches_the_file(migrated):
@@ -55,7 +64,8 @@ def test_distribution_matches_the_file(migrated):
     tables = vault_tables(migrated)
     assert found["default_vault_rows"] == sum(
         sql(migrated, f'SELECT COUNT(*) FROM "{t}" WHERE vault_id = ?', ("default-vault",))[0][0]
-        for t in tables)
+        for t in tables
+    )
     union = " UNION ".join(f'SELECT vault_id FROM "{t}"' for t in tables)
     assert found["distinct_vaults"] == sql(migrated, f"SELECT COUNT(*) FROM ({union})")[0][0]
 
@@ -64,8 +74,10 @@ def test_vaults_of_ids_answers_only_ids_the_file_holds(migrated):
     ids = [r[0] for r in sql(migrated, "SELECT id FROM semantic_memory LIMIT 700")]
     found = rollout_evidence.vaults_of_ids(migrated, "memories", ids + ["not-there"])
     assert len(found) == len(ids) and "not-there" not in found
-    assert found[ids[0]] == sql(migrated, "SELECT vault_id FROM semantic_memory WHERE id=?",
-                                (ids[0],))[0][0]
+    assert (
+        found[ids[0]]
+        == sql(migrated, "SELECT vault_id FROM semantic_memory WHERE id=?", (ids[0],))[0][0]
+    )
     sessions = [r[0] for r in sql(migrated, "SELECT id FROM session_states LIMIT 5")]
     assert set(rollout_evidence.vaults_of_ids(migrated, "sessions", sessions)) == set(sessions)
 
@@ -76,12 +88,14 @@ def test_index_evidence_names_a_dropped_index(migrated):
     conn.execute("DROP INDEX idx_semantic_memory_vault_type")
     conn.close()
     assert rollout_evidence.index_evidence(migrated)["missing"] == [
-        "idx_semantic_memory_vault_type"]
+        "idx_semantic_memory_vault_type"
+    ]
 
 
 def test_evidence_beside_a_writer_loses_no_commit_and_keeps_its_waits_short(migrated):
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, migrated, "3"],
-                              stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, migrated, "3"], stdout=subprocess.PIPE, text=True
+    )
     assert writer.stdout.readline().strip() == "writing"
     started = time.monotonic()
     rounds = 0
@@ -95,5 +109,6 @@ def test_evidence_beside_a_writer_loses_no_commit_and_keeps_its_waits_short(migr
     assert writer.wait(timeout=10) == 0
     assert rounds >= 2 and int(committed) > 50
     assert sql(migrated, "SELECT COUNT(*) FROM semantic_memory WHERE id LIKE 'writer-%'") == [
-        (int(committed),)]
+        (int(committed),)
+    ]
     assert float(worst) < 0.5

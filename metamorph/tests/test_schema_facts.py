@@ -1,6 +1,7 @@
 """makedemodb's files have Metamorph's schema exactly: column for column, key for key, index
 for index, in every state and both data shapes, compared table by table against the facts
 file (docs/metamorph-schema.md). No foreign key Metamorph lacks: its own writes would fail."""
+
 import sqlite3
 
 import pytest
@@ -13,11 +14,15 @@ COMPOSITE = facts.composite_indexes()
 STORE = [t for t in LEGACY if t != "session_states"]
 VAULT_COLUMN = ("vault_id", "TEXT", 1, "'default-vault'", 0)
 AUTOUPGRADE = {f"idx_{t}_vault": (t, (("vault_id", False),)) for t in STORE}
-FRESH_EXTRA = {"idx_messages_vault": ("messages", (("vault_id", False),)),
-               "idx_semantic_memory_vault": ("semantic_memory", (("vault_id", False),)),
-               "idx_sessions_vault": ("sessions", (("vault_id", False),)),
-               "idx_session_states_vault_activity": ("session_states", (
-                   ("vault_id", False), ("last_activity", True)))}
+FRESH_EXTRA = {
+    "idx_messages_vault": ("messages", (("vault_id", False),)),
+    "idx_semantic_memory_vault": ("semantic_memory", (("vault_id", False),)),
+    "idx_sessions_vault": ("sessions", (("vault_id", False),)),
+    "idx_session_states_vault_activity": (
+        "session_states",
+        (("vault_id", False), ("last_activity", True)),
+    ),
+}
 
 
 def columns(conn, table):
@@ -43,8 +48,9 @@ def indexes(conn, table, origin):
     out = {}
     for r in conn.execute(f"PRAGMA index_list({table})"):
         if r[3] == origin:
-            keys = tuple((x[2], bool(x[3])) for x in conn.execute(f"PRAGMA index_xinfo({r[1]})")
-                         if x[5])
+            keys = tuple(
+                (x[2], bool(x[3])) for x in conn.execute(f"PRAGMA index_xinfo({r[1]})") if x[5]
+            )
             out[r[1] if origin == "c" else keys] = keys
     return out
 
@@ -58,8 +64,9 @@ def expected_indexes(name, state):
     extra = {"autoupgraded": AUTOUPGRADE, "fresh": FRESH_EXTRA}.get(state, {})
     out.update({n: keys for n, (t, keys) in extra.items() if t == name})
     if state == "migrated":
-        out.update({n: tuple((c, False) for c in cols) for n, (t, cols) in COMPOSITE.items()
-                    if t == name})
+        out.update(
+            {n: tuple((c, False) for c in cols) for n, (t, cols) in COMPOSITE.items() if t == name}
+        )
     return out
 
 
@@ -67,7 +74,7 @@ def expected_uniques(name, state):
     if name in SANDBOX:
         return {tuple((c, False) for c in cols) for cols in SANDBOX[name].table_uniques}
     cols = [c.name for c in LEGACY[name].columns if c.unique]
-    if state == "fresh" and cols:      # a fresh install scopes the arc key by vault
+    if state == "fresh" and cols:  # a fresh install scopes the arc key by vault
         return {(("vault_id", False), (cols[0], False))}
     return {((c, False),) for c in cols}
 
@@ -78,8 +85,9 @@ def test_every_table_equals_metamorphs_schema(metamorph_db, state, shape):
     path = metamorph_db(state, sessions=20, shape=shape)
     conn = sqlite3.connect(path)
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    expected = set(LEGACY) | (set(SANDBOX) | {"schema_migrations"} if state == "migrated"
-                              else set())
+    expected = set(LEGACY) | (
+        set(SANDBOX) | {"schema_migrations"} if state == "migrated" else set()
+    )
     assert tables == expected
     for name in sorted(tables - {"schema_migrations"}):
         table = LEGACY.get(name) or SANDBOX[name]
@@ -89,18 +97,21 @@ def test_every_table_equals_metamorphs_schema(metamorph_db, state, shape):
         assert set(indexes(conn, name, "u")) == expected_uniques(name, state), name
 
 
-def test_evolution_snapshots_has_no_foreign_key_so_metamorphs_snapshot_write_succeeds(
-        metamorph_db):
+def test_evolution_snapshots_has_no_foreign_key_so_metamorphs_snapshot_write_succeeds(metamorph_db):
     path = metamorph_db("legacy", sessions=5, shape="observed")
     conn = sqlite3.connect(path)
-    conn.execute("PRAGMA foreign_keys = ON")     # better-sqlite3 turns them on
+    conn.execute("PRAGMA foreign_keys = ON")  # better-sqlite3 turns them on
     # saveEvolutionSnapshot's normal case: a conversation id no conversations row holds.
-    conn.execute("INSERT INTO evolution_snapshots (id, conversation_id, stance, trigger, "
-                 "drift_at_snapshot, timestamp) VALUES ('s1', 'conv-without-row', '{}', "
-                 "'drift', 5, '2026-01-01T00:00:00.000Z')")
-    conn.execute("INSERT INTO emotional_arcs (id, conversation_id, emotions, insights, "
-                 "patterns, updated_at) VALUES ('conv-without-row', 'conv-without-row', '[]', "
-                 "'[]', '[]', '2026-01-01')")
+    conn.execute(
+        "INSERT INTO evolution_snapshots (id, conversation_id, stance, trigger, "
+        "drift_at_snapshot, timestamp) VALUES ('s1', 'conv-without-row', '{}', "
+        "'drift', 5, '2026-01-01T00:00:00.000Z')"
+    )
+    conn.execute(
+        "INSERT INTO emotional_arcs (id, conversation_id, emotions, insights, "
+        "patterns, updated_at) VALUES ('conv-without-row', 'conv-without-row', '[]', "
+        "'[]', '[]', '2026-01-01')"
+    )
     conn.commit()
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
 

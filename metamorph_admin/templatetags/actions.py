@@ -6,13 +6,14 @@
 Every action a role cannot run is shown disabled with the role it needs, never as a trap
 that ends in a 403.
 """
+
 from dataclasses import dataclass
 
 from django import template
 from django.utils.html import format_html
 
-from metamorph_admin.roles import role_needed
 from metamorph_admin import kinds
+from metamorph_admin.roles import role_needed
 
 register = template.Library()
 
@@ -24,8 +25,11 @@ class Action:
 
     @property
     def disabled(self):
-        return "" if self.allowed else format_html('disabled aria-disabled="true" title="{}"',
-                                                   self.reason)
+        return (
+            ""
+            if self.allowed
+            else format_html('disabled aria-disabled="true" title="{}"', self.reason)
+        )
 
     @property
     def reason(self):

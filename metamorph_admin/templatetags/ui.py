@@ -1,7 +1,8 @@
 """The one number, size, time and code format of every page (see metamorph_admin.formatting).
 
-    {% load ui %}  {{ n|num }}  {{ bytes|size }}  {{ moment|when }}  {{ text|code }}  {{ v|plain }}
+{% load ui %}  {{ n|num }}  {{ bytes|size }}  {{ moment|when }}  {{ text|code }}  {{ v|plain }}
 """
+
 from django import template
 
 from metamorph_admin import formatting

@@ -1,4 +1,5 @@
 """Run manage.py as an operator does: a real subprocess with its own environment."""
+
 import os
 import subprocess
 import sys
@@ -13,5 +14,11 @@ def manage(*args, env=None, tmp_path=None, timeout=120):
     if tmp_path is not None:
         environ["DATABASE_URL"] = f"sqlite:///{tmp_path / 'admin.sqlite3'}"
     environ.update(env or {})
-    return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT,
-                          env=environ, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -1,4 +1,5 @@
 """Shared by the jobs, roles and audit tests: users with a role, test job kinds, real processes."""
+
 import atexit
 import os
 import shutil
@@ -10,9 +11,9 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group, User
 
+from metamorph.errors import MetamorphError
 from metamorph_admin import kinds
 from metamorph_admin.kinds import JobKind
-from metamorph.errors import MetamorphError
 from metamorph_admin.tests.commands import ROOT, manage
 
 
@@ -43,10 +44,26 @@ def counting_engine(progress, db_path, steps=5, fail=False, crash=False, interru
 @pytest.fixture
 def test_kinds():
     """Registers a mutating 'test-mutation' (operator) and a read-only 'test-read' kind."""
-    added = [kinds.register(JobKind("test-mutation", "Test mutation", counting_engine,
-                                    "metamorph_admin.run_backup", mutating=True)),
-             kinds.register(JobKind("test-read", "Test read", counting_engine,
-                                    "metamorph_admin.run_verification", mutating=False))]
+    added = [
+        kinds.register(
+            JobKind(
+                "test-mutation",
+                "Test mutation",
+                counting_engine,
+                "metamorph_admin.run_backup",
+                mutating=True,
+            )
+        ),
+        kinds.register(
+            JobKind(
+                "test-read",
+                "Test read",
+                counting_engine,
+                "metamorph_admin.run_verification",
+                mutating=False,
+            )
+        ),
+    ]
     yield {k.name: k for k in added}
     for kind in added:
         kinds.unregister(kind.name)
@@ -70,9 +87,15 @@ def migrated_admin_db(tmp_path):
 
 def subprocess_env(admin_db, **extra):
     environ = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-    environ.update({"SECRET_KEY": "x", "DEBUG": "true", "PYTHONPATH": str(ROOT),
-                    "DATABASE_URL": f"sqlite:///{admin_db}",
-                    "DJANGO_SETTINGS_MODULE": "metamorph_admin.settings"})
+    environ.update(
+        {
+            "SECRET_KEY": "x",
+            "DEBUG": "true",
+            "PYTHONPATH": str(ROOT),
+            "DATABASE_URL": f"sqlite:///{admin_db}",
+            "DJANGO_SETTINGS_MODULE": "metamorph_admin.settings",
+        }
+    )
     environ.update(extra)
     return environ
 
@@ -102,6 +125,11 @@ print(json.dumps({"id": job.pk, "state": job.state, "error": job.error,
 
 
 def start_job_process(admin_db, mode, db_path, actor):
-    return subprocess.Popen([sys.executable, "-c", JOB_SCRIPT, mode, str(db_path), actor],
-                            cwd=ROOT, env=subprocess_env(admin_db), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", JOB_SCRIPT, mode, str(db_path), actor],
+        cwd=ROOT,
+        env=subprocess_env(admin_db),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

@@ -1,12 +1,13 @@
 """The audit trail: records with outcomes, no secrets, a filtered page and a safe CSV export."""
+
 import csv
 import io
 
 import pytest
 from django.urls import reverse
 
-from metamorph_admin.models import AuditRecord
 from metamorph_admin import audit, jobs
+from metamorph_admin.models import AuditRecord
 from metamorph_admin.tests.job_helpers import test_kinds, user_with_role  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -23,10 +24,20 @@ def _csv(response):
 
 
 def test_secrets_are_never_stored_in_audit_parameters():
-    record = _record(parameters={"db_path": "/d.db", "access_token": "gho_abc",
-                                 "nested": {"Password": "pw", "keep": 1}, "label": "x"})
-    assert record.parameters == {"db_path": "/d.db", "access_token": "[redacted]",
-                                 "nested": {"Password": "[redacted]", "keep": 1}, "label": "x"}
+    record = _record(
+        parameters={
+            "db_path": "/d.db",
+            "access_token": "gho_abc",
+            "nested": {"Password": "pw", "keep": 1},
+            "label": "x",
+        }
+    )
+    assert record.parameters == {
+        "db_path": "/d.db",
+        "access_token": "[redacted]",
+        "nested": {"Password": "[redacted]", "keep": 1},
+        "label": "x",
+    }
 
 
 def test_a_web_job_cannot_carry_secret_parameters(test_kinds):
@@ -37,8 +48,9 @@ def test_a_web_job_cannot_carry_secret_parameters(test_kinds):
 
 def test_every_job_outcome_is_audited_with_its_duration(test_kinds):
     ok = jobs.run_job("test-mutation", {"db_path": "/tmp/a.db"}, actor="a", origin="cli")
-    failed = jobs.run_job("test-mutation", {"db_path": "/tmp/a.db", "fail": True}, actor="a",
-                          origin="cli")
+    failed = jobs.run_job(
+        "test-mutation", {"db_path": "/tmp/a.db", "fail": True}, actor="a", origin="cli"
+    )
     outcomes = dict(AuditRecord.objects.values_list("job_id", "outcome"))
     assert outcomes == {ok.pk: "success", failed.pk: "failure"}
     assert all(r.duration >= 0 for r in AuditRecord.objects.all())
@@ -50,7 +62,8 @@ def test_the_audit_page_is_for_admins_and_names_the_role_to_others(client):
     response = client.get(reverse("core:audit"))
     assert response.status_code == 403
     assert "You need the admin role to view and export the audit trail" in (
-        response.content.decode())
+        response.content.decode()
+    )
     assert client.get(reverse("core:audit_export")).status_code == 403
     assert not AuditRecord.objects.exists()  # reading is not an action worth auditing
 
@@ -76,15 +89,23 @@ def test_the_csv_export_streams_the_filtered_records_and_records_the_export(clie
     rows = _csv(response)
     assert rows[0] == audit.CSV_COLUMNS
     assert [r[3] for r in rows[1:]] == ["backup"]
-    assert rows[1][1:8] == ["alice", "web", "backup", "", '{"db_path": "/d.db", "keep": 3}',
-                            "success", "1.235"]
-    assert "attachment; filename=\"metamorph-audit-" in response["Content-Disposition"]
+    assert rows[1][1:8] == [
+        "alice",
+        "web",
+        "backup",
+        "",
+        '{"db_path": "/d.db", "keep": 3}',
+        "success",
+        "1.235",
+    ]
+    assert 'attachment; filename="metamorph-audit-' in response["Content-Disposition"]
     export = AuditRecord.objects.get(action="export-audit")
     assert export.actor == "ada" and export.parameters == {"action": "backup"}
 
 
-@pytest.mark.parametrize("evil", ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)",
-                                  "\tcmd", "\r=1"])
+@pytest.mark.parametrize(
+    "evil", ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\r=1"]
+)
 def test_the_csv_export_defuses_cells_a_spreadsheet_would_run_as_formulas(client, evil):
     client.force_login(user_with_role("admin"))
     _record(action="backup", actor=evil, target=evil, message=evil)

@@ -1,5 +1,6 @@
 """Several Metamorph databases: settings, the header's switcher, jobs and backups per database,
 commands' --database."""
+
 import json
 import os
 
@@ -9,8 +10,8 @@ from django.urls import reverse
 from conftest import sql
 from metamorph_admin import databases
 from metamorph_admin.models import Job
-from metamorph_admin.tests.job_helpers import migrated_admin_db, user_with_role
 from metamorph_admin.tests.commands import manage
+from metamorph_admin.tests.job_helpers import migrated_admin_db, user_with_role
 
 
 def test_parse_names_each_file_once_with_absolute_paths(tmp_path):
@@ -18,13 +19,16 @@ def test_parse_names_each_file_once_with_absolute_paths(tmp_path):
     assert parsed == [("staging", str(tmp_path / "stage" / "m.db")), ("production", "/srv/p.db")]
 
 
-@pytest.mark.parametrize("text, says", [
-    ("staging", "is not NAME=PATH"),
-    ("staging=", "is not NAME=PATH"),
-    ("stag ing=/a.db", "must be 1-40 letters"),
-    ("a=/x.db,a=/y.db", "given twice"),
-    ("a=/x.db,b=/x.db", "named twice"),
-])
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ("staging", "is not NAME=PATH"),
+        ("staging=", "is not NAME=PATH"),
+        ("stag ing=/a.db", "must be 1-40 letters"),
+        ("a=/x.db,a=/y.db", "given twice"),
+        ("a=/x.db,b=/x.db", "named twice"),
+    ],
+)
 def test_parse_refuses_bad_values_saying_why(text, says, tmp_path):
     with pytest.raises(ValueError, match=says):
         databases.parse_databases(text, tmp_path)
@@ -48,8 +52,9 @@ def test_without_the_setting_the_one_path_is_the_default_database(settings, tmp_
     settings.METAMORPH_DATABASES = []
     settings.METAMORPH_DATABASE_PATH = str(tmp_path / "m.db")
     settings.METAMORPH_BACKUP_DIR = str(tmp_path / "b")
-    assert databases.configured() == [databases.Database("default", str(tmp_path / "m.db"),
-                                                         str(tmp_path / "b"))]
+    assert databases.configured() == [
+        databases.Database("default", str(tmp_path / "m.db"), str(tmp_path / "b"))
+    ]
 
 
 def test_each_database_has_its_own_backup_directory(two, tmp_path):
@@ -62,8 +67,9 @@ def test_header_switches_and_every_page_follows(client, db, two):
     first = client.get("/migrations/").content.decode()
     assert f'data-database="staging">{two["staging"]}' in first
     assert "001_add_vault_id" in first and "pending" in first
-    switched = client.post(reverse("switch_database"), {"database": "production",
-                                                         "next": "/migrations/"})
+    switched = client.post(
+        reverse("switch_database"), {"database": "production", "next": "/migrations/"}
+    )
     assert switched.status_code == 302 and switched.url == "/migrations/"
     page = client.get("/migrations/").content.decode()
     assert f'data-database="production">{two["production"]}' in page
@@ -75,10 +81,11 @@ def test_header_switches_and_every_page_follows(client, db, two):
 def test_switching_to_an_unknown_name_keeps_the_current_one(client, db, two):
     client.force_login(user_with_role("viewer"))
     client.post(reverse("switch_database"), {"database": "production"})
-    response = client.post(reverse("switch_database"), {"database": "qa", "next": "//evil"},
-                           follow=True)
+    response = client.post(
+        reverse("switch_database"), {"database": "qa", "next": "//evil"}, follow=True
+    )
     page = response.content.decode()
-    assert "no such database" in page and f'data-database="production"' in page
+    assert "no such database" in page and 'data-database="production"' in page
 
 
 def test_a_removed_database_falls_back_to_the_first(client, db, two, settings):
@@ -107,17 +114,20 @@ def test_a_web_backup_goes_to_the_current_databases_job_and_directory(client, db
 
 def test_commands_take_database_by_name(tmp_path, metamorph_db):
     staging, production = metamorph_db("legacy"), metamorph_db("migrated")
-    env = {"DATABASE_URL": f"sqlite:///{migrated_admin_db(tmp_path)}",
-           "METAMORPH_DATABASES": f"staging={staging},production={production}",
-           "METAMORPH_BACKUP_DIR": str(tmp_path / "backups")}
+    env = {
+        "DATABASE_URL": f"sqlite:///{migrated_admin_db(tmp_path)}",
+        "METAMORPH_DATABASES": f"staging={staging},production={production}",
+        "METAMORPH_BACKUP_DIR": str(tmp_path / "backups"),
+    }
     done = manage("backupdb", "--database", "production", "--json", env=env)
     assert done.returncode == 0, done.stderr
     listed = manage("listbackups", "--database", "production", "--json", env=env)
     entries = json.loads(listed.stdout)
     assert [e["state"] for e in entries] == ["verified"]
     assert entries[0]["source_path"] == production
-    assert json.loads(manage("listbackups", "--database", "staging", "--json",
-                             env=env).stdout) == []
+    assert (
+        json.loads(manage("listbackups", "--database", "staging", "--json", env=env).stdout) == []
+    )
     report = manage("vaultreport", "--database", "staging", "--json", env=env)
     assert json.loads(report.stdout)["path"] == staging
     unknown = manage("runmigration", "--database", "qa", "--list", env=env)
@@ -126,22 +136,26 @@ def test_commands_take_database_by_name(tmp_path, metamorph_db):
     both = manage("runmigration", "--database", "staging", "--db", staging, "--list", env=env)
     assert "not both" in both.stderr
     assert sql(staging, "SELECT COUNT(*) FROM sqlite_master WHERE name='schema_migrations'") == [
-        (0,)]
+        (0,)
+    ]
 
 
 def test_jobs_page_shows_the_current_databases_jobs_and_audit_can_filter(client, db, two):
-    from metamorph_admin.models import Origin
     from metamorph_admin import jobs
-    staging_job = jobs.run_job("backup", {"db_path": two["staging"]}, actor="cli-user",
-                               origin=Origin.CLI)
-    prod_job = jobs.run_job("backup", {"db_path": two["production"]}, actor="cli-user",
-                            origin=Origin.CLI)
+    from metamorph_admin.models import Origin
+
+    staging_job = jobs.run_job(
+        "backup", {"db_path": two["staging"]}, actor="cli-user", origin=Origin.CLI
+    )
+    prod_job = jobs.run_job(
+        "backup", {"db_path": two["production"]}, actor="cli-user", origin=Origin.CLI
+    )
     client.force_login(user_with_role("admin"))
     page = client.get("/jobs/").content.decode()
     assert f"/jobs/{staging_job.pk}/" in page and f"/jobs/{prod_job.pk}/" not in page
     page = client.get("/jobs/?database=production").content.decode()  # also switches the header
     assert f"/jobs/{prod_job.pk}/" in page and f"/jobs/{staging_job.pk}/" not in page
-    assert f'data-database="production"' in page
+    assert 'data-database="production"' in page
     every = client.get("/jobs/?database=").content.decode()
     assert f"/jobs/{prod_job.pk}/" in every and f"/jobs/{staging_job.pk}/" in every
     audit = client.get("/audit/?database=staging").content.decode()
@@ -152,9 +166,13 @@ def test_only_the_databases_module_reads_the_path_settings():
     """Every page and command asks metamorph_admin.databases which file it is about; a direct
     read of the single-path settings would ignore the header's choice."""
     from pathlib import Path
+
     root = Path(__file__).resolve().parents[2]
-    allowed = {"metamorph_admin/databases.py", "metamorph_admin/settings.py",
-               "vaults/management/commands/ensuredemodb.py"}
+    allowed = {
+        "metamorph_admin/databases.py",
+        "metamorph_admin/settings.py",
+        "vaults/management/commands/ensuredemodb.py",
+    }
     offenders = []
     for path in root.glob("*/**/*.py"):
         rel = path.relative_to(root).as_posix()
@@ -174,7 +192,7 @@ def test_with_several_databases_a_destructive_step_wants_the_database_name(clien
     start = reverse("core:start_job", args=["migration"])
     params = {"take_backup": "on", "max_backup_age_hours": 24, "next": "/migrations/"}
     client.post(start, {**params, "confirm": os.path.basename(two["staging"])})
-    assert not Job.objects.filter(kind="migration").exists()   # the file name is ambiguous
+    assert not Job.objects.filter(kind="migration").exists()  # the file name is ambiguous
     refused = client.get("/migrations/").content.decode()
     assert "Type the database name exactly (staging) to confirm." in refused
     client.post(start, {**params, "confirm": "staging"})

@@ -1,4 +1,5 @@
 """Jobs: one run_job path for commands, tasks and views; progress, log, result, audit."""
+
 import getpass
 import io
 import json
@@ -8,13 +9,12 @@ from django import forms
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from metamorph_admin.models import AuditRecord, Job, JobLog
-from metamorph_admin import jobs, kinds, job_progress
+from metamorph_admin import job_progress, jobs, kinds
 from metamorph_admin.cli import run_from_command
-from metamorph_admin.kinds import JobKind
 from metamorph_admin.job_progress import JobProgress
-from metamorph_admin.tests.job_helpers import (  # noqa: F401
-    counting_engine, test_kinds, user_with_role)
+from metamorph_admin.kinds import JobKind
+from metamorph_admin.models import AuditRecord, Job, JobLog
+from metamorph_admin.tests.job_helpers import counting_engine, test_kinds, user_with_role  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -27,8 +27,11 @@ def test_a_job_run_through_run_job_records_progress_log_result_and_audit(test_ki
     job = run(steps=4)
     assert job.state == "succeeded" and job.origin == "cli" and job.actor == "carol"
     assert (job.phase, job.done, job.total, job.message) == ("copy", 4, 4, "step 4 of 4")
-    assert job.result == {"db_path": "/tmp/metamorph-test.db", "steps": 4,
-                          "tables": {"messages": 3}}
+    assert job.result == {
+        "db_path": "/tmp/metamorph-test.db",
+        "steps": 4,
+        "tables": {"messages": 3},
+    }
     assert job.started_at <= job.finished_at and job.pid and job.hostname
     log = [line.text for line in job.log_lines.all()]
     assert log[0].startswith("Started by carol (command line)")
@@ -36,7 +39,11 @@ def test_a_job_run_through_run_job_records_progress_log_result_and_audit(test_ki
     assert log[-1].startswith("Finished: succeeded")
     record = AuditRecord.objects.get(job=job)
     assert (record.action, record.outcome, record.actor, record.origin) == (
-        "test-mutation", "success", "carol", "cli")
+        "test-mutation",
+        "success",
+        "carol",
+        "cli",
+    )
     assert record.parameters == {"db_path": "/tmp/metamorph-test.db", "steps": 4}
     assert record.duration is not None and record.target == "/tmp/metamorph-test.db"
 
@@ -94,8 +101,13 @@ def test_the_log_keeps_only_the_newest_lines(test_kinds, monkeypatch):
 
 def test_a_command_runs_the_same_job_with_origin_cli_and_the_os_user(test_kinds):
     out, err = io.StringIO(), io.StringIO()
-    job = run_from_command("test-mutation", {"db_path": "/tmp/m.db", "steps": 3}, stdout=out,
-                           stderr=err, json_output=True)
+    job = run_from_command(
+        "test-mutation",
+        {"db_path": "/tmp/m.db", "steps": 3},
+        stdout=out,
+        stderr=err,
+        json_output=True,
+    )
     assert job.origin == "cli" and job.actor == getpass.getuser() and job.started_by is None
     assert json.loads(out.getvalue())["steps"] == 3
     assert "copy: 3/3 step 3 of 3" in err.getvalue()  # plain lines when not a terminal
@@ -104,31 +116,38 @@ def test_a_command_runs_the_same_job_with_origin_cli_and_the_os_user(test_kinds)
 
 def test_a_command_whose_job_fails_raises_command_error_with_the_message(test_kinds):
     with pytest.raises(CommandError) as raised:
-        run_from_command("test-mutation", {"db_path": "/tmp/m.db", "fail": True},
-                         stdout=io.StringIO(), stderr=io.StringIO())
+        run_from_command(
+            "test-mutation",
+            {"db_path": "/tmp/m.db", "fail": True},
+            stdout=io.StringIO(),
+            stderr=io.StringIO(),
+        )
     assert "is not what this job expected: pick another file." in str(raised.value)
     assert raised.value.returncode == 1
 
 
 def test_a_command_naming_an_unknown_kind_is_told_the_known_ones(test_kinds):
-    with pytest.raises(CommandError, match="There is no job kind 'nope' \\(known kinds: .*"
-                                           "test-mutation"):
+    with pytest.raises(
+        CommandError, match="There is no job kind 'nope' \\(known kinds: .*test-mutation"
+    ):
         run_from_command("nope", {}, stdout=io.StringIO(), stderr=io.StringIO())
 
 
-def test_a_web_job_is_queued_then_run_by_the_task_and_shown_on_its_page(client, test_kinds,
-                                                                          settings):
+def test_a_web_job_is_queued_then_run_by_the_task_and_shown_on_its_page(
+    client, test_kinds, settings
+):
     settings.METAMORPH_DATABASE_PATH = "/tmp/web-metamorph.db"
     client.force_login(user_with_role("operator", "olga"))
-    response = client.post(reverse("core:start_job", args=["test-mutation"]),
-                           {"db_path": "/etc/passwd"})
+    response = client.post(
+        reverse("core:start_job", args=["test-mutation"]), {"db_path": "/etc/passwd"}
+    )
     job = Job.objects.get()
-    assert response.status_code == 302 and response.url == reverse("core:job",
-                                                                   args=[job.pk])
+    assert response.status_code == 302 and response.url == reverse("core:job", args=[job.pk])
     assert job.state == "succeeded" and job.origin == "web" and job.started_by.username == "olga"
     assert job.db_path == "/tmp/web-metamorph.db"  # never a path from the form
-    assert list(AuditRecord.objects.filter(job=job).order_by("id")
-                .values_list("outcome", flat=True)) == ["requested", "success"]
+    assert list(
+        AuditRecord.objects.filter(job=job).order_by("id").values_list("outcome", flat=True)
+    ) == ["requested", "success"]
     html = client.get(response.url).content.decode()
     assert "Test mutation job #" in html and "step 5 of 5" in html and 'id="job-summary"' in html
     # the generic summary lists the result's plain values in words; nested ones stay raw
@@ -136,17 +155,26 @@ def test_a_web_job_is_queued_then_run_by_the_task_and_shown_on_its_page(client, 
 
 
 def _running_job():
-    return Job.objects.create(kind="test-mutation", db_path="/tmp/x.db", actor="olga",
-                              state="running", phase="copy", done=30, total=120,
-                              message="copying pages", pid=__import__("os").getpid(),
-                              hostname=__import__("socket").gethostname())
+    return Job.objects.create(
+        kind="test-mutation",
+        db_path="/tmp/x.db",
+        actor="olga",
+        state="running",
+        phase="copy",
+        done=30,
+        total=120,
+        message="copying pages",
+        pid=__import__("os").getpid(),
+        hostname=__import__("socket").gethostname(),
+    )
 
 
 def test_the_progress_partial_keeps_polling_while_the_job_runs(client, test_kinds):
     client.force_login(user_with_role("viewer"))
     job = _running_job()
-    html = client.get(reverse("core:job_progress", args=[job.pk]),
-                      headers={"HX-Request": "true"}).content.decode()
+    html = client.get(
+        reverse("core:job_progress", args=[job.pk]), headers={"HX-Request": "true"}
+    ).content.decode()
     assert html.lstrip().startswith('<div id="job-progress"') and "<html" not in html
     assert 'hx-trigger="every 1s"' in html and "30 / 120 (25 %)" in html
     assert 'style="width: 25%"' in html and "copying pages" in html
@@ -178,8 +206,9 @@ def test_the_jobs_page_lists_web_and_command_jobs_and_filters_them(client, test_
 
 
 def test_the_integrity_check_kind_reads_a_real_metamorph_file(metamorph_db):
-    job = jobs.run_job("integrity-check", {"db_path": metamorph_db("migrated")}, actor="t",
-                       origin="cli")
+    job = jobs.run_job(
+        "integrity-check", {"db_path": metamorph_db("migrated")}, actor="t", origin="cli"
+    )
     assert job.state == "succeeded" and job.result["ok"] is True
     assert job.result["check"] == "integrity_check"
 
@@ -191,14 +220,18 @@ class StepsForm(forms.Form):
 
 @pytest.fixture
 def kind_with_form(test_kinds):
-    kinds.register(JobKind("test-form", "Test form", counting_engine, "metamorph_admin.run_backup",
-                           form=StepsForm))
+    kinds.register(
+        JobKind(
+            "test-form", "Test form", counting_engine, "metamorph_admin.run_backup", form=StepsForm
+        )
+    )
     yield
     kinds.unregister("test-form")
 
 
 def test_a_web_job_takes_its_parameters_from_the_kinds_form_but_never_the_database(
-        client, kind_with_form, settings):
+    client, kind_with_form, settings
+):
     settings.METAMORPH_DATABASE_PATH = "/tmp/web-metamorph.db"
     client.force_login(user_with_role("operator"))
     url = reverse("core:start_job", args=["test-form"])
@@ -210,7 +243,10 @@ def test_a_web_job_takes_its_parameters_from_the_kinds_form_but_never_the_databa
 
 def test_a_web_job_with_invalid_form_input_is_not_started_and_says_why(client, kind_with_form):
     client.force_login(user_with_role("operator"))
-    response = client.post(reverse("core:start_job", args=["test-form"]),
-                           {"steps": "99", "next": "/jobs/"}, follow=True)
+    response = client.post(
+        reverse("core:start_job", args=["test-form"]),
+        {"steps": "99", "next": "/jobs/"},
+        follow=True,
+    )
     assert "Ensure this value is less than or equal to 10." in response.content.decode()
     assert not Job.objects.exists()

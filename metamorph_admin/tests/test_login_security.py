@@ -1,5 +1,6 @@
 """Login throttling (django-axes): lockout after repeated failures, every failure audited;
 a refused request logs one line, not a traceback."""
+
 import io
 import logging
 from datetime import timedelta
@@ -17,8 +18,9 @@ PASSWORD = "correct horse 42"
 
 
 def _login(client, password, username="vera"):
-    return client.post(reverse("login"), {"username": username, "password": password},
-                       REMOTE_ADDR="203.0.113.7")
+    return client.post(
+        reverse("login"), {"username": username, "password": password}, REMOTE_ADDR="203.0.113.7"
+    )
 
 
 def _logged_in(client):
@@ -49,7 +51,8 @@ def test_failed_logins_and_the_lockout_are_audited_without_the_password(client, 
     rows = list(AuditRecord.objects.order_by("id"))
     # The lockout is recorded as the fifth failure locks the username, then that failure.
     assert [r.action for r in rows] == ["login-failed"] * 4 + ["login-lockout"] + [
-        "login-failed"] * 2
+        "login-failed"
+    ] * 2
     assert {r.outcome for r in rows} == {"refused"}
     assert {r.actor for r in rows} == {"vera"} and {r.user_id for r in rows} == {vera.id}
     assert {r.remote_addr for r in rows} == {"203.0.113.7"}
@@ -67,14 +70,18 @@ def test_an_unknown_username_is_audited_and_locked_too(client, settings):
     _login(client, "x", username="mallory")
     assert _login(client, "y", username="mallory").status_code == 429
     assert list(AuditRecord.objects.filter(actor="mallory").values_list("action", "user")) == [
-        ("login-failed", None), ("login-lockout", None), ("login-failed", None)]
+        ("login-failed", None),
+        ("login-lockout", None),
+        ("login-failed", None),
+    ]
 
 
 def test_the_lockout_ends_after_the_cool_off_and_a_good_login_resets_the_count(client, vera):
     for _ in range(5):
         _login(client, "wrong")
-    AccessAttempt.objects.update(attempt_time=AccessAttempt.objects.get().attempt_time
-                                 - timedelta(minutes=16))
+    AccessAttempt.objects.update(
+        attempt_time=AccessAttempt.objects.get().attempt_time - timedelta(minutes=16)
+    )
     assert _login(client, PASSWORD).status_code == 302 and _logged_in(client)
     assert not AccessAttempt.objects.exists()
 
@@ -104,6 +111,7 @@ def test_a_403_writes_one_line_to_the_server_log_without_a_traceback(client, cap
     assert len(records) == 1
     handler_filter.filter(records[0])
     line = logging.Formatter().format(records[0])
-    assert line == ("Forbidden (Permission denied): /jobs/start/test-mutation/ "
-                    "(POST, 403, user=vera)")
+    assert line == (
+        "Forbidden (Permission denied): /jobs/start/test-mutation/ (POST, 403, user=vera)"
+    )
     assert "\n" not in line and "Traceback" not in line

@@ -1,5 +1,6 @@
 """/metrics is off without a token and refuses a wrong one; /healthz needs no login and tells
 no secrets."""
+
 import subprocess
 import sys
 from datetime import timedelta
@@ -22,8 +23,10 @@ def test_metrics_are_off_with_a_clear_404_while_no_token_is_configured(client, s
     assert b"Metrics are off: set METRICS_TOKEN" in response.content
 
 
-@pytest.mark.parametrize("header", [None, "Bearer wrong-token-of-some-length", f"Basic {TOKEN}",
-                                    f"Bearer {TOKEN}x", "Bearer "])
+@pytest.mark.parametrize(
+    "header",
+    [None, "Bearer wrong-token-of-some-length", f"Basic {TOKEN}", f"Bearer {TOKEN}x", "Bearer "],
+)
 def test_metrics_refuse_a_missing_or_wrong_bearer_token(client, settings, header):
     settings.METRICS_TOKEN = TOKEN
     extra = {"HTTP_AUTHORIZATION": header} if header else {}
@@ -42,13 +45,22 @@ def test_metrics_answer_the_right_token_without_a_login(client, settings, tmp_pa
 
 
 def test_a_short_metrics_token_stops_start_up_with_a_message(tmp_path):
-    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, text=True,
-                            capture_output=True, env={"PATH": "/usr/bin:/bin", "SECRET_KEY": "k",
-                                                      "METRICS_TOKEN": "short",
-                                                      "DATABASE_URL": f"sqlite:///{tmp_path}/a.db"})
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "SECRET_KEY": "k",
+            "METRICS_TOKEN": "short",
+            "DATABASE_URL": f"sqlite:///{tmp_path}/a.db",
+        },
+    )
     assert result.returncode == 2
-    assert result.stderr.startswith("Configuration error: METRICS_TOKEN is shorter than 16 "
-                                     "characters")
+    assert result.stderr.startswith(
+        "Configuration error: METRICS_TOKEN is shorter than 16 characters"
+    )
     assert "Traceback" not in result.stderr
 
 
@@ -56,17 +68,23 @@ def test_healthz_needs_no_login_and_names_no_path(client, settings, metamorph_db
     settings.METAMORPH_DATABASE_PATH = metamorph_db("migrated")
     response = client.get(reverse("healthz"))
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {
-        "admin_database": "ok", "metamorph_file": "ok", "task_worker": "ok"}}
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"admin_database": "ok", "metamorph_file": "ok", "task_worker": "ok"},
+    }
     assert settings.METAMORPH_DATABASE_PATH.encode() not in response.content
 
 
-def test_healthz_is_degraded_with_a_missing_file_or_a_stalled_worker(client, settings,
-                                                                     tmp_path):
+def test_healthz_is_degraded_with_a_missing_file_or_a_stalled_worker(client, settings, tmp_path):
     settings.METAMORPH_DATABASE_PATH = str(tmp_path / "gone.db")
     job = Job.objects.create(kind="backup", db_path="x", actor="t")
     Job.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(minutes=6))
     body = client.get(reverse("healthz")).json()
-    assert body == {"status": "degraded", "checks": {
-        "admin_database": "ok", "metamorph_file": "DatabaseMissing",
-        "task_worker": "stalled: 1 job(s) queued for over 5 minutes"}}
+    assert body == {
+        "status": "degraded",
+        "checks": {
+            "admin_database": "ok",
+            "metamorph_file": "DatabaseMissing",
+            "task_worker": "stalled: 1 job(s) queued for over 5 minutes",
+        },
+    }

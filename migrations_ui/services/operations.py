@@ -2,6 +2,7 @@
 
 Commands may pass `backup_dir` (their --dir option); web jobs never do.
 """
+
 from metamorph import backup
 from metamorph.migrate import procedures as operations
 from metamorph_admin import databases
@@ -37,5 +38,7 @@ def verify_backup(db_path, progress, name, backup_dir=None):
     return backup.verify_backup(_dir(backup_dir, db_path), name, progress=progress)
 
 
-def restore_backup(db_path, progress, name, backup_dir=None):
-    return backup.restore_backup(db_path, _dir(backup_dir, db_path), name, progress=progress)
+def restore_backup(db_path, progress, name, backup_dir=None, force=False):
+    return backup.restore_backup(
+        db_path, _dir(backup_dir, db_path), name, progress=progress, force=force
+    )

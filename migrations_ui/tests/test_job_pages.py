@@ -1,4 +1,5 @@
 """Job, backup and migration pages read at a glance: summaries, links, states and roles."""
+
 import os
 import re
 import socket
@@ -19,6 +20,7 @@ def live_db(settings, metamorph_db, tmp_path):
         settings.METAMORPH_DATABASE_PATH = metamorph_db(state)
         settings.METAMORPH_BACKUP_DIR = str(tmp_path / "backups")
         return settings.METAMORPH_DATABASE_PATH
+
     return point
 
 
@@ -66,16 +68,23 @@ def test_a_backup_job_leads_with_name_size_checksum_and_links_to_the_backup(clie
 def test_a_missing_backup_or_job_is_a_404_inside_the_site(client, live_db):
     live_db()
     login(client, "viewer")
-    for url in (reverse("migrations_ui:backup", args=["metamorph-backup-20000101-000000.db"]),
-                "/jobs/99999/"):
+    for url in (
+        reverse("migrations_ui:backup", args=["metamorph-backup-20000101-000000.db"]),
+        "/jobs/99999/",
+    ):
         response = client.get(url)
         assert response.status_code == 404 and 'id="not-found"' in response.content.decode()
 
 
 def test_a_migration_job_lists_preflight_findings_and_links_its_backup(client, live_db):
     path = live_db("legacy")
-    job = start(login(client, "admin"), "migration", take_backup="on",
-                max_backup_age_hours="24", confirm=os.path.basename(path))
+    job = start(
+        login(client, "admin"),
+        "migration",
+        take_backup="on",
+        max_backup_age_hours="24",
+        confirm=os.path.basename(path),
+    )
     assert job.state == "succeeded", job.error
     summary = summary_of(job_page(client, job))
     assert "Applied 001_add_vault_id, 002_add_vercel_sandbox_tables" in summary
@@ -109,14 +118,21 @@ def test_a_viewer_sees_every_action_disabled_with_the_role_it_needs(client, live
     start(operator, "backup")
     viewer = login(client, "viewer")
     backups = viewer.get(reverse("migrations_ui:backups")).content.decode()
-    assert re.search(r'<button type="submit" disabled[^>]*Needs the operator role[^>]*>Back up '
-                     r"now</button>", backups)
-    assert re.search(r'<button type="button" class="danger" disabled[^>]*Needs the admin role'
-                     r'[^>]*>Restore…</button>', backups)
+    assert re.search(
+        r'<button type="submit" disabled[^>]*Needs the operator role[^>]*>Back up '
+        r"now</button>",
+        backups,
+    )
+    assert re.search(
+        r'<button type="button" class="danger" disabled[^>]*Needs the admin role'
+        r"[^>]*>Restore…</button>",
+        backups,
+    )
     assert 'name="confirm"' not in backups  # no restore form to fill in for nothing
     migrations = viewer.get(reverse("migrations_ui:migrations")).content.decode()
-    assert re.search(r'class="danger" disabled[^>]*Needs the admin role[^>]*>Roll back<',
-                     migrations)
+    assert re.search(
+        r'class="danger" disabled[^>]*Needs the admin role[^>]*>Roll back<', migrations
+    )
     assert re.search(r'id="verify" disabled[^>]*Needs the operator role', migrations)
     admin = login(client, "admin")
     backups = admin.get(reverse("migrations_ui:backups")).content.decode()
@@ -130,17 +146,28 @@ def test_times_are_in_the_operators_zone_with_utc_on_hover(client, live_db, sett
     job = Job.objects.create(kind="backup", db_path="/x.db", actor="ada")
     Job.objects.filter(pk=job.pk).update(created_at="2026-01-15T12:00:00Z")
     html = login(client, "viewer").get(reverse("core:jobs")).content.decode()
-    assert ('<time datetime="2026-01-15T12:00:00+00:00" title="2026-01-15 12:00:00 UTC">'
-            "2026-01-15 13:00:00 CET</time>") in html
+    assert (
+        '<time datetime="2026-01-15T12:00:00+00:00" title="2026-01-15 12:00:00 UTC">'
+        "2026-01-15 13:00:00 CET</time>"
+    ) in html
 
 
-def test_while_a_job_changes_the_file_the_pages_offer_no_other_change_and_wait_for_it(client,
-                                                                                     live_db):
+def test_while_a_job_changes_the_file_the_pages_offer_no_other_change_and_wait_for_it(
+    client, live_db
+):
     path = live_db("legacy")
     admin = login(client, "admin")
-    running = Job.objects.create(kind="backup", db_path=path, actor="ada", state="running",
-                                 phase="copy", done=10, total=40, pid=os.getpid(),
-                                 hostname=socket.gethostname())
+    running = Job.objects.create(
+        kind="backup",
+        db_path=path,
+        actor="ada",
+        state="running",
+        phase="copy",
+        done=10,
+        total=40,
+        pid=os.getpid(),
+        hostname=socket.gethostname(),
+    )
     html = admin.get(reverse("migrations_ui:migrations")).content.decode()
     assert 'id="active-job"' in html and f'href="/jobs/{running.pk}/"' in html
     assert 'id="run-form"' not in html and "Nothing pending" not in html
@@ -163,12 +190,23 @@ def test_every_operation_job_page_reads_in_words_never_literals(client, live_db)
     start(operator, "rehearsal")
     start(operator, "verification")
     admin = login(client, "admin")
-    start(admin, "rollback", migration_id="002_add_vercel_sandbox_tables", take_backup="on",
-          confirm=name)
+    start(
+        admin,
+        "rollback",
+        migration_id="002_add_vercel_sandbox_tables",
+        take_backup="on",
+        confirm=name,
+    )
     start(admin, "restore", name=backup.result["name"], confirm=name)
     jobs = list(Job.objects.order_by("id"))
-    assert [j.kind for j in jobs] == ["backup", "verify-backup", "rehearsal", "verification",
-                                      "rollback", "restore"]
+    assert [j.kind for j in jobs] == [
+        "backup",
+        "verify-backup",
+        "rehearsal",
+        "verification",
+        "rollback",
+        "restore",
+    ]
     for job in jobs:
         assert job.state == "succeeded", (job.kind, job.error)
         summary = summary_of(job_page(admin, job))

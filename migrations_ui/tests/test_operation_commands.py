@@ -1,4 +1,5 @@
 """runmigration, backupdb, listbackups, restorebackup as real subprocesses an operator runs."""
+
 import hashlib
 import json
 import sqlite3
@@ -6,8 +7,8 @@ import sqlite3
 import pytest
 
 from conftest import sql
-from metamorph_admin.tests.job_helpers import migrated_admin_db
 from metamorph_admin.tests.commands import manage
+from metamorph_admin.tests.job_helpers import migrated_admin_db
 
 
 @pytest.fixture
@@ -16,8 +17,11 @@ def run(tmp_path):
     backups = tmp_path / "backups"
 
     def call(*args, **env):
-        return manage(*args, env={"DATABASE_URL": f"sqlite:///{admin}",
-                                  "METAMORPH_BACKUP_DIR": str(backups), **env})
+        return manage(
+            *args,
+            env={"DATABASE_URL": f"sqlite:///{admin}", "METAMORPH_BACKUP_DIR": str(backups), **env},
+        )
+
     call.admin = admin
     call.backups = backups
     return call
@@ -35,8 +39,9 @@ def test_list_and_plan_show_pending_migrations_without_writing(run, metamorph_db
     assert "001_add_vault_id                 pending" in listed.stdout
     plan = run("runmigration", "--db", path, "--plan")
     assert plan.returncode == 0, plan.stderr
-    assert 'ALTER TABLE "sessions" ADD COLUMN vault_id TEXT NOT NULL DEFAULT \'default-vault\'' in (
-        plan.stdout)
+    assert "ALTER TABLE \"sessions\" ADD COLUMN vault_id TEXT NOT NULL DEFAULT 'default-vault'" in (
+        plan.stdout
+    )
     assert "Metamorph's guide estimates" in plan.stdout
     assert digest(path) == before
 
@@ -44,16 +49,17 @@ def test_list_and_plan_show_pending_migrations_without_writing(run, metamorph_db
 def test_list_names_a_checksum_from_another_build_without_calling_it_an_error(run, metamorph_db):
     path = metamorph_db("migrated")
     conn = sqlite3.connect(path)
-    conn.execute("UPDATE schema_migrations SET checksum = 'abc123' WHERE id = "
-                 "'002_add_vercel_sandbox_tables'")
+    conn.execute(
+        "UPDATE schema_migrations SET checksum = 'abc123' WHERE id = "
+        "'002_add_vercel_sandbox_tables'"
+    )
     conn.commit()
     conn.close()
     listed = run("runmigration", "--db", path, "--list")
     assert listed.returncode == 0, listed.stderr
     lines = {line.split()[0]: line for line in listed.stdout.splitlines() if line.strip()}
     assert "checksum 6b21027c (same as Metamorph's build)" in lines["001_add_vault_id"]
-    assert "checksum abc123 (applied by another build)" in lines[
-        "002_add_vercel_sandbox_tables"]
+    assert "checksum abc123 (applied by another build)" in lines["002_add_vercel_sandbox_tables"]
 
 
 def test_run_without_a_backup_is_refused_and_changes_nothing(run, metamorph_db):
@@ -76,9 +82,12 @@ def test_run_with_backup_migrates_verifies_and_records_the_job(run, metamorph_db
     assert "Indexes created: 21 (11 skipped)" in result.stdout
     assert "[ok] row_counts" in result.stdout
     assert [r[0] for r in sql(path, "SELECT id FROM schema_migrations ORDER BY id")] == [
-        "001_add_vault_id", "002_add_vercel_sandbox_tables"]
+        "001_add_vault_id",
+        "002_add_vercel_sandbox_tables",
+    ]
     assert sql(str(run.admin), "SELECT kind, state FROM migrations_ui_job ORDER BY id") == [
-        ("migration", "succeeded")]
+        ("migration", "succeeded")
+    ]
     audit = sql(str(run.admin), "SELECT action, outcome FROM migrations_ui_auditrecord")
     assert ("migration", "success") in audit
     assert len(list(run.backups.glob("metamorph-backup-*.db"))) == 1
@@ -110,16 +119,21 @@ def test_rollback_of_002_needs_a_backup_taken_after_it_and_a_confirmation(run, m
     assert unconfirmed.returncode != 0 and "--yes" in unconfirmed.stderr
     no_backup = run("runmigration", "--db", path, "--rollback", "--yes")
     assert no_backup.returncode == 1
-    lost = rows + sql(path, "SELECT COUNT(*) FROM sandboxes")[0][0] + sql(
-        path, "SELECT COUNT(*) FROM sandbox_resource_usage")[0][0]
+    lost = (
+        rows
+        + sql(path, "SELECT COUNT(*) FROM sandboxes")[0][0]
+        + sql(path, "SELECT COUNT(*) FROM sandbox_resource_usage")[0][0]
+    )
     assert f"deletes {lost} rows" in no_backup.stderr
     assert "needs a verified backup" in no_backup.stderr
-    assert "vercel_connections" in {r[0] for r in sql(
-        path, "SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "vercel_connections" in {
+        r[0] for r in sql(path, "SELECT name FROM sqlite_master WHERE type='table'")
+    }
     done = run("runmigration", "--db", path, "--rollback", "--yes", "--backup")
     assert done.returncode == 0, done.stderr
-    assert "vercel_connections" not in {r[0] for r in sql(
-        path, "SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "vercel_connections" not in {
+        r[0] for r in sql(path, "SELECT name FROM sqlite_master WHERE type='table'")
+    }
 
 
 def test_rehearsal_reports_timing_and_leaves_the_live_file_alone(run, metamorph_db):
@@ -148,8 +162,11 @@ def test_backupdb_listbackups_and_restorebackup_round_trip(run, metamorph_db):
     conn.close()
     restored = run("restorebackup", manifest["name"], "--db", path, "--yes")
     assert restored.returncode == 0, restored.stderr
-    assert sql(path, "SELECT COUNT(*) FROM messages")[0][0] == manifest["row_counts"][
-        "messages"]["total"] > 0
+    assert (
+        sql(path, "SELECT COUNT(*) FROM messages")[0][0]
+        == manifest["row_counts"]["messages"]["total"]
+        > 0
+    )
 
 
 def test_restorebackup_refuses_path_tricks_and_unverified_names(run, metamorph_db):
@@ -184,7 +201,8 @@ def test_backupdb_verify_quick_is_recorded_in_the_manifest_and_the_list(run, met
     with open(run.backups / (manifest["name"] + ".json")) as fh:
         on_disk = json.load(fh)
     assert on_disk["verify_mode"] == "quick" and on_disk["sha256"] == digest(
-        run.backups / manifest["name"])
+        run.backups / manifest["name"]
+    )
 
 
 def test_backupdb_refuses_an_unknown_verify_mode(run, metamorph_db):

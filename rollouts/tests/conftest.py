@@ -1,4 +1,5 @@
 """Rollout fixtures: two configured databases and people with roles."""
+
 import pytest
 
 from metamorph_admin.tests.job_helpers import user_with_role
@@ -14,6 +15,9 @@ def dbs(settings, metamorph_db, tmp_path):
 
 @pytest.fixture
 def people(db):
-    return {"ada": user_with_role("admin", "ada"), "mia": user_with_role("admin", "mia"),
-            "oscar": user_with_role("operator", "oscar"),
-            "vera": user_with_role("viewer", "vera")}
+    return {
+        "ada": user_with_role("admin", "ada"),
+        "mia": user_with_role("admin", "mia"),
+        "oscar": user_with_role("operator", "oscar"),
+        "vera": user_with_role("viewer", "vera"),
+    }

@@ -1,4 +1,5 @@
 """Rollout test helpers: operations as real jobs, a rollout over the two databases."""
+
 from metamorph_admin import databases, jobs
 from metamorph_admin.models import Origin
 from rollouts import services
@@ -12,13 +13,17 @@ def operate(kind, path, actor, **params):
 
 
 def make_rollout(actor="ada", **kwargs):
-    return services.create_rollout(name=kwargs.pop("name", "move to vaults"),
-                                   staging=databases.get("staging"),
-                                   production=databases.get("production"), actor=actor,
-                                   **kwargs)
+    return services.create_rollout(
+        name=kwargs.pop("name", "move to vaults"),
+        staging=databases.get("staging"),
+        production=databases.get("production"),
+        actor=actor,
+        **kwargs,
+    )
 
 
 def attest_all(rollout, phase, actor="oscar"):
     for item in rollout.items.filter(phase=phase, status="open"):
-        services.attest(rollout, item.key, actor=actor, note=f"done by {actor}, see wiki",
-                        version=item.version)
+        services.attest(
+            rollout, item.key, actor=actor, note=f"done by {actor}, see wiki", version=item.version
+        )

@@ -1,4 +1,5 @@
 """Phases 3-5 evidence: default-vault, vault distribution, remap plans and what they left."""
+
 from conftest import sql
 from metamorph.remap import MoveVault, SplitByMapping
 from rollouts import services
@@ -38,11 +39,22 @@ def test_a_split_remap_is_evidence_and_its_leftovers_carry_its_reasons(dbs, peop
     done = services.run_check(rollout, "p4-remap", actor="oscar")
     assert done.status == "pass", done.summary
     assert done.numbers["rows moved"] == sql(
-        path, "SELECT COUNT(*) FROM semantic_memory WHERE vault_id LIKE 'user-%'")[0][0] + sum(
+        path, "SELECT COUNT(*) FROM semantic_memory WHERE vault_id LIKE 'user-%'"
+    )[0][0] + sum(
         sql(path, f"SELECT COUNT(*) FROM {t} WHERE vault_id LIKE 'user-%'")[0][0]
-        for t in ("sessions", "conversations", "messages", "evolution_snapshots",
-                  "emotional_arcs", "emotion_context", "subagent_results", "session_states",
-                  "operator_performance", "identity"))
+        for t in (
+            "sessions",
+            "conversations",
+            "messages",
+            "evolution_snapshots",
+            "emotional_arcs",
+            "emotion_context",
+            "subagent_results",
+            "session_states",
+            "operator_performance",
+            "identity",
+        )
+    )
     spread = services.run_check(rollout, "p4-distribution", actor="oscar")
     assert spread.status == "pass" and spread.numbers["distinct vaults"] == 3
     left = services.run_check(rollout, "p5-leftovers", actor="oscar")
@@ -62,17 +74,17 @@ def test_moving_everything_leaves_nothing_in_default_vault(dbs, people):
     assert sql(path, "SELECT COUNT(*) FROM sessions WHERE vault_id='default-vault'") == [(0,)]
 
 
-def test_a_file_too_big_to_audit_in_time_uses_a_recent_background_audit(dbs, people,
-                                                                       monkeypatch):
+def test_a_file_too_big_to_audit_in_time_uses_a_recent_background_audit(dbs, people, monkeypatch):
     from rollouts import gather_contents
     from vaults.services import snapshots
+
     rollout = make_rollout()
     path = _migrated_production(dbs)
     monkeypatch.setattr(gather_contents, "AUDIT_SECONDS", 0.000001)
     cut_short = services.run_check(rollout, "p4-isolation", actor="oscar")
     assert cut_short.status == "fail" and "did not finish" in cut_short.summary
     assert "Recount" in cut_short.summary
-    snapshots.request_snapshot(path)   # the immediate task backend runs the background read
+    snapshots.request_snapshot(path)  # the immediate task backend runs the background read
     from_background = services.run_check(rollout, "p4-isolation", actor="oscar")
     assert from_background.status == "pass", from_background.summary
     assert from_background.numbers["audit"].startswith("the background read of")

@@ -1,18 +1,18 @@
 """The review report (md, html, json) from the page and from `rolloutreport`, and its hash."""
+
 import json
 import re
 
 from django.db import connection
 
 from conftest import sql
-
+from metamorph.testing.fake_server import FakeMetamorph
 from metamorph_admin.models import AuditRecord
+from metamorph_admin.tests.commands import manage
 from metamorph_admin.tests.job_helpers import migrated_admin_db
 from rollouts import report, services
 from rollouts.models import Event, Item
-from metamorph.testing.fake_server import FakeMetamorph
 from rollouts.tests.helpers import attest_all, make_rollout, operate
-from metamorph_admin.tests.commands import manage
 
 
 def _signed_checklist(dbs):
@@ -75,23 +75,36 @@ def test_download_from_the_page_is_audited(client, dbs, people):
     assert client.get(f"/rollouts/{rollout.pk}/report.pdf").status_code == 404
 
 
-def test_tokens_pasted_for_the_isolation_check_are_never_stored(client, dbs, people, settings,
-                                                                metamorph_db):
+def test_tokens_pasted_for_the_isolation_check_are_never_stored(
+    client, dbs, people, settings, metamorph_db
+):
     staging = metamorph_db("migrated")
     settings.METAMORPH_DATABASES = [("staging", staging), ("production", dbs["production"])]
-    a, b = [r[0] for r in sql(staging, "SELECT vault_id FROM semantic_memory GROUP BY 1 "
-                                       "ORDER BY COUNT(*) DESC LIMIT 2")]
+    a, b = [
+        r[0]
+        for r in sql(
+            staging,
+            "SELECT vault_id FROM semantic_memory GROUP BY 1 ORDER BY COUNT(*) DESC LIMIT 2",
+        )
+    ]
     with FakeMetamorph(staging, tokens={"eyJ-secret-A": a, "eyJ-secret-B": b}) as server:
         rollout = make_rollout(staging_url=server.url)
         client.force_login(people["oscar"])
-        client.post(f"/rollouts/{rollout.pk}/items/p2-tokens/check/",
-                    {"token_a": "eyJ-secret-A", "token_b": "eyJ-secret-B"})
+        client.post(
+            f"/rollouts/{rollout.pk}/items/p2-tokens/check/",
+            {"token_a": "eyJ-secret-A", "token_b": "eyJ-secret-B"},
+        )
     checked = Item.objects.get(rollout=rollout, key="p2-tokens")
     assert checked.status == "pass", checked.summary
     assert checked.numbers["token 1 vaults"] == a
     with connection.cursor() as cursor:
-        for table in ("rollouts_item", "rollouts_event", "migrations_ui_auditrecord",
-                      "rollouts_signoff", "django_session"):
+        for table in (
+            "rollouts_item",
+            "rollouts_event",
+            "migrations_ui_auditrecord",
+            "rollouts_signoff",
+            "django_session",
+        ):
             cursor.execute(f"SELECT * FROM {table}")
             assert "eyJ-secret" not in repr(cursor.fetchall()), table
     page = client.get(f"/rollouts/{rollout.pk}/").content.decode()
@@ -101,15 +114,23 @@ def test_tokens_pasted_for_the_isolation_check_are_never_stored(client, dbs, peo
 
 def test_rolloutreport_command_writes_and_verifies(tmp_path, metamorph_db):
     staging, production = metamorph_db("legacy"), metamorph_db("legacy")
-    env = {"DATABASE_URL": f"sqlite:///{migrated_admin_db(tmp_path)}",
-           "METAMORPH_DATABASES": f"staging={staging},production={production}",
-           "METAMORPH_BACKUP_DIR": str(tmp_path / "backups")}
+    env = {
+        "DATABASE_URL": f"sqlite:///{migrated_admin_db(tmp_path)}",
+        "METAMORPH_DATABASES": f"staging={staging},production={production}",
+        "METAMORPH_BACKUP_DIR": str(tmp_path / "backups"),
+    }
     missing = manage("rolloutreport", "nope", env=env)
     assert missing.returncode == 1 and "No rollout called 'nope'" in missing.stderr
-    made = manage("shell", "-c", (
-        "from metamorph_admin import databases as d; from rollouts import services as s; "
-        "s.create_rollout(name='q4 move', staging=d.get('staging'), "
-        "production=d.get('production'), actor='ada')"), env=env)
+    made = manage(
+        "shell",
+        "-c",
+        (
+            "from metamorph_admin import databases as d; from rollouts import services as s; "
+            "s.create_rollout(name='q4 move', staging=d.get('staging'), "
+            "production=d.get('production'), actor='ada')"
+        ),
+        env=env,
+    )
     assert made.returncode == 0, made.stderr
     out = tmp_path / "review.html"
     done = manage("rolloutreport", "q4 move", "--format", "html", "-o", str(out), env=env)
@@ -129,20 +150,30 @@ def test_rolloutreport_command_writes_and_verifies(tmp_path, metamorph_db):
 
 def test_rolloutreport_is_audited_as_the_os_user(tmp_path, metamorph_db):
     import sqlite3
+
     staging, production = metamorph_db("legacy"), metamorph_db("legacy")
     admin = migrated_admin_db(tmp_path)
-    env = {"DATABASE_URL": f"sqlite:///{admin}",
-           "METAMORPH_DATABASES": f"staging={staging},production={production}"}
-    manage("shell", "-c", (
-        "from metamorph_admin import databases as d; from rollouts import services as s; "
-        "s.create_rollout(name='r1', staging=d.get('staging'), "
-        "production=d.get('production'), actor='ada')"), env=env)
+    env = {
+        "DATABASE_URL": f"sqlite:///{admin}",
+        "METAMORPH_DATABASES": f"staging={staging},production={production}",
+    }
+    manage(
+        "shell",
+        "-c",
+        (
+            "from metamorph_admin import databases as d; from rollouts import services as s; "
+            "s.create_rollout(name='r1', staging=d.get('staging'), "
+            "production=d.get('production'), actor='ada')"
+        ),
+        env=env,
+    )
     done = manage("rolloutreport", "r1", "--format", "json", env=env)
     assert done.returncode == 0, done.stderr
     digest = json.loads(done.stdout)["content_sha256"]
     conn = sqlite3.connect(admin)
-    rows = conn.execute("SELECT action, origin, target, parameters FROM "
-                        "migrations_ui_auditrecord").fetchall()
+    rows = conn.execute(
+        "SELECT action, origin, target, parameters FROM migrations_ui_auditrecord"
+    ).fetchall()
     conn.close()
     assert [(a, o, t) for a, o, t, _ in rows] == [("rollout-report", "cli", "r1")]
     assert json.loads(rows[0][3]) == {"format": "json", "sha256": digest}

@@ -1,4 +1,5 @@
 """Items checked by the tool, attested items, and the four-eyes sign-off rules."""
+
 import sqlite3
 
 import pytest
@@ -19,7 +20,7 @@ def test_a_new_rollout_has_every_guide_item_not_run_or_open(dbs, people):
     statuses = dict(rollout.items.values_list("key", "status"))
     assert statuses["checklist-backup"] == "not-run"
     assert statuses["checklist-staging"] == "open"
-    assert statuses["p3-dev-mode-off"] == "open"   # no server URL: attested instead
+    assert statuses["p3-dev-mode-off"] == "open"  # no server URL: attested instead
     assert set(rollout.items.values_list("phase", flat=True)) == {0, 1, 2, 3, 4, 5}
 
 
@@ -32,15 +33,23 @@ def test_backup_check_fails_then_passes_with_the_backup_and_its_numbers(dbs, peo
     again = services.run_check(rollout, "checklist-backup", actor="oscar")
     assert again.status == "pass" and again.last_passed_at is not None
     assert again.numbers["backup"] == job.result["name"]
-    tables = [r[0] for r in sql(dbs["production"], "SELECT name FROM sqlite_master WHERE "
-                                "type='table' AND name NOT LIKE 'sqlite_%'")]
+    tables = [
+        r[0]
+        for r in sql(
+            dbs["production"],
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'",
+        )
+    ]
     assert again.numbers["rows"] == sum(
-        sql(dbs["production"], f'SELECT COUNT(*) FROM "{t}"')[0][0] for t in tables)
+        sql(dbs["production"], f'SELECT COUNT(*) FROM "{t}"')[0][0] for t in tables
+    )
     assert any(f"/jobs/{job.pk}/" in e.get("url", "") for e in again.evidence)
     counts = services.run_check(rollout, "checklist-row-counts", actor="oscar")
     assert counts.status == "pass"
-    assert counts.numbers["messages rows"] == sql(dbs["production"],
-                                                  "SELECT COUNT(*) FROM messages")[0][0]
+    assert (
+        counts.numbers["messages rows"]
+        == sql(dbs["production"], "SELECT COUNT(*) FROM messages")[0][0]
+    )
 
 
 def test_a_staging_backup_does_not_count_for_production(dbs, people):
@@ -105,18 +114,20 @@ def test_sign_off_rules_are_refused_with_a_message_and_audited(client, dbs, peop
     _refused(client, f"{base}/1/sign/", "phases are reviewed in order")
     _refused(client, f"{base}/0/sign/", "not attested yet")
     _ready_checklist(rollout, dbs)
-    operate("backup", dbs["production"], "ada")     # ada now ran an operation of the checklist
+    operate("backup", dbs["production"], "ada")  # ada now ran an operation of the checklist
     _refused(client, f"{base}/0/sign/", "ada ran operations of Pre-migration checklist")
     client.force_login(people["mia"])
     client.post(f"{base}/0/sign/")
     signed = SignOff.objects.get()
     assert signed.signed_by == "mia" and signed.phase == 0
     assert {e["key"] for e in signed.evidence} == set(
-        rollout.items.filter(phase=0).values_list("key", flat=True))
+        rollout.items.filter(phase=0).values_list("key", flat=True)
+    )
     _refused(client, f"{base}/0/sign/", "signed already")
     _refused(client, f"{base}/0/reopen/", "needs a reason")
-    refused = AuditRecord.objects.filter(action__in=["rollout-sign", "rollout-reopen"],
-                                         outcome="refused")
+    refused = AuditRecord.objects.filter(
+        action__in=["rollout-sign", "rollout-reopen"], outcome="refused"
+    )
     assert refused.count() == 5
     assert all(r.target == "move to vaults" and r.message for r in refused)
     client.post(f"{base}/0/reopen/", {"reason": "backup was taken on the wrong volume"})
@@ -147,7 +158,9 @@ def test_viewer_reads_operator_checks_only_admin_signs(client, dbs, people):
     denied = client.post(f"/rollouts/{rollout.pk}/phases/0/sign/")
     assert denied.status_code == 403 and "admin role" in denied.content.decode()
     assert set(AuditRecord.objects.filter(outcome="refused").values_list("actor", "action")) == {
-        ("vera", "rollout-check"), ("oscar", "rollout-sign")}
+        ("vera", "rollout-check"),
+        ("oscar", "rollout-sign"),
+    }
 
 
 def test_two_reviewers_attesting_at_once_lose_nothing(client, dbs, people):
@@ -160,8 +173,8 @@ def test_two_reviewers_attesting_at_once_lose_nothing(client, dbs, people):
     clash = client.post(url, {"note": "staging has the 2 GB copy", "version": version})
     page = clash.content.decode()
     assert clash.status_code == 409
-    assert "staging cloned from prod on Monday" in page   # the first reviewer's change
-    assert "staging has the 2 GB copy" in page            # the second's text, kept
+    assert "staging cloned from prod on Monday" in page  # the first reviewer's change
+    assert "staging has the 2 GB copy" in page  # the second's text, kept
     saved = item(rollout, "checklist-staging")
     assert saved.note == "staging cloned from prod on Monday" and saved.attested_by == "oscar"
     client.post(url, {"note": "staging has the 2 GB copy", "version": saved.version})
@@ -171,8 +184,9 @@ def test_two_reviewers_attesting_at_once_lose_nothing(client, dbs, people):
 def test_an_attestation_needs_a_note(client, dbs, people):
     rollout = make_rollout()
     client.force_login(people["oscar"])
-    page = _refused(client, f"/rollouts/{rollout.pk}/items/checklist-staging/attest/",
-                    "needs a note")
+    page = _refused(
+        client, f"/rollouts/{rollout.pk}/items/checklist-staging/attest/", "needs a note"
+    )
     assert item(rollout, "checklist-staging").status == "open"
     assert "needs a note" in page
 
@@ -184,9 +198,12 @@ def test_a_removed_database_keeps_its_rollout_readable(client, dbs, people, sett
     client.force_login(people["oscar"])
     page = client.get(f"/rollouts/{rollout.pk}/").content.decode()
     assert "no longer configured" in page and dbs["production"] in page
-    refused = _refused(client, f"/rollouts/{rollout.pk}/items/checklist-backup/check/",
-                       "no longer in METAMORPH_DATABASES")
-    assert "No verified backup" in refused   # the last result is still shown
+    refused = _refused(
+        client,
+        f"/rollouts/{rollout.pk}/items/checklist-backup/check/",
+        "no longer in METAMORPH_DATABASES",
+    )
+    assert "No verified backup" in refused  # the last result is still shown
     attest_all(rollout, 0)
     client.force_login(people["mia"])
     _refused(client, f"/rollouts/{rollout.pk}/phases/0/sign/", "no longer in METAMORPH_DATABASES")
@@ -205,19 +222,24 @@ def test_unknown_items_and_phases_are_404_not_500(client, dbs, people, bad):
 def test_two_reviewers_editing_settings_at_once_lose_nothing(client, dbs, people):
     rollout = make_rollout()
     url = f"/rollouts/{rollout.pk}/settings/"
-    form = {"staging_url": "http://stage.example:3000", "production_url": "",
-            "backup_max_age_hours": 12, "planned_downtime_minutes": 5, "version": rollout.version}
+    form = {
+        "staging_url": "http://stage.example:3000",
+        "production_url": "",
+        "backup_max_age_hours": 12,
+        "planned_downtime_minutes": 5,
+        "version": rollout.version,
+    }
     client.force_login(people["oscar"])
     assert client.post(url, form).status_code == 302
     client.force_login(people["mia"])
     clash = client.post(url, {**form, "staging_url": "", "backup_max_age_hours": 48})
     page = clash.content.decode()
     assert clash.status_code == 409
-    assert "http://stage.example:3000" in page                 # the first reviewer's change
-    assert 'value="48.0"' in page or 'value="48"' in page      # the second's, kept
+    assert "http://stage.example:3000" in page  # the first reviewer's change
+    assert 'value="48.0"' in page or 'value="48"' in page  # the second's, kept
     rollout.refresh_from_db()
     assert rollout.staging_url == "http://stage.example:3000" and rollout.backup_max_age_hours == 12
-    assert item(rollout, "p1-server").status == "not-run"      # a URL: the live check applies
+    assert item(rollout, "p1-server").status == "not-run"  # a URL: the live check applies
     client.post(url, {**form, "staging_url": "", "version": rollout.version})
     rollout.refresh_from_db()
     assert rollout.staging_url == "" and item(rollout, "p1-server").status == "open"
@@ -230,18 +252,38 @@ def test_the_list_says_where_each_rollout_is_and_bad_input_is_a_form_error(clien
     client.force_login(people["oscar"])
     page = client.get("/rollouts/").content.decode()
     assert "move to vaults" in page and "Pre-migration checklist" in page
-    same = client.post("/rollouts/new/", {"name": "x", "staging": "staging",
-                                          "production": "staging", "backup_max_age_hours": 24,
-                                          "planned_downtime_minutes": 5})
+    same = client.post(
+        "/rollouts/new/",
+        {
+            "name": "x",
+            "staging": "staging",
+            "production": "staging",
+            "backup_max_age_hours": 24,
+            "planned_downtime_minutes": 5,
+        },
+    )
     assert same.status_code == 400 and "two different databases" in same.content.decode()
-    dup = client.post("/rollouts/new/", {"name": "move to vaults", "staging": "staging",
-                                         "production": "production", "backup_max_age_hours": 24,
-                                         "planned_downtime_minutes": 5})
+    dup = client.post(
+        "/rollouts/new/",
+        {
+            "name": "move to vaults",
+            "staging": "staging",
+            "production": "production",
+            "backup_max_age_hours": 24,
+            "planned_downtime_minutes": 5,
+        },
+    )
     assert dup.status_code == 400 and "exists already" in dup.content.decode()
-    unknown = client.post("/rollouts/new/", {"name": "y", "staging": "qa",
-                                             "production": "production",
-                                             "backup_max_age_hours": -1,
-                                             "planned_downtime_minutes": 5})
+    unknown = client.post(
+        "/rollouts/new/",
+        {
+            "name": "y",
+            "staging": "qa",
+            "production": "production",
+            "backup_max_age_hours": -1,
+            "planned_downtime_minutes": 5,
+        },
+    )
     assert unknown.status_code == 400
     assert rollout.__class__.objects.count() == 1
 
@@ -249,6 +291,7 @@ def test_the_list_says_where_each_rollout_is_and_bad_input_is_a_form_error(clien
 @pytest.mark.parametrize("damage", ["missing", "not-sqlite", "empty"])
 def test_a_damaged_database_file_is_a_failed_item_with_its_cause(dbs, people, damage):
     import os
+
     rollout = make_rollout()
     path = dbs["production"]
     os.remove(path)
@@ -256,8 +299,15 @@ def test_a_damaged_database_file_is_a_failed_item_with_its_cause(dbs, people, da
         open(path, "w").write("this is a text file, not a database\n" * 200)
     elif damage == "empty":
         open(path, "w").close()
-    for key in ("checklist-backup", "p3-migration", "p3-indexes", "p3-legacy", "p4-remap",
-                "p4-isolation", "p5-leftovers"):
+    for key in (
+        "checklist-backup",
+        "p3-migration",
+        "p3-indexes",
+        "p3-legacy",
+        "p4-remap",
+        "p4-isolation",
+        "p5-leftovers",
+    ):
         outcome = services.run_check(rollout, key, actor="oscar")
         assert outcome.status in ("fail", "info"), (key, outcome.summary)
         if key not in ("checklist-backup", "p4-remap"):
@@ -272,23 +322,32 @@ def test_an_operator_runs_a_whole_phase_of_checks_at_once(client, dbs, people):
     page = response.content.decode()
     assert "1 of 4 checks pass" in page and "Migrations applied and verified on staging" in page
     statuses = dict(rollout.items.filter(phase=2).values_list("key", "status"))
-    assert statuses == {"p2-backup": "pass", "p2-migration": "fail", "p2-indexes": "fail",
-                        "p2-isolation": "fail", "p2-tokens": "open"}
+    assert statuses == {
+        "p2-backup": "pass",
+        "p2-migration": "fail",
+        "p2-indexes": "fail",
+        "p2-isolation": "fail",
+        "p2-tokens": "open",
+    }
     record = AuditRecord.objects.get(action="rollout-check")
     assert record.outcome == "failure" and record.parameters == {"phase": 2, "items": 4}
 
 
 def test_the_database_keeps_one_standing_signature_per_phase(dbs, people):
     from django.db import IntegrityError, transaction
+
     rollout = make_rollout()
-    SignOff.objects.create(rollout=rollout, phase=0, signed_by="mia", evidence=[],
-                           evidence_sha256="x")
+    SignOff.objects.create(
+        rollout=rollout, phase=0, signed_by="mia", evidence=[], evidence_sha256="x"
+    )
     with pytest.raises(IntegrityError), transaction.atomic():
-        SignOff.objects.create(rollout=rollout, phase=0, signed_by="ada", evidence=[],
-                               evidence_sha256="y")
+        SignOff.objects.create(
+            rollout=rollout, phase=0, signed_by="ada", evidence=[], evidence_sha256="y"
+        )
     SignOff.objects.filter(phase=0).update(reopened_at="2026-01-01T00:00Z", reopen_reason="r")
-    SignOff.objects.create(rollout=rollout, phase=0, signed_by="ada", evidence=[],
-                           evidence_sha256="z")
+    SignOff.objects.create(
+        rollout=rollout, phase=0, signed_by="ada", evidence=[], evidence_sha256="z"
+    )
     assert services.standing_signoff(rollout, 0).signed_by == "ada"
 
 

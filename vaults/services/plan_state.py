@@ -5,6 +5,7 @@ say what is queued or running right now. Together they give the page one badge a
 buttons that make sense: a completed plan can be undone, not executed again; a never-run plan
 can be executed, not undone.
 """
+
 from dataclasses import dataclass, field
 
 from metamorph import remap
@@ -15,10 +16,10 @@ from metamorph_admin.models import Job
 
 @dataclass(frozen=True)
 class PlanState:
-    state: str            # previewed | queued | running | interrupted | completed | undoing |
-                          # undo-interrupted | undone
+    state: str  # previewed | queued | running | interrupted | completed | undoing |
+    # undo-interrupted | undone
     label: str
-    badge: str            # ok | info | warning | error (the CSS badge class)
+    badge: str  # ok | info | warning | error (the CSS badge class)
     message: str
     can_execute: bool
     can_undo: bool
@@ -32,10 +33,14 @@ class PlanState:
 
 
 LABELS = {
-    "previewed": ("previewed, not run", "info"), "queued": ("queued", "info"),
-    "running": ("running", "info"), "interrupted": ("interrupted", "warning"),
-    "completed": ("completed", "ok"), "undoing": ("being undone", "info"),
-    "undo-interrupted": ("undo interrupted", "warning"), "undone": ("undone", "pending"),
+    "previewed": ("previewed, not run", "info"),
+    "queued": ("queued", "info"),
+    "running": ("running", "info"),
+    "interrupted": ("interrupted", "warning"),
+    "completed": ("completed", "ok"),
+    "undoing": ("being undone", "info"),
+    "undo-interrupted": ("undo interrupted", "warning"),
+    "undone": ("undone", "pending"),
 }
 
 
@@ -48,8 +53,11 @@ def _journal(record):
 
 
 def _jobs(plan_id):
-    found = Job.objects.of_kinds(kinds.names_in_group("remap")).filter(
-        parameters__plan_id=plan_id).order_by("-id")
+    found = (
+        Job.objects.of_kinds(kinds.names_in_group("remap"))
+        .filter(parameters__plan_id=plan_id)
+        .order_by("-id")
+    )
     active = found.in_progress().first()
     last = found.first()
     return active, last if last is not None and last.state == Job.State.FAILED else None
@@ -61,29 +69,47 @@ def plan_state(record):
     active, failed = _jobs(record.plan_id)
     state = journal.get("state") or "previewed"
     if active is not None and state not in ("running", "undoing"):
-        state = "queued" if active.state == Job.State.QUEUED else (
-            "undoing" if active.kind == "remap-undo" else "running")
+        state = (
+            "queued"
+            if active.state == Job.State.QUEUED
+            else ("undoing" if active.kind == "remap-undo" else "running")
+        )
     label, badge = LABELS.get(state, (state, "info"))
     can_execute = active is None and state in ("previewed", "interrupted")
     can_undo = active is None and state in ("interrupted", "completed", "undo-interrupted")
-    return PlanState(state, label, badge, _message(state, journal, active, failed, record),
-                     can_execute, can_undo, journal, active, failed)
+    return PlanState(
+        state,
+        label,
+        badge,
+        _message(state, journal, active, failed, record),
+        can_execute,
+        can_undo,
+        journal,
+        active,
+        failed,
+    )
 
 
 def _message(state, journal, active, failed, record):
     if state == "previewed":
-        text = (f"Nothing has moved yet: executing it moves {record.moves_total:,} rows. "
-                "Nothing to undo.")
+        text = (
+            f"Nothing has moved yet: executing it moves {record.moves_total:,} rows. "
+            "Nothing to undo."
+        )
         if failed is not None:
             text += f" The last attempt (job #{failed.pk}) failed: {failed.error}"
         return text
     if active is not None and state in ("queued", "running", "undoing"):
-        return (f"Job #{active.pk} is {active.get_state_display().lower()}; this page updates "
-                "when it finishes.")
+        return (
+            f"Job #{active.pk} is {active.get_state_display().lower()}; this page updates "
+            "when it finishes."
+        )
     message = journal.get("message", "")
     if state == "completed":
         return message + " To give the rows back to their old vault, undo it."
     if state == "undone":
-        return message + (" It cannot run again: preview a new plan to move these rows "
-                          "(the data may have changed since).")
+        return message + (
+            " It cannot run again: preview a new plan to move these rows "
+            "(the data may have changed since)."
+        )
     return message

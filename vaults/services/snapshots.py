@@ -1,6 +1,8 @@
 """Background reads of the Metamorph file whose results the pages show from cache."""
+
 import logging
-from datetime import timedelta
+import os
+from datetime import UTC, datetime, timedelta
 
 from django.tasks import task
 from django.utils import timezone
@@ -18,15 +20,36 @@ STUCK_AFTER = timedelta(hours=1)
 
 def request_snapshot(db_path):
     """Queue a background read, unless one for the same file is already under way."""
-    under_way = Snapshot.objects.filter(
-        db_path=db_path, state__in=[Snapshot.State.QUEUED, Snapshot.State.RUNNING],
-        requested_at__gte=timezone.now() - STUCK_AFTER).defer("payload").first()
+    under_way = (
+        Snapshot.objects.filter(
+            db_path=db_path,
+            state__in=[Snapshot.State.QUEUED, Snapshot.State.RUNNING],
+            requested_at__gte=timezone.now() - STUCK_AFTER,
+        )
+        .defer("payload")
+        .first()
+    )
     if under_way:
         return under_way
     snap = Snapshot.objects.create(db_path=db_path)
     take_snapshot_task.enqueue(snap.id)
     snap.refresh_from_db()  # an immediate task backend has finished it already
     return snap
+
+
+def request_if_outdated(db_path):
+    """Queue a background read unless the newest finished one is newer than the file (used
+    when a page's own read failed: the background read then records the failure for all)."""
+    last = Snapshot.objects.filter(
+        db_path=db_path, state__in=[Snapshot.State.DONE, Snapshot.State.FAILED]
+    ).first()
+    try:
+        mtime = datetime.fromtimestamp(os.stat(db_path).st_mtime, UTC)
+    except OSError:
+        return None  # no file: nothing to read, the page says so
+    if last and last.finished_at and last.finished_at >= mtime:
+        return None
+    return request_snapshot(db_path)
 
 
 def take_snapshot(snapshot_id):
@@ -48,11 +71,17 @@ def take_snapshot(snapshot_id):
     except Exception:  # never leave a read RUNNING: the pages would wait for it forever
         logger.exception("Background read #%s of %s failed unexpectedly", snap.id, snap.db_path)
         payload, state = {}, Snapshot.State.FAILED
-        error = (f"Unexpected error while reading the file: the details are in the server log "
-                 f"under background read #{snap.id}. Check the file on the Health page.")
+        error = (
+            f"Unexpected error while reading the file: the details are in the server log "
+            f"under background read #{snap.id}. Check the file on the Health page."
+        )
     Snapshot.objects.filter(id=snap.id).update(
-        state=state, error=error, payload=payload, finished_at=timezone.now(),
-        phase="done" if state == Snapshot.State.DONE else "failed")
+        state=state,
+        error=error,
+        payload=payload,
+        finished_at=timezone.now(),
+        phase="done" if state == Snapshot.State.DONE else "failed",
+    )
     snap.refresh_from_db()
     return snap
 
@@ -66,7 +95,11 @@ def take_snapshot_task(snapshot_id):
 def page_overview(db_path):
     """What a page shows: the cached report, queueing a recount when it has none or the file
     changed since (an immediate task backend answers with the new counts at once)."""
-    data = selectors.overview(db_path)
+    try:
+        data = selectors.overview(db_path)
+    except MetamorphError:
+        request_if_outdated(db_path)  # the background read records the problem for every page
+        raise
     if data.needs_snapshot:
         data.pending = request_snapshot(db_path)
         if data.pending.state == Snapshot.State.DONE:

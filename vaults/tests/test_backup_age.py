@@ -1,5 +1,6 @@
 """The Vaults page warns when the newest verified backup is older than BACKUP_MAX_AGE_HOURS;
 /metrics reports its age."""
+
 import json
 import os
 from datetime import timedelta
@@ -41,8 +42,10 @@ def test_a_fresh_backup_shows_no_warning_and_an_old_one_does(page, settings):
     backdate(made["manifest_path"], 30)
     html = page()
     assert "Backup too old" in html
-    assert (f"The newest verified backup ({made['name']}) is 30 hours old; the limit is 24 hours "
-            "(BACKUP_MAX_AGE_HOURS).") in html
+    assert (
+        f"The newest verified backup ({made['name']}) is 30 hours old; the limit is 24 hours "
+        "(BACKUP_MAX_AGE_HOURS)."
+    ) in html
     assert "backupdb --keep N" in html
 
 
@@ -61,8 +64,11 @@ def test_metrics_report_the_age_of_the_newest_verified_backup(client, page, sett
     backdate(made["manifest_path"], 2)
     settings.METRICS_TOKEN = "t" * 20
     text = client.get(reverse("metrics"), HTTP_AUTHORIZATION="Bearer " + "t" * 20).content.decode()
-    age = [float(line.split()[-1]) for line in text.splitlines()
-           if line.startswith('metamorph_backup_last_verified_age_seconds{database="default"} ')]
+    age = [
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith('metamorph_backup_last_verified_age_seconds{database="default"} ')
+    ]
     assert len(age) == 1 and 7200 <= age[0] < 7260
     assert 'metamorph_backups{database="default",state="verified"} 1.0' in text
     assert 'metamorph_backup_verified_present{database="default"} 1.0' in text

@@ -1,4 +1,5 @@
 """vaultreport and makedemodb as real subprocesses: output, exit codes, clear errors."""
+
 import json
 
 from conftest import sql
@@ -13,7 +14,8 @@ def test_vaultreport_json_is_stable_and_matches_the_file(metamorph_db):
     assert doc["format_version"] == 1
     assert set(doc) >= {"path", "table_states", "health", "indexes", "counts", "checks"}
     assert doc["counts"]["tables"]["messages"]["by_vault"] == dict(
-        sql(path, "SELECT vault_id, COUNT(*) FROM messages GROUP BY 1"))
+        sql(path, "SELECT vault_id, COUNT(*) FROM messages GROUP BY 1")
+    )
     assert doc["table_states"]["steering_messages"] == "absent"
 
 
@@ -29,7 +31,8 @@ def test_vaultreport_exits_1_when_a_check_finds_an_error(metamorph_db):
     result = manage("vaultreport", "--db", metamorph_db("autoupgraded"))
     assert result.returncode == 1
     assert "[error] Partial migration: vault_id on 10 tables, missing on: session_states" in (
-        result.stdout)
+        result.stdout
+    )
 
 
 def test_vaultreport_on_a_missing_file_is_a_clear_error_without_traceback(tmp_path):
@@ -46,8 +49,15 @@ def test_vaultreport_rejects_a_non_positive_timeout(metamorph_db):
 
 def test_makedemodb_builds_the_requested_state(tmp_path):
     path = tmp_path / "demo.db"
-    result = manage("makedemodb", str(path), "--sessions", "30", "--state", "autoupgraded",
-                    "--without-session-states")
+    result = manage(
+        "makedemodb",
+        str(path),
+        "--sessions",
+        "30",
+        "--state",
+        "autoupgraded",
+        "--without-session-states",
+    )
     assert result.returncode == 0, result.stderr
     assert "Created" in result.stdout
     names = {r[0] for r in sql(str(path), "SELECT name FROM sqlite_master WHERE type='table'")}
@@ -79,13 +89,16 @@ def test_a_missing_secret_key_in_production_is_explained(tmp_path):
 
 
 def test_deploy_check_is_clean_apart_from_https_settings():
-    result = manage("check", "--deploy", env={"SECRET_KEY": __import__("secrets").token_urlsafe(50)})
+    result = manage(
+        "check", "--deploy", env={"SECRET_KEY": __import__("secrets").token_urlsafe(50)}
+    )
     found = set(__import__("re").findall(r"security\.W\d+", result.stderr + result.stdout))
     assert found <= {"security.W004", "security.W008", "security.W012", "security.W016"}
 
 
 def test_vaultreport_runs_the_isolation_audit_and_names_a_split_conversation(metamorph_db):
     import sqlite3
+
     path = metamorph_db("migrated")
     clean = json.loads(manage("vaultreport", "--json", "--db", path).stdout)
     assert clean["isolation"]["clean"] is True
@@ -104,8 +117,10 @@ def test_makedemodb_builds_the_observed_shape_by_default_and_linked_on_request(t
     assert first.returncode == 0, first.stderr
     assert "(legacy, observed shape)" in first.stdout
     assert sql(str(observed), "SELECT COUNT(*) FROM conversations")[0][0] == 0
-    assert sql(str(observed), "SELECT COUNT(*) FROM sessions WHERE conversation_id IS NOT "
-                              "NULL")[0][0] == 0
+    assert (
+        sql(str(observed), "SELECT COUNT(*) FROM sessions WHERE conversation_id IS NOT NULL")[0][0]
+        == 0
+    )
     second = manage("makedemodb", str(linked), "--sessions", "20", "--shape", "linked")
     assert second.returncode == 0, second.stderr
     assert sql(str(linked), "SELECT COUNT(*) FROM conversations")[0][0] == 20
@@ -115,13 +130,15 @@ def test_makedemodb_builds_the_observed_shape_by_default_and_linked_on_request(t
 
 def test_ensuredemodb_builds_the_observed_shape_and_refuses_an_unknown_one(tmp_path):
     path = tmp_path / "data" / "metamorph.db"
-    bad = manage("ensuredemodb", env={"METAMORPH_DATABASE_PATH": str(path),
-                                      "DEMO_SHAPE": "tidy", "DEMO_SESSIONS": "10"})
+    bad = manage(
+        "ensuredemodb",
+        env={"METAMORPH_DATABASE_PATH": str(path), "DEMO_SHAPE": "tidy", "DEMO_SESSIONS": "10"},
+    )
     assert bad.returncode != 0 and "DEMO_SHAPE='tidy' is not one of observed, linked" in (
-        bad.stderr)
+        bad.stderr
+    )
     assert not path.exists()
-    made = manage("ensuredemodb", env={"METAMORPH_DATABASE_PATH": str(path),
-                                       "DEMO_SESSIONS": "10"})
+    made = manage("ensuredemodb", env={"METAMORPH_DATABASE_PATH": str(path), "DEMO_SESSIONS": "10"})
     assert made.returncode == 0, made.stderr
     assert "observed shape" in made.stdout
     assert sql(str(path), "SELECT COUNT(*) FROM messages")[0][0] == 0

@@ -1,4 +1,5 @@
 """Pages that know their state: plans, next steps, sorted/exported matrix, index problems."""
+
 import csv
 import io
 import json
@@ -24,6 +25,7 @@ def as_role(client, settings, tmp_path):
     def login(role):
         client.force_login(user_with_role(role))
         return client
+
     return login
 
 
@@ -44,12 +46,15 @@ def start(client, kind, **data):
     return client.post(reverse("core:start_job", args=[kind]), data)
 
 
-def test_a_plan_offers_only_what_its_state_allows_from_preview_to_undone(as_role, settings,
-                                                                        metamorph_db):
+def test_a_plan_offers_only_what_its_state_allows_from_preview_to_undone(
+    as_role, settings, metamorph_db
+):
     path = use(settings, metamorph_db("migrated"))
     admin = as_role("admin")
-    admin.post(reverse("vaults:remap_preview", args=["move"]),
-               {"source": "default-vault", "target": "erin"})
+    admin.post(
+        reverse("vaults:remap_preview", args=["move"]),
+        {"source": "default-vault", "target": "erin"},
+    )
     record = RemapPlanRecord.objects.get()
     html = plan_page(admin, record.plan_id)
     assert state_of(html) == "previewed" and "unknown" not in html
@@ -65,8 +70,9 @@ def test_a_plan_offers_only_what_its_state_allows_from_preview_to_undone(as_role
     assert 'id="execute-form"' not in html and 'id="undo-form"' in html
     # "moved" per table equals what the job moved, right after completion
     for table, n in moved.items():
-        cell = re.search(rf'data-table="{table}">.*?<td class="num moved">([\d,]+)</td>', html,
-                         re.S).group(1)
+        cell = re.search(
+            rf'data-table="{table}">.*?<td class="num moved">([\d,]+)</td>', html, re.S
+        ).group(1)
         assert cell == f"{n:,}"
     assert ">completed<" in admin.get(reverse("vaults:remap")).content.decode()
 
@@ -91,8 +97,9 @@ def test_an_unknown_url_is_the_sites_404_page(as_role):
     assert 'id="not-found"' in response.content.decode()
 
 
-def test_a_viewer_sees_the_remap_forms_disabled_with_the_role_needed(as_role, settings,
-                                                                    metamorph_db):
+def test_a_viewer_sees_the_remap_forms_disabled_with_the_role_needed(
+    as_role, settings, metamorph_db
+):
     use(settings, metamorph_db("migrated"))
     html = as_role("viewer").get(reverse("vaults:remap")).content.decode()
     buttons = re.findall(r"<button type=\"submit\" ([^>]*)>Preview</button>", html)
@@ -102,11 +109,13 @@ def test_a_viewer_sees_the_remap_forms_disabled_with_the_role_needed(as_role, se
     assert buttons and not any("disabled" in b for b in buttons)
 
 
-@pytest.mark.parametrize("state, step", [("legacy", "legacy"), ("autoupgraded", "partial"),
-                                         ("migrated", "migrated-legacy-data")])
-def test_the_vaults_page_says_what_to_do_next_for_each_state_of_the_file(as_role, settings,
-                                                                        metamorph_db, state,
-                                                                        step):
+@pytest.mark.parametrize(
+    "state, step",
+    [("legacy", "legacy"), ("autoupgraded", "partial"), ("migrated", "migrated-legacy-data")],
+)
+def test_the_vaults_page_says_what_to_do_next_for_each_state_of_the_file(
+    as_role, settings, metamorph_db, state, step
+):
     use(settings, metamorph_db(state))
     html = as_role("viewer").get("/").content.decode()
     assert re.search(r'id="next-step" data-state="([^"]+)"', html).group(1) == step
@@ -114,8 +123,12 @@ def test_the_vaults_page_says_what_to_do_next_for_each_state_of_the_file(as_role
 
 def test_after_a_remap_the_next_step_is_the_isolation_audit(as_role, settings, metamorph_db):
     path = use(settings, metamorph_db("migrated"))
-    for t in [r[0] for r in sql(path, "SELECT name FROM sqlite_master WHERE type='table' AND "
-                                      "sql LIKE '%vault_id%'")]:
+    for t in [
+        r[0]
+        for r in sql(
+            path, "SELECT name FROM sqlite_master WHERE type='table' AND sql LIKE '%vault_id%'"
+        )
+    ]:
         sql_write(path, f"UPDATE {t} SET vault_id = 'erin' WHERE vault_id = 'default-vault'")
     html = as_role("viewer").get("/").content.decode()
     assert 'data-state="remapped"' in html and "#isolation-audit" in html
@@ -123,6 +136,7 @@ def test_after_a_remap_the_next_step_is_the_isolation_audit(as_role, settings, m
 
 def sql_write(path, query):
     import sqlite3
+
     conn = sqlite3.connect(path)
     with conn:
         conn.execute(query)
@@ -139,8 +153,9 @@ def test_more_than_is_only_mentioned_when_a_count_is_a_floor(as_role, settings, 
     assert "more than" not in html
 
 
-def test_the_status_poll_tells_htmx_to_reload_once_the_read_finished(as_role, settings,
-                                                                    metamorph_db):
+def test_the_status_poll_tells_htmx_to_reload_once_the_read_finished(
+    as_role, settings, metamorph_db
+):
     use(settings, metamorph_db("migrated"))
     viewer = as_role("viewer")
     snap = Snapshot.objects.create(db_path=settings.METAMORPH_DATABASE_PATH)
@@ -152,19 +167,25 @@ def test_the_status_poll_tells_htmx_to_reload_once_the_read_finished(as_role, se
     assert done["HX-Refresh"] == "true"
 
 
-def test_a_page_recounts_by_itself_after_our_job_changed_the_file(as_role, settings,
-                                                                 metamorph_db):
+def test_a_page_recounts_by_itself_after_our_job_changed_the_file(as_role, settings, metamorph_db):
     path = use(settings, metamorph_db("migrated"))
     viewer = as_role("viewer")
     viewer.get("/")
     first = Snapshot.objects.get()
-    sql_write(path, "UPDATE messages SET vault_id = 'erin' WHERE rowid IN "
-                    "(SELECT rowid FROM messages LIMIT 3)")
+    sql_write(
+        path,
+        "UPDATE messages SET vault_id = 'erin' WHERE rowid IN (SELECT rowid FROM messages LIMIT 3)",
+    )
     os.utime(path)
     viewer.get("/")  # the file changed, but the last read is fresh and no job of ours did it
     assert Snapshot.objects.count() == 1
-    Job.objects.create(kind="remap", db_path=path, actor="ada", state="succeeded",
-                       finished_at=first.finished_at.replace(year=first.finished_at.year + 1))
+    Job.objects.create(
+        kind="remap",
+        db_path=path,
+        actor="ada",
+        state="succeeded",
+        finished_at=first.finished_at.replace(year=first.finished_at.year + 1),
+    )
     viewer.get("/")
     assert Snapshot.objects.count() == 2
 
@@ -188,8 +209,7 @@ def test_the_matrix_sorts_by_any_column_both_ways(as_role, settings, metamorph_d
     assert viewer.get("/?sort=nonsense&dir=sideways").status_code == 200
 
 
-def test_the_matrix_exports_as_csv_and_json_with_the_files_numbers(as_role, settings,
-                                                                   metamorph_db):
+def test_the_matrix_exports_as_csv_and_json_with_the_files_numbers(as_role, settings, metamorph_db):
     path = matrix(settings, metamorph_db)
     viewer = as_role("viewer")
     by_vault = dict(sql(path, "SELECT vault_id, COUNT(*) FROM messages GROUP BY vault_id"))
@@ -202,7 +222,8 @@ def test_the_matrix_exports_as_csv_and_json_with_the_files_numbers(as_role, sett
     assert [r[0] for r in body] == sorted(r[0] for r in body)
     data = json.loads(viewer.get(reverse("vaults:matrix_export", args=["json"])).content)
     assert {v["vault"]: v["tables"]["messages"] for v in data["vaults"]} == {
-        v: by_vault.get(v, 0) for v in by_vault}
+        v: by_vault.get(v, 0) for v in by_vault
+    }
     assert viewer.get(reverse("vaults:matrix_export", args=["xml"])).status_code == 404
 
 
@@ -214,8 +235,9 @@ def test_numbers_have_thousands_separators(as_role, settings, metamorph_db):
     assert f"{total:,}" in html and f">{total}<" not in html
 
 
-def test_the_indexes_page_puts_problems_first_with_each_fix_said_once(as_role, settings,
-                                                                     metamorph_db):
+def test_the_indexes_page_puts_problems_first_with_each_fix_said_once(
+    as_role, settings, metamorph_db
+):
     use(settings, metamorph_db("legacy"))
     viewer = as_role("viewer")
     html = viewer.get(reverse("vaults:indexes")).content.decode()
@@ -226,13 +248,15 @@ def test_the_indexes_page_puts_problems_first_with_each_fix_said_once(as_role, s
     assert statuses[0] == "pending" and statuses.index("pending") < len(statuses)
     assert table.count("runmigration") == 0  # the fix is said once, above the table
     only = viewer.get(reverse("vaults:indexes") + "?show=problems").content.decode()
-    only_statuses = set(re.findall(r'data-status="([^"]+)"',
-                                   only.split('id="expected-indexes"')[1]))
+    only_statuses = set(
+        re.findall(r'data-status="([^"]+)"', only.split('id="expected-indexes"')[1])
+    )
     assert only_statuses == {"pending"} and 'id="redundant-indexes"' not in only
 
 
 def test_checks_render_commands_as_code_and_link_to_the_page_that_fixes_them(
-        as_role, settings, metamorph_db):
+    as_role, settings, metamorph_db
+):
     use(settings, metamorph_db("legacy"))
     html = as_role("viewer").get(reverse("vaults:checks")).content.decode()
     finding = html.split('data-check="partial_migration"')[1].split('<div class="finding')[0]
@@ -247,6 +271,7 @@ def test_an_unexpected_error_is_the_sites_500_page(client, settings, metamorph_d
 
     def broken(db_path):
         raise RuntimeError("a bug")
+
     monkeypatch.setattr("vaults.selectors.overview", broken)
     response = client.get("/")
     html = response.content.decode()
@@ -254,23 +279,32 @@ def test_an_unexpected_error_is_the_sites_500_page(client, settings, metamorph_d
     assert 'id="server-error"' in html and "metamorph-admin" in html and "a bug" not in html
 
 
-def test_a_plan_whose_job_is_queued_offers_nothing_and_follows_the_job(as_role, settings,
-                                                                        metamorph_db):
+def test_a_plan_whose_job_is_queued_offers_nothing_and_follows_the_job(
+    as_role, settings, metamorph_db
+):
     path = use(settings, metamorph_db("migrated"))
     admin = as_role("admin")
-    admin.post(reverse("vaults:remap_preview", args=["move"]),
-               {"source": "default-vault", "target": "erin"})
+    admin.post(
+        reverse("vaults:remap_preview", args=["move"]),
+        {"source": "default-vault", "target": "erin"},
+    )
     record = RemapPlanRecord.objects.get()
-    job = Job.objects.create(kind="remap", db_path=path, actor="ada", state="queued",
-                             parameters={"plan_id": record.plan_id})
+    job = Job.objects.create(
+        kind="remap",
+        db_path=path,
+        actor="ada",
+        state="queued",
+        parameters={"plan_id": record.plan_id},
+    )
     html = plan_page(admin, record.plan_id)
     assert state_of(html) == "queued"
     assert 'id="execute-form"' not in html and 'id="undo-form"' not in html
     assert reverse("core:job_wait", args=[job.pk]) in html
 
 
-def test_the_audit_page_is_greyed_in_a_viewers_nav_with_the_role_it_needs(as_role, settings,
-                                                                          metamorph_db):
+def test_the_audit_page_is_greyed_in_a_viewers_nav_with_the_role_it_needs(
+    as_role, settings, metamorph_db
+):
     use(settings, metamorph_db("migrated"))
     html = as_role("viewer").get("/").content.decode()
     assert '<span class="nav-off" title="Needs the admin role">Audit</span>' in html
@@ -279,7 +313,8 @@ def test_the_audit_page_is_greyed_in_a_viewers_nav_with_the_role_it_needs(as_rol
 
 
 def test_the_vaults_page_follows_a_job_changing_the_file_and_reloads_when_it_ends(
-        as_role, settings, metamorph_db):
+    as_role, settings, metamorph_db
+):
     path = use(settings, metamorph_db("migrated"))
     viewer = as_role("viewer")
     job = Job.objects.create(kind="remap-undo", db_path=path, actor="ada", state="queued")

@@ -1,5 +1,6 @@
 """Under load no page waits on a count: without a cached read a page shows what it has
 ("counting…") and the background read fills it in, counts first."""
+
 import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
@@ -19,15 +20,22 @@ def queued_only(settings, client, db, metamorph_db):
     return settings.METAMORPH_DATABASE_PATH
 
 
-def test_without_a_cached_read_pages_show_counting_and_run_no_count(client, queued_only,
-                                                                    monkeypatch):
+def test_without_a_cached_read_pages_show_counting_and_run_no_count(
+    client, queued_only, monkeypatch
+):
     def no_live_counts(*args, **kwargs):
         raise AssertionError("a page counted rows in the request")
+
     monkeypatch.setattr(inspect, "vault_row_counts", no_live_counts)
     html = client.get(reverse("vaults:dashboard")).content.decode()
     assert 'id="total-rows">counting…' in html and 'id="distinct-vaults">counting…' in html
-    for name in ("vaults:vault", "vaults:indexes", "vaults:health", "vaults:checks",
-                 "vaults:remap"):
+    for name in (
+        "vaults:vault",
+        "vaults:indexes",
+        "vaults:health",
+        "vaults:checks",
+        "vaults:remap",
+    ):
         assert client.get(reverse(name), {"id": "user-0001"}).status_code == 200
     assert "runs with the background read" in client.get(reverse("vaults:remap")).content.decode()
     queued = Snapshot.objects.get()
@@ -41,15 +49,22 @@ def test_the_counts_show_as_soon_as_the_background_read_has_them(client, queued_
     seen = {}
 
     def counted(counts):
-        Snapshot.objects.filter(id=snap.id).update(state=Snapshot.State.RUNNING,
-                                                   payload={"counts": counts})
+        Snapshot.objects.filter(id=snap.id).update(
+            state=Snapshot.State.RUNNING, payload={"counts": counts}
+        )
         seen["html"] = client.get(reverse("vaults:dashboard")).content.decode()
 
     report.full_snapshot(path, counted=counted)
-    total = sum(n for (t,) in sql(path, "SELECT name FROM sqlite_master WHERE type='table' "
-                                        "AND name NOT LIKE 'sqlite_%' AND name != "
-                                        "'schema_migrations'")
-                for (n,) in sql(path, f'SELECT COUNT(*) FROM "{t}"'))
+    total = sum(
+        n
+        for (t,) in sql(
+            path,
+            "SELECT name FROM sqlite_master WHERE type='table' "
+            "AND name NOT LIKE 'sqlite_%' AND name != "
+            "'schema_migrations'",
+        )
+        for (n,) in sql(path, f'SELECT COUNT(*) FROM "{t}"')
+    )
     assert f'id="total-rows">{total:,}<' in seen["html"]
 
 
@@ -62,9 +77,12 @@ def test_a_recount_stores_counts_before_the_slow_parts(queued_only, monkeypatch)
     def watch(db_path, progress, counted):
         def spy(counts):
             counted(counts)
-            phases.append(("counts stored", bool(Snapshot.objects.get(id=snap.id)
-                                                 .payload.get("counts"))))
+            phases.append(
+                ("counts stored", bool(Snapshot.objects.get(id=snap.id).payload.get("counts")))
+            )
+
         return original(db_path, lambda p, *a: phases.append(p), spy)
+
     monkeypatch.setattr(report, "full_snapshot", watch)
     snapshots.take_snapshot(snap.id)
     assert phases.index(("counts stored", True)) < phases.index("integrity")

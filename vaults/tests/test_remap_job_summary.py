@@ -1,4 +1,5 @@
 """Remap job pages: the summary says rows per table and vault and links to the plan."""
+
 import os
 import re
 
@@ -19,6 +20,7 @@ def live_db(settings, metamorph_db, tmp_path):
         settings.METAMORPH_DATABASE_PATH = metamorph_db(state)
         settings.METAMORPH_BACKUP_DIR = str(tmp_path / "backups")
         return settings.METAMORPH_DATABASE_PATH
+
     return point
 
 
@@ -40,12 +42,13 @@ def summary_of(html):
     return html.split('id="job-summary"')[1].split("</section>")[0]
 
 
-def test_a_remap_job_summary_has_rows_per_table_and_vault_and_links_to_the_plan(client,
-                                                                            live_db):
+def test_a_remap_job_summary_has_rows_per_table_and_vault_and_links_to_the_plan(client, live_db):
     path = live_db("migrated")
     admin = login(client, "admin")
-    admin.post(reverse("vaults:remap_preview", args=["move"]),
-               {"source": "default-vault", "target": "erin"})
+    admin.post(
+        reverse("vaults:remap_preview", args=["move"]),
+        {"source": "default-vault", "target": "erin"},
+    )
     plan_id = RemapPlanRecord.objects.get().plan_id
     job = start(admin, "remap", plan_id=plan_id, mode="online", confirm=os.path.basename(path))
     assert job.state == "succeeded", job.error
@@ -62,9 +65,17 @@ def test_a_remap_job_summary_has_rows_per_table_and_vault_and_links_to_the_plan(
 
 def test_a_remap_summary_tolerates_a_result_with_other_keys(client, live_db):
     live_db("migrated")
-    job = Job.objects.create(kind="remap", db_path="/x.db", actor="ada", state="succeeded",
-                             parameters={"plan_id": "rp-gone"},
-                             result={"moved_by_vault": {"erin": 1200, "bob": 3},
-                                     "rows_per_second": 4000.5, "phase_times": {"a": 1}})
+    job = Job.objects.create(
+        kind="remap",
+        db_path="/x.db",
+        actor="ada",
+        state="succeeded",
+        parameters={"plan_id": "rp-gone"},
+        result={
+            "moved_by_vault": {"erin": 1200, "bob": 3},
+            "rows_per_second": 4000.5,
+            "phase_times": {"a": 1},
+        },
+    )
     summary = summary_of(job_page(login(client, "viewer"), job))
     assert "<td>erin</td><td>1,200</td>" in summary and "rows per second" in summary

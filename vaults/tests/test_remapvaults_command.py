@@ -1,11 +1,12 @@
 """remapvaults as an operator runs it: preview, run, status, undo, audit; clear errors."""
+
 import json
 
 import pytest
 
 from conftest import sql
-from metamorph_admin.tests.job_helpers import migrated_admin_db
 from metamorph_admin.tests.commands import manage
+from metamorph_admin.tests.job_helpers import migrated_admin_db
 
 
 @pytest.fixture
@@ -13,8 +14,12 @@ def run(tmp_path):
     admin = migrated_admin_db(tmp_path)
 
     def call(*args):
-        return manage("remapvaults", *args, env={
-            "DATABASE_URL": f"sqlite:///{admin}", "METAMORPH_BACKUP_DIR": str(tmp_path / "b")})
+        return manage(
+            "remapvaults",
+            *args,
+            env={"DATABASE_URL": f"sqlite:///{admin}", "METAMORPH_BACKUP_DIR": str(tmp_path / "b")},
+        )
+
     return call
 
 
@@ -65,14 +70,24 @@ def test_a_legacy_database_is_refused_before_anything_is_written(run, metamorph_
 
 
 def test_a_real_file_split_by_session_ids_names_where_ids_were_found_and_what_cannot_be_attributed(
-        run, metamorph_db, tmp_path):
+    run, metamorph_db, tmp_path
+):
     path = metamorph_db("migrated", sessions=60, vaults=1, shape="observed")
     sessions = [r[0] for r in sql(path, "SELECT id FROM sessions ORDER BY id")]
     csv = tmp_path / "map.csv"
-    csv.write_text("session_id,vault_id\n" + "".join(f"{s},user-{n % 2}\n"
-                                                     for n, s in enumerate(sessions)))
-    preview = run("--db", path, "--mapping", str(csv), "--unattributed", "send",
-                  "--unattributed-vault", "team")
+    csv.write_text(
+        "session_id,vault_id\n" + "".join(f"{s},user-{n % 2}\n" for n, s in enumerate(sessions))
+    )
+    preview = run(
+        "--db",
+        path,
+        "--mapping",
+        str(csv),
+        "--unattributed",
+        "send",
+        "--unattributed-vault",
+        "team",
+    )
     assert preview.returncode == 0, preview.stderr
     assert f"The mapping's {len(sessions)} ids were found in:" in preview.stdout
     assert "sessions.id" in preview.stdout
@@ -84,8 +99,14 @@ def test_a_real_file_split_by_session_ids_names_where_ids_were_found_and_what_ca
     assert done.returncode == 0, done.stderr
     assert "isolation audit clean" in done.stdout
     assert sql(path, "SELECT DISTINCT vault_id FROM operator_performance") == [("team",)]
-    assert sql(path, "SELECT COUNT(*) FROM evolution_snapshots WHERE vault_id = "
-                     "'default-vault' AND conversation_id IN (SELECT id FROM sessions)")[0][0] == 0
+    assert (
+        sql(
+            path,
+            "SELECT COUNT(*) FROM evolution_snapshots WHERE vault_id = "
+            "'default-vault' AND conversation_id IN (SELECT id FROM sessions)",
+        )[0][0]
+        == 0
+    )
 
 
 def test_an_unattributed_vault_without_send_is_a_clear_error(run, metamorph_db, tmp_path):

@@ -1,4 +1,5 @@
 """Background reads end in a state the pages can show, whatever goes wrong inside them."""
+
 import pytest
 
 from metamorph import report
@@ -8,7 +9,8 @@ from vaults.services import snapshots
 
 @pytest.mark.django_db
 def test_a_read_that_crashes_unexpectedly_is_failed_with_a_message_not_left_running(
-        metamorph_db, monkeypatch):
+    metamorph_db, monkeypatch
+):
     path = metamorph_db("migrated", sessions=20, vaults=2)
 
     def crash(*args, **kwargs):

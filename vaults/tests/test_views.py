@@ -1,4 +1,5 @@
 """The pages: login, numbers equal to the file, clear problems instead of 500s."""
+
 import os
 import sqlite3
 
@@ -30,6 +31,7 @@ def use_db(settings):
     def point(path):
         settings.METAMORPH_DATABASE_PATH = path
         return path
+
     return point
 
 
@@ -68,12 +70,11 @@ def test_dashboard_filters_vaults_by_substring(logged_in, use_db, metamorph_db):
     assert "1 vault matching; showing 1–1" in response.content.decode()
 
 
-def test_legacy_dashboard_lists_tables_as_not_migrated_with_totals(logged_in, use_db,
-                                                                  metamorph_db):
+def test_legacy_dashboard_lists_tables_as_not_migrated_with_totals(logged_in, use_db, metamorph_db):
     path = use_db(metamorph_db("legacy"))
     html = logged_in.get("/").content.decode()
     total = sql(path, "SELECT COUNT(*) FROM messages")[0][0]
-    assert "not migrated" in html and f"<td class=\"num\">{total:,}</td>" in html
+    assert "not migrated" in html and f'<td class="num">{total:,}</td>' in html
     assert "steering_messages" in html  # listed among the absent tables
 
 
@@ -94,16 +95,20 @@ def test_vault_page_for_an_unknown_vault_says_so(logged_in, use_db, metamorph_db
     assert b"No rows carry the vault id" in response.content
 
 
-@pytest.mark.parametrize("make, words", [
-    (lambda p: None, "No Metamorph database at"),
-    (lambda p: os.mkdir(p), "is a directory"),
-    (lambda p: open(p, "w").write("not a database at all, just text " * 4), "not an SQLite"),
-    (lambda p: open(p, "w").close(), "empty SQLite database"),
-    (lambda p: sqlite3.connect(p).execute("CREATE TABLE invoices (id)"), "not Metamorph"),
-])
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (lambda p: None, "No Metamorph database at"),
+        (lambda p: os.mkdir(p), "is a directory"),
+        (lambda p: open(p, "w").write("not a database at all, just text " * 4), "not an SQLite"),
+        (lambda p: open(p, "w").close(), "empty SQLite database"),
+        (lambda p: sqlite3.connect(p).execute("CREATE TABLE invoices (id)"), "not Metamorph"),
+    ],
+)
 @pytest.mark.parametrize("name", PAGES)
-def test_bad_database_files_show_a_problem_page_not_a_500(logged_in, use_db, tmp_path, make,
-                                                          words, name):
+def test_bad_database_files_show_a_problem_page_not_a_500(
+    logged_in, use_db, tmp_path, make, words, name
+):
     path = use_db(str(tmp_path / "metamorph.db"))
     make(path)
     response = logged_in.get(reverse(name))
@@ -134,6 +139,7 @@ def test_recount_refuses_to_redirect_off_site(logged_in, use_db, metamorph_db):
 
 def test_full_integrity_check_result_appears_on_the_health_page(client, db, use_db, metamorph_db):
     from metamorph_admin.tests.job_helpers import user_with_role
+
     use_db(metamorph_db("migrated"))
     client.force_login(user_with_role("operator"))
     client.post(reverse("core:start_job", args=["integrity-check"]))
@@ -145,11 +151,13 @@ def test_a_background_read_that_fails_shows_its_message(logged_in, use_db, tmp_p
     use_db(str(tmp_path / "gone.db"))
     logged_in.post(reverse("vaults:refresh"))
     html = logged_in.get(reverse("vaults:snapshot_status")).content.decode()
-    assert "Last background read failed" in html and "No Metamorph database at" in html
+    assert "The background read of <time" in html and "</time> failed: " in html
+    assert "No Metamorph database at" in html
 
 
 def test_health_page_names_the_process_holding_the_write_lock(logged_in, use_db, metamorph_db):
     from metamorph.testing.lockers import Locker
+
     path = use_db(metamorph_db("migrated"))
     with Locker(path) as locker:
         html = logged_in.get(reverse("vaults:health")).content.decode()

@@ -1,4 +1,5 @@
 """Fixtures for the backup tests: a real Metamorph file, a backup directory, real processes."""
+
 import hashlib
 import os
 import signal
@@ -34,8 +35,11 @@ def table_counts(path):
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        return {t: conn.execute(f"SELECT COUNT(*) FROM {schema.quote(t)}").fetchone()[0]
-                for t in schema.VAULT_TABLES if t in names}
+        return {
+            t: conn.execute(f"SELECT COUNT(*) FROM {schema.quote(t)}").fetchone()[0]
+            for t in schema.VAULT_TABLES
+            if t in names
+        }
     finally:
         conn.close()
 
@@ -50,8 +54,9 @@ def integrity(path):
 
 def run_driver(*args, timeout=60):
     """Run driver.py to its end (or its SIGKILL); return the CompletedProcess."""
-    return subprocess.run([sys.executable, DRIVER, *args], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, DRIVER, *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def killed(proc):
@@ -62,8 +67,12 @@ class Background:
     """driver.py running next to the test (a writer, a lock holder) until the test ends."""
 
     def __init__(self, *args, ready):
-        self.proc = subprocess.Popen([sys.executable, DRIVER, *args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, DRIVER, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         line = self.proc.stdout.readline().strip()
         assert line == ready, (line, self.proc.stderr.read() if self.proc.poll() else "")
 
@@ -86,6 +95,7 @@ def background():
     def start(*args, ready):
         started.append(Background(*args, ready=ready))
         return started[-1]
+
     yield start
     for proc in started:
         proc.stop()

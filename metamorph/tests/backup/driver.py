@@ -9,6 +9,7 @@
 --kill-at sends SIGKILL to this process at the Nth progress report of PHASE (or when the
 phase reports done == total), so the test sees exactly what a killed run leaves behind.
 """
+
 import argparse
 import os
 import signal
@@ -17,8 +18,9 @@ import sys
 import time
 import uuid
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))))
+sys.path.insert(
+    0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+)
 
 from metamorph import backup
 from metamorph.backup import copy as backup_copy  # noqa: E402
@@ -36,6 +38,7 @@ def killer(spec):
         final = when == "final" and total and done >= total
         if final or (when.isdigit() and seen["n"] == int(when)):
             os.kill(os.getpid(), signal.SIGKILL)
+
     return progress
 
 
@@ -45,11 +48,17 @@ def write_forever(db):
     while True:
         conv = f"writer-{uuid.uuid4()}"
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute("INSERT INTO conversations (id, stance, config, created_at, updated_at) "
-                     "VALUES (?, '{}', '{}', 'now', 'now')", (conv,))
+        conn.execute(
+            "INSERT INTO conversations (id, stance, config, created_at, updated_at) "
+            "VALUES (?, '{}', '{}', 'now', 'now')",
+            (conv,),
+        )
         for i in range(3):
-            conn.execute("INSERT INTO messages (id, conversation_id, role, content, timestamp) "
-                         "VALUES (?, ?, 'user', ?, 'now')", (f"{conv}-{i}", conv, "x" * 400))
+            conn.execute(
+                "INSERT INTO messages (id, conversation_id, role, content, timestamp) "
+                "VALUES (?, ?, 'user', ?, 'now')",
+                (f"{conv}-{i}", conv, "x" * 400),
+            )
         conn.execute("COMMIT")
         n += 1
         if n == 1:
@@ -85,8 +94,9 @@ def main():
         backup_copy.COPY_STEP_PAGES = opts.step_pages
     if opts.command == "backup":
         db, directory = opts.args
-        result = backup.run_backup(db, directory, compress=opts.compress,
-                                   progress=killer(opts.kill_at))
+        result = backup.run_backup(
+            db, directory, compress=opts.compress, progress=killer(opts.kill_at)
+        )
         print("backup", result["name"], flush=True)
     elif opts.command == "restore":
         db, directory, name = opts.args

@@ -1,4 +1,5 @@
 """A backup taken while Metamorph keeps writing is consistent, and finishes."""
+
 import sqlite3
 import time
 
@@ -14,10 +15,12 @@ def writer_transactions_are_whole(path):
     """Every conversation the writer committed has its 3 messages: no torn transaction."""
     conn = sqlite3.connect(path)
     try:
-        convs = conn.execute("SELECT COUNT(*) FROM conversations "
-                             "WHERE id LIKE 'writer-%'").fetchone()[0]
-        messages = conn.execute("SELECT COUNT(*) FROM messages "
-                                "WHERE conversation_id LIKE 'writer-%'").fetchone()[0]
+        convs = conn.execute(
+            "SELECT COUNT(*) FROM conversations WHERE id LIKE 'writer-%'"
+        ).fetchone()[0]
+        messages = conn.execute(
+            "SELECT COUNT(*) FROM messages WHERE conversation_id LIKE 'writer-%'"
+        ).fetchone()[0]
     finally:
         conn.close()
     return convs, messages == 3 * convs
@@ -34,7 +37,8 @@ def small_steps(monkeypatch):
 
 
 def test_backup_while_another_process_writes_restarts_and_stays_consistent(
-        source, backup_dir, background, small_steps):
+    source, backup_dir, background, small_steps
+):
     writer = background("write", source, ready="writing")
 
     result = backup.run_backup(source, backup_dir, progress=slow_copy)
@@ -49,7 +53,8 @@ def test_backup_while_another_process_writes_restarts_and_stays_consistent(
 
 
 def test_backup_of_a_wal_database_reads_one_snapshot_without_restarting(
-        source, backup_dir, background, small_steps):
+    source, backup_dir, background, small_steps
+):
     conn = sqlite3.connect(source)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.close()

@@ -1,16 +1,16 @@
 """run_backup: a verified, private copy with a manifest that describes it truthfully."""
+
 import json
 import os
 import sqlite3
 import stat
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from metamorph import backup
+from metamorph import backup, schema
 from metamorph import errors as backup_errors
-from metamorph import schema
 from metamorph.backup import copy as copier
 
 from .conftest import integrity, sha256, table_counts
@@ -32,7 +32,7 @@ def test_backup_name_is_the_guides_name_plus_utc_time(source, backup_dir):
     result = backup.run_backup(source, backup_dir)
 
     created = datetime.fromisoformat(result["created_at"])
-    assert created.tzinfo == timezone.utc
+    assert created.tzinfo == UTC
     assert result["name"] == f"metamorph-backup-{created:%Y%m%d-%H%M%S}.db"
 
 
@@ -41,8 +41,9 @@ def test_manifest_records_what_the_backup_holds(source, backup_dir):
     with open(result["manifest_path"]) as fh:
         manifest = json.load(fh)
     conn = sqlite3.connect(result["path"])
-    page_size, page_count = (conn.execute(f"PRAGMA {p}").fetchone()[0]
-                             for p in ("page_size", "page_count"))
+    page_size, page_count = (
+        conn.execute(f"PRAGMA {p}").fetchone()[0] for p in ("page_size", "page_count")
+    )
     by_vault = dict(conn.execute("SELECT vault_id, COUNT(*) FROM messages GROUP BY 1"))
     conn.close()
 
@@ -60,13 +61,16 @@ def test_manifest_records_what_the_backup_holds(source, backup_dir):
     assert manifest["row_counts"]["messages"]["by_vault"] == by_vault
     assert manifest["compressed"] is False
     assert manifest["copy_seconds"] >= 0 and manifest["verify_seconds"] >= 0
-    assert datetime.fromisoformat(manifest["created_at"]).tzinfo == timezone.utc
+    assert datetime.fromisoformat(manifest["created_at"]).tzinfo == UTC
 
 
 def test_manifest_never_contains_oauth_tokens(source, backup_dir):
     conn = sqlite3.connect(source)
-    tokens = [t for row in conn.execute(
-        "SELECT access_token, refresh_token FROM vercel_connections") for t in row]
+    tokens = [
+        t
+        for row in conn.execute("SELECT access_token, refresh_token FROM vercel_connections")
+        for t in row
+    ]
     conn.close()
     result = backup.run_backup(source, backup_dir)
 
@@ -113,6 +117,7 @@ def test_backup_leaves_no_hidden_work_files(source, backup_dir):
 def test_compressed_backup_records_both_hashes_and_decompresses_to_the_copy(source, backup_dir):
     import gzip
     import hashlib
+
     result = backup.run_backup(source, backup_dir, compress=True)
     with gzip.open(result["path"], "rb") as fh:
         inner = hashlib.file_digest(fh, "sha256").hexdigest()
@@ -126,12 +131,24 @@ def test_compressed_backup_records_both_hashes_and_decompresses_to_the_copy(sour
 
 def test_progress_reports_every_phase_in_order(source, backup_dir):
     phases = []
-    backup.run_backup(source, backup_dir, compress=True,
-                      progress=lambda phase, done, total, message: phases.append(phase))
+    backup.run_backup(
+        source,
+        backup_dir,
+        compress=True,
+        progress=lambda phase, done, total, message: phases.append(phase),
+    )
     order = [p for i, p in enumerate(phases) if i == 0 or phases[i - 1] != p]
 
-    assert order == ["copy", "verify", "integrity", "count", "compress", "verify", "publish",
-                     "done"]
+    assert order == [
+        "copy",
+        "verify",
+        "integrity",
+        "count",
+        "compress",
+        "verify",
+        "publish",
+        "done",
+    ]
 
 
 def test_backup_of_a_wal_database_is_a_single_standalone_file(source, backup_dir):
@@ -150,8 +167,7 @@ def test_backup_of_a_wal_database_is_a_single_standalone_file(source, backup_dir
     assert sorted(os.listdir(backup_dir)) == [result["name"], result["name"] + ".json"]
 
 
-def test_the_sha256_and_the_check_run_side_by_side_not_one_after_the_other(source,
-                                                                            monkeypatch):
+def test_the_sha256_and_the_check_run_side_by_side_not_one_after_the_other(source, monkeypatch):
     check_started, hash_reported = threading.Event(), threading.Event()
     met = {}
     real = copier.integrity_problems

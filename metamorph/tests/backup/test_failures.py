@@ -1,4 +1,5 @@
 """Bad input and hostile environments: each a clear error naming the fix, nothing left behind."""
+
 import os
 import subprocess
 
@@ -6,8 +7,13 @@ import pytest
 
 from metamorph import backup
 from metamorph.backup import copy as backup_copy
-from metamorph.errors import (BackupDirUnusable, BackupDiskFull, BackupInvalidOption,
-                                     DatabaseMissing, NotSQLite)
+from metamorph.errors import (
+    BackupDirUnusable,
+    BackupDiskFull,
+    BackupInvalidOption,
+    DatabaseMissing,
+    NotSQLite,
+)
 
 from .conftest import sha256
 
@@ -70,12 +76,14 @@ def small_disk(tmp_path):
     def mount(size):
         point = tmp_path / f"disk-{len(mounts)}"
         point.mkdir()
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
-                               str(point)], capture_output=True)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)], capture_output=True
+        )
         if done.returncode:
             pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
         mounts.append(point)
         return point
+
     yield mount
     for point in mounts:
         subprocess.run(["umount", "-l", str(point)], check=False)
@@ -92,8 +100,7 @@ def test_disk_too_small_for_a_copy_is_refused_before_writing(source, small_disk)
     assert os.listdir(disk / "backups") == [] and sha256(source) == before
 
 
-def test_disk_filling_up_during_the_copy_removes_the_partial_file(source, small_disk,
-                                                                 monkeypatch):
+def test_disk_filling_up_during_the_copy_removes_the_partial_file(source, small_disk, monkeypatch):
     size = os.path.getsize(source)
     disk = small_disk(f"{size + 3 * 1024 * 1024}")
     target = disk / "backups"

@@ -1,4 +1,5 @@
 """SIGKILL at any moment: never a file listed as a valid backup, the source untouched."""
+
 import os
 
 import pytest
@@ -49,8 +50,9 @@ def test_backup_killed_after_publishing_leaves_a_complete_backup(source, backup_
 
 def test_next_backup_removes_what_killed_runs_left_behind(source, backup_dir):
     for point in ("copy:3", "publish:1"):
-        assert killed(run_driver("backup", source, backup_dir, "--kill-at", point,
-                                 "--step-pages", "64"))
+        assert killed(
+            run_driver("backup", source, backup_dir, "--kill-at", point, "--step-pages", "64")
+        )
     leftovers = sorted(os.listdir(backup_dir))
     assert any(n.endswith(".partial") for n in leftovers)
     assert any(n.endswith(".json") for n in leftovers)  # the manifest of the publish:1 run
@@ -62,12 +64,14 @@ def test_next_backup_removes_what_killed_runs_left_behind(source, backup_dir):
 
 def test_partial_files_of_a_running_backup_are_left_alone(source, backup_dir):
     os.makedirs(backup_dir)
-    mine = os.path.join(backup_dir, f".metamorph-backup-20261125-093000-{os.getpid()}"
-                                    "-0123abcd.db.partial")
+    mine = os.path.join(
+        backup_dir, f".metamorph-backup-20261125-093000-{os.getpid()}-0123abcd.db.partial"
+    )
     open(mine, "w").close()
     live_parent = os.getppid()
-    theirs = os.path.join(backup_dir, f".metamorph-backup-20261125-093000-{live_parent}"
-                                      "-0123abcd.db.partial")
+    theirs = os.path.join(
+        backup_dir, f".metamorph-backup-20261125-093000-{live_parent}-0123abcd.db.partial"
+    )
     open(theirs, "w").close()
 
     result = backup.run_backup(source, backup_dir)

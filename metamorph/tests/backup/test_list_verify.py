@@ -1,4 +1,5 @@
 """list_backups and verify_backup: only intact backups we wrote are shown as verified."""
+
 import json
 import os
 
@@ -77,8 +78,7 @@ def test_a_flipped_byte_is_flagged_by_the_list_and_by_verify(source, backup_dir)
     assert checked["actual_sha256"] != checked["expected_sha256"] == result["sha256"]
 
 
-def test_a_change_that_keeps_size_and_mtime_is_caught_by_verify_and_then_listed(source,
-                                                                               backup_dir):
+def test_a_change_that_keeps_size_and_mtime_is_caught_by_verify_and_then_listed(source, backup_dir):
     result = backup.run_backup(source, backup_dir)
     info = os.stat(result["path"])
     flip_byte(result["path"], 63)  # PRAGMA user_version: the file stays a valid database
@@ -131,13 +131,24 @@ def test_verify_again_accepts_a_backup_copied_without_its_mtime(source, backup_d
     assert entry(backup_dir, result["name"])["state"] == "verified"
 
 
-@pytest.mark.parametrize("name", [
-    "../metamorph.db", "../../etc/passwd", "/etc/passwd",
-    "sub/metamorph-backup-20261125-093000.db",
-    "metamorph-backup-20261125-093000.db/../../x", "", ".", "..", "metamorph.db",
-    "metamorph-backup-20261125-093000.db.json", ".metamorph-backup-20261125-093000-1-abcdef12"
-    ".db.partial", "metamorph-backup-20261125-093000.db\0", None,
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../metamorph.db",
+        "../../etc/passwd",
+        "/etc/passwd",
+        "sub/metamorph-backup-20261125-093000.db",
+        "metamorph-backup-20261125-093000.db/../../x",
+        "",
+        ".",
+        "..",
+        "metamorph.db",
+        "metamorph-backup-20261125-093000.db.json",
+        ".metamorph-backup-20261125-093000-1-abcdef12.db.partial",
+        "metamorph-backup-20261125-093000.db\0",
+        None,
+    ],
+)
 def test_names_that_are_not_backup_names_are_refused(backup_dir, source, name):
     with pytest.raises(InvalidBackupName) as err:
         backup.verify_backup(backup_dir, name)
@@ -179,7 +190,8 @@ def test_latest_verified_backup_skips_changed_ones_and_honours_max_age(source, b
 
 @pytest.mark.parametrize("content", ["{not json", "[]", '{"written_by": "metamorph-admin"}'])
 def test_a_damaged_manifest_makes_its_backup_unverified_without_breaking_the_list(
-        source, backup_dir, content):
+    source, backup_dir, content
+):
     good = backup.run_backup(source, backup_dir)
     bad = backup.run_backup(source, backup_dir)
     open(bad["manifest_path"], "w").write(content)
@@ -199,8 +211,9 @@ def test_a_manifest_with_an_unreadable_date_is_not_trusted(source, backup_dir):
     assert listed["state"] == "unverified" and "created_at" in listed["problem"]
 
 
-def test_latest_verified_backup_of_one_database_ignores_other_databases(source, backup_dir,
-                                                                        metamorph_db):
+def test_latest_verified_backup_of_one_database_ignores_other_databases(
+    source, backup_dir, metamorph_db
+):
     other = metamorph_db(state="legacy", sessions=20, vaults=1)
     mine = backup.run_backup(source, backup_dir)
     backup.run_backup(other, backup_dir)

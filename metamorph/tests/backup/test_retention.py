@@ -1,4 +1,5 @@
 """keep=N: old verified backups we wrote go; the newest verified one and foreign files stay."""
+
 import json
 import os
 
@@ -21,7 +22,8 @@ def test_keep_deletes_the_oldest_verified_backups_and_their_manifests(source, ba
     assert result["deleted"] == [made[1], made[0]]
     assert names(backup_dir) == [result["name"], made[2]]
     assert sorted(os.listdir(backup_dir)) == sorted(
-        [result["name"], result["name"] + ".json", made[2], made[2] + ".json"])
+        [result["name"], result["name"] + ".json", made[2], made[2] + ".json"]
+    )
 
 
 def test_keep_never_deletes_files_it_did_not_write(source, backup_dir):

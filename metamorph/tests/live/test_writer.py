@@ -8,9 +8,8 @@ import time
 import pytest
 
 from conftest import sql
-from metamorph.testing.shapes import make_observed
-from metamorph.testing.writer import WRITTEN_TABLES, set_journal_mode
 from metamorph.testing.lockers import Locker
+from metamorph.testing.writer import WRITTEN_TABLES, set_journal_mode
 
 
 @pytest.mark.parametrize("mode", ["delete", "wal"])
@@ -35,7 +34,7 @@ def test_every_logged_commit_is_in_the_file_in_default_vault(metamorph_db, metam
 
 def test_writes_the_observed_shape_sessions_named_by_their_conversation(metamorph_db,
                                                                          metamorph_writer):
-    db = make_observed(metamorph_db(state="legacy"))
+    db = metamorph_db(state="legacy", shape="observed")
     writer = metamorph_writer(db)
     writer.wait_for_commits(25)
     report = writer.stop()

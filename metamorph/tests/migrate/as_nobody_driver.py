@@ -6,12 +6,13 @@ import, since /root is closed to it) makes a read-only file really read-only.
     as_nobody_driver.py DB checked   -> our pre-check (os.access) answers
     as_nobody_driver.py DB sqlite    -> pre-check skipped: SQLite's own error is translated
 """
+
 import json
 import os
 import sys
 
-from metamorph.migrate import runner
 from metamorph import connection
+from metamorph.migrate import runner
 
 NOBODY = 65534
 

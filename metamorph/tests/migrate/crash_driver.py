@@ -7,6 +7,7 @@ A tick is 50 SQLite VM instructions. With MM_CACHE_PAGES=n the page cache is tin
 SQLite spills changed pages into the database file before the commit (the case where
 a kill leaves a hot journal that the next writer must roll back).
 """
+
 import os
 import signal
 import sys
@@ -24,6 +25,7 @@ def kill_at_progress(needle):
     def progress(phase, done, total, message):
         if f"{phase}|{done}|{message}".startswith(needle):
             die()
+
     return progress
 
 
@@ -40,8 +42,10 @@ def instrument(limit, ticks):
             if limit and ticks[0] >= limit:
                 die()
             return 0
+
         conn.set_progress_handler(handler, TICK)
         return conn
+
     runner.open_writable = open_instrumented
 
 

@@ -1,4 +1,5 @@
 """What the engine tests compare: file fingerprints, schema snapshots, lock-holding processes."""
+
 import hashlib
 import os
 import re
@@ -9,8 +10,7 @@ import sys
 from conftest import sql  # noqa: F401  (one helper for every test)
 from metamorph.testing.lockers import Locker as LockHolder  # noqa: F401
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__)))))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def fingerprint(path):
@@ -33,8 +33,10 @@ def schema_snapshot(path, normalize=False):
     """Everything structural: sqlite_master, table_info, index keys, foreign keys, recorded ids."""
     conn = sqlite3.connect(path)
     try:
-        master = sorted((t, n, tbl, normalized(s) if normalize else s) for t, n, tbl, s in
-                        conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
+        master = sorted(
+            (t, n, tbl, normalized(s) if normalize else s)
+            for t, n, tbl, s in conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master")
+        )
         detail = {}
         for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'"):
             q = '"' + name + '"'
@@ -42,9 +44,15 @@ def schema_snapshot(path, normalize=False):
                 "columns": conn.execute(f"PRAGMA table_info({q})").fetchall(),
                 "foreign_keys": conn.execute(f"PRAGMA foreign_key_list({q})").fetchall(),
                 "indexes": sorted(
-                    (r[1], r[2], tuple(x[2:4] for x in conn.execute(
-                        f"PRAGMA index_xinfo(\"{r[1]}\")") if x[5]))
-                    for r in conn.execute(f"PRAGMA index_list({q})")),
+                    (
+                        r[1],
+                        r[2],
+                        tuple(
+                            x[2:4] for x in conn.execute(f'PRAGMA index_xinfo("{r[1]}")') if x[5]
+                        ),
+                    )
+                    for r in conn.execute(f"PRAGMA index_list({q})")
+                ),
             }
         recorded = []
         if "schema_migrations" in detail:
@@ -63,11 +71,16 @@ def row_counts(path):
         conn.close()
 
 
-
 def run_driver(script, *args, timeout=60):
     """Run a test driver script from this folder in a fresh interpreter."""
     env = dict(os.environ, PYTHONPATH=REPO)
     env.pop("DJANGO_SETTINGS_MODULE", None)
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), script)
-    return subprocess.run([sys.executable, path, *map(str, args)], env=env, cwd=REPO,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, path, *map(str, args)],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -3,6 +3,7 @@
 A killed run leaves the file passing integrity_check and in one of three states
 (nothing applied, 001 applied, both applied) and a re-run finishes the job.
 """
+
 import signal
 
 import pytest
@@ -22,8 +23,11 @@ def states(metamorph_db):
     after_001, after_both = metamorph_db("legacy"), metamorph_db("legacy")
     runner.run_migrations(after_001, "001")
     runner.run_migrations(after_both)
-    return {BEFORE: schema_snapshot(before), AFTER_001: schema_snapshot(after_001),
-            AFTER_BOTH: schema_snapshot(after_both)}, row_counts(before)
+    return {
+        BEFORE: schema_snapshot(before),
+        AFTER_001: schema_snapshot(after_001),
+        AFTER_BOTH: schema_snapshot(after_both),
+    }, row_counts(before)
 
 
 def _state_after_kill(path, states):
@@ -44,17 +48,21 @@ def _rerun_completes(path, states):
     return result
 
 
-@pytest.mark.parametrize("needle, expected", [
-    ("001_add_vault_id|0|", BEFORE),                     # first step, lock held
-    ("001_add_vault_id|5|", BEFORE),                     # among the ALTER TABLEs
-    ("001_add_vault_id|30|", BEFORE),                    # among the CREATE INDEXes
-    ("001_add_vault_id|53|committing", BEFORE),          # everything done, not committed
-    ("001_add_vault_id|53|001_add_vault_id applied", AFTER_001),   # committed
-    ("002_add_vercel_sandbox_tables|4|", AFTER_001),     # 002 half-way
-    ("002_add_vercel_sandbox_tables|15|committing", AFTER_001),
-])
-def test_kill_at_a_step_leaves_each_migration_wholly_before_or_after(metamorph_db, states,
-                                                                     needle, expected):
+@pytest.mark.parametrize(
+    "needle, expected",
+    [
+        ("001_add_vault_id|0|", BEFORE),  # first step, lock held
+        ("001_add_vault_id|5|", BEFORE),  # among the ALTER TABLEs
+        ("001_add_vault_id|30|", BEFORE),  # among the CREATE INDEXes
+        ("001_add_vault_id|53|committing", BEFORE),  # everything done, not committed
+        ("001_add_vault_id|53|001_add_vault_id applied", AFTER_001),  # committed
+        ("002_add_vercel_sandbox_tables|4|", AFTER_001),  # 002 half-way
+        ("002_add_vercel_sandbox_tables|15|committing", AFTER_001),
+    ],
+)
+def test_kill_at_a_step_leaves_each_migration_wholly_before_or_after(
+    metamorph_db, states, needle, expected
+):
     path = metamorph_db("legacy")
     killed = run_driver("crash_driver.py", "progress", path, needle)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
@@ -65,6 +73,7 @@ def test_kill_at_a_step_leaves_each_migration_wholly_before_or_after(metamorph_d
 @pytest.fixture(scope="module")
 def ticks_of_a_full_run(tmp_path_factory):
     from metamorph.demo import build_demo_database
+
     path = str(tmp_path_factory.mktemp("count") / "legacy.db")
     build_demo_database(path, sessions=60, vaults=6, state="legacy")
     done = run_driver("crash_driver.py", "count", path, 0)
@@ -74,10 +83,9 @@ def ticks_of_a_full_run(tmp_path_factory):
 
 @pytest.mark.parametrize("fraction", [0.05, 0.25, 0.5, 0.75, 0.95])
 @pytest.mark.parametrize("cache_pages", ["", "4"])
-def test_kill_inside_an_sql_statement_never_leaves_a_half_migration(metamorph_db, states,
-                                                                    ticks_of_a_full_run,
-                                                                    monkeypatch, fraction,
-                                                                    cache_pages):
+def test_kill_inside_an_sql_statement_never_leaves_a_half_migration(
+    metamorph_db, states, ticks_of_a_full_run, monkeypatch, fraction, cache_pages
+):
     # A tiny cache makes SQLite write pages into the file before the commit, so a kill
     # leaves a hot journal to roll back: the hard case.
     monkeypatch.setenv("MM_CACHE_PAGES", cache_pages)

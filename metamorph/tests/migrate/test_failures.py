@@ -1,4 +1,5 @@
 """Bad input and hostile conditions: clear errors naming cause and next step, nothing changed."""
+
 import json
 import os
 import shutil
@@ -9,10 +10,16 @@ import tempfile
 
 import pytest
 
+from metamorph.errors import (
+    DatabaseLocked,
+    DatabaseMissing,
+    EmptyDatabase,
+    InterruptedWrite,
+    NotAMetamorphDatabase,
+    NotSQLite,
+)
 from metamorph.migrate import runner
 from metamorph.migrate.errors import MigrationFailed
-from metamorph.errors import (DatabaseLocked, DatabaseMissing, EmptyDatabase,
-                                     InterruptedWrite, NotAMetamorphDatabase, NotSQLite)
 
 from .helpers import LockHolder, fingerprint, run_driver, sql
 
@@ -26,7 +33,8 @@ def test_locked_database_fails_at_once_naming_the_holder_and_the_advice(metamorp
     assert str(err.value) == (
         f"{path} is locked by another process (process {holder.pid} has an open write "
         "transaction). Wait for it to finish, or stop the Metamorph service (and any sqlite3 "
-        "shell) that holds the file, then try again.")
+        "shell) that holds the file, then try again."
+    )
     assert fingerprint(path) == before
 
 
@@ -93,8 +101,9 @@ def test_an_empty_sqlite_database_is_refused_with_the_start_metamorph_advice(tmp
     assert "start the Metamorph server once" in str(err.value)
 
 
-def test_full_disk_during_an_index_build_rolls_back_and_says_to_free_space(metamorph_db,
-                                                                             monkeypatch):
+def test_full_disk_during_an_index_build_rolls_back_and_says_to_free_space(
+    metamorph_db, monkeypatch
+):
     path = metamorph_db("legacy")
     before = fingerprint(path)[0]
     real_open = runner.open_writable
@@ -105,6 +114,7 @@ def test_full_disk_during_an_index_build_rolls_back_and_says_to_free_space(metam
         # Room for schema_migrations (table and key: 2 pages), none for any index.
         conn.execute(f"PRAGMA max_page_count = {pages + 2}")
         return conn
+
     monkeypatch.setattr(runner, "open_writable", open_on_full_disk)
     with pytest.raises(MigrationFailed) as err:
         runner.run_migrations(path)
@@ -137,14 +147,12 @@ def test_read_only_file_is_refused_with_the_permissions_advice(metamorph_db, sha
     # migration's transaction: MigrationFailed, whose cause is the read-only error.
     assert outcome["error"] == ("ReadOnlyDatabase" if mode == "checked" else "MigrationFailed")
     assert f"{path} cannot be written (" in outcome["message"]
-    assert "Nothing was changed. Run metamorph-admin as a user that may write" in \
-        outcome["message"]
+    assert "Nothing was changed. Run metamorph-admin as a user that may write" in outcome["message"]
     assert fingerprint(path) == before
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to the nobody user")
-def test_read_only_directory_is_refused_because_no_journal_can_be_created(metamorph_db,
-                                                                           shared_dir):
+def test_read_only_directory_is_refused_because_no_journal_can_be_created(metamorph_db, shared_dir):
     path = os.path.join(shared_dir, "metamorph.db")
     shutil.copyfile(metamorph_db("legacy"), path)
     os.chmod(path, 0o666)
@@ -158,7 +166,8 @@ def test_read_only_directory_is_refused_because_no_journal_can_be_created(metamo
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to the nobody user")
 def test_read_only_directory_met_by_sqlite_itself_rolls_back_with_the_same_advice(
-        metamorph_db, shared_dir):
+    metamorph_db, shared_dir
+):
     path = os.path.join(shared_dir, "metamorph.db")
     shutil.copyfile(metamorph_db("legacy"), path)
     os.chmod(path, 0o666)

@@ -1,4 +1,5 @@
 """Status and plans: computed read-only, in Metamorph's console format, with its numbers."""
+
 import sqlite3
 
 import pytest
@@ -12,25 +13,32 @@ from .helpers import fingerprint
 def _summary(text, number="001"):
     lines = text.splitlines()
     start = lines.index(f"[Migration {number}] Summary:")
-    return lines[start + 1:start + 3]
+    return lines[start + 1 : start + 3]
 
 
 def test_plan_of_a_legacy_database_with_eleven_tables_reports_metamorphs_numbers(metamorph_db):
     path = metamorph_db("legacy")
     plans = runner.plan(path)
-    assert [p.migration_id for p in plans] == ["001_add_vault_id",
-                                               "002_add_vercel_sandbox_tables"]
-    assert plans[0].counts() == {"columns_added": 11, "columns_skipped": 10,
-                                 "indexes_created": 21, "indexes_skipped": 11}
+    assert [p.migration_id for p in plans] == ["001_add_vault_id", "002_add_vercel_sandbox_tables"]
+    assert plans[0].counts() == {
+        "columns_added": 11,
+        "columns_skipped": 10,
+        "indexes_created": 21,
+        "indexes_skipped": 11,
+    }
     assert _summary(runner.format_plan_text(plans)) == [
-        "  Columns added: 11 (10 skipped)", "  Indexes created: 21 (11 skipped)"]
+        "  Columns added: 11 (10 skipped)",
+        "  Indexes created: 21 (11 skipped)",
+    ]
 
 
 def test_plan_without_session_states_adds_ten_columns_and_nineteen_indexes(metamorph_db):
     path = metamorph_db("legacy", session_states=False)
     text = runner.format_plan_text(runner.plan(path, "001_add_vault_id"))
-    assert _summary(text) == ["  Columns added: 10 (11 skipped)",
-                              "  Indexes created: 19 (13 skipped)"]
+    assert _summary(text) == [
+        "  Columns added: 10 (11 skipped)",
+        "  Indexes created: 19 (13 skipped)",
+    ]
 
 
 def test_plan_of_an_autoupgraded_database_adds_only_the_session_states_column(metamorph_db):
@@ -43,28 +51,36 @@ def test_plan_of_an_autoupgraded_database_adds_only_the_session_states_column(me
 
 def test_plan_of_a_fresh_install_skips_every_column_and_the_existing_activity_index(metamorph_db):
     plan = runner.plan(metamorph_db("fresh"), "001")[0]
-    assert plan.counts() == {"columns_added": 0, "columns_skipped": 21,
-                             "indexes_created": 20, "indexes_skipped": 12}
+    assert plan.counts() == {
+        "columns_added": 0,
+        "columns_skipped": 21,
+        "indexes_created": 20,
+        "indexes_skipped": 12,
+    }
     skipped = {s.target: s.note for s in plan.steps if s.skipped and s.kind == "index"}
     assert skipped["idx_session_states_vault_activity"] == "index already exists"
 
 
 def test_plan_with_all_twenty_one_tables_adds_every_column_and_index(metamorph_db):
     plan = runner.plan(metamorph_db("legacy", optional_tables=True), "001")[0]
-    assert plan.counts() == {"columns_added": 21, "columns_skipped": 0,
-                             "indexes_created": 32, "indexes_skipped": 0}
+    assert plan.counts() == {
+        "columns_added": 21,
+        "columns_skipped": 0,
+        "indexes_created": 32,
+        "indexes_skipped": 0,
+    }
 
 
 def test_plan_text_uses_metamorphs_lines_and_shows_the_exact_sql(metamorph_db):
     text = runner.format_plan_text(runner.plan(metamorph_db("legacy")))
     assert "[Migration 001] Adding vault_id columns for multitenancy..." in text
     assert "  [+] sessions: column to be added" in text
-    assert ("        ALTER TABLE \"sessions\" ADD COLUMN vault_id TEXT NOT NULL DEFAULT "
-            "'default-vault'") in text
+    assert (
+        "        ALTER TABLE \"sessions\" ADD COLUMN vault_id TEXT NOT NULL DEFAULT 'default-vault'"
+    ) in text
     assert "  [-] identity_checkpoints: table does not exist" in text
     assert "  [-] idx_identity_checkpoints_vault_id: table does not exist" in text
-    assert ('        CREATE INDEX "idx_messages_vault_id" ON "messages"("vault_id", "id")'
-            in text)
+    assert '        CREATE INDEX "idx_messages_vault_id" ON "messages"("vault_id", "id")' in text
     assert "[Migration 002] Creating Vercel and Sandbox tables..." in text
     assert "  Tables created: 3 (0 skipped)" in text
     assert "  Indexes created: 12 (0 skipped)" in text
@@ -73,8 +89,7 @@ def test_plan_text_uses_metamorphs_lines_and_shows_the_exact_sql(metamorph_db):
 def test_plan_lists_steering_messages_indexes_last_like_metamorphs_file(metamorph_db):
     plan = runner.plan(metamorph_db("legacy", optional_tables=True), "001")[0]
     names = [s.target for s in plan.steps if s.kind == "index"]
-    assert names[-2:] == ["idx_steering_messages_vault_id",
-                          "idx_steering_messages_vault_session"]
+    assert names[-2:] == ["idx_steering_messages_vault_id", "idx_steering_messages_vault_session"]
 
 
 def test_plan_and_status_never_write_the_file(metamorph_db):
@@ -89,7 +104,9 @@ def test_plan_and_status_never_write_the_file(metamorph_db):
 def test_status_of_a_legacy_database_shows_both_migrations_pending(metamorph_db):
     rows = runner.status(metamorph_db("legacy"))
     assert [(r["id"], r["applied"], r["pending"]) for r in rows] == [
-        ("001_add_vault_id", False, True), ("002_add_vercel_sandbox_tables", False, True)]
+        ("001_add_vault_id", False, True),
+        ("002_add_vercel_sandbox_tables", False, True),
+    ]
 
 
 def test_status_after_a_run_shows_when_each_migration_was_applied(metamorph_db):
@@ -106,21 +123,21 @@ def test_a_run_writes_the_checksums_metamorphs_own_build_writes(metamorph_db):
     rows = runner.status(path)
     assert [(r["id"], r["checksum"], r["checksum_note"]) for r in rows] == [
         ("001_add_vault_id", "6b21027c", "same as Metamorph's build"),
-        ("002_add_vercel_sandbox_tables", "4f41dc34", "same as Metamorph's build")]
+        ("002_add_vercel_sandbox_tables", "4f41dc34", "same as Metamorph's build"),
+    ]
 
 
 def test_a_row_written_by_another_build_is_information_not_a_mismatch(metamorph_db):
     path = metamorph_db("migrated")
     conn = sqlite3.connect(path)
-    conn.execute("UPDATE schema_migrations SET checksum = '1f2e3d4c' WHERE id = "
-                 "'001_add_vault_id'")
+    conn.execute("UPDATE schema_migrations SET checksum = '1f2e3d4c' WHERE id = '001_add_vault_id'")
     conn.commit()
     conn.close()
     rows = {r["id"]: r for r in runner.status(path)}
     assert rows["001_add_vault_id"]["applied"] and not rows["001_add_vault_id"]["pending"]
     assert rows["001_add_vault_id"]["checksum_note"] == "applied by another build"
     assert rows["002_add_vercel_sandbox_tables"]["checksum_note"] == "same as Metamorph's build"
-    assert runner.plan(path) == []          # applied is applied, whatever the build
+    assert runner.plan(path) == []  # applied is applied, whatever the build
 
 
 def test_plan_with_nothing_pending_says_there_is_nothing_to_do(metamorph_db):
@@ -140,7 +157,8 @@ def test_unknown_migration_id_is_refused_with_the_list_of_valid_ids(metamorph_db
     assert str(err.value) == (
         "Unknown migration '003_drop_everything'. Valid ids: 001_add_vault_id, "
         "002_add_vercel_sandbox_tables (the number alone, e.g. 001, works too). See them with "
-        "`runmigration --list`.")
+        "`runmigration --list`."
+    )
 
 
 def test_rollback_plan_of_a_never_applied_migration_is_a_clear_error(metamorph_db):

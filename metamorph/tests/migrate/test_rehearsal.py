@@ -1,19 +1,21 @@
 """Rehearsal on a scratch copy and the downtime estimate: the live file is never written."""
+
 import json
 import os
 
 import pytest
 
+from metamorph.errors import DiskFull
 from metamorph.migrate import rehearsal
 from metamorph.migrate.errors import RehearsalFailed
 from metamorph.migrate.rehearsal import estimate_downtime, rehearse
-from metamorph.errors import DiskFull
 
 from .helpers import fingerprint
 
 
 def test_rehearsal_migrates_and_verifies_a_copy_and_leaves_the_live_file_untouched(
-        metamorph_db, tmp_path):
+    metamorph_db, tmp_path
+):
     live = metamorph_db("legacy")
     scratch = tmp_path / "scratch"
     scratch.mkdir()
@@ -31,18 +33,22 @@ def test_rehearsal_migrates_and_verifies_a_copy_and_leaves_the_live_file_untouch
 
 
 def test_a_failed_rehearsal_deletes_the_scratch_copy_and_says_the_live_file_is_safe(
-        metamorph_db, tmp_path, monkeypatch):
+    metamorph_db, tmp_path, monkeypatch
+):
     live = metamorph_db("legacy")
     before = fingerprint(live)
 
     def full_disk(path, progress=None):
         raise DiskFull(path, "database or disk is full")
+
     monkeypatch.setattr(rehearsal, "run_migrations", full_disk)
     with pytest.raises(RehearsalFailed) as err:
         rehearse(live, str(tmp_path))
     message = str(err.value)
-    assert message.startswith(f"The rehearsal on a scratch copy of {live} failed while running "
-                              "the migrations on the copy: The disk holding")
+    assert message.startswith(
+        f"The rehearsal on a scratch copy of {live} failed while running "
+        "the migrations on the copy: The disk holding"
+    )
     assert "The live database was not written and the scratch copy was deleted." in message
     assert [p for p in os.listdir(tmp_path) if p.startswith("rehearsal-")] == []
     assert fingerprint(live) == before
@@ -63,17 +69,17 @@ def test_downtime_estimate_for_one_gigabyte_quotes_the_guide_and_our_model():
         "Metamorph's guide estimates 1-5 minutes for a database of 100MB - 1GB (this one is "
         "984.0 MB). Measured on a similar database, the migration takes about 1.6 s per GB, so "
         "expect about 3.2 s; rehearse on a copy of this database for a measured figure, plus "
-        "the time to stop and restart the service.")
+        "the time to stop and restart the service."
+    )
 
 
 def test_downtime_estimate_prefers_the_rehearsal_measured_on_this_database():
-    estimate = estimate_downtime(5 * 10 ** 9, rehearsal_seconds=4.2)
+    estimate = estimate_downtime(5 * 10**9, rehearsal_seconds=4.2)
     assert estimate["guide_estimate"] == "5-30 minutes"
     assert estimate["measured_seconds"] == 4.2 and estimate["predicted_seconds"] == 8.4
     assert "migrated and verified it in 4.20 s, so plan for about 8.4 s" in estimate["sentence"]
 
 
-@pytest.mark.parametrize("size, bucket", [(50 * 10 ** 6, "< 100MB"),
-                                          (20 * 10 ** 9, "> 10GB")])
+@pytest.mark.parametrize("size, bucket", [(50 * 10**6, "< 100MB"), (20 * 10**9, "> 10GB")])
 def test_downtime_estimate_covers_every_row_of_the_guides_table(size, bucket):
     assert estimate_downtime(size)["guide_bucket"] == bucket

@@ -1,4 +1,5 @@
 """Verification after a migration finds each thing the guide asks operators to check by hand."""
+
 import sqlite3
 
 from metamorph.migrate import runner
@@ -31,8 +32,14 @@ def test_a_correct_migration_passes_every_check_without_writing(metamorph_db):
     verification = verify_migration(path, before, legacy)
     assert verification.ok, verification.text
     assert [c.name for c in verification.checks] == [
-        "schema_migrations", "row_counts", "vault_columns", "indexes", "default_vault",
-        "query_plans", "quick_check"]
+        "schema_migrations",
+        "row_counts",
+        "vault_columns",
+        "indexes",
+        "default_vault",
+        "query_plans",
+        "quick_check",
+    ]
     assert fingerprint(path) == stamp
 
 
@@ -41,15 +48,19 @@ def test_a_lost_row_fails_the_row_count_check_naming_the_table(metamorph_db):
     _execute(path, "DELETE FROM messages WHERE rowid = (SELECT MIN(rowid) FROM messages)")
     check = _check(verify_migration(path, before, legacy), "row_counts")
     assert not check.ok
-    assert check.details == [f"messages: {before['messages']} rows before, "
-                             f"{before['messages'] - 1} now"]
+    assert check.details == [
+        f"messages: {before['messages']} rows before, {before['messages'] - 1} now"
+    ]
     assert "restore the backup" in check.message
 
 
 def test_a_missing_index_fails_the_index_check_and_the_planner_check(metamorph_db):
     path, before, legacy = _migrated_legacy(metamorph_db)
-    _execute(path, 'DROP INDEX "idx_conversations_vault_id"',
-             'DROP INDEX "idx_conversations_vault_updated"')
+    _execute(
+        path,
+        'DROP INDEX "idx_conversations_vault_id"',
+        'DROP INDEX "idx_conversations_vault_updated"',
+    )
     verification = verify_migration(path, before, legacy)
     indexes = _check(verification, "indexes")
     assert not indexes.ok
@@ -78,11 +89,13 @@ def test_an_unmigrated_database_is_reported_as_not_migrated(metamorph_db):
     verification = verify_migration(metamorph_db("legacy"))
     assert not verification.ok
     assert _check(verification, "schema_migrations").message == (
-        "no migration is recorded as applied")
+        "no migration is recorded as applied"
+    )
 
 
 def test_backup_manifest_counts_are_accepted_in_every_shape():
     assert normalize_counts({"messages": 3}) == {"messages": 3}
-    assert normalize_counts({"messages": {"state": "migrated", "total": 3},
-                             "sandboxes": {"state": "absent"}}) == {"messages": 3}
+    assert normalize_counts(
+        {"messages": {"state": "migrated", "total": 3}, "sandboxes": {"state": "absent"}}
+    ) == {"messages": 3}
     assert normalize_counts({"tables": {"messages": {"total": 3}}}) == {"messages": 3}

@@ -1,7 +1,8 @@
 """Runs a stored plan in a real process; kills itself (SIGKILL) after batch N if asked.
 
-    python driver.py DB PLAN_JSON_FILE JOURNAL KILL_AFTER_BATCH [execute|undo] [batch_rows]
+python driver.py DB PLAN_JSON_FILE JOURNAL KILL_AFTER_BATCH [execute|undo] [batch_rows]
 """
+
 import os
 import signal
 import sys
@@ -25,6 +26,7 @@ def main():
             print(f"batch {progress.batches} {done}/{total}", flush=True)
             if kill_after and progress.batches >= kill_after:
                 os.kill(os.getpid(), signal.SIGKILL)
+
     progress.batches = 0
     if action == "undo":
         undo_plan(db, plan.plan_id, journal, progress=progress, batch_rows=batch_rows)

@@ -1,4 +1,5 @@
 """Shared pieces of the remap tests: snapshots of every row's vault, mapping files."""
+
 import hashlib
 import sqlite3
 
@@ -38,14 +39,18 @@ def file_digest(path):
 def roots(path, table="conversations", vault=SOURCE):
     conn = sqlite3.connect(path)
     try:
-        return [r[0] for r in conn.execute(
-            f'SELECT id FROM "{table}" WHERE vault_id = ? ORDER BY id', (vault,))]
+        return [
+            r[0]
+            for r in conn.execute(
+                f'SELECT id FROM "{table}" WHERE vault_id = ? ORDER BY id', (vault,)
+            )
+        ]
     finally:
         conn.close()
 
 
 def mapping_csv(pairs, key="conversation_id"):
-    return ("%s,vault_id\n" % key + "".join(f"{a},{b}\n" for a, b in pairs)).encode()
+    return (f"{key},vault_id\n" + "".join(f"{a},{b}\n" for a, b in pairs)).encode()
 
 
 def spread(ids, vaults=("user-ann", "user-ben", "user-cy")):
@@ -60,9 +65,14 @@ def moved_rows(before, after):
 def journal_rows(journal_path, plan_id):
     conn = sqlite3.connect(journal_path)
     try:
-        return {(t, rid): (rid_id, old, new) for t, rid, rid_id, old, new in conn.execute(
-            "SELECT j_table, j_rowid, j_row_id, j_old, j_new FROM remap_journal WHERE j_plan = ? "
-            "AND j_undone = 0", (plan_id,))}
+        return {
+            (t, rid): (rid_id, old, new)
+            for t, rid, rid_id, old, new in conn.execute(
+                "SELECT j_table, j_rowid, j_row_id, j_old, j_new FROM remap_journal WHERE j_plan = ? "
+                "AND j_undone = 0",
+                (plan_id,),
+            )
+        }
     finally:
         conn.close()
 
@@ -75,5 +85,16 @@ def integrity(path):
         conn.close()
 
 
-__all__ = ["SOURCE", "vault_names", "snapshot", "file_digest", "roots", "mapping_csv",
-           "spread", "moved_rows", "journal_rows", "integrity", "vault_tables"]
+__all__ = [
+    "SOURCE",
+    "vault_names",
+    "snapshot",
+    "file_digest",
+    "roots",
+    "mapping_csv",
+    "spread",
+    "moved_rows",
+    "journal_rows",
+    "integrity",
+    "vault_tables",
+]

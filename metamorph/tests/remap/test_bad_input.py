@@ -1,25 +1,33 @@
 """Bad input is refused with a message naming the cause and the fix, and nothing is written."""
+
 import sqlite3
 
 import pytest
 
-from metamorph.errors import (InvalidRemapRule, InvalidVaultId, MappingFileInvalid,
-                                     NotMigrated, SourceVaultMissing)
-from metamorph.remap import (MoveVault, SplitByMapping, SplitByOwner, build_plan,
-                                    validate_vault_id)
+from metamorph.errors import (
+    InvalidRemapRule,
+    InvalidVaultId,
+    MappingFileInvalid,
+    NotMigrated,
+    SourceVaultMissing,
+)
+from metamorph.remap import MoveVault, SplitByMapping, SplitByOwner, build_plan, validate_vault_id
 from metamorph.remap.csvmap import parse_mapping_csv
 
 from .helpers import file_digest, mapping_csv, roots
 
 
-@pytest.mark.parametrize("value, why", [
-    ("", "it is empty"),
-    ("a" * 129, "it has 129 characters (at most 128)"),
-    ("alice:1", "it contains ':'"),
-    ("al ice", "it contains ' '"),
-    ("é", "it contains 'é'"),
-    ("ok\n", "it contains '\\n'"),
-])
+@pytest.mark.parametrize(
+    "value, why",
+    [
+        ("", "it is empty"),
+        ("a" * 129, "it has 129 characters (at most 128)"),
+        ("alice:1", "it contains ':'"),
+        ("al ice", "it contains ' '"),
+        ("é", "it contains 'é'"),
+        ("ok\n", "it contains '\\n'"),
+    ],
+)
 def test_invalid_vault_id_is_refused_with_the_rule_and_why_colons_are_refused(value, why):
     with pytest.raises(InvalidVaultId) as err:
         validate_vault_id(value, "target vault")
@@ -75,6 +83,7 @@ def test_owner_column_that_does_not_exist_is_refused(metamorph_db):
 
 # --- mapping files -------------------------------------------------------------------------
 
+
 def problems_of(data, **limits):
     with pytest.raises(MappingFileInvalid) as err:
         parse_mapping_csv(data, **limits)
@@ -96,8 +105,9 @@ def test_mapping_file_rows_with_a_wrong_number_of_columns_name_their_line():
 
 def test_mapping_file_mapping_one_id_to_two_vaults_names_both_lines():
     err = problems_of(b"session_id,vault_id\ns1,user-a\ns2,user-b\ns1,user-c\n")
-    assert ("line 4: session_id 's1' is mapped to 'user-a' on line 2 and to 'user-c' here"
-            in str(err))
+    assert "line 4: session_id 's1' is mapped to 'user-a' on line 2 and to 'user-c' here" in str(
+        err
+    )
 
 
 def test_mapping_file_repeating_the_same_pair_is_accepted():
@@ -140,14 +150,17 @@ def test_mapping_ids_unknown_to_the_source_vault_are_refused_naming_lines(metamo
     before = file_digest(path)
     known = roots(path)[0]
     elsewhere = roots(path, vault="user-0001")[0]
-    rule = SplitByMapping.from_csv(mapping_csv(
-        [(known, "user-a"), ("no-such-conversation", "user-b"), (elsewhere, "user-c")]))
+    rule = SplitByMapping.from_csv(
+        mapping_csv([(known, "user-a"), ("no-such-conversation", "user-b"), (elsewhere, "user-c")])
+    )
     with pytest.raises(MappingFileInvalid) as err:
         build_plan(path, rule)
     text = str(err.value)
-    assert ("line 3: conversation_id 'no-such-conversation' is not in the source vault "
-            "'default-vault' (no such id in the database: not a conversations, sessions or "
-            "session_states id, nor a link of any snapshot, arc, memory, message…)") in text
+    assert (
+        "line 3: conversation_id 'no-such-conversation' is not in the source vault "
+        "'default-vault' (no such id in the database: not a conversations, sessions or "
+        "session_states id, nor a link of any snapshot, arc, memory, message…)"
+    ) in text
     assert f"line 4: conversation_id '{elsewhere}' is not in the source vault" in text
     assert "(it is in vault 'user-0001' (conversations.id), not in the source vault)" in text
     assert file_digest(path) == before

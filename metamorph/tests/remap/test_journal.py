@@ -1,12 +1,12 @@
 """Where the journal lives, and who may run a plan at a time."""
+
 import os
 import sqlite3
 
 import pytest
 
 from metamorph.errors import OfflineNeedsDowntime, PlanBusy, PlanNotInJournal, RemapJournalUnusable
-from metamorph.remap import (MoveVault, build_plan, execute_plan, plan_status,
-                                    undo_plan)
+from metamorph.remap import MoveVault, build_plan, execute_plan, plan_status, undo_plan
 from metamorph.remap.journal import runner_lock
 from metamorph.testing.lockers import Locker
 
@@ -38,8 +38,10 @@ def test_a_wal_database_keeps_its_journal_inside_the_file_so_batches_stay_atomic
     result = execute_plan(db, plan, journal, batch_rows=100)
     assert result["journal"]["location"] == "in-database"
     conn = sqlite3.connect(db)
-    assert conn.execute("SELECT COUNT(*) FROM metamorph_admin_remap_journal").fetchone()[0] == \
-        plan.moves_total
+    assert (
+        conn.execute("SELECT COUNT(*) FROM metamorph_admin_remap_journal").fetchone()[0]
+        == plan.moves_total
+    )
     assert plan_status(db, plan.plan_id, journal)["state"] == "completed"
     undo_plan(db, plan.plan_id, journal)
     assert snapshot(db) == before
@@ -75,8 +77,12 @@ def test_offline_mode_refuses_while_another_process_holds_the_file(db, tmp_path)
     before = snapshot(db)
     with Locker(db, "BEGIN") as locker:
         with pytest.raises(OfflineNeedsDowntime) as err:
-            execute_plan(db, build_plan(db, MoveVault("user-alice")),
-                         str(tmp_path / "j.sqlite3"), mode="offline")
+            execute_plan(
+                db,
+                build_plan(db, MoveVault("user-alice")),
+                str(tmp_path / "j.sqlite3"),
+                mode="offline",
+            )
     assert f"process {locker.pid} is reading" in str(err.value)
     assert "Stop the Metamorph server" in str(err.value)
     assert snapshot(db) == before
@@ -84,10 +90,10 @@ def test_offline_mode_refuses_while_another_process_holds_the_file(db, tmp_path)
 
 def test_online_batches_wait_for_a_short_metamorph_write(db, tmp_path):
     import threading
+
     locker = Locker(db, "BEGIN IMMEDIATE")
     threading.Timer(0.5, locker.release).start()
-    result = execute_plan(db, build_plan(db, MoveVault("user-alice")),
-                          str(tmp_path / "j.sqlite3"))
+    result = execute_plan(db, build_plan(db, MoveVault("user-alice")), str(tmp_path / "j.sqlite3"))
     assert result["moved_total"] > 0 and result["left_in_source"] == {}
 
 

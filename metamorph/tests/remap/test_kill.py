@@ -1,4 +1,5 @@
 """A remap killed (SIGKILL, a real process) mid-way: consistent, explained, resumable, undoable."""
+
 import glob
 import os
 import random
@@ -10,8 +11,15 @@ import time
 
 import pytest
 
-from metamorph.remap import (SplitByMapping, build_plan, execute_plan, incomplete_plans,
-                                    isolation_audit, plan_status, undo_plan)
+from metamorph.remap import (
+    SplitByMapping,
+    build_plan,
+    execute_plan,
+    incomplete_plans,
+    isolation_audit,
+    plan_status,
+    undo_plan,
+)
 
 from .helpers import integrity, journal_rows, mapping_csv, roots, snapshot, spread
 
@@ -34,8 +42,11 @@ def setup(metamorph_db, tmp_path):
 
 
 def run_driver(db, plan_file, journal, kill_after=0, action="execute"):
-    return subprocess.Popen([sys.executable, DRIVER, db, plan_file, journal, str(kill_after),
-                             action], stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, DRIVER, db, plan_file, journal, str(kill_after), action],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
 
 
 def assert_each_row_old_or_new_per_journal(before, after, journal, plan_id):
@@ -56,7 +67,7 @@ def test_remap_killed_after_a_batch_leaves_a_consistent_state_that_resumes_and_u
     proc = run_driver(db, plan_file, journal, kill_after=5)
     proc.communicate(timeout=120)
     assert proc.returncode == -signal.SIGKILL
-    status = plan_status(db, plan.plan_id, journal)     # first reader after the kill
+    status = plan_status(db, plan.plan_id, journal)  # first reader after the kill
     assert integrity(db) == [("ok",)] and integrity(journal) == [("ok",)]
     done = assert_each_row_old_or_new_per_journal(before, snapshot(db), journal, plan.plan_id)
     assert 0 < len(done) < plan.moves_total
@@ -66,7 +77,7 @@ def test_remap_killed_after_a_batch_leaves_a_consistent_state_that_resumes_and_u
     assert status["remaining_rows"] == plan.moves_total - len(done)
     assert "Execute the same plan again to resume it, or undo it" in status["message"]
     audit = isolation_audit(db, journal)
-    assert not audit["clean"]                        # a half-done split splits components…
+    assert not audit["clean"]  # a half-done split splits components…
     assert [p["plan_id"] for p in audit["incomplete_plans"]] == [plan.plan_id]
     assert f"Plan {plan.plan_id} stopped after moving" in audit["explanation"]  # …explained
 
@@ -110,8 +121,7 @@ def test_undo_killed_midway_resumes_and_restores_every_row(setup):
     assert proc.returncode == -signal.SIGKILL
     assert integrity(db) == [("ok",)]
     status = plan_status(db, plan.plan_id, journal)
-    assert status["state"] == "undo-interrupted" and 0 < status["undone_rows"]
+    assert status["state"] == "undo-interrupted" and status["undone_rows"] > 0
     assert "Run the undo again to finish it" in status["message"]
     undo_plan(db, plan.plan_id, journal)
     assert snapshot(db) == before
-

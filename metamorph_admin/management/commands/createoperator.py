@@ -1,4 +1,5 @@
 """createoperator USER --role viewer|operator|admin: create or update a login with one role."""
+
 import getpass
 import os
 import sys
@@ -9,26 +10,34 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from metamorph_admin.models import AuditRecord, Origin
-from metamorph_admin.roles import ROLES
 from metamorph_admin import audit
 from metamorph_admin.cli import os_user
+from metamorph_admin.models import AuditRecord, Origin
+from metamorph_admin.roles import ROLES
 
 
 class Command(BaseCommand):
-    help = ("Create a user, or update an existing one, with exactly one role: viewer (reads "
-            "everything), operator (+ backups, rehearsals, verification) or admin (+ migrations, "
-            "rollback, restore, remap, rollout sign-off, audit). A new user's password comes "
-            "from --password-from-env VAR or a prompt on a terminal; an existing user's stays.")
+    help = (
+        "Create a user, or update an existing one, with exactly one role: viewer (reads "
+        "everything), operator (+ backups, rehearsals, verification) or admin (+ migrations, "
+        "rollback, restore, remap, rollout sign-off, audit). A new user's password comes "
+        "from --password-from-env VAR or a prompt on a terminal; an existing user's stays."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("username")
         parser.add_argument("--role", required=True, help="viewer, operator or admin")
         password = parser.add_mutually_exclusive_group()
-        password.add_argument("--password-from-env", metavar="VAR",
-                              help="Read the password from this environment variable.")
-        password.add_argument("--no-password", action="store_true",
-                              help="A new user gets no usable password (set one later).")
+        password.add_argument(
+            "--password-from-env",
+            metavar="VAR",
+            help="Read the password from this environment variable.",
+        )
+        password.add_argument(
+            "--no-password",
+            action="store_true",
+            help="A new user gets no usable password (set one later).",
+        )
         parser.add_argument("--email", default=None)
 
     def handle(self, *args, username, role, password_from_env, no_password, email, **options):
@@ -41,12 +50,19 @@ class Command(BaseCommand):
             raise CommandError(f"Invalid username {username!r}: {' '.join(exc.messages)}")
         groups = {g.name: g for g in Group.objects.filter(name__in=list(ROLES))}
         if role not in groups:
-            raise CommandError(f"The {role} group does not exist: run `python manage.py "
-                               "migrate` first (it creates the roles).")
+            raise CommandError(
+                f"The {role} group does not exist: run `python manage.py "
+                "migrate` first (it creates the roles)."
+            )
         user = User.objects.filter(username=username).first()
         password = self._password(user, username, password_from_env, no_password)
-        login = ("password set" if password is not None
-                 else "no usable password" if user is None else "password unchanged")
+        login = (
+            "password set"
+            if password is not None
+            else "no usable password"
+            if user is None
+            else "password unchanged"
+        )
         with transaction.atomic():
             created = user is None
             user = user or User(username=username)
@@ -59,9 +75,13 @@ class Command(BaseCommand):
             user.save()
             user.groups.remove(*[g for name, g in groups.items() if name != role])
             user.groups.add(groups[role])
-            audit.record("set-role", audit.Actor(os_user(), Origin.CLI),
-                         outcome=AuditRecord.Outcome.SUCCESS, target=username,
-                         parameters={"role": role, "created": created, "login": login})
+            audit.record(
+                "set-role",
+                audit.Actor(os_user(), Origin.CLI),
+                outcome=AuditRecord.Outcome.SUCCESS,
+                target=username,
+                parameters={"role": role, "created": created, "login": login},
+            )
         verb = "Created" if created else "Updated"
         kept = "" if created or password is not None else " (password unchanged)"
         self.stdout.write(f"{verb} {username} with the {role} role{kept}.")
@@ -79,10 +99,12 @@ class Command(BaseCommand):
         else:
             raise CommandError(
                 f"No password for the new user {username}: pass --password-from-env VAR, run "
-                "the command in a terminal to be prompted, or --no-password.")
+                "the command in a terminal to be prompted, or --no-password."
+            )
         try:
             password_validation.validate_password(
-                password, user or get_user_model()(username=username))
+                password, user or get_user_model()(username=username)
+            )
         except ValidationError as exc:
             raise CommandError("Password refused: " + " ".join(exc.messages))
         return password

@@ -6,42 +6,62 @@ from metamorph_admin.cli import OperationCommand, add_db_argument, db_path_from,
 
 
 class Command(OperationCommand):
-    help = ("Take a verified online backup of the Metamorph database while it keeps running: "
-            "SQLite's backup API in steps (flat memory), written to a hidden temporary name, "
-            "fsynced, integrity-checked and hashed, then renamed to "
-            "metamorph-backup-YYYYMMDD-HHMMSS.db with a JSON manifest (sha256, row counts per "
-            "table and vault). Files are 0600, the directory 0700: backups hold OAuth tokens.")
+    help = (
+        "Take a verified online backup of the Metamorph database while it keeps running: "
+        "SQLite's backup API in steps (flat memory), written to a hidden temporary name, "
+        "fsynced, integrity-checked and hashed, then renamed to "
+        "metamorph-backup-YYYYMMDD-HHMMSS.db with a JSON manifest (sha256, row counts per "
+        "table and vault). Files are 0600, the directory 0700: backups hold OAuth tokens."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--label", default="", help="a note kept in the manifest")
-        parser.add_argument("--compress", action="store_true",
-                            help="gzip the verified copy (verified again after compression)")
-        parser.add_argument("--keep", type=int, metavar="N",
-                            help="afterwards keep only the newest N verified backups (never "
-                                 "deletes the newest, nor files this tool did not write)")
-        parser.add_argument("--verify", choices=["full", "quick"], default="full",
-                            help="how the copy is checked before it is published: full = "
-                                 "PRAGMA integrity_check (every page and index entry; ~14 s per "
-                                 "GB here), quick = quick_check (~1 s per GB; skips the "
-                                 "index-to-table cross-checks; a restore still runs the full "
-                                 "check first). Either runs beside the sha256. Default: full")
+        parser.add_argument(
+            "--compress",
+            action="store_true",
+            help="gzip the verified copy (verified again after compression)",
+        )
+        parser.add_argument(
+            "--keep",
+            type=int,
+            metavar="N",
+            help="afterwards keep only the newest N verified backups (never "
+            "deletes the newest, nor files this tool did not write)",
+        )
+        parser.add_argument(
+            "--verify",
+            choices=["full", "quick"],
+            default="full",
+            help="how the copy is checked before it is published: full = "
+            "PRAGMA integrity_check (every page and index entry; ~14 s per "
+            "GB here), quick = quick_check (~1 s per GB; skips the "
+            "index-to-table cross-checks; a restore still runs the full "
+            "check first). Either runs beside the sha256. Default: full",
+        )
         parser.add_argument("--json", action="store_true", help="print the manifest as JSON")
         add_db_argument(parser, backup_dir=True)
 
     def handle(self, *args, **opts):
         if opts["keep"] is not None and opts["keep"] < 1:
             raise CommandError("--keep must be 1 or more: the newest backup is always kept.")
-        params = {"db_path": db_path_from(opts),
-                  "label": opts["label"], "compress": opts["compress"], "keep": opts["keep"],
-                  "verify": opts["verify"]}
+        params = {
+            "db_path": db_path_from(opts),
+            "label": opts["label"],
+            "compress": opts["compress"],
+            "keep": opts["keep"],
+            "verify": opts["verify"],
+        }
         if opts["dir"]:
             params["backup_dir"] = os.path.abspath(opts["dir"])
-        job = run_from_command("backup", params, stdout=self.stdout, stderr=self.stderr,
-                               json_output=opts["json"])
+        job = run_from_command(
+            "backup", params, stdout=self.stdout, stderr=self.stderr, json_output=opts["json"]
+        )
         if not opts["json"]:
             m = job.result
-            self.stdout.write(f"{m.get('name')}: {m.get('backup_size_bytes')} bytes, sha256 "
-                              f"{m.get('sha256')}, {m.get('total_rows')} rows, verified "
-                              f"({m.get('verify_check', 'integrity_check')} ok).")
+            self.stdout.write(
+                f"{m.get('name')}: {m.get('backup_size_bytes')} bytes, sha256 "
+                f"{m.get('sha256')}, {m.get('total_rows')} rows, verified "
+                f"({m.get('verify_check', 'integrity_check')} ok)."
+            )
             for name in m.get("deleted") or []:
                 self.stdout.write(f"retention removed {name}")

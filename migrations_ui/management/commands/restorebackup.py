@@ -1,20 +1,56 @@
+import argparse
+
 from django.core.management.base import CommandError
 
 from metamorph import backup
 from metamorph.backup.files import validate_name
-from metamorph_admin.cli import OperationCommand, add_db_argument, backup_dir_from, confirm_typed, db_path_from, run_from_command
 from metamorph.errors import MetamorphError
+from metamorph_admin.cli import (
+    OperationCommand,
+    add_db_argument,
+    backup_dir_from,
+    confirm_typed,
+    db_path_from,
+    run_from_command,
+)
+
+EPILOG = """
+A restore is a downtime operation: stop Metamorph first. While any other process has the
+database (or its -journal, -wal or -shm) open, the restore refuses and names each process by
+pid and command line. Nothing is changed by a refused restore.
+
+--force restores while Metamorph runs: the safety backup and the restore then happen under one
+held lock, so no commit falls between them. Everything the server committed up to the restore
+is in that safety backup (its name is printed), not in the restored file; the server's later
+commits go into the restored file.
+"""
 
 
 class Command(OperationCommand):
-    help = ("Restore a verified backup into the live Metamorph database: refuses unless the "
-            "backup verifies, refuses while another process holds the database, takes a safety "
-            "backup of the current file first, copies through SQLite's backup API (no stale "
-            "-wal replay) and checks the restored row counts against the manifest.")
+    help = (
+        "Restore a verified backup into the live Metamorph database (downtime: stop "
+        "Metamorph first). Refuses unless the backup verifies and while another process "
+        "has the file open; takes a verified safety backup of the current file under the "
+        "same lock as the restore, copies through SQLite's backup API (no stale -wal "
+        "replay) and checks the restored rows against the manifest."
+    )
+
+    def create_parser(self, *args, **kwargs):
+        parser = super().create_parser(*args, **kwargs)
+        parser.epilog = EPILOG
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+        return parser
 
     def add_arguments(self, parser):
         parser.add_argument("name", help="backup file name, as `listbackups` shows it")
         parser.add_argument("--yes", action="store_true", help="skip the typed confirmation")
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="restore although another process (Metamorph) has the file "
+            "open; its writes up to the restore are kept only in the "
+            "safety backup",
+        )
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
         add_db_argument(parser, backup_dir=True)
 
@@ -29,15 +65,32 @@ class Command(OperationCommand):
         entry = listed.get(opts["name"])
         if entry is None or entry["state"] != "verified":
             why = entry["problem"] or entry["state"] if entry else "no such backup"
-            raise CommandError(f"{opts['name']} cannot be restored ({why}): nothing was "
-                               "changed. `python manage.py listbackups` shows the verified ones.")
+            raise CommandError(
+                f"{opts['name']} cannot be restored ({why}): nothing was "
+                "changed. `python manage.py listbackups` shows the verified ones."
+            )
         # the restore itself re-checks sha256 and integrity
-        confirm_typed(db_path, f"Restoring {opts['name']} (it replaces the live data)",
-                      opts["yes"])
-        params = {"db_path": db_path, "name": opts["name"]}
+        if not opts["force"]:
+            self._refuse_if_in_use(db_path)
+        what = f"Restoring {opts['name']} (it replaces the live data"
+        what += (
+            "; Metamorph's writes until the restore will be only in the safety backup)"
+            if opts["force"]
+            else ")"
+        )
+        confirm_typed(db_path, what, opts["yes"])
+        params = {"db_path": db_path, "name": opts["name"], "force": opts["force"]}
         if opts["dir"]:
             params["backup_dir"] = backup_dir
-        job = run_from_command("restore", params, stdout=self.stdout, stderr=self.stderr,
-                               json_output=opts["json"])
+        job = run_from_command(
+            "restore", params, stdout=self.stdout, stderr=self.stderr, json_output=opts["json"]
+        )
         if not opts["json"]:
             self.stdout.write(job.result.get("message") or f"Restored {opts['name']}.")
+
+    def _refuse_if_in_use(self, db_path):
+        """Before asking for the typed name: a refusal an operator can act on at once."""
+        try:
+            backup.refuse_if_in_use(db_path)
+        except MetamorphError as exc:
+            raise CommandError(str(exc)) from None

@@ -4,10 +4,16 @@ import os
 
 from django.core.management.base import CommandError
 
+from metamorph.errors import MetamorphError
 from metamorph.migrate import rehearsal, runner
 from metamorph.migrate.definitions import MIGRATIONS
-from metamorph_admin.cli import OperationCommand, add_db_argument, confirm_typed, db_path_from, run_from_command
-from metamorph.errors import MetamorphError
+from metamorph_admin.cli import (
+    OperationCommand,
+    add_db_argument,
+    confirm_typed,
+    db_path_from,
+    run_from_command,
+)
 
 EPILOG = """
 examples:
@@ -28,9 +34,11 @@ against the backup's manifest, columns, indexes, default-vault rows, query plans
 
 
 class Command(OperationCommand):
-    help = ("Run Metamorph's multitenancy migrations (001_add_vault_id, "
-            "002_add_vercel_sandbox_tables) atomically, with pre-flight checks, verification, "
-            "rehearsal and rollback; the result is identical to Metamorph's own migrator.")
+    help = (
+        "Run Metamorph's multitenancy migrations (001_add_vault_id, "
+        "002_add_vercel_sandbox_tables) atomically, with pre-flight checks, verification, "
+        "rehearsal and rollback; the result is identical to Metamorph's own migrator."
+    )
 
     def create_parser(self, *args, **kwargs):
         parser = super().create_parser(*args, **kwargs)
@@ -39,28 +47,50 @@ class Command(OperationCommand):
         return parser
 
     def add_arguments(self, parser):
-        parser.add_argument("--migration", metavar="ID",
-                            help="one migration (id or number: " +
-                            ", ".join(m.id for m in MIGRATIONS) + ")")
+        parser.add_argument(
+            "--migration",
+            metavar="ID",
+            help="one migration (id or number: " + ", ".join(m.id for m in MIGRATIONS) + ")",
+        )
         mode = parser.add_mutually_exclusive_group()
         mode.add_argument("--list", action="store_true", help="status of each migration")
-        mode.add_argument("--plan", action="store_true",
-                          help="show what would run and the exact SQL, without writing")
-        mode.add_argument("--rollback", action="store_true",
-                          help="run the down step of the latest applied (or --migration)")
-        mode.add_argument("--rehearse", action="store_true",
-                          help="copy the live file (online backup) to a scratch file, migrate "
-                               "and verify it there, report timing; the live file is not written")
-        mode.add_argument("--verify", action="store_true",
-                          help="verify the schema and row counts against the newest backup")
-        parser.add_argument("--backup", action="store_true",
-                            help="take a verified backup first (recommended)")
-        parser.add_argument("--force", action="store_true",
-                            help="run even when a pre-flight check fails")
-        parser.add_argument("--max-backup-age", type=float, default=24, metavar="HOURS",
-                            help="newest verified backup may be this old (default 24)")
-        parser.add_argument("--yes", action="store_true",
-                            help="skip the typed confirmation of a rollback")
+        mode.add_argument(
+            "--plan",
+            action="store_true",
+            help="show what would run and the exact SQL, without writing",
+        )
+        mode.add_argument(
+            "--rollback",
+            action="store_true",
+            help="run the down step of the latest applied (or --migration)",
+        )
+        mode.add_argument(
+            "--rehearse",
+            action="store_true",
+            help="copy the live file (online backup) to a scratch file, migrate "
+            "and verify it there, report timing; the live file is not written",
+        )
+        mode.add_argument(
+            "--verify",
+            action="store_true",
+            help="verify the schema and row counts against the newest backup",
+        )
+        parser.add_argument(
+            "--backup", action="store_true", help="take a verified backup first (recommended)"
+        )
+        parser.add_argument(
+            "--force", action="store_true", help="run even when a pre-flight check fails"
+        )
+        parser.add_argument(
+            "--max-backup-age",
+            type=float,
+            default=24,
+            metavar="HOURS",
+            help="newest verified backup may be this old (default 24)",
+        )
+        parser.add_argument(
+            "--yes", action="store_true", help="skip the typed confirmation of a rollback"
+        )
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
         add_db_argument(parser)
 
@@ -80,13 +110,15 @@ class Command(OperationCommand):
         except MetamorphError as exc:
             raise CommandError(str(exc)) from None
         kind, params = self._job(db_path, opts)
-        job = run_from_command(kind, params, stdout=self.stdout, stderr=self.stderr,
-                               json_output=opts["json"])
+        job = run_from_command(
+            kind, params, stdout=self.stdout, stderr=self.stderr, json_output=opts["json"]
+        )
         if not opts["json"]:
             self.stdout.write(job.result.get("text", ""))
         if job.result.get("ok") is False:
-            raise CommandError("Verification found problems: see the lines marked above "
-                               f"(job #{job.pk}).")
+            raise CommandError(
+                f"Verification found problems: see the lines marked above (job #{job.pk})."
+            )
 
     def _job(self, db_path, opts):
         if opts["rehearse"]:
@@ -94,11 +126,18 @@ class Command(OperationCommand):
         if opts["verify"]:
             return "verification", {"db_path": db_path}
         if opts["rollback"]:
-            return "rollback", {"db_path": db_path, "migration_id": opts["migration"],
-                                "take_backup": opts["backup"]}
-        return "migration", {"db_path": db_path, "migration_id": opts["migration"],
-                             "take_backup": opts["backup"], "force": opts["force"],
-                             "max_backup_age_hours": opts["max_backup_age"]}
+            return "rollback", {
+                "db_path": db_path,
+                "migration_id": opts["migration"],
+                "take_backup": opts["backup"],
+            }
+        return "migration", {
+            "db_path": db_path,
+            "migration_id": opts["migration"],
+            "take_backup": opts["backup"],
+            "force": opts["force"],
+            "max_backup_age_hours": opts["max_backup_age"],
+        }
 
     def _list(self, db_path, as_json):
         rows = runner.status(db_path)
@@ -107,16 +146,20 @@ class Command(OperationCommand):
             return
         for row in rows:
             note = f" ({row['checksum_note']})" if row.get("checksum_note") else ""
-            state = f"applied {row['applied_at']} checksum {row['checksum']}{note}" if row[
-                "applied"] else "pending"
+            state = (
+                f"applied {row['applied_at']} checksum {row['checksum']}{note}"
+                if row["applied"]
+                else "pending"
+            )
             self.stdout.write(f"{row['id']:<32} {state}")
 
     def _plan(self, db_path, migration_id, as_json):
         plans = runner.plan(db_path, migration_id)
         estimate = rehearsal.estimate_downtime(os.path.getsize(db_path))
         if as_json:
-            self.stdout.write(json.dumps({"plans": [p.to_dict() for p in plans],
-                                          "downtime": estimate}, indent=2))
+            self.stdout.write(
+                json.dumps({"plans": [p.to_dict() for p in plans], "downtime": estimate}, indent=2)
+            )
             return
         self.stdout.write(runner.format_plan_text(plans))
         self.stdout.write("\n" + estimate["sentence"])

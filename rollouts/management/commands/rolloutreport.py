@@ -1,26 +1,33 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from metamorph_admin.models import AuditRecord, Origin
 from metamorph_admin import audit
 from metamorph_admin.cli import os_user
+from metamorph_admin.models import AuditRecord, Origin
 from rollouts import report
 from rollouts.models import Rollout
 
 
 class Command(BaseCommand):
-    help = ("Write a rollout's review report: every item with its evidence and numbers, the "
-            "sign-offs and re-openings, the timeline and the audit trail of its operations. "
-            "HTML prints on A4; Markdown suits a wiki; JSON suits tools. The document names the "
-            "tool version and carries content-sha256, which --verify FILE checks.")
+    help = (
+        "Write a rollout's review report: every item with its evidence and numbers, the "
+        "sign-offs and re-openings, the timeline and the audit trail of its operations. "
+        "HTML prints on A4; Markdown suits a wiki; JSON suits tools. The document names the "
+        "tool version and carries content-sha256, which --verify FILE checks."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("rollout", nargs="?", help="rollout name (or its number)")
-        parser.add_argument("--format", choices=report.FORMATS, default="md",
-                            help="md (default), html or json")
-        parser.add_argument("--output", "-o", metavar="FILE",
-                            help="write to FILE instead of standard output")
-        parser.add_argument("--verify", metavar="FILE",
-                            help="check that FILE is a report as written (content-sha256)")
+        parser.add_argument(
+            "--format", choices=report.FORMATS, default="md", help="md (default), html or json"
+        )
+        parser.add_argument(
+            "--output", "-o", metavar="FILE", help="write to FILE instead of standard output"
+        )
+        parser.add_argument(
+            "--verify",
+            metavar="FILE",
+            help="check that FILE is a report as written (content-sha256)",
+        )
 
     def handle(self, *args, **opts):
         if opts["verify"]:
@@ -29,9 +36,13 @@ class Command(BaseCommand):
             raise CommandError("Name the rollout (see the Rollouts page), or give --verify FILE.")
         rollout = self._find(opts["rollout"])
         text, digest = report.render(rollout, opts["format"])
-        audit.record("rollout-report", audit.Actor(os_user(), Origin.CLI),
-                     outcome=AuditRecord.Outcome.SUCCESS, target=rollout.name,
-                     parameters={"format": opts["format"], "sha256": digest})
+        audit.record(
+            "rollout-report",
+            audit.Actor(os_user(), Origin.CLI),
+            outcome=AuditRecord.Outcome.SUCCESS,
+            target=rollout.name,
+            parameters={"format": opts["format"], "sha256": digest},
+        )
         if opts["output"]:
             try:
                 with open(opts["output"], "w", encoding="utf-8") as out:
@@ -61,6 +72,8 @@ class Command(BaseCommand):
         if written is None:
             raise CommandError(f"{path} carries no content-sha256: not a rollout report.")
         if not ok:
-            raise CommandError(f"{path} was changed after it was written: its content does not "
-                               f"match content-sha256 {written}.")
+            raise CommandError(
+                f"{path} was changed after it was written: its content does not "
+                f"match content-sha256 {written}."
+            )
         self.stdout.write(f"{path}: unchanged since it was written (content-sha256 {written}).")

@@ -1,29 +1,39 @@
 import json
 
-from metamorph_admin.cli import OperationCommand, add_db_argument, db_path_from
 from django.core.management.base import CommandError
 
 from metamorph import report as reports
 from metamorph.errors import MetamorphError
+from metamorph_admin.cli import OperationCommand, add_db_argument, db_path_from
 
 FORMAT_VERSION = 1
 
 
 class Command(OperationCommand):
-    help = ("Print the vault x table row counts, index health, database health and the "
-            "troubleshooting checks for a Metamorph database (read-only). Exit code 1 when a "
-            "check reports an error. --json prints a stable document for scripts (README).")
+    help = (
+        "Print the vault x table row counts, index health, database health and the "
+        "troubleshooting checks for a Metamorph database (read-only). Exit code 1 when a "
+        "check reports an error. --json prints a stable document for scripts (README)."
+    )
 
     def add_arguments(self, parser):
         add_db_argument(parser)
         parser.add_argument("--json", action="store_true", help="print JSON")
-        parser.add_argument("--timeout", type=float, default=None,
-                            help="bound the counts to this many seconds (tables cut short "
-                                 "show a lower bound); default: count everything")
-        parser.add_argument("--integrity", action="store_true",
-                            help="also run PRAGMA quick_check (reads the whole file)")
-        parser.add_argument("--top", type=int, default=20,
-                            help="vaults to list in the text report (default 20)")
+        parser.add_argument(
+            "--timeout",
+            type=float,
+            default=None,
+            help="bound the counts to this many seconds (tables cut short "
+            "show a lower bound); default: count everything",
+        )
+        parser.add_argument(
+            "--integrity",
+            action="store_true",
+            help="also run PRAGMA quick_check (reads the whole file)",
+        )
+        parser.add_argument(
+            "--top", type=int, default=20, help="vaults to list in the text report (default 20)"
+        )
 
     def handle(self, *args, **opts):
         path = db_path_from(opts)
@@ -33,9 +43,12 @@ class Command(OperationCommand):
             integrity = None
             if opts["integrity"]:
                 integrity = reports.full_snapshot(path)["integrity"]
-            data = reports.build_report(path, integrity=integrity, count_seconds=opts["timeout"],
-                                        isolation=reports.isolation_if_migrated(
-                                            path, opts["timeout"]))
+            data = reports.build_report(
+                path,
+                integrity=integrity,
+                count_seconds=opts["timeout"],
+                isolation=reports.isolation_if_migrated(path, opts["timeout"]),
+            )
         except MetamorphError as exc:
             raise CommandError(str(exc)) from None
         if opts["json"]:
@@ -50,11 +63,17 @@ class Command(OperationCommand):
         w = self.stdout.write
         counts, health = data["counts"], data["health"]
         w(f"Metamorph database {health['path']}")
-        w(f"  {health['size_bytes']} bytes, journal {health['journal_mode']}, SQLite "
-          f"{health['sqlite_version']}, last written {health['modified_at']}")
-        w(f"  applied migrations: {', '.join(m['id'] for m in health['applied_migrations']) or 'none'}")
-        w(f"\nVaults: {counts['distinct_vaults']} distinct, {counts['total_rows']} rows"
-          + ("" if counts["complete"] else " (counts cut short: lower bounds)"))
+        w(
+            f"  {health['size_bytes']} bytes, journal {health['journal_mode']}, SQLite "
+            f"{health['sqlite_version']}, last written {health['modified_at']}"
+        )
+        w(
+            f"  applied migrations: {', '.join(m['id'] for m in health['applied_migrations']) or 'none'}"
+        )
+        w(
+            f"\nVaults: {counts['distinct_vaults']} distinct, {counts['total_rows']} rows"
+            + ("" if counts["complete"] else " (counts cut short: lower bounds)")
+        )
         for vault, n in counts["vaults"][:top]:
             w(f"  {vault:<40} {n:>12}")
         w("\nTables:")
@@ -62,8 +81,10 @@ class Command(OperationCommand):
             if e["state"] == "absent":
                 continue
             floor = "more than " if e.get("partial") else ""
-            w(f"  {t:<28} {e['state']:<13} {floor}{e['total']:>10} rows"
-              + (f", {len(e['by_vault'])} vaults" if e["by_vault"] else ""))
+            w(
+                f"  {t:<28} {e['state']:<13} {floor}{e['total']:>10} rows"
+                + (f", {len(e['by_vault'])} vaults" if e["by_vault"] else "")
+            )
         absent = [t for t, e in counts["tables"].items() if e["state"] == "absent"]
         if absent:
             w(f"  absent: {', '.join(absent)}")
