@@ -1,4 +1,5 @@
 """Fixtures shared by every test: real Metamorph files built by makedemodb's builder."""
+
 import os
 import shutil
 import sqlite3
@@ -19,23 +20,38 @@ def _built(tmp_path_factory):
         key = (state, sessions, vaults, optional_tables, session_states, shape)
         if key not in cache:
             path = root / ("-".join(str(k) for k in key) + ".db")
-            build_demo_database(str(path), sessions=sessions, vaults=vaults, state=state,
-                                optional_tables=optional_tables, session_states=session_states,
-                                shape=shape)
+            build_demo_database(
+                str(path),
+                sessions=sessions,
+                vaults=vaults,
+                state=state,
+                optional_tables=optional_tables,
+                session_states=session_states,
+                shape=shape,
+            )
             cache[key] = path
         return cache[key]
+
     return get
 
 
 @pytest.fixture
 def metamorph_db(_built, tmp_path):
     """make(state="legacy", sessions=60, vaults=6, ..., shape="linked") -> a private copy."""
-    def make(state="legacy", sessions=60, vaults=6, optional_tables=False, session_states=True,
-             shape="linked"):
+
+    def make(
+        state="legacy",
+        sessions=60,
+        vaults=6,
+        optional_tables=False,
+        session_states=True,
+        shape="linked",
+    ):
         source = _built(state, sessions, vaults, optional_tables, session_states, shape)
         target = tmp_path / f"{state}-{len(os.listdir(tmp_path))}.db"
         shutil.copyfile(source, target)
         return str(target)
+
     return make
 
 

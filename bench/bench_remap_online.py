@@ -11,6 +11,7 @@ Printed: time and ratio (quiet vs raw: target <= 1.5; writer vs quiet: <= 2), th
 longest write-lock hold (< 1 s), the writer's p99 / max wait and the commits lost (0).
 Never fails on timing.
 """
+
 import os
 import shutil
 import sqlite3
@@ -35,8 +36,10 @@ def run(path, loaded=True):
     work = tempfile.mkdtemp(prefix="remap-online-", dir=os.path.dirname(os.path.abspath(path)))
     try:
         base, _owners = workload._legacy_copy(path, work)
-        print(f"\n== online remap beside a writer ({workload._count(base):,} rows in "
-              "default-vault, whole-vault move, synchronous=FULL)")
+        print(
+            f"\n== online remap beside a writer ({workload._count(base):,} rows in "
+            "default-vault, whole-vault move, synchronous=FULL)"
+        )
         rule = MoveVault(workload.MOVE_TARGET)
         preview_copy = workload._copy(base, work, "preview")
         plan = build_plan(preview_copy, rule)
@@ -56,11 +59,15 @@ def run(path, loaded=True):
 def _online(base, work, plan, name, writer=False, undo=False, burners=0):
     target = workload._copy(base, work, name)
     journal = os.path.join(work, f"journal-{name}.sqlite3")
-    burning = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
-               for _ in range(burners)]
+    burning = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(burners)]
     out = {}
-    proc = MetamorphWriter(target, os.path.join(work, f"writer-{name}"),
-                           tables=_writable_tables(target)) if writer else None
+    proc = (
+        MetamorphWriter(
+            target, os.path.join(work, f"writer-{name}"), tables=_writable_tables(target)
+        )
+        if writer
+        else None
+    )
     try:
         if proc:
             proc.start()
@@ -97,8 +104,10 @@ def _writable_tables(path):
     finally:
         conn.close()
     if fk:
-        print("    (this bench file has the old evolution_snapshots foreign key: the writer "
-              "leaves that table out)")
+        print(
+            "    (this bench file has the old evolution_snapshots foreign key: the writer "
+            "leaves that table out)"
+        )
         return [t for t in WRITTEN_TABLES if t != "evolution_snapshots"]
     return None
 
@@ -111,28 +120,34 @@ def _line(title, out, raw, quiet_s):
     r = out["result"]
     lock = r["lock"]
     ratio = r["elapsed_s"] / raw
-    text = (f"  {title:<24} ours {r['elapsed_s']:7.2f} s  raw {raw:6.2f} s  ratio {ratio:4.2f}")
+    text = f"  {title:<24} ours {r['elapsed_s']:7.2f} s  raw {raw:6.2f} s  ratio {ratio:4.2f}"
     if quiet_s is None:
         text += f" (<= {TARGET_RATIO}: {_verdict(ratio <= TARGET_RATIO)})"
     else:
         vs = r["elapsed_s"] / quiet_s
         text += f"; vs quiet {vs:4.2f} (<= {WRITER_RATIO}: {_verdict(vs <= WRITER_RATIO)})"
     print(text)
-    print(f"    {r['moved_total']:,} rows moved ({sum(t['added_since_preview'] for t in r['tables'].values()):,} "
-          f"added since the preview), {lock['transactions']} transactions, longest lock hold "
-          f"{lock['longest_hold_s']:.3f} s (< {LOCK_LIMIT} s: "
-          f"{_verdict(lock['longest_hold_s'] < LOCK_LIMIT)}), p99 {lock['p99_hold_s']:.3f} s, "
-          f"longest commit {lock['longest_commit_s']:.3f} s, pauses for the writer "
-          f"{lock['pauses_s']:.1f} s, {lock['interrupted_batches']} batches cut at the deadline; "
-          f"{r['arrived_after_last_batch_total']} rows arrived after the last batch")
+    print(
+        f"    {r['moved_total']:,} rows moved ({sum(t['added_since_preview'] for t in r['tables'].values()):,} "
+        f"added since the preview), {lock['transactions']} transactions, longest lock hold "
+        f"{lock['longest_hold_s']:.3f} s (< {LOCK_LIMIT} s: "
+        f"{_verdict(lock['longest_hold_s'] < LOCK_LIMIT)}), p99 {lock['p99_hold_s']:.3f} s, "
+        f"longest commit {lock['longest_commit_s']:.3f} s, pauses for the writer "
+        f"{lock['pauses_s']:.1f} s, {lock['interrupted_batches']} batches cut at the deadline; "
+        f"{r['arrived_after_last_batch_total']} rows arrived after the last batch"
+    )
     if "writer" in out:
         w = out["writer"]
-        print(f"    writer during the remap: {w.commits} commits, p99 wait "
-              f"{w.p99_wait * 1000:.0f} ms, max wait {w.max_wait * 1000:.0f} ms "
-              f"(< 1 s: {_verdict(w.max_wait < 1)}); commits lost {out['lost']} (must be 0), "
-              f"writer errors {out['errors']}")
+        print(
+            f"    writer during the remap: {w.commits} commits, p99 wait "
+            f"{w.p99_wait * 1000:.0f} ms, max wait {w.max_wait * 1000:.0f} ms "
+            f"(< 1 s: {_verdict(w.max_wait < 1)}); commits lost {out['lost']} (must be 0), "
+            f"writer errors {out['errors']}"
+        )
     if "undo" in out:
         u, w = out["undo"], out["writer_undo"]
-        print(f"    undo beside the writer: {u['restored_total']:,} rows in {u['elapsed_s']:.2f} s, "
-              f"longest lock hold {u['lock']['longest_hold_s']:.3f} s, writer max wait "
-              f"{w.max_wait * 1000:.0f} ms, p99 {w.p99_wait * 1000:.0f} ms")
+        print(
+            f"    undo beside the writer: {u['restored_total']:,} rows in {u['elapsed_s']:.2f} s, "
+            f"longest lock hold {u['lock']['longest_hold_s']:.3f} s, writer max wait "
+            f"{w.max_wait * 1000:.0f} ms, p99 {w.p99_wait * 1000:.0f} ms"
+        )

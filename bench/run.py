@@ -2,34 +2,55 @@
 
 Never fails on timing: it prints "meets" / "MISSES" beside each target.
 """
+
 import argparse
 import os
 import platform
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench import (bench_backups, bench_live, bench_load, bench_migrations,  # noqa: E402
-                   bench_remap_online, bench_remap_shapes, bench_remap_workload,
-                   bench_rollouts, bench_startup, bench_vaults)
+from bench import (
+    bench_backups,
+    bench_live,
+    bench_load,
+    bench_migrations,  # noqa: E402
+    bench_remap_online,
+    bench_remap_shapes,
+    bench_remap_workload,
+    bench_rollouts,
+    bench_startup,
+    bench_vaults,
+)
 from bench.common import bench_database, row_total  # noqa: E402
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sessions", type=int, default=int(os.environ.get("BENCH_SESSIONS", 25000)),
-                        help="sessions in the benchmark databases (25,000 ~ 1 GB)")
-    parser.add_argument("--only", action="append",
-                        help="run only these parts: startup, vaults, migrations, backups, verify, "
-                             "load, remap, online, shapes, rollouts, live")
+    parser.add_argument(
+        "--sessions",
+        type=int,
+        default=int(os.environ.get("BENCH_SESSIONS", 25000)),
+        help="sessions in the benchmark databases (25,000 ~ 1 GB)",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        help="run only these parts: startup, vaults, migrations, backups, verify, "
+        "load, remap, online, shapes, rollouts, live",
+    )
     args = parser.parse_args()
-    print(f"make bench — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
-          f"{os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"SQLite {__import__('sqlite3').sqlite_version}")
+    print(
+        f"make bench — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"SQLite {__import__('sqlite3').sqlite_version}"
+    )
     migrated = bench_database("migrated", args.sessions)
-    print(f"  migrated database: {os.path.getsize(migrated) / 1e9:.2f} GB, "
-          f"{row_total(migrated)} rows, 1000 vaults")
+    print(
+        f"  migrated database: {os.path.getsize(migrated) / 1e9:.2f} GB, "
+        f"{row_total(migrated)} rows, 1000 vaults"
+    )
     if not args.only or "startup" in args.only:
         bench_startup.run(migrated)
     if not args.only or "vaults" in args.only:

@@ -22,9 +22,9 @@ class ConfirmedForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if databases.several():
-            self.fields["confirm"].label = (
-                f"Type {databases.confirmation_what()} ({database_name()}) to confirm"
-            )
+            self.fields[
+                "confirm"
+            ].label = f"Type {databases.confirmation_what()} ({database_name()}) to confirm"
 
     def clean(self):
         data = super().clean()

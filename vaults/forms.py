@@ -141,7 +141,9 @@ class ExecuteForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if databases.several():
-            self.fields["confirm"].label = (
+            self.fields[
+                "confirm"
+            ].label = (
                 f"Type {databases.confirmation_what()} ({databases.confirmation_word()}) to confirm"
             )
 

@@ -31,6 +31,7 @@ SQLite's super-journal (rollback-journal mode); a WAL database keeps it inside t
 (metamorph_admin_remap_*). durability="fast" (synchronous=OFF) is faster and safe against a
 killed process, not against a power loss: use it only right after a verified backup.
 """
+
 from .audit import isolation_audit
 from .execute import execute_plan
 from .ids import validate_vault_id
@@ -43,8 +44,20 @@ from .status import incomplete_plans, plan_status
 from .undo import undo_plan
 
 __all__ = [
-    "UNATTRIBUTED", "MoveVault", "RemapPlan", "SplitByMapping", "SplitByOwner", "build_plan",
-    "default_journal_path", "discover_owner_sources", "execute_plan", "found_rows",
+    "UNATTRIBUTED",
+    "MoveVault",
+    "RemapPlan",
+    "SplitByMapping",
+    "SplitByOwner",
+    "build_plan",
+    "default_journal_path",
+    "discover_owner_sources",
+    "execute_plan",
+    "found_rows",
     "incomplete_plans",
-    "isolation_audit", "plan_status", "rule_from_dict", "undo_plan", "validate_vault_id",
+    "isolation_audit",
+    "plan_status",
+    "rule_from_dict",
+    "undo_plan",
+    "validate_vault_id",
 ]

@@ -20,6 +20,7 @@ and time lost to other processes on a loaded machine included:
   the next batch; with no writer seen for WRITER_SEEN_FOR, it still leaves a QUIET_WINDOW
   after every QUIET_WINDOW_EVERY seconds of holds, for a writer that just arrived.
 """
+
 import json
 import sqlite3
 import time
@@ -28,12 +29,12 @@ from dataclasses import dataclass, field
 from .. import schema
 from ..connection import translate_write_error
 
-TARGET_HOLD = 0.3          # seconds a batch aims to hold the write lock…
-CALM_HOLD = 0.4            # …or this while the last CALM_BATCHES all held less than CALM_MAX
+TARGET_HOLD = 0.3  # seconds a batch aims to hold the write lock…
+CALM_HOLD = 0.4  # …or this while the last CALM_BATCHES all held less than CALM_MAX
 CALM_BATCHES = 8
 CALM_MAX = 0.6
-MAX_HOLD = 0.85            # statements + commit must end by then: the deadline leaves room
-                           # for the commit, estimated from the last ones
+MAX_HOLD = 0.85  # statements + commit must end by then: the deadline leaves room
+# for the commit, estimated from the last ones
 MAX_STATEMENTS = 0.6
 MIN_STATEMENTS = 0.1
 FIRST_BATCH = 2_000
@@ -41,12 +42,12 @@ MIN_BATCH = 50
 MAX_BATCH = 250_000
 GROWTH = 1.5
 LOCK_RETRIES = 5
-WRITER_GAP = 1.0           # longest pause for a waiting writer to commit (a loaded machine may
-                           # take long to schedule it; the pause ends at its commit)
+WRITER_GAP = 1.0  # longest pause for a waiting writer to commit (a loaded machine may
+# take long to schedule it; the pause ends at its commit)
 QUIET_GAP = 0.002
-QUIET_WINDOW = 0.11        # even with no writer seen: a pause a writer that just arrived can
-QUIET_WINDOW_EVERY = 0.5   # use (its busy handler polls every 100 ms), after this much hold
-WRITER_SEEN_FOR = 3.0      # seconds a commit by another connection keeps us pausing for it
+QUIET_WINDOW = 0.11  # even with no writer seen: a pause a writer that just arrived can
+QUIET_WINDOW_EVERY = 0.5  # use (its busy handler polls every 100 ms), after this much hold
+WRITER_SEEN_FOR = 3.0  # seconds a commit by another connection keeps us pausing for it
 POLL = 0.003
 ASSUME_WRITER = 1.0
 
@@ -70,8 +71,11 @@ class Sizer:
 
     @property
     def seconds(self):
-        calm = (len(self.recent) >= CALM_BATCHES and max(self.recent) < CALM_MAX
-                and self.base == TARGET_HOLD)
+        calm = (
+            len(self.recent) >= CALM_BATCHES
+            and max(self.recent) < CALM_MAX
+            and self.base == TARGET_HOLD
+        )
         return CALM_HOLD if calm else self.base
 
     def next(self):
@@ -85,7 +89,7 @@ class Sizer:
         if held > self.seconds:
             self.size = max(MIN_BATCH, min(self.size, wanted))
         elif rows < self.size:
-            return      # a table's last, short batch says little about the next size
+            return  # a table's last, short batch says little about the next size
         else:
             self.size = max(MIN_BATCH, min(MAX_BATCH, int(self.size * GROWTH), wanted))
 
@@ -100,6 +104,7 @@ class Sizer:
 @dataclass
 class LockStats:
     """What the job prints: the lock holds and our own waits, batch by batch."""
+
     holds: list = field(default_factory=list)
     commits: list = field(default_factory=list)
     longest_commit: float = 0.0
@@ -118,12 +123,16 @@ class LockStats:
     def to_dict(self):
         holds = sorted(self.holds)
         p99 = holds[min(len(holds) - 1, int(len(holds) * 0.99))] if holds else 0.0
-        return {"transactions": len(holds), "longest_hold_s": round(self.longest, 4),
-                "p99_hold_s": round(p99, 4),
-                "mean_hold_s": round(sum(holds) / len(holds), 4) if holds else 0.0,
-                "longest_commit_s": round(self.longest_commit, 4),
-                "longest_wait_for_lock_s": round(self.longest_wait, 4),
-                "interrupted_batches": self.interrupted, "pauses_s": round(self.gaps, 3)}
+        return {
+            "transactions": len(holds),
+            "longest_hold_s": round(self.longest, 4),
+            "p99_hold_s": round(p99, 4),
+            "mean_hold_s": round(sum(holds) / len(holds), 4) if holds else 0.0,
+            "longest_commit_s": round(self.longest_commit, 4),
+            "longest_wait_for_lock_s": round(self.longest_wait, 4),
+            "interrupted_batches": self.interrupted,
+            "pauses_s": round(self.gaps, 3),
+        }
 
 
 class Pacer:
@@ -148,9 +157,9 @@ class Pacer:
         while True:
             size = self.sizer.next()
             try:
-                held, result = run_transaction(self.conn, self.path,
-                                               lambda size=size: work(size),
-                                               self.deadline(), self.stats)
+                held, result = run_transaction(
+                    self.conn, self.path, lambda size=size: work(size), self.deadline(), self.stats
+                )
             except BatchInterrupted:
                 self.stats.interrupted += 1
                 self.sizer.interrupted()
@@ -225,19 +234,24 @@ def move_batch(conn, journal, plan_id, table, source, rowids, targets, vaults, b
         moved = conn.execute(
             f"UPDATE OR IGNORE {q} SET vault_id = ? WHERE rowid IN (SELECT value FROM "
             "json_each(?)) AND +vault_id = ? RETURNING rowid, id, vault_id",
-            (target, _json_ints(rowids), source)).fetchall()
+            (target, _json_ints(rowids), source),
+        ).fetchall()
     else:
         pairs = json.dumps([[r, vaults[t]] for r, t in zip(rowids, targets)])
-        m = ("(SELECT json_extract(value, '$[0]') AS rid, json_extract(value, '$[1]') AS v "
-             "FROM json_each(?))")
+        m = (
+            "(SELECT json_extract(value, '$[0]') AS rid, json_extract(value, '$[1]') AS v "
+            "FROM json_each(?))"
+        )
         moved = conn.execute(
             f"UPDATE OR IGNORE {q} SET vault_id = m.v FROM {m} AS m WHERE {q}.rowid = m.rid "
             f"AND +{q}.vault_id = ? RETURNING {q}.rowid, {q}.id, {q}.vault_id",
-            (pairs, source)).fetchall()
+            (pairs, source),
+        ).fetchall()
     conn.executemany(
         f"INSERT INTO {journal.rows} (j_plan, j_table, j_rowid, j_row_id, j_old, j_new, "
         "j_batch) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(plan_id, table, rid, row_id, source, new, batch_no) for rid, row_id, new in moved])
+        [(plan_id, table, rid, row_id, source, new, batch_no) for rid, row_id, new in moved],
+    )
     return len(moved)
 
 

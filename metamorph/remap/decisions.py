@@ -10,6 +10,7 @@ few kB), so that execution can tell three kinds of row apart:
 - decided otherwise than in the preview (a new conflict, a changed link, a unique-key clash
   in the target, a row that stayed and would now move): held back, listed, never moved.
 """
+
 import base64
 import zlib
 from array import array
@@ -38,7 +39,7 @@ class Decisions:
     """Per table, rowids in ascending order and each row's outcome (a vault name or a reason)."""
 
     def __init__(self, vaults=None):
-        self.vaults = vaults if vaults is not None else []   # shared with the resolver
+        self.vaults = vaults if vaults is not None else []  # shared with the resolver
         self.rowids, self.codes, self.done = {}, {}, {}
 
     def observe(self, table, rows, codes):
@@ -67,8 +68,11 @@ class Decisions:
             deltas = array("q", rowids)
             for i in range(len(deltas) - 1, 0, -1):
                 deltas[i] -= deltas[i - 1]
-            tables[table] = {"rows": len(rowids), "rowids": _pack(deltas),
-                             "codes": _pack(self.codes[table])}
+            tables[table] = {
+                "rows": len(rowids),
+                "rowids": _pack(deltas),
+                "codes": _pack(self.codes[table]),
+            }
         reasons = {str(c): reason_name(c) for t in self.codes.values() for c in set(t) if c < 0}
         return {"vaults": list(self.vaults), "reasons": reasons, "tables": tables}
 
@@ -87,15 +91,20 @@ class Decisions:
 @dataclass
 class TableComparison:
     previewed_moves: int = 0
-    as_previewed: int = 0          # rows to move (or already moved) as the preview decided
-    new_rows: int = 0              # not in the preview, reached by the rule now
-    held_back: dict = field(default_factory=dict)   # why -> rows
-    gone: int = 0                  # previewed to move, no longer in the source vault
+    as_previewed: int = 0  # rows to move (or already moved) as the preview decided
+    new_rows: int = 0  # not in the preview, reached by the rule now
+    held_back: dict = field(default_factory=dict)  # why -> rows
+    gone: int = 0  # previewed to move, no longer in the source vault
 
     def to_dict(self):
-        return {"previewed_moves": self.previewed_moves, "as_previewed": self.as_previewed,
-                "new_rows": self.new_rows, "held_back": dict(self.held_back),
-                "held_back_total": sum(self.held_back.values()), "gone": self.gone}
+        return {
+            "previewed_moves": self.previewed_moves,
+            "as_previewed": self.as_previewed,
+            "new_rows": self.new_rows,
+            "held_back": dict(self.held_back),
+            "held_back_total": sum(self.held_back.values()),
+            "gone": self.gone,
+        }
 
 
 @dataclass
@@ -111,8 +120,16 @@ class Comparison:
         held = self.tables[table].held_back
         held[why] = held.get(why, 0) + 1
         if len(self.samples) < MAX_HELD_SAMPLES:
-            self.samples.append({"table": table, "rowid": rowid, "id": row_id, "why": why,
-                                 "previewed": previewed.lstrip("\0"), "now": now.lstrip("\0")})
+            self.samples.append(
+                {
+                    "table": table,
+                    "rowid": rowid,
+                    "id": row_id,
+                    "why": why,
+                    "previewed": previewed.lstrip("\0"),
+                    "now": now.lstrip("\0"),
+                }
+            )
 
 
 def compare(preview, current, res):

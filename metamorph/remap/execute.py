@@ -16,6 +16,7 @@ Offline (needs downtime): one transaction that drops the vault indexes of the ta
 changes, journals and moves every row, and recreates those indexes with the exact DDL
 read from sqlite_master — several times faster, but it holds the write lock throughout.
 """
+
 import time
 from array import array
 
@@ -32,7 +33,7 @@ from .runresult import run_result
 
 MODES = ("online", "offline")
 DURABILITY = {"full": "FULL", "fast": "OFF"}
-CACHE_KIB = 262_144         # holds a batch's dirty pages: without it each commit spills
+CACHE_KIB = 262_144  # holds a batch's dirty pages: without it each commit spills
 OFFLINE_CHUNK = 100_000
 CATCH_UP_PASSES = 3
 
@@ -41,8 +42,16 @@ def _quiet(*_args):
     pass
 
 
-def execute_plan(db_path, plan, journal_path=None, progress=None, mode="online",
-                 batch_seconds=batches.TARGET_HOLD, batch_rows=None, durability="full"):
+def execute_plan(
+    db_path,
+    plan,
+    journal_path=None,
+    progress=None,
+    mode="online",
+    batch_seconds=batches.TARGET_HOLD,
+    batch_rows=None,
+    durability="full",
+):
     """Run `plan` on the data as it is now (resuming it if it was interrupted); a dict."""
     if mode not in MODES or durability not in DURABILITY:
         raise ValueError(f"mode must be one of {MODES}, durability one of {tuple(DURABILITY)}")
@@ -69,8 +78,10 @@ def _tune(conn, journal, durability):
 
 def high_water(conn, tables):
     """{table: largest rowid now}: rows above it were written later."""
-    return {t: conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {schema.quote(t)}")
-            .fetchone()[0] for t in tables}
+    return {
+        t: conn.execute(f"SELECT coalesce(max(rowid), 0) FROM {schema.quote(t)}").fetchone()[0]
+        for t in tables
+    }
 
 
 class Run:
@@ -91,7 +102,8 @@ class Run:
         if record and record["state"] in ("undoing", "undone"):
             raise PlanStateRefused(
                 f"Plan {plan.plan_id} was undone (state: {record['state']}), so it is not run "
-                "again. Nothing was changed. Preview again to make a new plan.")
+                "again. Nothing was changed. Preview again to make a new plan."
+            )
         self.tables = vault_tables(self.conn, self.db_path)
         self.report("check", 0, 1, "applying the rule to the data as it is now")
         self.marks = high_water(self.conn, self.tables)
@@ -99,8 +111,11 @@ class Run:
         check_seconds = time.perf_counter() - started
         self.report("check", 1, 1, _check_line(res, comparison, check_seconds))
         if record is None:
-            planned = {t: row["move"] for t, row in plan.preview.get("tables", {}).items()
-                       if row.get("move")}
+            planned = {
+                t: row["move"]
+                for t, row in plan.preview.get("tables", {}).items()
+                if row.get("move")
+            }
             journal.start(plan, planned, self.mode)
         else:
             journal.set_state(plan.plan_id, "running")
@@ -114,8 +129,15 @@ class Run:
         self.copied = self._copy(res, pacer) if res.copies else 0
         arrived = self._arrived_after_last_batch()
         journal.set_state(plan.plan_id, "completed", finished=True)
-        return run_result(self, record, comparison, pacer.stats, arrived,
-                          time.perf_counter() - started, check_seconds)
+        return run_result(
+            self,
+            record,
+            comparison,
+            pacer.stats,
+            arrived,
+            time.perf_counter() - started,
+            check_seconds,
+        )
 
     def _resolve(self, resumed):
         """The rule on the data now, minus the rows held back against the preview."""
@@ -133,26 +155,44 @@ class Run:
             pacer.sizer.new_table()
             i, n = 0, len(work.rowids)
             while i < n:
+
                 def batch(size, i=i, table=table, work=work):
-                    rowids, targets = work.rowids[i:i + size], work.targets[i:i + size]
+                    rowids, targets = work.rowids[i : i + size], work.targets[i : i + size]
                     return len(rowids), batches.move_batch(
-                        self.conn, self.journal, self.plan.plan_id, table, res.source, rowids,
-                        targets, res.vaults, self.batch_no + 1)
+                        self.conn,
+                        self.journal,
+                        self.plan.plan_id,
+                        table,
+                        res.source,
+                        rowids,
+                        targets,
+                        res.vaults,
+                        self.batch_no + 1,
+                    )
+
                 held, (tried, count) = pacer.run(batch)
                 self.batch_no += 1
                 self._count(table, tried, count)
                 i += tried
                 done += tried
-                self.report("move", done, total, f"batch {self.batch_no}: {count} {table} "
-                                                  f"rows, lock held {held:.2f} s")
+                self.report(
+                    "move",
+                    done,
+                    total,
+                    f"batch {self.batch_no}: {count} {table} rows, lock held {held:.2f} s",
+                )
 
     def _copy(self, res, pacer):
         """The identity copies (issue 9): one short journaled transaction after the moves."""
         self.batch_no += 1
         took, made = batches.run_transaction(
-            self.conn, self.db_path, lambda: copies.copy_rows(
-                self.conn, self.journal, self.plan.plan_id, res.copies, self.batch_no),
-            stats=pacer.stats)
+            self.conn,
+            self.db_path,
+            lambda: copies.copy_rows(
+                self.conn, self.journal, self.plan.plan_id, res.copies, self.batch_no
+            ),
+            stats=pacer.stats,
+        )
         pacer.stats.holds.append(took)
         return made
 
@@ -181,8 +221,12 @@ class Run:
             if not new.remaining:
                 break
             self.passes += 1
-            self.report("catch-up", self.passes, CATCH_UP_PASSES,
-                        f"{new.remaining} rows written by the server during the run")
+            self.report(
+                "catch-up",
+                self.passes,
+                CATCH_UP_PASSES,
+                f"{new.remaining} rows written by the server during the run",
+            )
             self._online(new, pacer)
         return comparison
 
@@ -190,14 +234,27 @@ class Run:
         """A whole-vault move's work: source rows above `marks` (written since)."""
         work = {}
         for table in self.tables:
-            rows = [r[0] for r in self.conn.execute(
-                f"SELECT rowid FROM {schema.quote(table)} WHERE rowid > ? AND +vault_id = ? "
-                "ORDER BY rowid", (marks.get(table, 0), res.source))]
+            rows = [
+                r[0]
+                for r in self.conn.execute(
+                    f"SELECT rowid FROM {schema.quote(table)} WHERE rowid > ? AND +vault_id = ? "
+                    "ORDER BY rowid",
+                    (marks.get(table, 0), res.source),
+                )
+            ]
             if rows:
                 work[table] = TableWork(array("q", rows), array("l", [0] * len(rows)))
-        return Resolution(source=res.source, vaults=res.vaults, work=work, fingerprint="",
-                          counts={}, done={}, samples={}, unique_clashes=[],
-                          decider=res.decider)
+        return Resolution(
+            source=res.source,
+            vaults=res.vaults,
+            work=work,
+            fingerprint="",
+            counts={},
+            done={},
+            samples={},
+            unique_clashes=[],
+            decider=res.decider,
+        )
 
     def _arrived_after_last_batch(self):
         """Rows in the source vault above the last high-water mark: written after the
@@ -206,7 +263,8 @@ class Run:
         for table in self.tables:
             n = self.conn.execute(
                 f"SELECT COUNT(*) FROM {schema.quote(table)} WHERE rowid > ? AND +vault_id = ?",
-                (self.marks.get(table, 0), self.plan.rule.source)).fetchone()[0]
+                (self.marks.get(table, 0), self.plan.rule.source),
+            ).fetchone()[0]
             if n:
                 out[table] = n
         return out
@@ -228,11 +286,18 @@ class Run:
             for table in tables:
                 w = res.work[table]
                 for i in range(0, len(w.rowids), OFFLINE_CHUNK):
-                    rowids = w.rowids[i:i + OFFLINE_CHUNK]
-                    count = batches.move_batch(self.conn, self.journal, self.plan.plan_id,
-                                               table, res.source, rowids,
-                                               w.targets[i:i + OFFLINE_CHUNK], res.vaults,
-                                               self.batch_no + 1)
+                    rowids = w.rowids[i : i + OFFLINE_CHUNK]
+                    count = batches.move_batch(
+                        self.conn,
+                        self.journal,
+                        self.plan.plan_id,
+                        table,
+                        res.source,
+                        rowids,
+                        w.targets[i : i + OFFLINE_CHUNK],
+                        res.vaults,
+                        self.batch_no + 1,
+                    )
                     self._count(table, len(rowids), count)
                     done += len(rowids)
                     self.report("move", done, total, f"{table}: {done} of {total} rows")
@@ -248,18 +313,23 @@ class Run:
 def _check_line(res, comparison, seconds):
     new = sum(t.new_rows for t in comparison.tables.values())
     held = comparison.held_back_total
-    return (f"{res.remaining:,} rows to move ({new:,} of them added since the preview), "
-            f"{held:,} held back because their decision changed since the preview "
-            f"({seconds:.1f} s)")
+    return (
+        f"{res.remaining:,} rows to move ({new:,} of them added since the preview), "
+        f"{held:,} held back because their decision changed since the preview "
+        f"({seconds:.1f} s)"
+    )
 
 
 def vault_indexes(conn, tables):
     """(name, sql) of the droppable indexes that include vault_id, on `tables`."""
     out = []
     for table in tables:
-        for name, sql in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = "
-                                      "'index' AND tbl_name = ? AND sql IS NOT NULL "
-                                      "ORDER BY name", (table,)).fetchall():
+        for name, sql in conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = "
+            "'index' AND tbl_name = ? AND sql IS NOT NULL "
+            "ORDER BY name",
+            (table,),
+        ).fetchall():
             cols = [r[2] for r in conn.execute(f"PRAGMA index_info({schema.quote(name)})")]
             if schema.VAULT_COLUMN in cols:
                 out.append((name, sql))

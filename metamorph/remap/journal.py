@@ -110,7 +110,7 @@ class Journal:
 
     def counts(self, plan_id):
         """{table: {"moved": rows journaled and not undone, "undone": …, "skipped": …}}."""
-        out = {}
+        out: dict[str, dict[str, int]] = {}
         if not self.exists():
             return out
         for table, undone, n in self.conn.execute(

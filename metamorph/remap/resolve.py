@@ -5,6 +5,7 @@ exact work to do: if the fingerprint it computes then differs from the preview's
 data changed and the plan is refused. Rows a plan already moved (read back from its
 journal) count as still in the source vault, so an interrupted plan resumes.
 """
+
 import hashlib
 import json
 from array import array
@@ -23,6 +24,7 @@ MAX_SAMPLES = 10
 @dataclass
 class TableWork:
     """Rows of one table still to move (rowid order) and their target's index."""
+
     rowids: array = field(default_factory=lambda: array("q"))
     targets: array = field(default_factory=lambda: array("l"))
     done: int = 0
@@ -34,12 +36,12 @@ class Resolution:
     vaults: list
     work: dict
     fingerprint: str
-    counts: dict          # table -> Counter of outcome codes (moves by target index)
+    counts: dict  # table -> Counter of outcome codes (moves by target index)
     done: dict
-    samples: dict         # reason name -> [{"table", "id"}]
+    samples: dict  # reason name -> [{"table", "id"}]
     unique_clashes: list
     decider: object = None
-    copies: list = field(default_factory=list)   # rows copied, not moved (identity)
+    copies: list = field(default_factory=list)  # rows copied, not moved (identity)
 
     @property
     def remaining(self):
@@ -82,8 +84,7 @@ def resolve(conn, rule, path="the database", done=None, observe=None):
         _resolve_table(conn, res, table, decider, done, digest, observe)
     res.copies = decider.finish(res)
     res.unique_clashes = _hold_back_unique_clashes(conn, res)
-    digest.update(json.dumps([res.vaults, res.unique_clashes, res.copies],
-                             default=repr).encode())
+    digest.update(json.dumps([res.vaults, res.unique_clashes, res.copies], default=repr).encode())
     res.fingerprint = digest.hexdigest()
     return res
 
@@ -118,7 +119,7 @@ def _resolve_table(conn, res, table, decider, done, digest, observe=None):
 def _sample(res, table, rows, codes):
     negative = [c for c in set(codes) if c < 0]
     if all(len(res.samples.get(split.REASONS[c][0], ())) >= MAX_SAMPLES for c in negative):
-        return      # every reason of this window already has its samples
+        return  # every reason of this window already has its samples
     for r, c in zip(rows, codes):
         if c < 0:
             bucket = res.samples.setdefault(split.REASONS[c][0], [])
@@ -129,12 +130,16 @@ def _sample(res, table, rows, codes):
 def check_source(conn, tables, source, done=None):
     """SourceVaultMissing unless some row is in `source` (or this plan already moved some)."""
     for table in tables:
-        if conn.execute(f"SELECT 1 FROM {schema.quote(table)} WHERE vault_id = ? LIMIT 1",
-                        (source,)).fetchone():
+        if conn.execute(
+            f"SELECT 1 FROM {schema.quote(table)} WHERE vault_id = ? LIMIT 1", (source,)
+        ).fetchone():
             return
-    if done is not None and conn.execute(
-            f"SELECT 1 FROM {done.journal.rows} WHERE j_plan = ? LIMIT 1",
-            (done.plan_id,)).fetchone():
+    if (
+        done is not None
+        and conn.execute(
+            f"SELECT 1 FROM {done.journal.rows} WHERE j_plan = ? LIMIT 1", (done.plan_id,)
+        ).fetchone()
+    ):
         return
     raise SourceVaultMissing(source, sorted(existing_vaults(conn, tables), key=str))
 
@@ -143,8 +148,9 @@ def existing_vaults(conn, tables):
     """Every vault id present in any vault table (each table's vault index answers)."""
     found = set()
     for table in tables:
-        found.update(r[0] for r in conn.execute(
-            f"SELECT DISTINCT vault_id FROM {schema.quote(table)}"))
+        found.update(
+            r[0] for r in conn.execute(f"SELECT DISTINCT vault_id FROM {schema.quote(table)}")
+        )
     return found
 
 
@@ -167,8 +173,10 @@ def _hold_back_unique_clashes(conn, res):
         for cols in keys:
             others = [c for c in cols if c != schema.VAULT_COLUMN]
             moving = dict(zip(work.rowids, work.targets))
-            sql = (f"SELECT rowid, id, vault_id, {', '.join(schema.quote(c) for c in others)} "
-                   f"FROM {schema.quote(table)}")
+            sql = (
+                f"SELECT rowid, id, vault_id, {', '.join(schema.quote(c) for c in others)} "
+                f"FROM {schema.quote(table)}"
+            )
             staying, movers = set(), []
             for r in conn.execute(sql):
                 if r[0] in moving and r[2] == res.source:
@@ -176,11 +184,15 @@ def _hold_back_unique_clashes(conn, res):
                 else:
                     staying.add((r[2],) + tuple(r[3:]))
             seen = Counter(k for _, _, k in movers if None not in k)
-            bad = [(rid, rid_id) for rid, rid_id, k in movers
-                   if None not in k and (k in staying or seen[k] > 1)]
+            bad = [
+                (rid, rid_id)
+                for rid, rid_id, k in movers
+                if None not in k and (k in staying or seen[k] > 1)
+            ]
             if bad:
-                clashes.extend({"table": table, "rowid": rid, "id": i, "key": others}
-                               for rid, i in bad)
+                clashes.extend(
+                    {"table": table, "rowid": rid, "id": i, "key": others} for rid, i in bad
+                )
                 _drop(res, table, {rid for rid, _ in bad})
     return clashes
 

@@ -5,17 +5,19 @@ A reader blocks a rollback-journal writer's commit for as long as its statement 
 Metamorph can commit between two windows. Windows are aligned on multiples of WINDOW so
 that the same data always gives the same windows (the fingerprint is hashed per window).
 """
+
 from .. import schema
 from ..errors import NotMigrated
 
-WINDOW = 10_000     # rows a read statement spans: its read lock stays short on a loaded machine
+WINDOW = 10_000  # rows a read statement spans: its read lock stays short on a loaded machine
 VAULT = schema.quote(schema.VAULT_COLUMN)
 
 
 def vault_tables(conn, path="the database"):
     """Present vault tables in migration order; NotMigrated if one lacks vault_id."""
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    present, missing = [], []
+    present: list[str] = []
+    missing: list[str] = []
     for table in schema.VAULT_TABLES:
         if table in names:
             cols = [r[1] for r in conn.execute(f"PRAGMA table_info({schema.quote(table)})")]
@@ -26,8 +28,10 @@ def vault_tables(conn, path="the database"):
 
 
 def table_columns(conn, table):
-    return [(r[1], (r[2] or "").upper()) for r in conn.execute(
-        f"PRAGMA table_info({schema.quote(table)})")]
+    return [
+        (r[1], (r[2] or "").upper())
+        for r in conn.execute(f"PRAGMA table_info({schema.quote(table)})")
+    ]
 
 
 class DoneRows:
@@ -38,12 +42,14 @@ class DoneRows:
 
     def query(self, table, cols):
         j = self.journal
-        return (f"SELECT t.rowid, t.id{cols}, 1 FROM {j.rows} AS r "
-                f"JOIN {schema.quote(table)} AS t ON t.rowid = r.j_rowid "
-                "WHERE r.j_plan = ? AND r.j_table = ? AND r.j_undone = 0 "
-                # copies (j_old NULL) were never source rows
-                "AND r.j_old IS NOT NULL AND r.j_rowid BETWEEN ? AND ? "
-                "AND t.vault_id IS r.j_new AND t.id IS r.j_row_id")
+        return (
+            f"SELECT t.rowid, t.id{cols}, 1 FROM {j.rows} AS r "
+            f"JOIN {schema.quote(table)} AS t ON t.rowid = r.j_rowid "
+            "WHERE r.j_plan = ? AND r.j_table = ? AND r.j_undone = 0 "
+            # copies (j_old NULL) were never source rows
+            "AND r.j_old IS NOT NULL AND r.j_rowid BETWEEN ? AND ? "
+            "AND t.vault_id IS r.j_new AND t.id IS r.j_row_id"
+        )
 
 
 def read_rows(conn, table, source, exprs=(), done=None, window=WINDOW):
@@ -53,8 +59,10 @@ def read_rows(conn, table, source, exprs=(), done=None, window=WINDOW):
     cols = "".join(f", {e}" for e, _ in exprs)
     params = [p for _, ps in exprs for p in ps]
     # `+vault_id` keeps SQLite off the vault index: the rowid range bounds each statement.
-    sql = (f"SELECT rowid, id{cols}, 0 FROM {q} WHERE rowid BETWEEN ? AND ? "
-           f"AND +{VAULT} = ? ORDER BY rowid")
+    sql = (
+        f"SELECT rowid, id{cols}, 0 FROM {q} WHERE rowid BETWEEN ? AND ? "
+        f"AND +{VAULT} = ? ORDER BY rowid"
+    )
     # Rows already moved are rows of the table too: the table's rowid range covers them.
     lo, hi = conn.execute(f"SELECT min(rowid), max(rowid) FROM {q}").fetchone()
     if lo is None:
@@ -75,4 +83,3 @@ def read_rows(conn, table, source, exprs=(), done=None, window=WINDOW):
             if nxt is None:
                 return
             start = (nxt // window) * window
-

@@ -1,5 +1,6 @@
 """What an execution reports: preview vs actual per table, rows held back, lock holds, and
 what the server wrote into the source vault after the last batch (with the command)."""
+
 from .. import schema
 from .decisions import TableComparison
 
@@ -12,8 +13,11 @@ def per_table(run, comparison, arrived):
     """{table: preview, moved by this run, moved in all, added since preview, held back…}."""
     preview = run.plan.preview.get("tables", {})
     counts = run.journal.counts(run.plan.plan_id)
-    names = set(comparison.tables) | set(run.moved) | {
-        t for t, row in preview.items() if row.get("move")}
+    names = (
+        set(comparison.tables)
+        | set(run.moved)
+        | {t for t, row in preview.items() if row.get("move")}
+    )
     out = {}
     for table in sorted(names):
         c = comparison.tables.get(table) or TableComparison()
@@ -33,8 +37,9 @@ def per_table(run, comparison, arrived):
 def left_in_source(conn, plan):
     left = {}
     for table in plan.preview.get("tables", {}):
-        n = conn.execute(f"SELECT COUNT(*) FROM {schema.quote(table)} WHERE vault_id = ?",
-                         (plan.rule.source,)).fetchone()[0]
+        n = conn.execute(
+            f"SELECT COUNT(*) FROM {schema.quote(table)} WHERE vault_id = ?", (plan.rule.source,)
+        ).fetchone()[0]
         if n:
             left[table] = n
     return left
@@ -43,8 +48,9 @@ def left_in_source(conn, plan):
 def with_ids(conn, samples):
     """The held-back samples with each row's id (the comparison knows rowids only)."""
     for sample in samples:
-        row = conn.execute(f"SELECT id FROM {schema.quote(sample['table'])} WHERE rowid = ?",
-                           (sample["rowid"],)).fetchone()
+        row = conn.execute(
+            f"SELECT id FROM {schema.quote(sample['table'])} WHERE rowid = ?", (sample["rowid"],)
+        ).fetchone()
         sample["id"] = row[0] if row else None
     return samples
 
@@ -55,16 +61,22 @@ def run_result(run, record, comparison, stats, arrived, elapsed, check_seconds):
     moved_total = sum(run.moved.values())
     arrived_total = sum(arrived.values())
     return {
-        "plan_id": plan.plan_id, "mode": run.mode, "durability": run.durability,
-        "moved": dict(run.moved), "moved_total": moved_total,
+        "plan_id": plan.plan_id,
+        "mode": run.mode,
+        "durability": run.durability,
+        "moved": dict(run.moved),
+        "moved_total": moved_total,
         "preview_moves_total": plan.moves_total,
-        "skipped_changed": dict(run.skipped), "batches": lock["transactions"],
-        "catch_up_passes": run.passes, "copied": run.copied,
-        "longest_transaction_s": lock["longest_hold_s"], "lock": lock,
-        "elapsed_s": round(elapsed, 3), "check_s": round(check_seconds, 3),
+        "skipped_changed": dict(run.skipped),
+        "batches": lock["transactions"],
+        "catch_up_passes": run.passes,
+        "copied": run.copied,
+        "longest_transaction_s": lock["longest_hold_s"],
+        "lock": lock,
+        "elapsed_s": round(elapsed, 3),
+        "check_s": round(check_seconds, 3),
         "resumed": bool(record) and record["state"] != "completed",
-        "already_completed": bool(record) and record["state"] == "completed"
-        and moved_total == 0,
+        "already_completed": bool(record) and record["state"] == "completed" and moved_total == 0,
         "tables": per_table(run, comparison, arrived),
         "held_back_total": comparison.held_back_total,
         "held_back_sample": with_ids(run.conn, comparison.samples),

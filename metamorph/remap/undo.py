@@ -5,6 +5,7 @@ where the plan put it (same rowid, same id, still in the new vault): a row chang
 is left alone, marked skipped, and counted. Journal rows are marked undone in the same
 transaction as the restore, so an interrupted undo resumes like an interrupted remap.
 """
+
 import os
 import time
 
@@ -19,8 +20,14 @@ def _quiet(*_args):
     pass
 
 
-def undo_plan(db_path, plan_id, journal_path=None, progress=None,
-              batch_seconds=batches.TARGET_HOLD, batch_rows=None):
+def undo_plan(
+    db_path,
+    plan_id,
+    journal_path=None,
+    progress=None,
+    batch_seconds=batches.TARGET_HOLD,
+    batch_rows=None,
+):
     """Restore every row `plan_id` moved to its previous vault; a dict of what was done."""
     report = progress or _quiet
     journal_path = journal_path or default_journal_path(db_path)
@@ -47,26 +54,41 @@ def _undo(conn, journal, db_path, plan_id, report, batch_seconds, batch_rows):
     started = time.perf_counter()
     journal.set_state(plan_id, "undoing")
     # Copies (j_old NULL, issue 9) are deleted, not moved back: first, in one transaction.
-    _took, removed = batches.run_transaction(conn, db_path, lambda: copies.undo_copies(
-        conn, journal, plan_id))
-    tables = [r[0] for r in conn.execute(
-        f"SELECT DISTINCT j_table FROM {journal.rows} WHERE j_plan = ? AND j_undone = 0",
-        (plan_id,))]
-    todo = {t: [r[0] for r in conn.execute(
-        f"SELECT j_rowid FROM {journal.rows} WHERE j_plan = ? AND j_table = ? AND "
-        "j_undone = 0 ORDER BY j_rowid", (plan_id, t))] for t in tables}
+    _took, removed = batches.run_transaction(
+        conn, db_path, lambda: copies.undo_copies(conn, journal, plan_id)
+    )
+    tables = [
+        r[0]
+        for r in conn.execute(
+            f"SELECT DISTINCT j_table FROM {journal.rows} WHERE j_plan = ? AND j_undone = 0",
+            (plan_id,),
+        )
+    ]
+    todo = {
+        t: [
+            r[0]
+            for r in conn.execute(
+                f"SELECT j_rowid FROM {journal.rows} WHERE j_plan = ? AND j_table = ? AND "
+                "j_undone = 0 ORDER BY j_rowid",
+                (plan_id, t),
+            )
+        ]
+        for t in tables
+    }
     total = sum(len(v) for v in todo.values())
     pacer = batches.Pacer(conn, db_path, batch_seconds, batch_rows)
-    restored, skipped = {}, {}
+    restored: dict[str, int] = {}
+    skipped: dict[str, int] = {}
     done = n_batches = 0
     for table, rids in todo.items():
         pacer.sizer.new_table()
         i = 0
         while i < len(rids):
+
             def batch(size, i=i, table=table, rids=rids):
-                chunk = rids[i:i + size]
-                return len(chunk), _undo_range(conn, journal, plan_id, table, chunk[0],
-                                               chunk[-1])
+                chunk = rids[i : i + size]
+                return len(chunk), _undo_range(conn, journal, plan_id, table, chunk[0], chunk[-1])
+
             held, (tried, (back, skip)) = pacer.run(batch)
             restored[table] = restored.get(table, 0) + back
             if skip:
@@ -74,15 +96,24 @@ def _undo(conn, journal, db_path, plan_id, report, batch_seconds, batch_rows):
             i += tried
             done += tried
             n_batches += 1
-            report("undo", done, total, f"batch {n_batches}: {back} {table} rows restored, "
-                                        f"lock held {held:.2f} s")
+            report(
+                "undo",
+                done,
+                total,
+                f"batch {n_batches}: {back} {table} rows restored, lock held {held:.2f} s",
+            )
     journal.set_state(plan_id, "undone", finished=True)
-    return {"plan_id": plan_id, "restored": restored, "restored_total": sum(restored.values()),
-            "copies_removed": removed,
-            "skipped_changed": skipped, "batches": n_batches,
-            "longest_transaction_s": pacer.stats.to_dict()["longest_hold_s"],
-            "lock": pacer.stats.to_dict(),
-            "elapsed_s": round(time.perf_counter() - started, 3)}
+    return {
+        "plan_id": plan_id,
+        "restored": restored,
+        "restored_total": sum(restored.values()),
+        "copies_removed": removed,
+        "skipped_changed": skipped,
+        "batches": n_batches,
+        "longest_transaction_s": pacer.stats.to_dict()["longest_hold_s"],
+        "lock": pacer.stats.to_dict(),
+        "elapsed_s": round(time.perf_counter() - started, 3),
+    }
 
 
 def _undo_range(conn, journal, plan_id, table, lo, hi):
@@ -97,16 +128,23 @@ def _undo_range(conn, journal, plan_id, table, lo, hi):
     changed = conn.execute(
         f"UPDATE {journal.rows} SET j_undone = 2 WHERE {where} AND NOT EXISTS (SELECT 1 FROM "
         f"main.{q} AS t WHERE t.rowid = j_rowid AND t.vault_id IS j_new AND t.id IS j_row_id)",
-        args).rowcount
-    back = [r[0] for r in conn.execute(
-        f"UPDATE OR IGNORE main.{q} SET vault_id = r.j_old FROM {journal.rows} AS r WHERE "
-        "r.j_plan = ? AND r.j_table = ? AND r.j_undone = 0 AND r.j_rowid BETWEEN ? AND ? "
-        f"AND {q}.rowid = r.j_rowid RETURNING {q}.rowid", args)]
-    marked = conn.execute(f"UPDATE {journal.rows} SET j_undone = 1 WHERE {where} AND j_rowid "
-                          "IN (SELECT value FROM json_each(?))",
-                          args + ("[" + ",".join(map(str, back)) + "]",)).rowcount
+        args,
+    ).rowcount
+    back = [
+        r[0]
+        for r in conn.execute(
+            f"UPDATE OR IGNORE main.{q} SET vault_id = r.j_old FROM {journal.rows} AS r WHERE "
+            "r.j_plan = ? AND r.j_table = ? AND r.j_undone = 0 AND r.j_rowid BETWEEN ? AND ? "
+            f"AND {q}.rowid = r.j_rowid RETURNING {q}.rowid",
+            args,
+        )
+    ]
+    marked = conn.execute(
+        f"UPDATE {journal.rows} SET j_undone = 1 WHERE {where} AND j_rowid "
+        "IN (SELECT value FROM json_each(?))",
+        args + ("[" + ",".join(map(str, back)) + "]",),
+    ).rowcount
     if marked != len(back):
         raise RuntimeError(f"{table}: restored {len(back)} rows but the journal lists {marked}")
-    clashed = conn.execute(f"UPDATE {journal.rows} SET j_undone = 2 WHERE {where}",
-                           args).rowcount
+    clashed = conn.execute(f"UPDATE {journal.rows} SET j_undone = 2 WHERE {where}", args).rowcount
     return len(back), changed + clashed

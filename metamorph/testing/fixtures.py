@@ -3,6 +3,7 @@
 Registered in the root conftest (`pytest_plugins`). Every writer a test starts is stopped at
 teardown, so a failing test never leaves a process writing.
 """
+
 import pytest
 
 from .writer import MetamorphWriter

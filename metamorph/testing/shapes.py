@@ -8,6 +8,7 @@ it). A real deployment's file has the *observed* shape: conversations and messag
 `sessions.id` = the agent's conversation id with `conversation_id` NULL, and snapshots, arcs,
 subagent results and agent memories carrying that id without any conversations row.
 """
+
 import sqlite3
 
 SHAPES = ("tidy", "observed")
@@ -21,14 +22,20 @@ def make_observed(db_path):
         conn.execute("BEGIN IMMEDIATE")
         # A session linked to a conversation takes that conversation's id as its own,
         # and its emotion context follows it (the only link into sessions).
-        conn.execute("CREATE TEMP TABLE session_ids AS SELECT id AS old, conversation_id AS new "
-                      "FROM sessions WHERE conversation_id IS NOT NULL "
-                      "AND conversation_id NOT IN (SELECT id FROM sessions)")
-        conn.execute("UPDATE emotion_context SET session_id = (SELECT new FROM temp.session_ids "
-                     "WHERE old = session_id) WHERE session_id IN (SELECT old FROM "
-                     "temp.session_ids)")
-        conn.execute("UPDATE sessions SET id = (SELECT new FROM temp.session_ids WHERE old = id) "
-                     "WHERE id IN (SELECT old FROM temp.session_ids)")
+        conn.execute(
+            "CREATE TEMP TABLE session_ids AS SELECT id AS old, conversation_id AS new "
+            "FROM sessions WHERE conversation_id IS NOT NULL "
+            "AND conversation_id NOT IN (SELECT id FROM sessions)"
+        )
+        conn.execute(
+            "UPDATE emotion_context SET session_id = (SELECT new FROM temp.session_ids "
+            "WHERE old = session_id) WHERE session_id IN (SELECT old FROM "
+            "temp.session_ids)"
+        )
+        conn.execute(
+            "UPDATE sessions SET id = (SELECT new FROM temp.session_ids WHERE old = id) "
+            "WHERE id IN (SELECT old FROM temp.session_ids)"
+        )
         conn.execute("UPDATE sessions SET conversation_id = NULL")
         conn.execute("DELETE FROM messages")
         conn.execute("DELETE FROM conversations")

@@ -25,6 +25,7 @@ LOGDIR receives, each line flushed as it happens:
     summary.json   at a clean stop (SIGTERM/SIGINT, --duration, --transactions)
 Standard library only: tests, `make bench` and an operator's own rehearsal can all use it.
 """
+
 import argparse
 import dataclasses
 import json
@@ -46,8 +47,13 @@ DEFAULT_INTERVAL = 0.01
 # One "conversation" of the agent lasts this many transactions: its session row and
 # emotional arc are written again (INSERT OR REPLACE, as Metamorph's store does) within it.
 TRANSACTIONS_PER_CONVERSATION = 10
-WRITTEN_TABLES = ("semantic_memory", "operator_performance", "evolution_snapshots",
-                  "emotional_arcs", "sessions")
+WRITTEN_TABLES = (
+    "semantic_memory",
+    "operator_performance",
+    "evolution_snapshots",
+    "emotional_arcs",
+    "sessions",
+)
 READY_LINE = "ready"
 _OPERATORS = ("reframe", "amplify", "ground", "mirror", "challenge", "synthesize")
 
@@ -60,6 +66,7 @@ def _now_iso():
 # ---------------------------------------------------------------------------------------------
 # The writing process
 # ---------------------------------------------------------------------------------------------
+
 
 class _Agent:
     """What the agent writes next: a row for one table, linked to the current conversation."""
@@ -82,30 +89,57 @@ class _Agent:
             meta = {"source": "agent"}
             if r.random() < 0.5:
                 meta["conversationId"] = conv  # agent.storeMemory adds it; hooks do not
-            return "INSERT", {"id": str(uuid.uuid4()), "type": "episodic",
-                              "content": f"memory written while the server runs ({conv[:8]})",
-                              "embedding": r.randbytes(1536), "importance": r.random(),
-                              "decay": 1.0, "timestamp": now, "metadata": json.dumps(meta)}
+            return "INSERT", {
+                "id": str(uuid.uuid4()),
+                "type": "episodic",
+                "content": f"memory written while the server runs ({conv[:8]})",
+                "embedding": r.randbytes(1536),
+                "importance": r.random(),
+                "decay": 1.0,
+                "timestamp": now,
+                "metadata": json.dumps(meta),
+            }
         if table == "operator_performance":
-            return "INSERT", {"id": str(uuid.uuid4()), "operator_name": r.choice(_OPERATORS),
-                              "trigger_type": "drift", "effectiveness_score": r.random(),
-                              "transformation_score": r.randint(0, 10),
-                              "coherence_score": r.randint(0, 10), "drift_cost": r.randint(0, 10),
-                              "timestamp": now}
+            return "INSERT", {
+                "id": str(uuid.uuid4()),
+                "operator_name": r.choice(_OPERATORS),
+                "trigger_type": "drift",
+                "effectiveness_score": r.random(),
+                "transformation_score": r.randint(0, 10),
+                "coherence_score": r.randint(0, 10),
+                "drift_cost": r.randint(0, 10),
+                "timestamp": now,
+            }
         if table == "evolution_snapshots":
-            return "INSERT", {"id": str(uuid.uuid4()), "conversation_id": conv,
-                              "stance": '{"frame":"live"}', "trigger": "drift",
-                              "drift_at_snapshot": r.randint(0, 100), "timestamp": now}
+            return "INSERT", {
+                "id": str(uuid.uuid4()),
+                "conversation_id": conv,
+                "stance": '{"frame":"live"}',
+                "trigger": "drift",
+                "drift_at_snapshot": r.randint(0, 100),
+                "timestamp": now,
+            }
         if table == "emotional_arcs":  # saveEmotionalArc: id = conversation id, one per conv
-            return "INSERT OR REPLACE", {"id": conv, "conversation_id": conv,
-                                         "emotions": '["curious"]', "insights": '["live"]',
-                                         "patterns": '["steady"]', "trend": "up",
-                                         "updated_at": now}
+            return "INSERT OR REPLACE", {
+                "id": conv,
+                "conversation_id": conv,
+                "emotions": '["curious"]',
+                "insights": '["live"]',
+                "patterns": '["steady"]',
+                "trend": "up",
+                "updated_at": now,
+            }
         if table == "sessions":  # the CLI's saveSession: id = conversation id, link NULL
-            return "INSERT OR REPLACE", {"id": conv, "name": f"live {conv[:8]}",
-                                         "conversation_id": None, "last_accessed": now,
-                                         "created_at": now, "message_count": self.turn,
-                                         "current_frame": "live", "current_drift": 0}
+            return "INSERT OR REPLACE", {
+                "id": conv,
+                "name": f"live {conv[:8]}",
+                "conversation_id": None,
+                "last_accessed": now,
+                "created_at": now,
+                "message_count": self.turn,
+                "current_frame": "live",
+                "current_drift": 0,
+            }
         raise ValueError(f"the writer does not write {table}")
 
 
@@ -122,8 +156,9 @@ class _Logs:
         self.committed.flush()
 
     def wait(self, seq, at, begin_s, commit_s, outcome):
-        self.waits.write(f"{seq}\t{at:.6f}\t{begin_s:.6f}\t{commit_s:.6f}\t"
-                         f"{begin_s + commit_s:.6f}\t{outcome}\n")
+        self.waits.write(
+            f"{seq}\t{at:.6f}\t{begin_s:.6f}\t{commit_s:.6f}\t{begin_s + commit_s:.6f}\t{outcome}\n"
+        )
         self.waits.flush()
 
     def error(self, seq, table, message):
@@ -161,8 +196,13 @@ def _write_one(conn, agent, table, vault):
         if VAULT_COLUMN in columns:
             values[VAULT_COLUMN] = vault
         names = [c for c in values if c in columns]
-        sql = (f'{verb} INTO "{table}" (' + ", ".join(f'"{c}"' for c in names) + ") VALUES ("
-               + ", ".join("?" * len(names)) + ")")
+        sql = (
+            f'{verb} INTO "{table}" ('
+            + ", ".join(f'"{c}"' for c in names)
+            + ") VALUES ("
+            + ", ".join("?" * len(names))
+            + ")"
+        )
         conn.execute(sql, [values[c] for c in names])
         t1 = time.monotonic()
         conn.execute("COMMIT")
@@ -181,9 +221,19 @@ class _Stop:
     requested = False
 
 
-def run_writer(db_path, log_dir, interval=DEFAULT_INTERVAL, vault=DEFAULT_VAULT, tables=None,
-               journal_mode=None, duration=None, transactions=None, seed=None, announce=None,
-               parent=None):
+def run_writer(
+    db_path,
+    log_dir,
+    interval=DEFAULT_INTERVAL,
+    vault=DEFAULT_VAULT,
+    tables=None,
+    journal_mode=None,
+    duration=None,
+    transactions=None,
+    seed=None,
+    announce=None,
+    parent=None,
+):
     """Write until stopped (SIGTERM/SIGINT), `duration` seconds or `transactions` done, or
     the process `parent` is gone (a test that died must not leave a writer behind)."""
     tables = tuple(tables or WRITTEN_TABLES)
@@ -230,10 +280,14 @@ def run_writer(db_path, log_dir, interval=DEFAULT_INTERVAL, vault=DEFAULT_VAULT,
     finally:
         conn.close()
         waits.sort()
-        summary = {"transactions": seq, "commits": commits, "errors": errors,
-                   "max_wait_s": round(waits[-1], 6) if waits else 0.0,
-                   "p99_wait_s": round(_percentile(waits, 0.99), 6),
-                   "seconds": round(time.monotonic() - started, 3)}
+        summary = {
+            "transactions": seq,
+            "commits": commits,
+            "errors": errors,
+            "max_wait_s": round(waits[-1], 6) if waits else 0.0,
+            "p99_wait_s": round(_percentile(waits, 0.99), 6),
+            "seconds": round(time.monotonic() - started, 3),
+        }
         with open(os.path.join(log_dir, "summary.json"), "w") as fh:
             json.dump(summary, fh)
         logs.close()
@@ -254,44 +308,72 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m metamorph.testing.writer",
         description="Write a Metamorph database like a running Metamorph server: one small "
-                    "BEGIN IMMEDIATE transaction every INTERVAL seconds (busy_timeout 5000, "
-                    "foreign_keys ON), logging every committed id and every lock wait to LOGDIR. "
-                    "Stops cleanly on SIGTERM/SIGINT.")
+        "BEGIN IMMEDIATE transaction every INTERVAL seconds (busy_timeout 5000, "
+        "foreign_keys ON), logging every committed id and every lock wait to LOGDIR. "
+        "Stops cleanly on SIGTERM/SIGINT.",
+    )
     parser.add_argument("db", help="the Metamorph SQLite file (must exist)")
-    parser.add_argument("log_dir", help="directory for committed.tsv, waits.tsv, errors.log, "
-                                        "summary.json")
-    parser.add_argument("--interval", type=float, default=DEFAULT_INTERVAL,
-                        help="pause between transactions in seconds (default 0.01)")
-    parser.add_argument("--vault", default=DEFAULT_VAULT,
-                        help="vault_id written where the table has the column "
-                             "(default default-vault)")
-    parser.add_argument("--tables", default=",".join(WRITTEN_TABLES),
-                        help="comma-separated tables to write, in turn (default: the five "
-                             "Metamorph writes)")
-    parser.add_argument("--journal-mode", choices=("delete", "wal"),
-                        help="set the file's journal mode before writing (default: leave it)")
+    parser.add_argument(
+        "log_dir", help="directory for committed.tsv, waits.tsv, errors.log, summary.json"
+    )
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=DEFAULT_INTERVAL,
+        help="pause between transactions in seconds (default 0.01)",
+    )
+    parser.add_argument(
+        "--vault",
+        default=DEFAULT_VAULT,
+        help="vault_id written where the table has the column (default default-vault)",
+    )
+    parser.add_argument(
+        "--tables",
+        default=",".join(WRITTEN_TABLES),
+        help="comma-separated tables to write, in turn (default: the five Metamorph writes)",
+    )
+    parser.add_argument(
+        "--journal-mode",
+        choices=("delete", "wal"),
+        help="set the file's journal mode before writing (default: leave it)",
+    )
     parser.add_argument("--duration", type=float, help="stop after this many seconds")
     parser.add_argument("--transactions", type=int, help="stop after this many transactions")
     parser.add_argument("--seed", type=int, help="random seed (default: the pid)")
-    parser.add_argument("--stop-with-parent", action="store_true",
-                        help="stop when the process that started the writer ends")
+    parser.add_argument(
+        "--stop-with-parent",
+        action="store_true",
+        help="stop when the process that started the writer ends",
+    )
     args = parser.parse_args(argv)
     if not os.path.isfile(args.db):
         parser.error(f"{args.db} does not exist")
     tables = [t.strip() for t in args.tables.split(",") if t.strip()]
     unknown = sorted(set(tables) - set(WRITTEN_TABLES))
     if unknown:
-        parser.error(f"the writer does not write {', '.join(unknown)}; "
-                     f"choose from {', '.join(WRITTEN_TABLES)}")
+        parser.error(
+            f"the writer does not write {', '.join(unknown)}; "
+            f"choose from {', '.join(WRITTEN_TABLES)}"
+        )
     signal.signal(signal.SIGTERM, _request_stop)
     signal.signal(signal.SIGINT, _request_stop)
 
     def announce():
         print(READY_LINE, flush=True)
-    summary = run_writer(args.db, args.log_dir, interval=args.interval, vault=args.vault,
-                         tables=tables, journal_mode=args.journal_mode, duration=args.duration,
-                         transactions=args.transactions, seed=args.seed, announce=announce,
-                         parent=os.getppid() if args.stop_with_parent else None)
+
+    summary = run_writer(
+        args.db,
+        args.log_dir,
+        interval=args.interval,
+        vault=args.vault,
+        tables=tables,
+        journal_mode=args.journal_mode,
+        duration=args.duration,
+        transactions=args.transactions,
+        seed=args.seed,
+        announce=announce,
+        parent=os.getppid() if args.stop_with_parent else None,
+    )
     print(json.dumps(summary), flush=True)
     return 0
 
@@ -299,6 +381,7 @@ def main(argv=None):
 # ---------------------------------------------------------------------------------------------
 # The Python side: start, stop, read the logs, check the file
 # ---------------------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass(frozen=True)
 class Commit:
@@ -321,6 +404,7 @@ class Wait:
 @dataclasses.dataclass
 class WriterReport:
     """What the writer did, read from its logs."""
+
     committed: list
     waits: list
     errors: list
@@ -340,9 +424,12 @@ class WriterReport:
 
     def between(self, start, end):
         """The part of the run between two time.time() values (e.g. an operation's)."""
-        return WriterReport([c for c in self.committed if start <= c.at <= end],
-                            [w for w in self.waits if start <= w.at <= end],
-                            [e for e in self.errors if start <= e[0] <= end], self.returncode)
+        return WriterReport(
+            [c for c in self.committed if start <= c.at <= end],
+            [w for w in self.waits if start <= w.at <= end],
+            [e for e in self.errors if start <= e[0] <= end],
+            self.returncode,
+        )
 
     def ids_by_table(self):
         out = {}
@@ -355,8 +442,10 @@ class WriterReport:
         return missing_ids(db_path, self.ids_by_table())
 
     def describe(self):
-        return (f"{self.commits} commits, {len(self.errors)} errors, max wait "
-                f"{self.max_wait * 1000:.0f} ms, p99 {self.p99_wait * 1000:.0f} ms")
+        return (
+            f"{self.commits} commits, {len(self.errors)} errors, max wait "
+            f"{self.max_wait * 1000:.0f} ms, p99 {self.p99_wait * 1000:.0f} ms"
+        )
 
 
 def missing_ids(db_path, ids_by_table):
@@ -369,10 +458,14 @@ def missing_ids(db_path, ids_by_table):
             ids = sorted(ids)
             found = set()
             for i in range(0, len(ids), 500):
-                chunk = ids[i:i + 500]
-                found.update(r[0] for r in conn.execute(
-                    f'SELECT id FROM "{table}" WHERE id IN ({",".join("?" * len(chunk))})',
-                    chunk))
+                chunk = ids[i : i + 500]
+                found.update(
+                    r[0]
+                    for r in conn.execute(
+                        f'SELECT id FROM "{table}" WHERE id IN ({",".join("?" * len(chunk))})',
+                        chunk,
+                    )
+                )
             missing.extend((table, i) for i in ids if i not in found)
     finally:
         conn.close()
@@ -381,8 +474,9 @@ def missing_ids(db_path, ids_by_table):
 
 def read_report(log_dir, returncode=None):
     """Parse the writer's logs (also while it runs: only whole lines are read)."""
-    return WriterReport(_read_commits(log_dir), _read_waits(log_dir), _read_errors(log_dir),
-                        returncode)
+    return WriterReport(
+        _read_commits(log_dir), _read_waits(log_dir), _read_errors(log_dir), returncode
+    )
 
 
 def _lines(path):
@@ -395,13 +489,17 @@ def _lines(path):
 
 
 def _read_commits(log_dir):
-    return [Commit(int(s), t, i, float(a)) for s, t, i, a in
-            _lines(os.path.join(log_dir, "committed.tsv"))]
+    return [
+        Commit(int(s), t, i, float(a))
+        for s, t, i, a in _lines(os.path.join(log_dir, "committed.tsv"))
+    ]
 
 
 def _read_waits(log_dir):
-    return [Wait(int(s), float(a), float(b), float(c), float(w), o == "ok") for s, a, b, c, w, o
-            in _lines(os.path.join(log_dir, "waits.tsv"))]
+    return [
+        Wait(int(s), float(a), float(b), float(c), float(w), o == "ok")
+        for s, a, b, c, w, o in _lines(os.path.join(log_dir, "waits.tsv"))
+    ]
 
 
 def _read_errors(log_dir):
@@ -422,8 +520,16 @@ def set_journal_mode(db_path, mode):
 class MetamorphWriter:
     """The writer as a subprocess: `with MetamorphWriter(db, logs) as w: ...` then `w.report`."""
 
-    def __init__(self, db_path, log_dir, interval=DEFAULT_INTERVAL, vault=DEFAULT_VAULT,
-                 tables=None, journal_mode=None, ready_timeout=30.0):
+    def __init__(
+        self,
+        db_path,
+        log_dir,
+        interval=DEFAULT_INTERVAL,
+        vault=DEFAULT_VAULT,
+        tables=None,
+        journal_mode=None,
+        ready_timeout=30.0,
+    ):
         self.db_path, self.log_dir = os.path.abspath(db_path), os.path.abspath(log_dir)
         self.args = ["--interval", str(interval), "--vault", vault, "--stop-with-parent"]
         if tables:
@@ -443,14 +549,17 @@ class MetamorphWriter:
         os.makedirs(self.log_dir, exist_ok=True)
         self.proc = subprocess.Popen(
             [sys.executable, os.path.abspath(__file__), self.db_path, self.log_dir, *self.args],
-            stdout=subprocess.PIPE, stderr=open(os.path.join(self.log_dir, "stderr.log"), "w"),
-            text=True)
+            stdout=subprocess.PIPE,
+            stderr=open(os.path.join(self.log_dir, "stderr.log"), "w"),
+            text=True,
+        )
         deadline = time.monotonic() + self.ready_timeout
         while read_report(self.log_dir).commits == 0:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"the writer did not commit: {self._stderr()}"
-                                   f"{self._errors_text()}")
+                raise RuntimeError(
+                    f"the writer did not commit: {self._stderr()}{self._errors_text()}"
+                )
             time.sleep(0.01)
         return self
 
@@ -460,8 +569,10 @@ class MetamorphWriter:
         deadline = time.monotonic() + timeout
         while self.snapshot().commits < target:
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the writer stopped committing: {self.snapshot().describe()}"
-                                   f"{self._errors_text()}")
+                raise RuntimeError(
+                    f"the writer stopped committing: {self.snapshot().describe()}"
+                    f"{self._errors_text()}"
+                )
             time.sleep(0.01)
 
     def alive(self):

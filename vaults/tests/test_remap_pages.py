@@ -1,4 +1,5 @@
 """The Remap page: preview stored, executed and undone as jobs, by admins only."""
+
 import os
 import re
 import sqlite3
@@ -26,15 +27,24 @@ def use(settings, path):
 
 
 def default_rows(path):
-    tables = [r[0] for r in sql(path, "SELECT m.name FROM sqlite_master m WHERE type='table' "
-                                      "AND name NOT LIKE 'sqlite_%' AND name != 'schema_migrations'")]
-    return sum(sql(path, f"SELECT COUNT(*) FROM {t} WHERE vault_id = 'default-vault'")[0][0]
-               for t in tables)
+    tables = [
+        r[0]
+        for r in sql(
+            path,
+            "SELECT m.name FROM sqlite_master m WHERE type='table' "
+            "AND name NOT LIKE 'sqlite_%' AND name != 'schema_migrations'",
+        )
+    ]
+    return sum(
+        sql(path, f"SELECT COUNT(*) FROM {t} WHERE vault_id = 'default-vault'")[0][0]
+        for t in tables
+    )
 
 
 def preview_move(client, target, source="default-vault"):
-    return client.post(reverse("vaults:remap_preview", args=["move"]),
-                       {"source": source, "target": target})
+    return client.post(
+        reverse("vaults:remap_preview", args=["move"]), {"source": source, "target": target}
+    )
 
 
 def test_viewer_sees_the_audit_but_cannot_preview(client, db, settings, metamorph_db):
@@ -46,8 +56,9 @@ def test_viewer_sees_the_audit_but_cannot_preview(client, db, settings, metamorp
     assert not RemapPlanRecord.objects.exists()
 
 
-def test_move_preview_counts_every_default_vault_row_and_execute_moves_them(admin, settings,
-                                                                             metamorph_db):
+def test_move_preview_counts_every_default_vault_row_and_execute_moves_them(
+    admin, settings, metamorph_db
+):
     path = use(settings, metamorph_db("migrated"))
     expected = default_rows(path)
     response = preview_move(admin, "alice")
@@ -56,21 +67,26 @@ def test_move_preview_counts_every_default_vault_row_and_execute_moves_them(admi
     page = admin.get(response.url).content.decode()
     assert re.search(r'id="moves-total">([\d,]+)', page).group(1) == f"{expected:,}"
     assert default_rows(path) == expected  # a preview writes nothing
-    admin.post(reverse("core:start_job", args=["remap"]), {
-        "plan_id": record.plan_id, "mode": "online", "confirm": os.path.basename(path)})
+    admin.post(
+        reverse("core:start_job", args=["remap"]),
+        {"plan_id": record.plan_id, "mode": "online", "confirm": os.path.basename(path)},
+    )
     job = Job.objects.get(kind="remap")
     assert job.state == "succeeded", job.error
     assert job.result["moved_total"] == expected and job.result["audit_clean"] is True
     assert job.result["longest_transaction_s"] < 1
     assert default_rows(path) == 0
-    admin.post(reverse("core:start_job", args=["remap-undo"]), {
-        "plan_id": record.plan_id, "confirm": os.path.basename(path)})
+    admin.post(
+        reverse("core:start_job", args=["remap-undo"]),
+        {"plan_id": record.plan_id, "confirm": os.path.basename(path)},
+    )
     assert Job.objects.get(kind="remap-undo").state == "succeeded"
     assert default_rows(path) == expected
 
 
-def test_an_invalid_target_vault_is_a_form_error_and_nothing_is_stored(admin, settings,
-                                                                       metamorph_db):
+def test_an_invalid_target_vault_is_a_form_error_and_nothing_is_stored(
+    admin, settings, metamorph_db
+):
     use(settings, metamorph_db("migrated"))
     page = preview_move(admin, "alice:bob").content.decode()
     assert "session keys" in page and "&lt;vault&gt;:&lt;session&gt;" in page
@@ -80,8 +96,10 @@ def test_an_invalid_target_vault_is_a_form_error_and_nothing_is_stored(admin, se
 def test_a_mapping_file_with_a_wrong_header_names_the_line(admin, settings, metamorph_db):
     use(settings, metamorph_db("migrated"))
     upload = SimpleUploadedFile("map.csv", b"user,vault\nx,alice\n", content_type="text/csv")
-    page = admin.post(reverse("vaults:remap_preview", args=["mapping"]),
-                      {"source": "default-vault", "mapping": upload}).content.decode()
+    page = admin.post(
+        reverse("vaults:remap_preview", args=["mapping"]),
+        {"source": "default-vault", "mapping": upload},
+    ).content.decode()
     assert "line 1" in page and "conversation_id,vault_id" in page
     assert not RemapPlanRecord.objects.exists()
 
@@ -91,28 +109,37 @@ def test_a_mapping_file_moves_conversations_with_their_messages(admin, settings,
     conv = sql(path, "SELECT id FROM conversations WHERE vault_id = 'default-vault' LIMIT 1")[0][0]
     messages = sql(path, "SELECT COUNT(*) FROM messages WHERE conversation_id = ?", (conv,))[0][0]
     upload = SimpleUploadedFile("map.csv", f"conversation_id,vault_id\n{conv},carol\n".encode())
-    admin.post(reverse("vaults:remap_preview", args=["mapping"]),
-               {"source": "default-vault", "mapping": upload})
+    admin.post(
+        reverse("vaults:remap_preview", args=["mapping"]),
+        {"source": "default-vault", "mapping": upload},
+    )
     record = RemapPlanRecord.objects.get()
-    admin.post(reverse("core:start_job", args=["remap"]), {
-        "plan_id": record.plan_id, "mode": "online", "confirm": os.path.basename(path)})
+    admin.post(
+        reverse("core:start_job", args=["remap"]),
+        {"plan_id": record.plan_id, "mode": "online", "confirm": os.path.basename(path)},
+    )
     assert Job.objects.get(kind="remap").state == "succeeded"
     assert sql(path, "SELECT COUNT(*) FROM messages WHERE vault_id = 'carol'")[0][0] == messages
     assert sql(path, "SELECT vault_id FROM conversations WHERE id = ?", (conv,)) == [("carol",)]
 
 
-def test_executing_a_plan_after_the_server_wrote_moves_the_new_rows_too(admin, settings,
-                                                                       metamorph_db):
+def test_executing_a_plan_after_the_server_wrote_moves_the_new_rows_too(
+    admin, settings, metamorph_db
+):
     path = use(settings, metamorph_db("migrated"))
     preview_move(admin, "alice")
     record = RemapPlanRecord.objects.get()
     conn = sqlite3.connect(path)
-    conn.execute("INSERT INTO conversations (id, stance, config, created_at, updated_at) "
-                 "VALUES ('late', '{}', '{}', 't', 't')")
+    conn.execute(
+        "INSERT INTO conversations (id, stance, config, created_at, updated_at) "
+        "VALUES ('late', '{}', '{}', 't', 't')"
+    )
     conn.commit()
     conn.close()
-    admin.post(reverse("core:start_job", args=["remap"]), {
-        "plan_id": record.plan_id, "mode": "online", "confirm": os.path.basename(path)})
+    admin.post(
+        reverse("core:start_job", args=["remap"]),
+        {"plan_id": record.plan_id, "mode": "online", "confirm": os.path.basename(path)},
+    )
     job = Job.objects.get(kind="remap")
     assert job.state == "succeeded", job.error
     assert job.result["tables"]["conversations"]["added_since_preview"] == 1
@@ -127,8 +154,10 @@ def test_a_wrong_typed_name_executes_nothing(admin, settings, metamorph_db):
     path = use(settings, metamorph_db("migrated"))
     preview_move(admin, "alice")
     record = RemapPlanRecord.objects.get()
-    admin.post(reverse("core:start_job", args=["remap"]), {
-        "plan_id": record.plan_id, "mode": "online", "confirm": "nope.db"})
+    admin.post(
+        reverse("core:start_job", args=["remap"]),
+        {"plan_id": record.plan_id, "mode": "online", "confirm": "nope.db"},
+    )
     assert not Job.objects.exists()
     assert default_rows(path) > 0
 
@@ -144,62 +173,95 @@ def test_fast_commits_need_the_backup_first(admin, settings, metamorph_db):
     path = use(settings, metamorph_db("migrated"))
     preview_move(admin, "alice")
     record = RemapPlanRecord.objects.get()
-    admin.post(reverse("core:start_job", args=["remap"]), {
-        "plan_id": record.plan_id, "mode": "online", "fast": "on",
-        "confirm": os.path.basename(path)})
+    admin.post(
+        reverse("core:start_job", args=["remap"]),
+        {
+            "plan_id": record.plan_id,
+            "mode": "online",
+            "fast": "on",
+            "confirm": os.path.basename(path),
+        },
+    )
     assert not Job.objects.exists()
-    admin.post(reverse("core:start_job", args=["remap"]), {
-        "plan_id": record.plan_id, "mode": "online", "fast": "on", "take_backup": "on",
-        "confirm": os.path.basename(path)})
+    admin.post(
+        reverse("core:start_job", args=["remap"]),
+        {
+            "plan_id": record.plan_id,
+            "mode": "online",
+            "fast": "on",
+            "take_backup": "on",
+            "confirm": os.path.basename(path),
+        },
+    )
     job = Job.objects.get(kind="remap")
     assert job.state == "succeeded", job.error
     assert job.result["durability"] == "fast" and job.result["backup"]
     assert default_rows(path) == 0
 
 
-def test_refused_previews_are_audited_with_the_reason_and_the_file_by_name(admin, settings,
-                                                                          metamorph_db):
+def test_refused_previews_are_audited_with_the_reason_and_the_file_by_name(
+    admin, settings, metamorph_db
+):
     path = use(settings, metamorph_db("migrated"))
     preview_move(admin, "alice:bob")
     upload = SimpleUploadedFile("map.csv", b"user,vault\nx,alice\n", content_type="text/csv")
-    admin.post(reverse("vaults:remap_preview", args=["mapping"]),
-               {"source": "default-vault", "mapping": upload})
+    admin.post(
+        reverse("vaults:remap_preview", args=["mapping"]),
+        {"source": "default-vault", "mapping": upload},
+    )
     bad_target, bad_csv = AuditRecord.objects.order_by("id")
     assert (bad_target.action, bad_target.outcome, bad_target.target) == (
-        "remap-preview", "refused", path)
+        "remap-preview",
+        "refused",
+        path,
+    )
     assert bad_target.parameters == {"source": "default-vault", "target": "alice:bob"}
     assert "session keys" in bad_target.message
     assert bad_csv.parameters == {"source": "default-vault", "mapping": "(file map.csv, 19 bytes)"}
     assert "line 1" in bad_csv.message
 
 
-def test_a_real_files_preview_names_found_ids_and_unattributable_rows(admin, settings,
-                                                                     metamorph_db):
+def test_a_real_files_preview_names_found_ids_and_unattributable_rows(
+    admin, settings, metamorph_db
+):
     path = use(settings, metamorph_db("migrated", sessions=30, vaults=1, shape="observed"))
     page = admin.get(reverse("vaults:remap")).content.decode()
     assert 'name="unattributed"' in page and 'value="copy-identity"' in page
     sessions = [r[0] for r in sql(path, "SELECT id FROM sessions")]
-    upload = SimpleUploadedFile("m.csv", ("conversation_id,vault_id\n" + "".join(
-        f"{s},user-ann\n" for s in sessions)).encode(), content_type="text/csv")
-    response = admin.post(reverse("vaults:remap_preview", args=["mapping"]), {
-        "source": "default-vault", "mapping": upload, "unattributed": "send",
-        "unattributed_vault": "team"})
+    upload = SimpleUploadedFile(
+        "m.csv",
+        ("conversation_id,vault_id\n" + "".join(f"{s},user-ann\n" for s in sessions)).encode(),
+        content_type="text/csv",
+    )
+    response = admin.post(
+        reverse("vaults:remap_preview", args=["mapping"]),
+        {
+            "source": "default-vault",
+            "mapping": upload,
+            "unattributed": "send",
+            "unattributed_vault": "team",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     plan = admin.get(response.url).content.decode()
     assert 'id="plan-mapping-ids"' in plan and "sessions.id" in plan
     assert 'id="unattributed-policy">send</strong> → <code>team</code>' in plan
     ops = sql(path, "SELECT COUNT(*) FROM operator_performance")[0][0]
     assert re.search(r"<td>operator_performance</td><td class=\"num\">(\d+)</td>", plan).group(
-        1) == str(ops)
+        1
+    ) == str(ops)
 
 
 def test_send_without_a_vault_is_a_form_error(admin, settings, metamorph_db):
     path = use(settings, metamorph_db("migrated", sessions=30, vaults=1, shape="observed"))
     sid = sql(path, "SELECT id FROM sessions LIMIT 1")[0][0]
-    upload = SimpleUploadedFile("m.csv", f"session_id,vault_id\n{sid},user-ann\n".encode(),
-                                content_type="text/csv")
-    page = admin.post(reverse("vaults:remap_preview", args=["mapping"]), {
-        "source": "default-vault", "mapping": upload, "unattributed": "send"}).content.decode()
+    upload = SimpleUploadedFile(
+        "m.csv", f"session_id,vault_id\n{sid},user-ann\n".encode(), content_type="text/csv"
+    )
+    page = admin.post(
+        reverse("vaults:remap_preview", args=["mapping"]),
+        {"source": "default-vault", "mapping": upload, "unattributed": "send"},
+    ).content.decode()
     assert "needs the vault the rows that cannot be attributed go to" in page
     assert not RemapPlanRecord.objects.exists()
 
@@ -207,17 +269,27 @@ def test_send_without_a_vault_is_a_form_error(admin, settings, metamorph_db):
 def test_the_plan_exports_where_every_mapping_id_was_found_as_csv(admin, settings, metamorph_db):
     path = use(settings, metamorph_db("migrated", sessions=30, vaults=1, shape="observed"))
     sessions = [r[0] for r in sql(path, "SELECT id FROM sessions ORDER BY id")]
-    lonely = sql(path, "SELECT conversation_id FROM evolution_snapshots WHERE conversation_id "
-                       "NOT IN (SELECT id FROM sessions) LIMIT 1")[0][0]
+    lonely = sql(
+        path,
+        "SELECT conversation_id FROM evolution_snapshots WHERE conversation_id "
+        "NOT IN (SELECT id FROM sessions) LIMIT 1",
+    )[0][0]
     ids = sessions + [lonely, "=HYPERLINK(1)"]
     conn = sqlite3.connect(path)
-    conn.execute("INSERT INTO evolution_snapshots (id, conversation_id, stance, trigger, "
-                 "drift_at_snapshot, timestamp) VALUES ('s', '=HYPERLINK(1)', '{}', 'x', 1, 't')")
+    conn.execute(
+        "INSERT INTO evolution_snapshots (id, conversation_id, stance, trigger, "
+        "drift_at_snapshot, timestamp) VALUES ('s', '=HYPERLINK(1)', '{}', 'x', 1, 't')"
+    )
     conn.commit()
-    upload = SimpleUploadedFile("m.csv", ("conversation_id,vault_id\n" + "".join(
-        f"{s},user-ann\n" for s in ids)).encode(), content_type="text/csv")
-    response = admin.post(reverse("vaults:remap_preview", args=["mapping"]),
-                          {"source": "default-vault", "mapping": upload})
+    upload = SimpleUploadedFile(
+        "m.csv",
+        ("conversation_id,vault_id\n" + "".join(f"{s},user-ann\n" for s in ids)).encode(),
+        content_type="text/csv",
+    )
+    response = admin.post(
+        reverse("vaults:remap_preview", args=["mapping"]),
+        {"source": "default-vault", "mapping": upload},
+    )
     plan_id = RemapPlanRecord.objects.get().plan_id
     assert 'id="mapping-ids-csv"' in admin.get(response.url).content.decode()
     export = admin.get(reverse("vaults:remap_mapping_ids", args=[plan_id]))
@@ -229,4 +301,4 @@ def test_the_plan_exports_where_every_mapping_id_was_found_as_csv(admin, setting
     assert "sessions.id" in found[sessions[0]]
     assert "evolution_snapshots.conversation_id" in found[lonely]
     assert "sessions.id" not in found[lonely]
-    assert "'=HYPERLINK(1)" in found       # shown as text, never run by a spreadsheet
+    assert "'=HYPERLINK(1)" in found  # shown as text, never run by a spreadsheet

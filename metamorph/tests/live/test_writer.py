@@ -1,4 +1,5 @@
 """The writer harness itself: it writes what Metamorph writes, and its logs tell the truth."""
+
 import json
 import sqlite3
 import subprocess
@@ -13,8 +14,7 @@ from metamorph.testing.writer import WRITTEN_TABLES, set_journal_mode
 
 
 @pytest.mark.parametrize("mode", ["delete", "wal"])
-def test_every_logged_commit_is_in_the_file_in_default_vault(metamorph_db, metamorph_writer,
-                                                              mode):
+def test_every_logged_commit_is_in_the_file_in_default_vault(metamorph_db, metamorph_writer, mode):
     db = metamorph_db(state="migrated")
     set_journal_mode(db, mode)
     writer = metamorph_writer(db)
@@ -26,14 +26,18 @@ def test_every_logged_commit_is_in_the_file_in_default_vault(metamorph_db, metam
     assert {c.table for c in report.committed} == set(WRITTEN_TABLES)
     assert report.missing_from(db) == []
     ids = [c.id for c in report.committed if c.table == "semantic_memory"]
-    vaults = sql(db, f"SELECT DISTINCT vault_id FROM semantic_memory WHERE id IN "
-                     f"({','.join('?' * len(ids))})", ids)
+    vaults = sql(
+        db,
+        f"SELECT DISTINCT vault_id FROM semantic_memory WHERE id IN ({','.join('?' * len(ids))})",
+        ids,
+    )
     assert vaults == [("default-vault",)]
     assert sql(db, "PRAGMA journal_mode")[0][0] == mode
 
 
-def test_writes_the_observed_shape_sessions_named_by_their_conversation(metamorph_db,
-                                                                         metamorph_writer):
+def test_writes_the_observed_shape_sessions_named_by_their_conversation(
+    metamorph_db, metamorph_writer
+):
     db = metamorph_db(state="legacy", shape="observed")
     writer = metamorph_writer(db)
     writer.wait_for_commits(25)
@@ -43,8 +47,11 @@ def test_writes_the_observed_shape_sessions_named_by_their_conversation(metamorp
     arcs = {c.id for c in report.committed if c.table == "emotional_arcs"}
     assert sessions and sessions == arcs  # one id per conversation, no conversations row
     placeholders = ",".join("?" * len(sessions))
-    assert sql(db, f"SELECT COUNT(*) FROM sessions WHERE id IN ({placeholders}) "
-                   "AND conversation_id IS NULL", list(sessions))[0][0] == len(sessions)
+    assert sql(
+        db,
+        f"SELECT COUNT(*) FROM sessions WHERE id IN ({placeholders}) AND conversation_id IS NULL",
+        list(sessions),
+    )[0][0] == len(sessions)
     assert sql(db, "SELECT COUNT(*) FROM conversations")[0][0] == 0
     assert report.missing_from(db) == []
 
@@ -55,8 +62,9 @@ def test_vault_column_added_mid_run_is_written_from_then_on(metamorph_db, metamo
     writer.wait_for_commits(5)
     conn = sqlite3.connect(db, isolation_level=None, timeout=5)
     conn.execute("BEGIN IMMEDIATE")
-    conn.execute("ALTER TABLE semantic_memory ADD COLUMN vault_id TEXT NOT NULL "
-                 "DEFAULT 'default-vault'")
+    conn.execute(
+        "ALTER TABLE semantic_memory ADD COLUMN vault_id TEXT NOT NULL DEFAULT 'default-vault'"
+    )
     conn.execute("COMMIT")
     conn.close()
     added_at = time.time()
@@ -67,15 +75,28 @@ def test_vault_column_added_mid_run_is_written_from_then_on(metamorph_db, metamo
     after = [c.id for c in report.committed if c.at > added_at]
     before = [c.id for c in report.committed if c.at < added_at - 0.05]
     assert after and before
-    assert {v for (v,) in sql(db, f"SELECT vault_id FROM semantic_memory WHERE id IN "
-                                  f"({','.join('?' * len(after))})", after)} == {"live-vault"}
+    assert {
+        v
+        for (v,) in sql(
+            db,
+            f"SELECT vault_id FROM semantic_memory WHERE id IN ({','.join('?' * len(after))})",
+            after,
+        )
+    } == {"live-vault"}
     # Rows committed before the column existed get the column's default.
-    assert {v for (v,) in sql(db, f"SELECT vault_id FROM semantic_memory WHERE id IN "
-                                  f"({','.join('?' * len(before))})", before)} == {"default-vault"}
+    assert {
+        v
+        for (v,) in sql(
+            db,
+            f"SELECT vault_id FROM semantic_memory WHERE id IN ({','.join('?' * len(before))})",
+            before,
+        )
+    } == {"default-vault"}
 
 
-def test_a_held_lock_shows_as_a_wait_and_a_lock_beyond_5_s_as_an_error(metamorph_db,
-                                                                       metamorph_writer):
+def test_a_held_lock_shows_as_a_wait_and_a_lock_beyond_5_s_as_an_error(
+    metamorph_db, metamorph_writer
+):
     db = metamorph_db(state="legacy")
     writer = metamorph_writer(db)
     with Locker(db):
@@ -96,9 +117,22 @@ def test_a_held_lock_shows_as_a_wait_and_a_lock_beyond_5_s_as_an_error(metamorph
 def test_command_line_runs_for_a_duration_and_writes_its_summary(metamorph_db, tmp_path):
     db = metamorph_db(state="migrated")
     logs = tmp_path / "logs"
-    done = subprocess.run([sys.executable, "-m", "metamorph.testing.writer", db, str(logs),
-                           "--duration", "0.5", "--journal-mode", "wal"],
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "metamorph.testing.writer",
+            db,
+            str(logs),
+            "--duration",
+            "0.5",
+            "--journal-mode",
+            "wal",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 0, done.stderr
     summary = json.loads((logs / "summary.json").read_text())
     committed = (logs / "committed.tsv").read_text().splitlines()
@@ -108,8 +142,19 @@ def test_command_line_runs_for_a_duration_and_writes_its_summary(metamorph_db, t
 
 
 def test_command_line_refuses_unknown_tables_clearly(metamorph_db, tmp_path):
-    done = subprocess.run([sys.executable, "-m", "metamorph.testing.writer",
-                           metamorph_db(), str(tmp_path), "--tables", "messages"],
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "metamorph.testing.writer",
+            metamorph_db(),
+            str(tmp_path),
+            "--tables",
+            "messages",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 2
     assert "does not write messages" in done.stderr

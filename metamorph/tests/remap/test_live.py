@@ -5,6 +5,7 @@ Every test asserts: every id the writer logged as committed is in the file at th
 writer never failed and never waited 1 s, our longest lock hold stayed under 1 s, the file
 is intact, and the remap's own result is right.
 """
+
 import os
 import signal
 import sqlite3
@@ -14,10 +15,16 @@ import time
 
 import pytest
 
+from metamorph.remap import (
+    MoveVault,
+    SplitByMapping,
+    build_plan,
+    execute_plan,
+    plan_status,
+    undo_plan,
+)
 from metamorph.testing.shapes import apply_shape
 from metamorph.testing.writer import set_journal_mode
-from metamorph.remap import (MoveVault, SplitByMapping, build_plan, execute_plan,
-                                    plan_status, undo_plan)
 
 from .helpers import SOURCE, integrity, mapping_csv, snapshot, spread
 
@@ -38,7 +45,7 @@ def journal_for(db, tmp_path):
 
 
 def assert_writer_unharmed(writer, db):
-    writer.wait_for_commits(5)          # it is still writing after the operation
+    writer.wait_for_commits(5)  # it is still writing after the operation
     report = writer.stop()
     assert report.errors == [], report.errors[:3]
     assert report.commits >= 5, report.describe()
@@ -55,8 +62,10 @@ def rows_in(db, vault):
         for t in names:
             cols = [r[1] for r in conn.execute(f'PRAGMA table_info("{t}")')]
             if "vault_id" in cols:
-                out.update((t, r[0]) for r in conn.execute(
-                    f'SELECT id FROM "{t}" WHERE vault_id = ?', (vault,)))
+                out.update(
+                    (t, r[0])
+                    for r in conn.execute(f'SELECT id FROM "{t}" WHERE vault_id = ?', (vault,))
+                )
         return out
     finally:
         conn.close()
@@ -69,12 +78,13 @@ def writer_ids(report):
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("mode", MODES)
 def test_online_move_beside_the_writer_moves_every_row_and_loses_no_commit(
-        metamorph_db, metamorph_writer, tmp_path, mode, shape):
+    metamorph_db, metamorph_writer, tmp_path, mode, shape
+):
     db = live_db(metamorph_db, mode, shape)
     before = rows_in(db, SOURCE)
     plan = build_plan(db, MoveVault(TARGET))
     writer = metamorph_writer(db)
-    writer.wait_for_commits(10)                       # the server writes after the preview
+    writer.wait_for_commits(10)  # the server writes after the preview
     result = execute_plan(db, plan, journal_for(db, tmp_path), batch_seconds=0.05)
     writer.wait_for_commits(5)
     report = assert_writer_unharmed(writer, db)
@@ -92,20 +102,21 @@ def test_online_move_beside_the_writer_moves_every_row_and_loses_no_commit(
     assert not (before - writer_ids(report)) & left
     if result["arrived_after_last_batch_total"]:
         assert f"remapvaults --run {plan.plan_id}" in result["next_command"]
-    again = execute_plan(db, plan, journal_for(db, tmp_path))     # the printed command
+    again = execute_plan(db, plan, journal_for(db, tmp_path))  # the printed command
     assert rows_in(db, SOURCE) == set() and again["moved_total"] == len(left)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("mode", MODES)
 def test_online_split_beside_the_writer_moves_the_previewed_rows(
-        metamorph_db, metamorph_writer, tmp_path, mode, shape):
+    metamorph_db, metamorph_writer, tmp_path, mode, shape
+):
     db = live_db(metamorph_db, mode, shape)
-    table, key = (("conversations", "conversation_id") if shape == "tidy"
-                  else ("sessions", "session_id"))
+    table, key = (
+        ("conversations", "conversation_id") if shape == "tidy" else ("sessions", "session_id")
+    )
     conn = sqlite3.connect(db)
-    roots = [r[0] for r in conn.execute(f"SELECT id FROM {table} WHERE vault_id = ?",
-                                        (SOURCE,))]
+    roots = [r[0] for r in conn.execute(f"SELECT id FROM {table} WHERE vault_id = ?", (SOURCE,))]
     conn.close()
     pairs = spread(roots)
     plan = build_plan(db, SplitByMapping.from_csv(mapping_csv(pairs, key)))
@@ -126,8 +137,9 @@ def test_online_split_beside_the_writer_moves_the_previewed_rows(
 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("mode", MODES)
-def test_undo_beside_the_writer_restores_every_moved_row(metamorph_db, metamorph_writer,
-                                                         tmp_path, mode, shape):
+def test_undo_beside_the_writer_restores_every_moved_row(
+    metamorph_db, metamorph_writer, tmp_path, mode, shape
+):
     db = live_db(metamorph_db, mode, shape)
     journal = journal_for(db, tmp_path)
     before = snapshot(db)
@@ -144,19 +156,23 @@ def test_undo_beside_the_writer_restores_every_moved_row(metamorph_db, metamorph
         if key in after and after[key][0] == row_id:
             assert after[key][1] == vault, key
         else:
-            assert any(row_id == i for _, i in replaced), key     # re-saved by the server
+            assert any(row_id == i for _, i in replaced), key  # re-saved by the server
     assert plan_status(db, plan.plan_id, journal)["state"] == "undone"
 
 
 def run_driver(db, plan_file, journal, kill_after, action="execute", batch_rows=40):
-    return subprocess.Popen([sys.executable, DRIVER, db, plan_file, journal, str(kill_after),
-                             action, str(batch_rows)], stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, DRIVER, db, plan_file, journal, str(kill_after), action, str(batch_rows)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("mode", MODES)
-def test_a_remap_killed_beside_the_writer_resumes_and_undoes(metamorph_db, metamorph_writer,
-                                                             tmp_path, mode, shape):
+def test_a_remap_killed_beside_the_writer_resumes_and_undoes(
+    metamorph_db, metamorph_writer, tmp_path, mode, shape
+):
     db = live_db(metamorph_db, mode, shape)
     journal = journal_for(db, tmp_path)
     before = snapshot(db)
@@ -167,14 +183,15 @@ def test_a_remap_killed_beside_the_writer_resumes_and_undoes(metamorph_db, metam
     proc = run_driver(db, str(plan_file), journal, kill_after=4)
     proc.communicate(timeout=120)
     assert proc.returncode == -signal.SIGKILL
-    writer.wait_for_commits(10)                        # the server goes on writing
+    writer.wait_for_commits(10)  # the server goes on writing
     status = plan_status(db, plan.plan_id, journal)
     assert status["state"] == "interrupted" and 0 < status["moved_rows"] < plan.moves_total
 
     conn = sqlite3.connect(db)
     for (table, rowid), (row_id, vault) in before.items():
-        now = conn.execute(f'SELECT id, vault_id FROM "{table}" WHERE rowid = ?',
-                           (rowid,)).fetchone()
+        now = conn.execute(
+            f'SELECT id, vault_id FROM "{table}" WHERE rowid = ?', (rowid,)
+        ).fetchone()
         if now and now[0] == row_id:
             assert now[1] in (vault, TARGET if vault == SOURCE else vault), (table, rowid)
     conn.close()
@@ -187,8 +204,13 @@ def test_a_remap_killed_beside_the_writer_resumes_and_undoes(metamorph_db, metam
     assert undone["longest_transaction_s"] < 1.0
     assert plan_status(db, plan.plan_id, journal)["state"] == "undone"
     after, rewritten = snapshot(db), {i for _, i in writer_ids(report)}
-    assert not [k for k, (row_id, vault) in before.items() if vault == SOURCE
-                and after.get(k, (row_id, SOURCE))[1] != SOURCE and row_id not in rewritten]
+    assert not [
+        k
+        for k, (row_id, vault) in before.items()
+        if vault == SOURCE
+        and after.get(k, (row_id, SOURCE))[1] != SOURCE
+        and row_id not in rewritten
+    ]
 
 
 def burn():
@@ -196,7 +218,8 @@ def burn():
 
 
 def test_lock_holds_stay_under_a_second_with_the_writer_and_two_cpu_burners(
-        metamorph_db, metamorph_writer, tmp_path):
+    metamorph_db, metamorph_writer, tmp_path
+):
     """On a loaded machine the batch size follows every batch's measured hold."""
     db = metamorph_db("migrated", sessions=800, vaults=1)
     plan = build_plan(db, MoveVault(TARGET))

@@ -1,12 +1,20 @@
 """Executing re-applies the rule to the data as it is now: rows the server added since the
 preview move too (counted apart), rows whose decision changed are held back and listed,
 and nothing is refused because the server wrote."""
+
 import sqlite3
 
 import pytest
 
-from metamorph.remap import (MoveVault, RemapPlan, SplitByMapping, build_plan,
-                                    execute_plan, plan_status, undo_plan)
+from metamorph.remap import (
+    MoveVault,
+    RemapPlan,
+    SplitByMapping,
+    build_plan,
+    execute_plan,
+    plan_status,
+    undo_plan,
+)
 
 from .helpers import SOURCE, integrity, mapping_csv, roots, snapshot, spread
 
@@ -23,10 +31,12 @@ def journal(tmp_path):
 
 def add_operator_row(db, row_id, vault=SOURCE):
     conn = sqlite3.connect(db)
-    conn.execute("INSERT INTO operator_performance (id, operator_name, trigger_type, "
-                 "effectiveness_score, transformation_score, coherence_score, drift_cost, "
-                 "timestamp, vault_id) VALUES (?, 'op', 't', 1, 1, 1, 1, 'now', ?)",
-                 (row_id, vault))
+    conn.execute(
+        "INSERT INTO operator_performance (id, operator_name, trigger_type, "
+        "effectiveness_score, transformation_score, coherence_score, drift_cost, "
+        "timestamp, vault_id) VALUES (?, 'op', 't', 1, 1, 1, 1, 'now', ?)",
+        (row_id, vault),
+    )
     conn.commit()
     conn.close()
 
@@ -54,8 +64,11 @@ def test_rows_added_since_the_preview_are_moved_too_and_counted_apart(db, journa
 def test_rows_deleted_since_the_preview_are_reported_gone_and_the_run_completes(db, journal):
     plan = build_plan(db, MoveVault("user-alice"))
     conn = sqlite3.connect(db)
-    gone = conn.execute("DELETE FROM operator_performance WHERE rowid IN (SELECT rowid FROM "
-                        "operator_performance WHERE vault_id = ? LIMIT 3)", (SOURCE,)).rowcount
+    gone = conn.execute(
+        "DELETE FROM operator_performance WHERE rowid IN (SELECT rowid FROM "
+        "operator_performance WHERE vault_id = ? LIMIT 3)",
+        (SOURCE,),
+    ).rowcount
     conn.commit()
     result = execute_plan(db, plan, journal)
     assert gone == 3 and result["tables"]["operator_performance"]["gone"] == 3
@@ -70,12 +83,13 @@ def test_a_row_whose_link_changed_since_the_preview_is_held_back_and_listed(db, 
     ann = next(c for c, v in pairs if v == "user-ann")
     ben = next(c for c, v in pairs if v == "user-ben")
     conn = sqlite3.connect(db)
-    msg = conn.execute("SELECT id FROM messages WHERE conversation_id = ? LIMIT 1",
-                       (ann,)).fetchone()[0]
+    msg = conn.execute(
+        "SELECT id FROM messages WHERE conversation_id = ? LIMIT 1", (ann,)
+    ).fetchone()[0]
     conn.execute("UPDATE messages SET conversation_id = ? WHERE id = ?", (ben, msg))
     conn.commit()
     result = execute_plan(db, plan, journal, batch_rows=50)
-    assert vault_of(db, "messages", msg) == SOURCE           # held back, not sent to ben
+    assert vault_of(db, "messages", msg) == SOURCE  # held back, not sent to ben
     assert result["tables"]["messages"]["held_back"] == 1
     assert result["tables"]["messages"]["held_back_why"] == {"changed_target": 1}
     [sample] = result["held_back_sample"]
@@ -89,9 +103,12 @@ def test_a_new_conflict_since_the_preview_holds_its_rows_back(db, journal):
     conn = sqlite3.connect(db)
     (s1, c1), (s2, c2) = conn.execute(
         "SELECT id, conversation_id FROM sessions WHERE vault_id = ? AND conversation_id IS NOT "
-        "NULL ORDER BY rowid LIMIT 2", (SOURCE,)).fetchall()
-    plan = build_plan(db, SplitByMapping.from_csv(
-        mapping_csv([(s1, "user-ann"), (s2, "user-ben")], "session_id")))
+        "NULL ORDER BY rowid LIMIT 2",
+        (SOURCE,),
+    ).fetchall()
+    plan = build_plan(
+        db, SplitByMapping.from_csv(mapping_csv([(s1, "user-ann"), (s2, "user-ben")], "session_id"))
+    )
     assert plan.preview["conflicts"]["rows_total"] == 0
     conn.execute("UPDATE sessions SET conversation_id = ? WHERE id = ?", (c1, s2))
     conn.commit()
@@ -119,8 +136,9 @@ def test_a_completed_plan_run_again_moves_what_the_server_wrote_since(db, journa
 
 def test_a_format_1_plan_without_decisions_still_runs(db, journal):
     plan = build_plan(db, MoveVault("user-alice"))
-    old = RemapPlan(plan.plan_id, plan.created_at, plan.db_path, plan.rule, plan.fingerprint,
-                    plan.preview, None)
+    old = RemapPlan(
+        plan.plan_id, plan.created_at, plan.db_path, plan.rule, plan.fingerprint, plan.preview, None
+    )
     result = execute_plan(db, RemapPlan.from_json(old.to_json()), journal)
     assert result["moved_total"] == plan.moves_total and not result["decisions_kept"]
 
@@ -137,7 +155,7 @@ def test_the_stored_decisions_of_a_large_move_are_small(metamorph_db):
 
 
 def test_undo_holds_back_a_row_whose_old_unique_key_was_taken_meanwhile(metamorph_db, tmp_path):
-    db = metamorph_db("fresh")           # emotional_arcs UNIQUE(vault_id, conversation_id)
+    db = metamorph_db("fresh")  # emotional_arcs UNIQUE(vault_id, conversation_id)
     journal = str(tmp_path / "j.sqlite3")
     conn = sqlite3.connect(db)
     source = conn.execute("SELECT vault_id FROM emotional_arcs LIMIT 1").fetchone()[0]
@@ -145,17 +163,27 @@ def test_undo_holds_back_a_row_whose_old_unique_key_was_taken_meanwhile(metamorp
     plan = build_plan(db, MoveVault("user-alice", source))
     execute_plan(db, plan, journal)
     cols = [r[1] for r in conn.execute("PRAGMA table_info(emotional_arcs)")]
-    conv = conn.execute("SELECT conversation_id FROM emotional_arcs WHERE vault_id = "
-                        "'user-alice' LIMIT 1").fetchone()[0]
-    values = {"id": "server-arc", "vault_id": source, "conversation_id": conv, "emotions": "[]",
-              "insights": "[]", "patterns": "[]", "updated_at": "now"}
+    conv = conn.execute(
+        "SELECT conversation_id FROM emotional_arcs WHERE vault_id = 'user-alice' LIMIT 1"
+    ).fetchone()[0]
+    values = {
+        "id": "server-arc",
+        "vault_id": source,
+        "conversation_id": conv,
+        "emotions": "[]",
+        "insights": "[]",
+        "patterns": "[]",
+        "updated_at": "now",
+    }
     names = [c for c in cols if c in values]
-    conn.execute(f"INSERT INTO emotional_arcs ({', '.join(names)}) VALUES "
-                 f"({', '.join('?' for _ in names)})", [values[c] for c in names])
+    conn.execute(
+        f"INSERT INTO emotional_arcs ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
+        [values[c] for c in names],
+    )
     conn.commit()
     result = undo_plan(db, plan.plan_id, journal)
     assert result["skipped_changed"] == {"emotional_arcs": 1}
     assert result["restored_total"] == plan.moves_total - 1
     assert integrity(db) == [("ok",)]
     after = snapshot(db)
-    assert sum(1 for k, v in before.items() if after[k] != v) == 1     # only the held one
+    assert sum(1 for k, v in before.items() if after[k] != v) == 1  # only the held one

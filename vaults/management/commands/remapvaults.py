@@ -3,9 +3,16 @@ import json
 
 from django.core.management.base import CommandError
 
-from metamorph_admin.cli import OperationCommand, add_db_argument, confirm_typed, db_path_from, os_user, run_from_command
 from metamorph import remap
 from metamorph.errors import MetamorphError
+from metamorph_admin.cli import (
+    OperationCommand,
+    add_db_argument,
+    confirm_typed,
+    db_path_from,
+    os_user,
+    run_from_command,
+)
 from vaults.services import remap as remap_service
 
 EPILOG = """
@@ -35,10 +42,12 @@ indexes around one transaction and is several times faster.
 
 
 class Command(OperationCommand):
-    help = ("Move default-vault (or any source vault) rows to user vaults: a whole vault, a "
-            "split by an owner column/metadata key, or a CSV mapping of conversation_id or "
-            "session_id to vault id. Linked rows follow their root; conflicts are listed, "
-            "never moved. Preview, execute, resume, undo, isolation audit.")
+    help = (
+        "Move default-vault (or any source vault) rows to user vaults: a whole vault, a "
+        "split by an owner column/metadata key, or a CSV mapping of conversation_id or "
+        "session_id to vault id. Linked rows follow their root; conflicts are listed, "
+        "never moved. Preview, execute, resume, undo, isolation audit."
+    )
 
     def create_parser(self, *args, **kwargs):
         parser = super().create_parser(*args, **kwargs)
@@ -48,34 +57,50 @@ class Command(OperationCommand):
     def add_arguments(self, parser):
         what = parser.add_mutually_exclusive_group(required=True)
         what.add_argument("--move", metavar="TARGET", help="move the whole source vault")
-        what.add_argument("--owner", metavar="TABLE.COLUMN[:JSON_KEY]",
-                          help="split by an owner column or a metadata JSON key")
+        what.add_argument(
+            "--owner",
+            metavar="TABLE.COLUMN[:JSON_KEY]",
+            help="split by an owner column or a metadata JSON key",
+        )
         what.add_argument("--mapping", metavar="CSV", help="split by a mapping file")
         what.add_argument("--owners", action="store_true", help="list the owner sources")
-        what.add_argument("--run", metavar="PLAN_ID",
-                         help="execute a plan on the data as it is now (resumes an "
-                              "interrupted run; on a completed plan, moves rows added since)")
+        what.add_argument(
+            "--run",
+            metavar="PLAN_ID",
+            help="execute a plan on the data as it is now (resumes an "
+            "interrupted run; on a completed plan, moves rows added since)",
+        )
         what.add_argument("--undo", metavar="PLAN_ID", help="undo a plan from its journal")
         what.add_argument("--status", metavar="PLAN_ID", help="how far a plan got")
         what.add_argument("--audit", action="store_true", help="run the isolation audit")
         parser.add_argument("--source", default="default-vault", help="source vault")
         parser.add_argument("--prefix", default="user-", help="owner split: vault id prefix")
-        parser.add_argument("--unattributed", choices=tuple(remap.UNATTRIBUTED),
-                            default="leave",
-                            help="splits: rows nothing ties to a conversation or session "
-                                 "(identity, operator_performance, memories without "
-                                 "metadata.conversationId): leave them (default), "
-                                 "copy-identity (copy the single identity row into every "
-                                 "target vault) or send them to --unattributed-vault")
-        parser.add_argument("--unattributed-vault", metavar="VAULT",
-                            help="with --unattributed send: the vault they go to")
+        parser.add_argument(
+            "--unattributed",
+            choices=tuple(remap.UNATTRIBUTED),
+            default="leave",
+            help="splits: rows nothing ties to a conversation or session "
+            "(identity, operator_performance, memories without "
+            "metadata.conversationId): leave them (default), "
+            "copy-identity (copy the single identity row into every "
+            "target vault) or send them to --unattributed-vault",
+        )
+        parser.add_argument(
+            "--unattributed-vault",
+            metavar="VAULT",
+            help="with --unattributed send: the vault they go to",
+        )
         parser.add_argument("--execute", action="store_true", help="execute after the preview")
-        parser.add_argument("--offline", action="store_true",
-                            help="bulk mode: faster, needs Metamorph stopped")
+        parser.add_argument(
+            "--offline", action="store_true", help="bulk mode: faster, needs Metamorph stopped"
+        )
         parser.add_argument("--backup", action="store_true", help="take a backup first")
-        parser.add_argument("--fast", action="store_true",
-                            help="synchronous=OFF commits (about 1.4x faster online): safe "
-                                 "against a killed process, not a power cut; needs --backup")
+        parser.add_argument(
+            "--fast",
+            action="store_true",
+            help="synchronous=OFF commits (about 1.4x faster online): safe "
+            "against a killed process, not a power cut; needs --backup",
+        )
         parser.add_argument("--yes", action="store_true", help="skip the typed confirmation")
         parser.add_argument("--json", action="store_true", help="print JSON")
         add_db_argument(parser)
@@ -92,14 +117,24 @@ class Command(OperationCommand):
             if opts["undo"]:
                 return self._job("remap-undo", db_path, {"plan_id": opts["undo"]}, opts)
             if opts["fast"] and not opts["backup"]:
-                raise CommandError("--fast needs --backup: faster commits are only offered "
-                                   "right after a verified backup.")
+                raise CommandError(
+                    "--fast needs --backup: faster commits are only offered "
+                    "right after a verified backup."
+                )
             plan_id = opts["run"] or self._preview(db_path, opts)
             if opts["run"] or opts["execute"]:
                 remap_service.load(plan_id)  # a clear error for an unknown plan id
-                return self._job("remap", db_path, {
-                    "plan_id": plan_id, "mode": "offline" if opts["offline"] else "online",
-                    "take_backup": opts["backup"], "fast": opts["fast"]}, opts)
+                return self._job(
+                    "remap",
+                    db_path,
+                    {
+                        "plan_id": plan_id,
+                        "mode": "offline" if opts["offline"] else "online",
+                        "take_backup": opts["backup"],
+                        "fast": opts["fast"],
+                    },
+                    opts,
+                )
         except MetamorphError as exc:
             raise CommandError(str(exc)) from None
 
@@ -109,17 +144,21 @@ class Command(OperationCommand):
         if opts["mapping"]:
             try:
                 with open(opts["mapping"], "rb") as fh:
-                    return remap.SplitByMapping.from_csv(fh.read(), opts["source"],
-                                                         *_unattributed(opts))
+                    return remap.SplitByMapping.from_csv(
+                        fh.read(), opts["source"], *_unattributed(opts)
+                    )
             except OSError as exc:
                 raise CommandError(f"Cannot read {opts['mapping']}: {exc.strerror}.") from None
         where, _, key = opts["owner"].partition(":")
         table, _, column = where.partition(".")
         if not column:
-            raise CommandError("--owner takes TABLE.COLUMN or TABLE.COLUMN:JSON_KEY "
-                               "(see --owners for what this database offers).")
-        return remap.SplitByOwner(table, column, key or None, opts["prefix"], opts["source"],
-                                  *_unattributed(opts))
+            raise CommandError(
+                "--owner takes TABLE.COLUMN or TABLE.COLUMN:JSON_KEY "
+                "(see --owners for what this database offers)."
+            )
+        return remap.SplitByOwner(
+            table, column, key or None, opts["prefix"], opts["source"], *_unattributed(opts)
+        )
 
     def _preview(self, db_path, opts):
         record = remap_service.preview(db_path, self._rule(opts), os_user())
@@ -129,15 +168,19 @@ class Command(OperationCommand):
             self.stdout.write(json.dumps({"plan_id": record.plan_id, "preview": p}, indent=2))
             return record.plan_id
         self.stdout.write(f"Plan {record.plan_id}: {p['rule']}")
-        self.stdout.write(f"  {p['moves_total']} rows move to {p['targets_total']} vaults "
-                          f"({p['new_vaults_total']} new); {p['conflicts']['rows_total']} rows "
-                          f"in conflict stay; {p['stays_total']} rows stay in {p['source_vault']}")
+        self.stdout.write(
+            f"  {p['moves_total']} rows move to {p['targets_total']} vaults "
+            f"({p['new_vaults_total']} new); {p['conflicts']['rows_total']} rows "
+            f"in conflict stay; {p['stays_total']} rows stay in {p['source_vault']}"
+        )
         for table, row in p["tables"].items():
             self.stdout.write(f"  {table:<24} {row['move']:>10} of {row['source_rows']:>10}")
         self._attribution(p)
         if not opts["execute"]:
-            self.stdout.write(f"Nothing was written. Execute it with: python manage.py "
-                              f"remapvaults --run {record.plan_id}")
+            self.stdout.write(
+                f"Nothing was written. Execute it with: python manage.py "
+                f"remapvaults --run {record.plan_id}"
+            )
         return record.plan_id
 
     def _attribution(self, p):
@@ -152,29 +195,42 @@ class Command(OperationCommand):
             where = f" -> {u['vault']}" if u.get("vault") else ""
             self.stdout.write(f"  Rows that cannot be attributed ({u['policy']}{where}): {rows}")
             if u["policy"] == "leave" and u["rows"]:
-                self.stdout.write("    (they stay; --unattributed copy-identity or --unattributed "
-                                  "send --unattributed-vault VAULT decide otherwise)")
+                self.stdout.write(
+                    "    (they stay; --unattributed copy-identity or --unattributed "
+                    "send --unattributed-vault VAULT decide otherwise)"
+                )
             for t, n in u.get("metadata_not_json", {}).items():
                 self.stdout.write(f"  {n} {t} rows have metadata that is not JSON: they stay.")
         for c in p.get("copies", []):
-            self.stdout.write(f"  The {c['table']} row {c['id']} is copied into "
-                              f"{len(c['targets'])} target vaults.")
+            self.stdout.write(
+                f"  The {c['table']} row {c['id']} is copied into "
+                f"{len(c['targets'])} target vaults."
+            )
 
     def _job(self, kind, db_path, params, opts):
         confirm_typed(db_path, f"{kind} of plan {params['plan_id']}", opts["yes"])
-        job = run_from_command(kind, {"db_path": db_path, **params}, stdout=self.stdout,
-                               stderr=self.stderr, json_output=opts["json"])
+        job = run_from_command(
+            kind,
+            {"db_path": db_path, **params},
+            stdout=self.stdout,
+            stderr=self.stderr,
+            json_output=opts["json"],
+        )
         if not opts["json"]:
             r = job.result
             moved = r.get("moved_total", r.get("restored_total"))
             if r.get("summary"):
                 self.stdout.write(r["summary"])
-            self.stdout.write(f"{kind} of {params['plan_id']}: {moved} rows; longest "
-                              f"write-lock hold {r.get('longest_transaction_s')} s; isolation "
-                              f"audit {'clean' if r.get('audit_clean') else 'has findings'}.")
+            self.stdout.write(
+                f"{kind} of {params['plan_id']}: {moved} rows; longest "
+                f"write-lock hold {r.get('longest_transaction_s')} s; isolation "
+                f"audit {'clean' if r.get('audit_clean') else 'has findings'}."
+            )
         if job.result.get("audit_clean") is False:
-            raise CommandError("The isolation audit found problems after the run: "
-                               "`remapvaults --audit` lists them.")
+            raise CommandError(
+                "The isolation audit found problems after the run: "
+                "`remapvaults --audit` lists them."
+            )
 
     def _audit(self, db_path, opts):
         result = remap.isolation_audit(db_path)
@@ -184,8 +240,10 @@ class Command(OperationCommand):
         for f in result["findings"]:
             self.stdout.write(f"  {f['message']}")
         for label, n in result["dangling"].items():
-            self.stdout.write(f"  (information) {n} rows link through {label} to an id no "
-                              "conversations or sessions row holds (normal in real files)")
+            self.stdout.write(
+                f"  (information) {n} rows link through {label} to an id no "
+                "conversations or sessions row holds (normal in real files)"
+            )
         if result.get("explanation"):
             self.stdout.write(result["explanation"])
         if not result["clean"]:
