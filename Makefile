@@ -7,7 +7,7 @@ PYTHON ?= $(shell for p in python3.12 python3.13 python3.14 python3 python; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' \
 	>/dev/null 2>&1 && echo $$p && break; done)
 
-.PHONY: run test bench install install-test browser clean-venv
+.PHONY: run test check bench install install-test browser clean-venv
 
 $(PY):
 	@test -n "$(PYTHON)" || { echo "metamorph-admin needs Python 3.12 or newer on PATH (pyenv install 3.12)."; exit 1; }
@@ -51,9 +51,15 @@ run: install .env
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py metamorph_admin.wsgi & web=$$!; \
 	wait $$web
 
-test: install-test
-	$(VENV)/bin/lint-imports --no-cache
+test: install-test check
 	$(PY) -m pytest -q
+
+# Lint, format, types and the import contract (layers, no Django in metamorph/, no cycles).
+check: install-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: install
 	$(PY) bench/run.py

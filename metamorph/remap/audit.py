@@ -18,6 +18,7 @@ import sqlite3
 import time
 from collections import Counter
 from functools import partial
+from typing import Any
 
 from .. import schema
 from ..connection import open_readonly, time_limit
@@ -47,7 +48,7 @@ def isolation_audit(db_path, journal_path=None, seconds=None):
     with open_readonly(db_path) as conn:
         tables = vault_tables(conn, db_path)
         budget = _Budget(conn, seconds, started)
-        findings = []
+        findings: list[dict[str, Any]] = []
         roots = _Roots(conn, tables)
         budget.run("conversations and sessions", roots.read_hubs)
         for table, kind, expr, label, is_hub in graph.root_sources(tables):
@@ -123,7 +124,9 @@ class _Roots:
 
     def decide(self, findings):
         """Home vault per component; every hub row or link group elsewhere is a finding."""
-        comp, homes, votes = self.comp, {}, {}
+        comp = self.comp
+        homes: dict[Any, Any] = {}
+        votes: dict[Any, Any] = {}
         rank = {t: i for i, t in enumerate(HOME_ORDER)}
         for table, row_id, vault, _ in self.hub_rows:
             if row_id is None:
@@ -135,7 +138,7 @@ class _Roots:
             if homes[root][0] == rank[table]:
                 homes[root][1][vault] += 1
                 homes[root][2].setdefault(vault, row_id)
-        dangling = Counter()
+        dangling: Counter[str] = Counter()
         for _table, label, kind, value, vault, n in self.groups:
             node = (kind, value)
             if node not in comp:
@@ -152,7 +155,7 @@ class _Roots:
         return dict(dangling)
 
     def _mismatches(self, home, anchor, findings):
-        wrong = {}  # label -> [table, rows, groups, samples]
+        wrong: dict[str, list[Any]] = {}  # label -> [table, rows, groups, samples]
         for table, row_id, vault, label in self.hub_rows:
             if row_id is None:
                 continue

@@ -58,7 +58,9 @@ def parse_mapping_csv(data, max_bytes=MAX_BYTES, max_rows=MAX_ROWS):
                 )
             ]
         )
-    mapping, lines, problems = {}, {}, []
+    mapping: dict[str, str] = {}
+    lines: dict[str, int] = {}
+    problems: list[tuple[int, str]] = []
     for n, row in body:
         text = _row_problem(row, key)
         if not text:

@@ -8,6 +8,7 @@ nowhere refuse the file, each with its line and, when it is in another vault, wh
 """
 
 from collections import Counter
+from typing import Any
 
 from .. import schema
 from . import graph, ids
@@ -116,7 +117,7 @@ def unknown_problems(conn, tables, rule, unknown):
 def _other_vaults(conn, tables, source, wanted):
     # Only on the error path, for at most MAX_UNKNOWN_SHOWN ids: one IN query per place a
     # root id can appear (indexed where Metamorph has an index).
-    found = {}
+    found: dict[str, Any] = {}
     marks = ", ".join("?" * len(wanted))
     for table, _kind, expr, label, _hub in graph.root_sources(tables):
         missing = [w for w in wanted if w not in found]

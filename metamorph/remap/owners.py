@@ -11,6 +11,7 @@ index), so it stays fast on big files.
 import json
 import re
 from collections import Counter
+from typing import Any
 
 from .. import schema
 from ..connection import open_readonly
@@ -87,7 +88,7 @@ def _sample(conn, table, expr, source, limit):
 
 
 def _json_sources(conn, table, column, source, limit, prefix):
-    per_key = {}
+    per_key: dict[Any, Any] = {}
     for text in _sample(conn, table, schema.quote(column), source, limit):
         try:
             doc = json.loads(text) if isinstance(text, str) else None

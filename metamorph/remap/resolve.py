@@ -11,6 +11,7 @@ import json
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from .. import schema
 from ..errors import SourceVaultMissing
@@ -75,7 +76,7 @@ def resolve(conn, rule, path="the database", done=None, observe=None):
     tables = vault_tables(conn, path)
     check_source(conn, tables, rule.source, done)
     if rule.kind == "move":
-        decider = _MoveDecider(rule.target)
+        decider: _MoveDecider | split.SplitDecider = _MoveDecider(rule.target)
     else:
         decider = split.SplitDecider(conn, tables, rule, done, [])
     digest = hashlib.sha256()
@@ -90,7 +91,8 @@ def resolve(conn, rule, path="the database", done=None, observe=None):
 
 
 def _resolve_table(conn, res, table, decider, done, digest, observe=None):
-    work, counts = TableWork(), Counter()
+    work = TableWork()
+    counts: Counter[str] = Counter()
     for rows in read_rows(conn, table, res.source, decider.exprs(table), done):
         codes = decider.codes(table, rows)
         if observe is not None:
@@ -146,7 +148,7 @@ def check_source(conn, tables, source, done=None):
 
 def existing_vaults(conn, tables):
     """Every vault id present in any vault table (each table's vault index answers)."""
-    found = set()
+    found: set[Any] = set()
     for table in tables:
         found.update(
             r[0] for r in conn.execute(f"SELECT DISTINCT vault_id FROM {schema.quote(table)}")
@@ -167,7 +169,7 @@ def unique_vault_keys(conn, table):
 
 def _hold_back_unique_clashes(conn, res):
     """Moves that would break a UNIQUE(vault_id, …) key in their target stay behind."""
-    clashes = []
+    clashes: list[Any] = []
     for table, work in res.work.items():
         keys = unique_vault_keys(conn, table) if work.rowids else []
         for cols in keys:

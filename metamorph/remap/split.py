@@ -8,6 +8,7 @@ memory without metadata.conversationId) follow the rule's `unattributed` choice.
 """
 
 from collections import Counter
+from typing import Any
 
 from ..errors import InvalidRemapRule, MappingFileInvalid
 from . import graph, ids, mapping_ids
@@ -69,7 +70,7 @@ class SplitDecider:
         self.policy = getattr(rule, "unattributed", "leave")
         self.send = self._index(rule.unattributed_vault) if self.policy == "send" else None
         self.identity_rows = []  # (rowid, id) of the source vault's identity rows
-        self.unattributed = Counter()  # table -> rows nothing ties to a root
+        self.unattributed: Counter[str] = Counter()  # table -> rows nothing ties to a root
 
     def _read(self, table, exprs):
         for rows in read_rows(self.conn, table, self.rule.source, exprs, self.done):
@@ -136,7 +137,7 @@ class SplitDecider:
         return ("row", table, r[0])
 
     def _decide_components(self):
-        merged = {}
+        merged: dict[Any, Any] = {}
         for node, targets in self.votes.items():
             root_targets = merged.setdefault(self.comp.find(node), {})
             for target, proof in targets.items():
@@ -154,7 +155,8 @@ class SplitDecider:
                 outcome[root] = TARGET_IS_SOURCE
             else:
                 outcome[root] = self._index(target)
-        self.by_kind, self.by_row = {}, {}
+        self.by_kind: dict[Any, Any] = {}
+        self.by_row: dict[Any, Any] = {}
         for node in self.comp.parent:
             code = outcome.get(self.comp.find(node), NOT_REACHED)
             if node[0] == "row":

@@ -4,6 +4,8 @@ Registered in the root conftest (`pytest_plugins`). Every writer a test starts i
 teardown, so a failing test never leaves a process writing.
 """
 
+from typing import Any
+
 import pytest
 
 from .writer import MetamorphWriter
@@ -16,7 +18,7 @@ def metamorph_writer(tmp_path):
     Its first transaction has committed when start() returns; `writer.stop()` returns the
     WriterReport (committed ids, waits, errors).
     """
-    started = []
+    started: list[Any] = []
 
     def start(db_path, **options):
         log_dir = tmp_path / f"writer-{len(started)}"

@@ -39,6 +39,7 @@ import time
 import urllib.parse
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 DEFAULT_VAULT = "default-vault"
 VAULT_COLUMN = "vault_id"
@@ -432,7 +433,7 @@ class WriterReport:
         )
 
     def ids_by_table(self):
-        out = {}
+        out: dict[str, Any] = {}
         for c in self.committed:
             out.setdefault(c.table, set()).add(c.id)
         return out
@@ -452,11 +453,11 @@ def missing_ids(db_path, ids_by_table):
     """[(table, id)] of the given ids absent from the file (read-only, no lock kept)."""
     uri = "file:" + urllib.parse.quote(os.path.abspath(db_path)) + "?mode=ro"
     conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS)
-    missing = []
+    missing: list[tuple[str, str]] = []
     try:
         for table, ids in sorted(ids_by_table.items()):
             ids = sorted(ids)
-            found = set()
+            found: set[str] = set()
             for i in range(0, len(ids), 500):
                 chunk = ids[i : i + 500]
                 found.update(
@@ -568,7 +569,7 @@ class MetamorphWriter:
         target = self.snapshot().commits + n
         deadline = time.monotonic() + timeout
         while self.snapshot().commits < target:
-            if self.proc.poll() is not None or time.monotonic() > deadline:
+            if self.proc is None or self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(
                     f"the writer stopped committing: {self.snapshot().describe()}"
                     f"{self._errors_text()}"
