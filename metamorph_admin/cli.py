@@ -23,6 +23,14 @@ class OperationCommand(BaseCommand):
     exit code 1, never a traceback."""
 
     requires_system_checks: list[str] = []
+    epilog = ""  # examples and notes printed after --help's options, as written
+
+    def create_parser(self, *args, **kwargs):
+        parser = super().create_parser(*args, **kwargs)
+        if self.epilog:
+            parser.epilog = self.epilog
+            parser.formatter_class = argparse.RawDescriptionHelpFormatter
+        return parser
 
     def execute(self, *args, **options):
         try:

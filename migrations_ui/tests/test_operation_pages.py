@@ -2,31 +2,12 @@
 
 import sqlite3
 
-import pytest
 from django.urls import reverse
 
 from conftest import sql
 from metamorph_admin.models import AuditRecord, Job
-from metamorph_admin.tests.job_helpers import user_with_role
-
-
-@pytest.fixture
-def live_db(settings, metamorph_db, tmp_path):
-    def point(state):
-        settings.METAMORPH_DATABASE_PATH = metamorph_db(state)
-        settings.METAMORPH_BACKUP_DIR = str(tmp_path / "backups")
-        return settings.METAMORPH_DATABASE_PATH
-
-    return point
-
-
-def login(client, role):
-    client.force_login(user_with_role(role))
-    return client
-
-
-def start(client, kind, **data):
-    return client.post(reverse("core:start_job", args=[kind]), data)
+from metamorph_admin.tests.page_helpers import live_db, login  # noqa: F401 (live_db is a fixture)
+from metamorph_admin.tests.page_helpers import post_job as start
 
 
 def test_viewer_sees_the_plan_but_cannot_run_it(client, db, live_db):

@@ -1,45 +1,22 @@
 """Remap job pages: the summary says rows per table and vault and links to the plan."""
 
 import os
-import re
 
 import pytest
 from django.urls import reverse
 
 from metamorph_admin.models import Job
-from metamorph_admin.tests.job_helpers import user_with_role
+from metamorph_admin.tests.page_helpers import (  # noqa: F401 (live_db is a fixture)
+    LITERALS,
+    job_page,
+    live_db,
+    login,
+    start,
+    summary_of,
+)
 from vaults.models import RemapPlanRecord
 
 pytestmark = pytest.mark.django_db
-LITERALS = re.compile(r">\s*(True|False|None)\s*<|\{'|\['")
-
-
-@pytest.fixture
-def live_db(settings, metamorph_db, tmp_path):
-    def point(state="legacy"):
-        settings.METAMORPH_DATABASE_PATH = metamorph_db(state)
-        settings.METAMORPH_BACKUP_DIR = str(tmp_path / "backups")
-        return settings.METAMORPH_DATABASE_PATH
-
-    return point
-
-
-def login(client, role):
-    client.force_login(user_with_role(role))
-    return client
-
-
-def start(client, kind, **data):
-    client.post(reverse("core:start_job", args=[kind]), data)
-    return Job.objects.filter(kind=kind).latest("id")
-
-
-def job_page(client, job):
-    return client.get(reverse("core:job", args=[job.pk])).content.decode()
-
-
-def summary_of(html):
-    return html.split('id="job-summary"')[1].split("</section>")[0]
 
 
 def test_a_remap_job_summary_has_rows_per_table_and_vault_and_links_to_the_plan(client, live_db):

@@ -1,5 +1,3 @@
-import argparse
-
 from django.core.management.base import CommandError
 
 from metamorph import backup
@@ -35,11 +33,7 @@ class Command(OperationCommand):
         "replay) and checks the restored rows against the manifest."
     )
 
-    def create_parser(self, *args, **kwargs):
-        parser = super().create_parser(*args, **kwargs)
-        parser.epilog = EPILOG
-        parser.formatter_class = argparse.RawDescriptionHelpFormatter
-        return parser
+    epilog = EPILOG
 
     def add_arguments(self, parser):
         parser.add_argument("name", help="backup file name, as `listbackups` shows it")

@@ -1,4 +1,3 @@
-import argparse
 import json
 import os
 
@@ -40,11 +39,7 @@ class Command(OperationCommand):
         "rehearsal and rollback; the result is identical to Metamorph's own migrator."
     )
 
-    def create_parser(self, *args, **kwargs):
-        parser = super().create_parser(*args, **kwargs)
-        parser.epilog = EPILOG
-        parser.formatter_class = argparse.RawDescriptionHelpFormatter
-        return parser
+    epilog = EPILOG
 
     def add_arguments(self, parser):
         parser.add_argument(

@@ -1,4 +1,3 @@
-import argparse
 import json
 
 from django.core.management.base import CommandError
@@ -49,10 +48,7 @@ class Command(OperationCommand):
         "never moved. Preview, execute, resume, undo, isolation audit."
     )
 
-    def create_parser(self, *args, **kwargs):
-        parser = super().create_parser(*args, **kwargs)
-        parser.epilog, parser.formatter_class = EPILOG, argparse.RawDescriptionHelpFormatter
-        return parser
+    epilog = EPILOG
 
     def add_arguments(self, parser):
         what = parser.add_mutually_exclusive_group(required=True)
