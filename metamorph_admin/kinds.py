@@ -3,8 +3,8 @@
 An engine function is plain Python called as `run(progress=report, **parameters)` and returns a
 JSON-serializable dict (or a dataclass). Each app registers its kinds in its job_kinds.py when
 it is ready, with dotted paths so that a command's start-up imports neither engines nor forms:
-    register(JobKind("backup", "Backup", "migrations_ui.services.operations.run_backup",
-                     "metamorph_admin.run_backup", form="migrations_ui.operation_forms.BackupForm"))
+    register(JobKind("backup", "Backup", "migrations_ui.services.engine_calls.run_backup",
+                     "metamorph_admin.run_backup", form="migrations_ui.forms.BackupForm"))
 """
 
 import functools

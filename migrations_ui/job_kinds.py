@@ -2,8 +2,8 @@
 
 from metamorph_admin.kinds import JobKind, register
 
-CALLS = "migrations_ui.services.operations."
-FORMS = "migrations_ui.operation_forms."
+CALLS = "migrations_ui.services.engine_calls."
+FORMS = "migrations_ui.forms."
 SAID = "migrations_ui.summaries."
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from migrations_ui import views_operations as views
+from migrations_ui import views
 
 app_name = "migrations_ui"
 urlpatterns = [

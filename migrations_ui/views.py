@@ -14,7 +14,7 @@ from metamorph_admin import kinds, selectors
 from metamorph_admin.databases import current_database
 from metamorph_admin.models import Job
 from metamorph_admin.view_helpers import metamorph_page
-from migrations_ui import operation_forms as forms
+from migrations_ui import forms
 
 HISTORY = 20
 
