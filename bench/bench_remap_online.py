@@ -35,15 +35,15 @@ LOCK_LIMIT = 1.0
 def run(path, loaded=True):
     work = tempfile.mkdtemp(prefix="remap-online-", dir=os.path.dirname(os.path.abspath(path)))
     try:
-        base, _owners = workload._legacy_copy(path, work)
+        base, _owners = workload.legacy_copy(path, work)
         print(
             f"\n== online remap beside a writer ({workload._count(base):,} rows in "
             "default-vault, whole-vault move, synchronous=FULL)"
         )
         rule = MoveVault(workload.MOVE_TARGET)
-        preview_copy = workload._copy(base, work, "preview")
+        preview_copy = workload.copy_db(base, work, "preview")
         plan = build_plan(preview_copy, rule)
-        raw = workload._raw(preview_copy, rule, workload._copy(base, work, "raw"))
+        raw = workload.raw_updates(preview_copy, rule, workload.copy_db(base, work, "raw"))
         os.unlink(preview_copy)
         quiet = _online(base, work, plan, "quiet")
         _line("quiet", quiet, raw, None)
@@ -57,7 +57,7 @@ def run(path, loaded=True):
 
 
 def _online(base, work, plan, name, writer=False, undo=False, burners=0):
-    target = workload._copy(base, work, name)
+    target = workload.copy_db(base, work, name)
     journal = os.path.join(work, f"journal-{name}.sqlite3")
     burning = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(burners)]
     out = {}

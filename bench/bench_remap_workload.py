@@ -32,7 +32,7 @@ def run(path, durabilities=("full", "fast"), offline=True, batch_seconds=0.5):
     work = tempfile.mkdtemp(prefix="remap-bench-", dir=os.path.dirname(os.path.abspath(path)))
     figures = {}
     try:
-        base, owners = _legacy_copy(path, work)
+        base, owners = legacy_copy(path, work)
         rows = _count(base)
         print(
             f"\n== legacy remap ({rows:,} rows in default-vault, "
@@ -65,7 +65,7 @@ def run(path, durabilities=("full", "fast"), offline=True, batch_seconds=0.5):
 
 def _case(work, base, title, rule, durabilities, offline, batch_seconds):
     out = {}
-    copy = _copy(base, work, "preview")
+    copy = copy_db(base, work, "preview")
     started = time.perf_counter()
     plan = build_plan(copy, rule)
     out["preview_s"] = time.perf_counter() - started
@@ -73,11 +73,11 @@ def _case(work, base, title, rule, durabilities, offline, batch_seconds):
         f"  {title}: {plan.moves_total:,} rows move; preview (read-only, not counted) "
         f"{out['preview_s']:.1f} s"
     )
-    out["raw_s"] = _raw(copy, rule, _copy(base, work, "raw"))
+    out["raw_s"] = raw_updates(copy, rule, copy_db(base, work, "raw"))
     os.unlink(copy)
     runs = [("online", d) for d in durabilities] + ([("offline", "full")] if offline else [])
     for mode, durability in runs:
-        target = _copy(base, work, f"{mode}-{durability}")
+        target = copy_db(base, work, f"{mode}-{durability}")
         journal = os.path.join(work, f"journal-{mode}-{durability}.sqlite3")
         result = execute_plan(
             target, plan, journal, mode=mode, durability=durability, batch_seconds=batch_seconds
@@ -100,20 +100,21 @@ def _case(work, base, title, rule, durabilities, offline, batch_seconds):
     return out
 
 
-def _copy(src, work, name):
+def copy_db(src, work, name):
     dst = os.path.join(work, f"{name}.db")
     shutil.copyfile(src, dst)
     return dst
 
 
-def _legacy_copy(path, work):
-    """A copy with every user-scoped row in default-vault, and each conversation's vault."""
-    base = _copy(path, work, "legacy")
+def legacy_copy(path, work, owners_from="conversations"):
+    """A copy with every user-scoped row in default-vault, and the vault each row of
+    `owners_from` (conversations, or sessions on a real-shaped file) was in: {id: vault}."""
+    base = copy_db(path, work, "legacy")
     conn = sqlite3.connect(base, isolation_level=None)
     try:
         owners = {
             c: v
-            for c, v in conn.execute("SELECT id, vault_id FROM conversations")
+            for c, v in conn.execute(f"SELECT id, vault_id FROM {schema.quote(owners_from)}")
             if v != schema.DEFAULT_VAULT
         }
         tables = [
@@ -152,7 +153,7 @@ def _count(path):
         conn.close()
 
 
-def _raw(preview_copy, rule, target):
+def raw_updates(preview_copy, rule, target):
     """One transaction of plain UPDATEs moving the plan's rows to the plan's targets."""
     with open_readonly(preview_copy) as ro:
         res = resolve(ro, rule)
