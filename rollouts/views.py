@@ -31,6 +31,13 @@ def _audit(request, action, rollout_name, outcome, message="", **parameters):
     )
 
 
+def _refused(request, action, rollout, exc, **parameters):
+    """A refused rollout action: audited, told to the reviewer, back to the rollout."""
+    _audit(request, action, rollout.name, Outcome.REFUSED, str(exc), **parameters)
+    messages.error(request, str(exc))
+    return redirect("rollouts:detail", pk=rollout.pk)
+
+
 def _list(request, form, status=200):
     return render(
         request,
@@ -170,9 +177,7 @@ def run_check(request, pk, key):
     try:
         item = services.run_check(rollout, key, actor=request.user.get_username(), tokens=tokens)
     except services.RolloutRefused as exc:
-        _audit(request, "check", rollout.name, Outcome.REFUSED, str(exc), item=key)
-        messages.error(request, str(exc))
-        return redirect("rollouts:detail", pk=pk)
+        return _refused(request, "check", rollout, exc, item=key)
     _audit(
         request,
         "check",
@@ -231,9 +236,7 @@ def attest(request, pk, key):
             },
         )
     except services.RolloutRefused as exc:
-        _audit(request, "attest", rollout.name, Outcome.REFUSED, str(exc), item=key)
-        messages.error(request, str(exc))
-        return redirect("rollouts:detail", pk=pk)
+        return _refused(request, "attest", rollout, exc, item=key)
     _audit(request, "attest", rollout.name, Outcome.SUCCESS, item=key)
     messages.success(request, f"{definition.title}: attested.")
     return redirect(f"{rollout_url(rollout)}#item-{key}")
@@ -253,9 +256,7 @@ def run_phase_checks(request, pk, phase):
     try:
         items = services.run_phase_checks(rollout, phase, actor=request.user.get_username())
     except services.RolloutRefused as exc:
-        _audit(request, "check", rollout.name, Outcome.REFUSED, str(exc), phase=phase)
-        messages.error(request, str(exc))
-        return redirect("rollouts:detail", pk=pk)
+        return _refused(request, "check", rollout, exc, phase=phase)
     failed = [ITEM[i.key].title for i in items if i.status == "fail"]
     _audit(
         request,
@@ -282,9 +283,7 @@ def sign(request, pk, phase):
     try:
         signoff = services.sign(rollout, phase, actor=request.user.get_username())
     except services.RolloutRefused as exc:
-        _audit(request, "sign", rollout.name, Outcome.REFUSED, str(exc), phase=phase)
-        messages.error(request, str(exc))
-        return redirect("rollouts:detail", pk=pk)
+        return _refused(request, "sign", rollout, exc, phase=phase)
     _audit(
         request,
         "sign",
@@ -307,9 +306,7 @@ def reopen(request, pk, phase):
     try:
         services.reopen(rollout, phase, actor=request.user.get_username(), reason=reason)
     except services.RolloutRefused as exc:
-        _audit(request, "reopen", rollout.name, Outcome.REFUSED, str(exc), phase=phase)
-        messages.error(request, str(exc))
-        return redirect("rollouts:detail", pk=pk)
+        return _refused(request, "reopen", rollout, exc, phase=phase)
     _audit(request, "reopen", rollout.name, Outcome.SUCCESS, reason, phase=phase)
     messages.success(request, f"{label} re-opened.")
     return redirect(f"{rollout_url(rollout)}#phase-{phase}")
