@@ -7,6 +7,7 @@ a timing still gets a page, with the plain values listed and the rest in the raw
 from django.urls import reverse
 
 from metamorph import remap as remap_engine
+from metamorph.remap.runresult import PREVIEW_VS_ACTUAL
 from metamorph_admin.job_summary import (
     Finding,
     JobSummary,
@@ -55,14 +56,6 @@ SHOWN = {
     "check_s",
     "copied",
 }
-PREVIEW_VS_ACTUAL = (
-    ("preview", "preview"),
-    ("moved_now", "moved now"),
-    ("added_since_preview", "added since preview"),
-    ("held_back", "held back"),
-    ("gone", "gone"),
-    ("arrived_after_last_batch", "arrived after last batch"),
-)
 
 
 def _per_table(title, table_id, counts):

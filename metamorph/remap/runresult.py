@@ -4,6 +4,16 @@ what the server wrote into the source vault after the last batch (with the comma
 from .. import schema
 from .decisions import TableComparison
 
+# The per_table() figures an operator compares, in order, with their column headings.
+PREVIEW_VS_ACTUAL = (
+    ("preview", "preview"),
+    ("moved_now", "moved now"),
+    ("added_since_preview", "added since preview"),
+    ("held_back", "held back"),
+    ("gone", "gone"),
+    ("arrived_after_last_batch", "arrived after last batch"),
+)
+
 
 def next_command(plan_id):
     return f"python manage.py remapvaults --run {plan_id}"

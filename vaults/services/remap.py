@@ -8,6 +8,7 @@ import os
 
 from metamorph import backup, remap
 from metamorph.errors import MetamorphError
+from metamorph.remap.runresult import PREVIEW_VS_ACTUAL
 from metamorph_admin import databases
 from vaults.models import RemapPlanRecord
 
@@ -75,22 +76,12 @@ def execute(
     return dict(audited, backup=taken, summary=summary_text(result), ok=audited["audit_clean"])
 
 
-SUMMARY_COLUMNS = (
-    ("preview", "preview"),
-    ("moved_now", "moved now"),
-    ("added_since_preview", "added since preview"),
-    ("held_back", "held back"),
-    ("gone", "gone"),
-    ("arrived_after_last_batch", "arrived after last batch"),
-)
-
-
 def summary_text(result):
     """The job's preview-vs-actual table, as plain text for the job page and the terminal."""
-    head = f"{'table':<24}" + "".join(f"{label:>14}" for _, label in SUMMARY_COLUMNS)
+    head = f"{'table':<24}" + "".join(f"{label:>14}" for _, label in PREVIEW_VS_ACTUAL)
     lines = [head]
     for table, row in result["tables"].items():
-        lines.append(f"{table:<24}" + "".join(f"{row[key]:>14,}" for key, _ in SUMMARY_COLUMNS))
+        lines.append(f"{table:<24}" + "".join(f"{row[key]:>14,}" for key, _ in PREVIEW_VS_ACTUAL))
     lock = result["lock"]
     lines.append(
         f"longest write-lock hold {lock['longest_hold_s']:.3f} s (p99 "
