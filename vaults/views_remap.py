@@ -94,13 +94,18 @@ def remap_preview(request, kind):
     return redirect("vaults:remap_plan", plan_id=record.plan_id)
 
 
+def _stored_plan(plan_id):
+    """The stored plan's record and plan, or a 404 inside the site."""
+    try:
+        return remap_service.load(plan_id)
+    except remap_service.StoredPlanNotFound as exc:
+        raise Http404(str(exc)) from None
+
+
 @require_GET
 @metamorph_page
 def remap_plan(request, plan_id):
-    try:
-        record, plan = remap_service.load(plan_id)
-    except remap_service.StoredPlanNotFound as exc:
-        raise Http404(str(exc)) from None
+    record, plan = _stored_plan(plan_id)
     return render(
         request,
         "vaults/remap_plan.html",
@@ -122,10 +127,7 @@ def remap_plan(request, plan_id):
 @metamorph_page
 def remap_mapping_ids(request, plan_id):
     """Where each of the mapping file's ids was found, as CSV (spreadsheet-formula safe)."""
-    try:
-        _record, plan = remap_service.load(plan_id)
-    except remap_service.StoredPlanNotFound as exc:
-        raise Http404(str(exc)) from None
+    _record, plan = _stored_plan(plan_id)
     summary = plan.preview.get("mapping_ids")
     if not summary:
         raise Http404("This plan has no mapping file.")
