@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from metamorph.connection import translate_error
 from metamorph.errors import MetamorphError
-from metamorph_admin import databases, jobs
+from metamorph_admin import databases, jobs, kinds, operators
 from metamorph_admin.models import Job, Origin
 from metamorph_admin.progress import TerminalProgress
 
@@ -30,6 +30,7 @@ class OperationCommand(BaseCommand):
         if self.epilog:
             parser.epilog = self.epilog
             parser.formatter_class = argparse.RawDescriptionHelpFormatter
+        add_operator_argument(parser)
         return parser
 
     def execute(self, *args, **options):
@@ -100,15 +101,35 @@ def backup_dir_from(opts):
 
 
 def os_user():
-    """Who ran the command, as the operating system knows them."""
+    """Who ran the command, as the operating system knows them (only for bootstrap commands
+    such as createoperator, which run before any dashboard user exists)."""
     try:
         return getpass.getuser()
     except Exception:  # no passwd entry (some containers) and no $USER
         return os.environ.get("USER") or f"uid {os.getuid()}"
 
 
-def run_from_command(kind, params, *, stdout, stderr=None, json_output=False, func=None):
-    """Run `kind` now for a command and return the finished Job.
+def add_operator_argument(parser):
+    """--operator NAME: the dashboard user a command's operation is attributed to."""
+    parser.add_argument(
+        "--operator",
+        metavar="NAME",
+        help=f"the dashboard user running this (default: ${operators.ENV}); operations "
+        "are refused without one",
+    )
+
+
+def operator_user(opts, perm, what):
+    """The dashboard user --operator / METAMORPH_OPERATOR names, holding `perm`."""
+    try:
+        return operators.operator_for(opts.get("operator"), perm, what)
+    except operators.OperatorRefused as exc:
+        raise CommandError(str(exc)) from None
+
+
+def run_from_command(kind, params, *, operator, stdout, stderr=None, json_output=False, func=None):
+    """Run `kind` now for a command, as the dashboard user `operator` names, and return the
+    finished Job.
 
     Progress goes to `stderr` (a bar on a terminal, plain lines when piped); with
     `json_output` the result is printed to `stdout` as JSON. Failures and refusals raise
@@ -117,8 +138,18 @@ def run_from_command(kind, params, *, stdout, stderr=None, json_output=False, fu
     err = stderr if stderr is not None else sys.stderr
     bar = TerminalProgress(stream=err)
     try:
-        job = jobs.run_job(kind, params, actor=os_user(), origin=Origin.CLI, func=func, echo=bar)
-    except MetamorphError as exc:  # an unknown kind: nothing was run
+        job_kind = kinds.get(kind)
+        user = operators.operator_for(operator, job_kind.permission, f"A {job_kind.label} job")
+        job = jobs.run_job(
+            kind,
+            params,
+            actor=user.get_username(),
+            user=user,
+            origin=Origin.CLI,
+            func=func,
+            echo=bar,
+        )
+    except MetamorphError as exc:  # an unknown kind or no operator: nothing was run
         raise CommandError(str(exc)) from None
     if bar.tty and job.state != Job.State.SUCCEEDED:
         err.write("\n")  # the bar may have stopped mid-line

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.management.base import CommandError
 
+from metamorph.identity import same_file
+
 DEFAULT_NAME = "default"
 SESSION_KEY = "metamorph_database"
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
@@ -45,8 +47,9 @@ def confirmation_what():
 
 
 def parse_databases(text, base_dir):
-    """'name=path,name=path' -> [(name, absolute path)]; ValueError naming what is wrong."""
-    entries, names, paths = [], set(), set()
+    """'name=path,name=path' -> [(name, absolute path)]; ValueError naming what is wrong,
+    e.g. one file given twice (a symlink, a bind mount, `./x/../metamorph.db`)."""
+    entries, names = [], set()
     for part in (p.strip() for p in text.split(",")):
         if not part:
             continue
@@ -61,10 +64,13 @@ def parse_databases(text, base_dir):
         path = os.path.abspath(os.path.join(base_dir, path))
         if name in names:
             raise ValueError(f"database name {name!r} is given twice")
-        if path in paths:
-            raise ValueError(f"{path} is named twice: one file, one name")
+        twin = next(((n, p) for n, p in entries if same_file(p, path)), None)
+        if twin is not None:
+            raise ValueError(
+                f"{twin[0]}={twin[1]} and {name}={path} are the same file (a symlink, a bind "
+                "mount or a second spelling of one path): one file, one name"
+            )
         names.add(name)
-        paths.add(path)
         entries.append((name, path))
     return entries
 
@@ -90,10 +96,19 @@ def default():
     return configured()[0]
 
 
-def for_path(path):
-    """The configured database at `path`; an unnamed file keeps the default backup directory."""
+def configured_at(path):
+    """The configured database that is the file at `path` (under any of its names), or None."""
     path = os.path.abspath(path)
-    found = next((db for db in configured() if db.path == path), None)
+    return next((db for db in configured() if db.path == path), None) or next(
+        (db for db in configured() if same_file(db.path, path)), None
+    )
+
+
+def for_path(path):
+    """The configured database that is the file at `path` (its configured name and path); an
+    unnamed file keeps the default backup directory."""
+    path = os.path.abspath(path)
+    found = configured_at(path)
     return found or Database(os.path.basename(path), path, settings.METAMORPH_BACKUP_DIR)
 
 

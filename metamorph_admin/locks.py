@@ -13,7 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from metamorph.errors import MetamorphError
-from metamorph_admin import interrupted, liveness
+from metamorph_admin import databases, interrupted, liveness
 from metamorph_admin.models import Job, MutationLock, Origin
 
 logger = logging.getLogger(__name__)
@@ -35,8 +35,10 @@ class MutationInProgress(MetamorphError):
 
 
 def lock_key(db_path):
-    """One key per file, however it was spelled (relative path, symlink)."""
-    return os.path.realpath(db_path)
+    """One key per file, however it was spelled (relative path, symlink, or a bind mount of a
+    configured database: the configured one's key)."""
+    db = databases.configured_at(db_path)
+    return os.path.realpath(db.path if db is not None else db_path)
 
 
 def _stale(lock, now):

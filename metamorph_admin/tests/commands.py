@@ -6,11 +6,21 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# The admin user migrated_admin_db's copies hold: commands run as it, as an operator's shell
+# profile would set METAMORPH_OPERATOR (a test of the refusal sets it to "").
+CLI_OPERATOR = "cli-admin"
 
 
 def manage(*args, env=None, tmp_path=None, timeout=120):
     environ = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-    environ.update({"SECRET_KEY": "test", "DEBUG": "false", "PYTHONPATH": str(ROOT)})
+    environ.update(
+        {
+            "SECRET_KEY": "test",
+            "DEBUG": "false",
+            "PYTHONPATH": str(ROOT),
+            "METAMORPH_OPERATOR": CLI_OPERATOR,
+        }
+    )
     if tmp_path is not None:
         environ["DATABASE_URL"] = f"sqlite:///{tmp_path / 'admin.sqlite3'}"
     environ.update(env or {})

@@ -14,7 +14,7 @@ from django.contrib.auth.models import Group, User
 from metamorph.errors import MetamorphError
 from metamorph_admin import kinds
 from metamorph_admin.kinds import JobKind
-from metamorph_admin.tests.commands import ROOT, manage
+from metamorph_admin.tests.commands import CLI_OPERATOR, ROOT, manage
 
 
 def user_with_role(role, username=None, password="pw"):
@@ -69,19 +69,25 @@ def test_kinds():
         kinds.unregister(kind.name)
 
 
-_TEMPLATE = {}
+_TEMPLATE: dict[bool, Path] = {}
 
 
-def migrated_admin_db(tmp_path):
-    """A private copy of a migrated admin database file, for real manage.py subprocesses."""
-    if "path" not in _TEMPLATE:
+def migrated_admin_db(tmp_path, operator=True):
+    """A private copy of a migrated admin database file, for real manage.py subprocesses;
+    with `operator` it holds CLI_OPERATOR, the admin the commands run as."""
+    if operator not in _TEMPLATE:
         folder = Path(tempfile.mkdtemp(prefix="admin-db-"))
         atexit.register(shutil.rmtree, folder, True)
         result = manage("migrate", "-v0", tmp_path=folder)
         assert result.returncode == 0, result.stderr
-        _TEMPLATE["path"] = folder / "admin.sqlite3"
+        if operator:
+            made = manage(
+                "createoperator", CLI_OPERATOR, "--role", "admin", "--no-password", tmp_path=folder
+            )
+            assert made.returncode == 0, made.stderr
+        _TEMPLATE[operator] = folder / "admin.sqlite3"
     target = tmp_path / "admin.sqlite3"
-    shutil.copyfile(_TEMPLATE["path"], target)
+    shutil.copyfile(_TEMPLATE[operator], target)
     return target
 
 

@@ -26,7 +26,7 @@ def test_parse_names_each_file_once_with_absolute_paths(tmp_path):
         ("staging=", "is not NAME=PATH"),
         ("stag ing=/a.db", "must be 1-40 letters"),
         ("a=/x.db,a=/y.db", "given twice"),
-        ("a=/x.db,b=/x.db", "named twice"),
+        ("a=/x.db,b=/x.db", "are the same file"),
     ],
 )
 def test_parse_refuses_bad_values_saying_why(text, says, tmp_path):

@@ -99,26 +99,69 @@ def test_the_log_keeps_only_the_newest_lines(test_kinds, monkeypatch):
     assert len(texts) == 50 and texts[0] == "line 155" and texts[-1] == "line 204"
 
 
-def test_a_command_runs_the_same_job_with_origin_cli_and_the_os_user(test_kinds):
+def test_a_command_runs_the_same_job_with_origin_cli_as_the_named_dashboard_user(test_kinds):
+    olga = user_with_role("operator", "olga")
     out, err = io.StringIO(), io.StringIO()
     job = run_from_command(
         "test-mutation",
         {"db_path": "/tmp/m.db", "steps": 3},
+        operator="olga",
         stdout=out,
         stderr=err,
         json_output=True,
     )
-    assert job.origin == "cli" and job.actor == getpass.getuser() and job.started_by is None
+    assert job.origin == "cli" and job.actor == "olga" and job.started_by == olga
+    assert job.actor != getpass.getuser() or getpass.getuser() == "olga"
     assert json.loads(out.getvalue())["steps"] == 3
     assert "copy: 3/3 step 3 of 3" in err.getvalue()  # plain lines when not a terminal
     assert f"test-mutation job #{job.pk} succeeded" in err.getvalue()
 
 
+def test_a_command_takes_its_operator_from_metamorph_operator(test_kinds, monkeypatch):
+    user_with_role("operator", "olga")
+    monkeypatch.setenv("METAMORPH_OPERATOR", "olga")
+    job = run_from_command(
+        "test-mutation", {"db_path": "/tmp/m.db"}, operator=None, stdout=io.StringIO()
+    )
+    assert job.actor == "olga" and job.started_by.username == "olga"
+
+
+@pytest.mark.parametrize(
+    "operator, message",
+    [
+        (
+            None,
+            "A Test mutation job must be tied to a person: name yourself with --operator NAME "
+            "(or METAMORPH_OPERATOR=NAME), a dashboard user with the role it needs",
+        ),
+        ("root", "There is no active dashboard user called 'root'"),
+        (
+            "vic",
+            "You need the operator role (or higher) to run backups. Your account has the "
+            "viewer role.",
+        ),
+    ],
+)
+def test_a_command_without_a_dashboard_user_allowed_to_run_it_refuses_and_runs_nothing(
+    test_kinds, monkeypatch, operator, message
+):
+    monkeypatch.delenv("METAMORPH_OPERATOR", raising=False)
+    user_with_role("viewer", "vic")
+    with pytest.raises(CommandError) as raised:
+        run_from_command(
+            "test-mutation", {"db_path": "/tmp/m.db"}, operator=operator, stdout=io.StringIO()
+        )
+    assert message in str(raised.value)
+    assert not Job.objects.exists()
+
+
 def test_a_command_whose_job_fails_raises_command_error_with_the_message(test_kinds):
+    user_with_role("operator", "olga")
     with pytest.raises(CommandError) as raised:
         run_from_command(
             "test-mutation",
             {"db_path": "/tmp/m.db", "fail": True},
+            operator="olga",
             stdout=io.StringIO(),
             stderr=io.StringIO(),
         )
@@ -130,7 +173,7 @@ def test_a_command_naming_an_unknown_kind_is_told_the_known_ones(test_kinds):
     with pytest.raises(
         CommandError, match="There is no job kind 'nope' \\(known kinds: .*test-mutation"
     ):
-        run_from_command("nope", {}, stdout=io.StringIO(), stderr=io.StringIO())
+        run_from_command("nope", {}, operator="x", stdout=io.StringIO(), stderr=io.StringIO())
 
 
 def test_a_web_job_is_queued_then_run_by_the_task_and_shown_on_its_page(

@@ -130,7 +130,7 @@ def _groups_of(admin_db, username):
 
 
 def test_createoperator_creates_a_user_with_one_role_and_a_password_from_the_environment(tmp_path):
-    admin_db = migrated_admin_db(tmp_path)
+    admin_db = migrated_admin_db(tmp_path, operator=False)
     env = {"DATABASE_URL": f"sqlite:///{admin_db}", "OP_PASSWORD": "correct horse battery"}
     made = manage(
         "createoperator",
@@ -189,7 +189,7 @@ def test_createoperator_creates_a_user_with_one_role_and_a_password_from_the_env
     ],
 )
 def test_createoperator_rejects_bad_input_with_a_clear_message(tmp_path, args, env, message):
-    admin_db = migrated_admin_db(tmp_path)
+    admin_db = migrated_admin_db(tmp_path, operator=False)
     result = manage(
         "createoperator", "olga", *args, env={"DATABASE_URL": f"sqlite:///{admin_db}", **env}
     )
@@ -198,7 +198,7 @@ def test_createoperator_rejects_bad_input_with_a_clear_message(tmp_path, args, e
 
 
 def test_createoperator_rejects_a_username_django_would_not_accept(tmp_path):
-    admin_db = migrated_admin_db(tmp_path)
+    admin_db = migrated_admin_db(tmp_path, operator=False)
     result = manage(
         "createoperator",
         "bad name!",
@@ -223,7 +223,7 @@ def _expect(fd, text, seen, timeout=30):
 
 
 def test_createoperator_prompts_twice_for_the_password_on_a_terminal(tmp_path):
-    admin_db = migrated_admin_db(tmp_path)
+    admin_db = migrated_admin_db(tmp_path, operator=False)
     controller, terminal = os.openpty()
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "createoperator", "tess", "--role", "viewer"],

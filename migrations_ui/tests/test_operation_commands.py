@@ -209,3 +209,34 @@ def test_backupdb_refuses_an_unknown_verify_mode(run, metamorph_db):
     result = run("backupdb", "--db", metamorph_db("migrated"), "--verify", "none")
     assert result.returncode != 0 and "invalid choice: 'none'" in result.stderr
     assert not run.backups.exists() or not list(run.backups.iterdir())
+
+
+def test_a_mutating_command_without_an_operator_refuses_in_one_line_and_changes_nothing(
+    run, metamorph_db
+):
+    path = metamorph_db("legacy")
+    before = digest(path)
+    result = run("runmigration", "--db", path, "--backup", METAMORPH_OPERATOR="")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "CommandError: A Migration job must be tied to a person: name yourself with --operator "
+        "NAME (or METAMORPH_OPERATOR=NAME), a dashboard user with the role it needs "
+        "(createoperator NAME --role ...)."
+    ]
+    assert digest(path) == before
+    assert sql(str(run.admin), "SELECT COUNT(*) FROM migrations_ui_job") == [(0,)]
+    backup = run("backupdb", "--db", path, "--operator", "nobody", METAMORPH_OPERATOR="")
+    assert backup.returncode == 1
+    assert "There is no active dashboard user called 'nobody'" in backup.stderr
+
+
+def test_a_command_is_recorded_under_the_dashboard_user_it_names(run, metamorph_db):
+    path = metamorph_db("legacy")
+    result = run("backupdb", "--db", path, "--operator", "cli-admin", METAMORPH_OPERATOR="")
+    assert result.returncode == 0, result.stderr
+    jobs = sql(
+        str(run.admin),
+        "SELECT j.actor, j.origin, u.username FROM migrations_ui_job j "
+        "JOIN auth_user u ON u.id = j.started_by_id",
+    )
+    assert jobs == [("cli-admin", "cli", "cli-admin")]

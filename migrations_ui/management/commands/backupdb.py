@@ -54,7 +54,12 @@ class Command(OperationCommand):
         if opts["dir"]:
             params["backup_dir"] = os.path.abspath(opts["dir"])
         job = run_from_command(
-            "backup", params, stdout=self.stdout, stderr=self.stderr, json_output=opts["json"]
+            "backup",
+            params,
+            operator=opts["operator"],
+            stdout=self.stdout,
+            stderr=self.stderr,
+            json_output=opts["json"],
         )
         if not opts["json"]:
             m = job.result

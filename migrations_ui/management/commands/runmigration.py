@@ -106,7 +106,12 @@ class Command(OperationCommand):
             raise CommandError(str(exc)) from None
         kind, params = self._job(db_path, opts)
         job = run_from_command(
-            kind, params, stdout=self.stdout, stderr=self.stderr, json_output=opts["json"]
+            kind,
+            params,
+            operator=opts["operator"],
+            stdout=self.stdout,
+            stderr=self.stderr,
+            json_output=opts["json"],
         )
         if not opts["json"]:
             self.stdout.write(job.result.get("text", ""))

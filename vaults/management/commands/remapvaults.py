@@ -9,7 +9,7 @@ from metamorph_admin.cli import (
     add_db_argument,
     confirm_typed,
     db_path_from,
-    os_user,
+    operator_user,
     run_from_command,
 )
 from vaults.services import remap as remap_service
@@ -157,7 +157,8 @@ class Command(OperationCommand):
         )
 
     def _preview(self, db_path, opts):
-        record = remap_service.preview(db_path, self._rule(opts), os_user())
+        who = operator_user(opts, "metamorph_admin.run_remap", "A remap preview")
+        record = remap_service.preview(db_path, self._rule(opts), who.get_username())
         _, plan = remap_service.load(record.plan_id)
         p = plan.preview
         if opts["json"] and not opts["execute"]:
@@ -208,6 +209,7 @@ class Command(OperationCommand):
         job = run_from_command(
             kind,
             {"db_path": db_path, **params},
+            operator=opts["operator"],
             stdout=self.stdout,
             stderr=self.stderr,
             json_output=opts["json"],
