@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from metamorph.identity import same_file
 from metamorph_admin.models import Job
 from rollouts import checks, evidence
 from rollouts.definitions import CHECKLIST, ITEM, ITEMS, PHASE, items_of
@@ -60,7 +61,7 @@ def create_rollout(
     planned_downtime_minutes=5,
 ):
     """A rollout over two configured databases, with every item of the guide not run yet."""
-    if staging.path == production.path:
+    if same_file(staging.path, production.path):
         raise RolloutRefused("Staging and production must be two different databases.")
     try:
         with transaction.atomic():
@@ -247,22 +248,48 @@ def _window_start(rollout, phase):
     return previous.signed_at if previous else rollout.created_at
 
 
-def operators_of(rollout, phase):
-    """Who ran the phase's operations: jobs on its databases since it opened, and every job
-    its evidence cites."""
+def phase_operations(rollout, phase):
+    """The operation jobs of a phase: those on its databases' files (under any name) since it
+    opened, and every job its evidence cites."""
     paths = {getattr(rollout, f"{d.db}_path") for d in items_of(phase)}
-    jobs = Job.objects.filter(
-        db_path__in=paths, kind__in=OPERATION_KINDS, created_at__gte=_window_start(rollout, phase)
-    )
+    in_window = Job.objects.filter(
+        kind__in=OPERATION_KINDS, created_at__gte=_window_start(rollout, phase)
+    ).select_related("started_by")
     cited = {
         int(pk)
         for item in rollout.items.filter(phase=phase)
         for link in item.evidence
         for pk in JOB_LINK.findall(link.get("url", ""))
     }
-    names = set(jobs.values_list("actor", flat=True))
-    names |= set(Job.objects.filter(pk__in=cited).values_list("actor", flat=True))
-    return names
+    ours: dict[str, bool] = {}
+    found = [
+        job
+        for job in in_window
+        if ours.setdefault(job.db_path, any(same_file(job.db_path, p) for p in paths))
+    ]
+    known = {job.pk for job in found}
+    found += [
+        j
+        for j in Job.objects.filter(pk__in=cited).select_related("started_by")
+        if j.pk not in known
+    ]
+    return found
+
+
+def operators_of(rollout, phase):
+    """The dashboard users who ran the phase's operations (phase_operations)."""
+    return {j.started_by.get_username() for j in phase_operations(rollout, phase) if j.started_by}
+
+
+def unattributed_operations(rollout, phase):
+    """Why some of the phase's operations cannot be tied to a dashboard user (one line each)."""
+    return [
+        f"job #{j.pk} ({j.kind} by {j.actor!r} from "
+        f"{'the command line' if j.origin == 'cli' else 'the web'}) is tied to no dashboard "
+        "user, so four eyes cannot be checked"
+        for j in phase_operations(rollout, phase)
+        if j.started_by is None
+    ]
 
 
 def blockers(rollout, phase):
@@ -276,7 +303,7 @@ def blockers(rollout, phase):
             out.append(f"{title}: not checked yet")
         elif item.status == Item.Status.OPEN:
             out.append(f"{title}: not attested yet")
-    return out
+    return out + unattributed_operations(rollout, phase)
 
 
 def sign(rollout, phase, *, actor):
@@ -326,6 +353,14 @@ def _check_may_sign(rollout, phase, actor):
         raise RolloutRefused(
             f"{label} cannot be signed before {PHASE[phase - 1].label} is "
             "signed: phases are reviewed in order."
+        )
+    unattributed = unattributed_operations(rollout, phase)
+    if unattributed:
+        raise RolloutRefused(
+            f"{label} cannot be signed: " + "; ".join(unattributed[:3]) + ". Commands "
+            "must name their operator (--operator NAME); a window's record cannot be mended "
+            "afterwards, so start it again: re-open and re-sign the previous phase (for the "
+            "checklist, a new rollout)."
         )
     if actor in operators_of(rollout, phase):
         raise RolloutRefused(

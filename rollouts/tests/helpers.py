@@ -1,13 +1,17 @@
 """Rollout test helpers: operations as real jobs, a rollout over the two databases."""
 
+from django.contrib.auth.models import User
+
 from metamorph_admin import databases, jobs
 from metamorph_admin.models import Origin
 from rollouts import services
 
 
 def operate(kind, path, actor, **params):
-    """Run an operation as `actor` did from the web: a real job on the real file."""
-    job = jobs.run_job(kind, {"db_path": path, **params}, actor=actor, origin=Origin.WEB)
+    """Run an operation as the dashboard user `actor` did from the web: a real job on the
+    real file."""
+    user = User.objects.get(username=actor)
+    job = jobs.run_job(kind, {"db_path": path, **params}, actor=actor, user=user, origin=Origin.WEB)
     assert job.state == "succeeded", job.error
     return job
 
