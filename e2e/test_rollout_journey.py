@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group
 
 from conftest import sql
 from metamorph.testing.fake_server import FakeMetamorph
-from rollouts import report
+from rollouts import exports
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -125,7 +125,7 @@ def test_checklist_to_signed_phase_two_and_the_report(
         with page.expect_download() as download:
             page.click("#glance >> text=HTML (A4)")
         text = open(download.value.path(), encoding="utf-8").read()
-    ok, digest = report.verify(text)
-    assert ok and digest
+    verdict = exports.verify(text)
+    assert verdict.ok and "exported by ada from the web" in verdict.message, verdict.message
     assert "Signed by <strong>ada</strong>" in text and "tok-A" not in text
     assert "staging restored from last night" in text

@@ -62,6 +62,14 @@ if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
         "METRICS_TOKEN is shorter than 16 characters: use a long random "
         "value (python -c 'import secrets; print(secrets.token_urlsafe(32))')."
     )
+# Rollout reports are signed (HMAC) with this key; unset: SECRET_KEY with the reports' own salt.
+# Rotating it makes --verify refuse every report signed before (see docs/security.md).
+REPORT_SIGNING_KEY = _env(env.str, "REPORT_SIGNING_KEY", default="")
+if REPORT_SIGNING_KEY and len(REPORT_SIGNING_KEY) < 32:
+    raise ImproperlyConfigured(
+        "REPORT_SIGNING_KEY is shorter than 32 characters: use a long random value "
+        "(python -c 'import secrets; print(secrets.token_urlsafe(50))'), or unset it."
+    )
 # The Vaults page warns when the newest verified backup of the file is older than this (0: never).
 BACKUP_MAX_AGE_HOURS = _env(env.float, "BACKUP_MAX_AGE_HOURS", default=26.0)
 if BACKUP_MAX_AGE_HOURS < 0:

@@ -4,6 +4,7 @@ Each rollout keeps the names *and paths* of its databases, so it stays readable 
 database is removed from METAMORPH_DATABASES.
 """
 
+from django.conf import settings
 from django.db import models
 
 
@@ -113,3 +114,28 @@ class Event(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.kind}"
+
+
+class ReportExport(models.Model):
+    """One exported report: its hash, who exported it, when — what `rolloutreport --verify`
+    looks up to say this dashboard issued that exact document."""
+
+    rollout = models.ForeignKey(
+        Rollout, on_delete=models.SET_NULL, null=True, related_name="exports"
+    )
+    rollout_name = models.CharField(max_length=120)
+    format = models.CharField(max_length=8)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    exported_by = models.CharField(max_length=150)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    origin = models.CharField(max_length=8)
+    audit_included = models.BooleanField()
+    exported_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["exported_at", "id"]
+
+    def __str__(self):
+        return f"{self.rollout_name}.{self.format} by {self.exported_by} ({self.sha256[:12]})"

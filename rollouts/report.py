@@ -1,11 +1,12 @@
 """The review report: every item with its evidence and numbers, the sign-offs and re-openings,
-the timeline and the audit trail, as JSON, Markdown or self-contained A4-printable HTML.
+the timeline and (for a reader with the audit permission) the audit trail, as JSON, Markdown or
+self-contained A4-printable HTML.
 
-Each document carries the tool version and `content-sha256`: the sha256 of the document with
-that hash written as 64 zeros, so `rolloutreport --verify FILE` tells an edited copy.
+Each document carries the tool version, who exported it, `content-sha256` (the sha256 of the
+document with that hash written as 64 zeros and the signature as 43 dots) and
+`content-signature`, which only this dashboard can make (rollouts.exports signs and checks it).
 """
 
-import hashlib
 import json
 import re
 
@@ -23,6 +24,7 @@ CONTENT_TYPES = {
     "json": "application/json",
 }
 ZERO = "0" * 64
+UNSIGNED = "." * 43  # where the signature goes (43 characters of url-safe base64)
 HASH_MARKERS = [
     re.compile(p)
     for p in (
@@ -31,21 +33,36 @@ HASH_MARKERS = [
         r'"content_sha256": "([0-9a-f]{64})"',
     )
 ]
+SIGNATURE_MARKERS = [
+    re.compile(p)
+    for p in (
+        r'content-signature" content="([A-Za-z0-9_-]{43})"',
+        r"content-signature: ([A-Za-z0-9_-]{43})",
+        r'"content_signature": "([A-Za-z0-9_-]{43})"',
+    )
+]
+AUDIT_WITHHELD = (
+    "Not shown: the audit trail needs the audit permission (admin role); this copy was "
+    "exported by a reader without it."
+)
 
 
 def _iso(value):
     return value.isoformat(timespec="seconds") if value else None
 
 
-def build(rollout):
-    """The report as plain data (what the three formats show)."""
+def build(rollout, *, exported_by="", include_audit=True):
+    """The report as plain data (what the three formats show); without `include_audit` the
+    audit records are left out (a reader without the audit permission)."""
     views = selectors.phase_views(rollout)
     glance = selectors.glance(views)
     return {
-        "format_version": 1,
+        "format_version": 2,
         "tool": "metamorph-admin",
         "tool_version": VERSION,
         "generated_at": _iso(timezone.now()),
+        "exported_by": exported_by,
+        "audit_included": include_audit,
         "rollout": {
             "name": rollout.name,
             "created_by": rollout.created_by,
@@ -77,7 +94,7 @@ def build(rollout):
                 "message": r.message,
                 "job": r.job_id,
             }
-            for r in selectors.audit_trail(rollout)
+            for r in (selectors.audit_trail(rollout) if include_audit else [])
         ],
     }
 
@@ -123,31 +140,37 @@ def _phase(view):
     }
 
 
-def render(rollout, fmt):
-    """(document text, its content sha256) in `fmt` (html, md or json)."""
-    data = build(rollout)
+def render_unsigned(rollout, fmt, *, exported_by="", include_audit=True):
+    """The document in `fmt` (html, md or json) with ZERO where its hash goes and UNSIGNED
+    where its signature goes (rollouts.exports fills both in)."""
+    data = build(rollout, exported_by=exported_by, include_audit=include_audit)
     if fmt == "json":
-        text = json.dumps({"content_sha256": ZERO, **data}, indent=2, default=str) + "\n"
-    elif fmt == "md":
-        text = markdown(data)
-    elif fmt == "html":
-        text = render_to_string(
-            "rollouts/report.html", {"r": data, "zero": ZERO, "checklist": CHECKLIST}
+        head = {"content_sha256": ZERO, "content_signature": UNSIGNED}
+        return json.dumps({**head, **data}, indent=2, default=str) + "\n"
+    if fmt == "md":
+        return markdown(data)
+    if fmt == "html":
+        return render_to_string(
+            "rollouts/report.html",
+            {
+                "r": data,
+                "zero": ZERO,
+                "unsigned": UNSIGNED,
+                "withheld": AUDIT_WITHHELD,
+                "checklist": CHECKLIST,
+            },
         )
-    else:
-        raise ValueError(f"Unknown report format {fmt!r}: one of {', '.join(FORMATS)}.")
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return text.replace(ZERO, digest), digest
+    raise ValueError(f"Unknown report format {fmt!r}: one of {', '.join(FORMATS)}.")
 
 
-def verify(text):
-    """(ok, hash written in the document): whether the content matches its content-sha256."""
-    found = [m for m in (p.search(text) for p in HASH_MARKERS) if m]
-    if not found:
-        return False, None
-    written = min(found, key=lambda m: m.start()).group(1)
-    actual = hashlib.sha256(text.replace(written, ZERO).encode("utf-8")).hexdigest()
-    return actual == written, written
+def written_marks(text):
+    """(hash, signature) as written in the document (the first of each), None when absent."""
+    return _first(HASH_MARKERS, text), _first(SIGNATURE_MARKERS, text)
+
+
+def _first(patterns, text):
+    found = [m for m in (p.search(text) for p in patterns) if m]
+    return min(found, key=lambda m: m.start()).group(1) if found else None
 
 
 def _md_cell(value):
@@ -158,10 +181,12 @@ def markdown(data):
     r = data["rollout"]
     g = data["at_a_glance"]
     lines = [
-        f"<!-- metamorph-admin rollout report · content-sha256: {ZERO} -->",
+        f"<!-- metamorph-admin rollout report · content-sha256: {ZERO} · "
+        f"content-signature: {UNSIGNED} -->",
         f"# Rollout review: {r['name']}",
         "",
-        f"Written by metamorph-admin {data['tool_version']} at {data['generated_at']}. "
+        f"Written by metamorph-admin {data['tool_version']} at {data['generated_at']} for "
+        f"{data['exported_by'] or 'nobody named'}. "
         f"Created by {r['created_by']} at {r['created_at']}.",
         "",
         "| database | name | path | server URL | configured |",
@@ -198,9 +223,13 @@ def markdown(data):
         f"| {a['outcome']} | {_md_cell(a['message'][:200])} |"
         for a in data["audit"]
     ]
+    if not data["audit_included"]:
+        lines += ["", AUDIT_WITHHELD]
     lines += [
         "",
-        f"content-sha256 (of this document with the hash written as 64 zeros): `{ZERO}`",
+        f"content-sha256 (of this document with the hash written as 64 zeros and the "
+        f"signature as 43 dots): `{ZERO}` · signed by this dashboard: `{UNSIGNED}` · "
+        "check a copy with `python manage.py rolloutreport --verify FILE`",
         "",
     ]
     return "\n".join(lines)

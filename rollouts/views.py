@@ -9,9 +9,9 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
 from metamorph_admin import audit, databases
-from metamorph_admin.models import AuditRecord
+from metamorph_admin.models import AuditRecord, Origin
 from metamorph_admin.permissions import require_perm
-from rollouts import forms, report, selectors, services
+from rollouts import exports, forms, report, selectors, services
 from rollouts.definitions import ITEM, PHASE
 from rollouts.models import Rollout
 
@@ -317,9 +317,9 @@ def download_report(request, pk, fmt):
     rollout = get_object_or_404(Rollout, pk=pk)
     if fmt not in report.FORMATS:
         raise Http404(f"No report format {fmt!r}.")
-    text, digest = report.render(rollout, fmt)
-    _audit(request, "report", rollout.name, Outcome.SUCCESS, format=fmt, sha256=digest)
-    response = HttpResponse(text, content_type=report.CONTENT_TYPES[fmt])
+    done = exports.export(rollout, fmt, user=request.user, origin=Origin.WEB)
+    _audit(request, "report", rollout.name, Outcome.SUCCESS, format=fmt, sha256=done.sha256)
+    response = HttpResponse(done.text, content_type=report.CONTENT_TYPES[fmt])
     safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in rollout.name)[:60]
     response["Content-Disposition"] = f'attachment; filename="rollout-{safe}.{fmt}"'
     return response

@@ -1,9 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from metamorph_admin import audit
-from metamorph_admin.cli import os_user
+from metamorph_admin.cli import add_operator_argument, operator_user
 from metamorph_admin.models import AuditRecord, Origin
-from rollouts import report
+from rollouts import exports, report
 from rollouts.models import Rollout
 
 
@@ -12,7 +12,9 @@ class Command(BaseCommand):
         "Write a rollout's review report: every item with its evidence and numbers, the "
         "sign-offs and re-openings, the timeline and the audit trail of its operations. "
         "HTML prints on A4; Markdown suits a wiki; JSON suits tools. The document names the "
-        "tool version and carries content-sha256, which --verify FILE checks."
+        "tool version and who exported it, and carries content-sha256 and a signature only "
+        "this dashboard can make; --verify FILE checks both and names who exported it. The "
+        "audit trail is included only for an --operator with the audit permission."
     )
 
     def add_arguments(self, parser):
@@ -26,19 +28,23 @@ class Command(BaseCommand):
         parser.add_argument(
             "--verify",
             metavar="FILE",
-            help="check that FILE is a report as written (content-sha256)",
+            help="check that FILE is a report this dashboard issued, unchanged (content-sha256, "
+            "signature, export record)",
         )
+        add_operator_argument(parser)
 
     def handle(self, *args, **opts):
         if opts["verify"]:
             return self._verify(opts["verify"])
         if not opts["rollout"]:
             raise CommandError("Name the rollout (see the Rollouts page), or give --verify FILE.")
+        who = operator_user(opts, None, "Exporting a rollout report")
         rollout = self._find(opts["rollout"])
-        text, digest = report.render(rollout, opts["format"])
+        done = exports.export(rollout, opts["format"], user=who, origin=Origin.CLI)
+        text, digest = done.text, done.sha256
         audit.record(
             "rollout-report",
-            audit.Actor(os_user(), Origin.CLI),
+            audit.Actor(who.get_username(), Origin.CLI, who),
             outcome=AuditRecord.Outcome.SUCCESS,
             target=rollout.name,
             parameters={"format": opts["format"], "sha256": digest},
@@ -68,12 +74,7 @@ class Command(BaseCommand):
                 text = f.read()
         except (OSError, UnicodeDecodeError) as exc:
             raise CommandError(f"Cannot read {path}: {exc}.") from None
-        ok, written = report.verify(text)
-        if written is None:
-            raise CommandError(f"{path} carries no content-sha256: not a rollout report.")
-        if not ok:
-            raise CommandError(
-                f"{path} was changed after it was written: its content does not "
-                f"match content-sha256 {written}."
-            )
-        self.stdout.write(f"{path}: unchanged since it was written (content-sha256 {written}).")
+        verdict = exports.verify(text)
+        if not verdict.ok:
+            raise CommandError(f"{path} {verdict.message}")
+        self.stdout.write(f"{path}: {verdict.message}")
