@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from metamorph.identity import same_file
 from metamorph_admin.models import Job
-from rollouts import checks, evidence
+from rollouts import checks, evidence, scrub
 from rollouts.definitions import CHECKLIST, ITEM, ITEMS, PHASE, items_of
 from rollouts.models import Event, Item, Rollout, SignOff
 
@@ -166,7 +166,7 @@ def run_check(rollout, key, *, actor, tokens=()):
             "longer in METAMORPH_DATABASES (or names another file now): this rollout stays "
             "readable, but its checks cannot run. Add it back to run them."
         )
-    outcome = checks.gather(definition.check, target)
+    outcome = scrub.scrub_outcome(checks.gather(definition.check, target), tokens)
     return _store_outcome(rollout, definition, outcome, actor)
 
 

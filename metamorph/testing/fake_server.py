@@ -3,6 +3,9 @@
 mode "prod": bearer tokens map to vaults; /api/sessions and /api/memories answer that vault's
 rows from the database. "dev": every request is dev-vault, X-Vault-Id ignored. "leaky": like
 prod but /api/memories ignores the vault (a broken server). "slow": never answers in time.
+"echo": like prod, but it hands the caller's token back — as a session id, in an
+X-Session-Id header, inside a memory, beside a JWT of its own; "echo-error": it refuses
+/api/memories with the token in its error message and code.
 """
 
 import json
@@ -27,6 +30,8 @@ class FakeMetamorph:
                 status, body = fake.answer(self.path, self.headers)
                 data = json.dumps(body).encode()
                 self.send_response(status)
+                if fake.mode.startswith("echo"):
+                    self.send_header("X-Session-Id", fake.token_of(self.headers))
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -52,7 +57,24 @@ class FakeMetamorph:
         finally:
             conn.close()
 
+    def token_of(self, headers):
+        auth = headers.get("Authorization", "")
+        return auth[7:] if auth.startswith("Bearer ") else ""
+
     def answer(self, path, headers):
+        status, body = self._answer(path, headers)
+        token = self.token_of(headers)
+        if self.mode == "echo" and status == 200 and token:
+            own_jwt = "eyJhbGciOiJub25lIn0.eyJzaWQiOiJzZXJ2ZXIifQ.c2VydmVyLXNpZ25lZA"
+            for key in ("sessions", "memories"):
+                if key in body:
+                    body[key] = [{"id": token, "content": f"session of {token}"}] + body[key]
+                    body[key].append({"id": own_jwt})
+        if self.mode == "echo-error" and path.startswith("/api/memories") and token:
+            return 401, {"error": f"Token {token} was refused", "code": f"BAD_TOKEN:{token}"}
+        return status, body
+
+    def _answer(self, path, headers):
         if self.mode == "slow":
             time.sleep(self.delay)
         if path in ("/api/health", "/health"):
