@@ -5,6 +5,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from metamorph.identifiers import shown
 from metamorph_admin.models import AuditRecord, Origin
 
 # Parameter names whose values are never stored (backups hold OAuth tokens; so may arguments).
@@ -158,11 +159,14 @@ def record_job(job, outcome, message="", duration=None):
 
 
 def csv_cell(value):
-    """The value as a CSV cell a spreadsheet will show as text, never run as a formula."""
+    """The value as a CSV cell a spreadsheet will show as text, never run as a formula, with
+    control and bidi characters escaped (metamorph.identifiers)."""
     if value is None:
         return ""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
+    if isinstance(value, str):
+        value = shown(value)
+        if value.startswith(FORMULA_STARTS):
+            return "'" + value
     return value
 
 

@@ -7,10 +7,11 @@ import os
 import sqlite3
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 
 from metamorph.connection import translate_error
 from metamorph.errors import MetamorphError
+from metamorph.identifiers import shown, shown_lines
 from metamorph_admin import databases, jobs, kinds, operators
 from metamorph_admin.models import Job, Origin
 from metamorph_admin.progress import TerminalProgress
@@ -34,12 +35,31 @@ class OperationCommand(BaseCommand):
         return parser
 
     def execute(self, *args, **options):
+        given = options.pop("stdout", None)  # Django would replace our wrapper with its own
+        self.stdout = SafeOutput(OutputWrapper(given) if given else self.stdout)
         try:
             return super().execute(*args, **options)
+        except CommandError as exc:
+            raise CommandError(shown(str(exc)), returncode=exc.returncode) from None
         except MetamorphError as exc:
-            raise CommandError(str(exc)) from None
+            raise CommandError(shown(str(exc))) from None
         except sqlite3.DatabaseError as exc:
-            raise CommandError(str(translate_error(exc, _path_or_default(options)))) from None
+            message = str(translate_error(exc, _path_or_default(options)))
+            raise CommandError(shown(message)) from None
+
+
+class SafeOutput:
+    """A command's stdout that escapes control and bidi characters (an odd vault id must not
+    rewrite the operator's terminal); JSON output is ASCII already and passes unchanged."""
+
+    def __init__(self, out):
+        self._out = out
+
+    def write(self, msg="", style_func=None, ending=None):
+        self._out.write(shown_lines(msg), style_func, ending)
+
+    def __getattr__(self, name):
+        return getattr(self._out, name)
 
 
 def absolute_path(value):
@@ -154,7 +174,7 @@ def run_from_command(kind, params, *, operator, stdout, stderr=None, json_output
     if bar.tty and job.state != Job.State.SUCCEEDED:
         err.write("\n")  # the bar may have stopped mid-line
     for line in job.log_lines.filter(level="warning"):
-        err.write(f"warning: {line.text}\n")
+        err.write(f"warning: {shown(line.text)}\n")
     if job.state != Job.State.SUCCEEDED:
         raise CommandError(f"{job.error} (job #{job.pk})")
     err.write(f"{job.kind} job #{job.pk} succeeded in {job.duration or 0:.1f} s.\n")

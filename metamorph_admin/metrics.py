@@ -14,6 +14,7 @@ from django.db.models import Count, Max
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from metamorph.identifiers import shown
 from metamorph_admin.models import Job
 
 logger = logging.getLogger(__name__)
@@ -59,8 +60,14 @@ class _Scrape:
                     ok.append(((database, name), 0))
                 took.append(((database, name), time.monotonic() - started))
                 for family in families:
+                    # A vault id may hold any character: each label value is escaped
+                    # (metamorph.identifiers) so one odd id never breaks the scrape.
                     samples = [
-                        s._replace(labels={"database": database, **s.labels})
+                        s._replace(
+                            labels={
+                                k: shown(v) for k, v in {"database": database, **s.labels}.items()
+                            }
+                        )
                         for s in family.samples
                     ]
                     if family.name in merged:

@@ -13,6 +13,7 @@ import re
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from metamorph.identifiers import shown_lines
 from metamorph_admin.version import VERSION
 from rollouts import selectors
 from rollouts.definitions import CHECKLIST
@@ -147,18 +148,21 @@ def render_unsigned(rollout, fmt, *, exported_by="", include_audit=True):
     if fmt == "json":
         head = {"content_sha256": ZERO, "content_signature": UNSIGNED}
         return json.dumps({**head, **data}, indent=2, default=str) + "\n"
+    # JSON escapes every non-ASCII character itself; the other two escape odd characters.
     if fmt == "md":
-        return markdown(data)
+        return shown_lines(markdown(data))
     if fmt == "html":
-        return render_to_string(
-            "rollouts/report.html",
-            {
-                "r": data,
-                "zero": ZERO,
-                "unsigned": UNSIGNED,
-                "withheld": AUDIT_WITHHELD,
-                "checklist": CHECKLIST,
-            },
+        return shown_lines(
+            render_to_string(
+                "rollouts/report.html",
+                {
+                    "r": data,
+                    "zero": ZERO,
+                    "unsigned": UNSIGNED,
+                    "withheld": AUDIT_WITHHELD,
+                    "checklist": CHECKLIST,
+                },
+            )
         )
     raise ValueError(f"Unknown report format {fmt!r}: one of {', '.join(FORMATS)}.")
 

@@ -1,0 +1,93 @@
+"""A vault id with NUL, ESC, a right-to-left override, a zero-width space and a line
+separator: shown escaped on pages, in terminals, CSV and JSON; /metrics stays one clean scrape
+that prometheus_client's own parser reads."""
+
+import json
+
+from django.contrib.auth.models import Permission, User
+from django.urls import reverse
+from prometheus_client.parser import text_string_to_metric_families
+
+from metamorph.identifiers import shown
+from metamorph_admin import audit
+from metamorph_admin.models import AuditRecord, Origin
+from metamorph_admin.tests.commands import manage
+from vaults.models import Snapshot
+from vaults.services import snapshots
+
+ODD = 'team\x00\x1b[2J\u202eevil\u200bx\u2028y"\\z'
+ESCAPED = shown(ODD)
+RAW = ("\x00", "\x1b", "\u202e", "\u200b", "\u2028")
+TOKEN = "a-metrics-token-long-enough"
+
+
+def _odd_file(metamorph_db):
+    import sqlite3
+
+    path = metamorph_db("migrated", vaults=3)
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute(
+            "UPDATE sessions SET vault_id = ? WHERE rowid IN "
+            "(SELECT rowid FROM sessions ORDER BY rowid LIMIT 3)",
+            (ODD,),
+        )
+    conn.close()
+    return path
+
+
+def _no_raw(where, text):
+    for ch in RAW:
+        assert ch not in text, f"{where} holds a raw {ch!r}"
+
+
+def test_metrics_escape_the_odd_id_and_the_whole_scrape_parses(client, db, settings, metamorph_db):
+    path = settings.METAMORPH_DATABASE_PATH = _odd_file(metamorph_db)
+    snapshots.take_snapshot(Snapshot.objects.create(db_path=path).id)
+    settings.METRICS_TOKEN = TOKEN
+    response = client.get(reverse("metrics"), HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    text = response.content.decode()
+    _no_raw("/metrics", text)
+    families = list(text_string_to_metric_families(text))
+    rows = {
+        s.labels["vault"]: s.value
+        for f in families
+        if f.name == "metamorph_vault_table_rows"
+        for s in f.samples
+        if s.labels["table"] == "sessions"
+    }
+    assert rows[ESCAPED] == 3
+    assert len(families) > 10  # the rest of the scrape came through too
+
+
+def test_pages_show_the_odd_id_escaped(client, db, settings, metamorph_db):
+    path = settings.METAMORPH_DATABASE_PATH = _odd_file(metamorph_db)
+    user = User.objects.create_user("vera", password="pw")
+    user.user_permissions.add(Permission.objects.get(codename="request_snapshot"))
+    client.force_login(user)
+    page = client.get("/").content.decode()
+    assert Snapshot.objects.filter(state="done", db_path=path).exists()
+    _no_raw("the dashboard", page)
+    assert "team\\x00\\x1b[2J\\u202eevil\\u200bx\\u2028y" in page
+
+
+def test_terminal_and_json_output_escape_the_odd_id(metamorph_db):
+    path = _odd_file(metamorph_db)
+    text = manage("vaultreport", "--db", path)
+    assert "Traceback" not in text.stderr  # exit 1: the odd rows are findings
+    _no_raw("vaultreport", text.stdout)
+    assert "team\\x00\\x1b[2J\\u202eevil" in text.stdout
+    as_json = manage("vaultreport", "--json", "--db", path)
+    assert as_json.stdout.isascii()
+    assert ODD in {v for v, _ in json.loads(as_json.stdout)["counts"]["vaults"]}
+
+
+def test_the_audit_csv_escapes_the_odd_id(client, db):
+    audit.record("remap", audit.Actor("ada", Origin.WEB), outcome="success", target=ODD)
+    user = User.objects.create_user("ada", password="pw")
+    user.user_permissions.add(Permission.objects.get(codename="view_audit"))
+    client.force_login(user)
+    csv_text = b"".join(client.get(reverse("core:audit_export")).streaming_content).decode()
+    _no_raw("the audit CSV", csv_text)
+    assert ESCAPED.replace('"', '""') in csv_text
+    assert AuditRecord.objects.get(action="remap").target == ODD  # stored as it is
