@@ -12,4 +12,5 @@ urlpatterns = [
     path("jobs/start/<slug:kind>/", views.start_job, name="start_job"),
     path("audit/", views.audit_list, name="audit"),
     path("audit/export.csv", views.audit_export, name="audit_export"),
+    path("audit/unlock/", views.login_unlock, name="login_unlock"),
 ]

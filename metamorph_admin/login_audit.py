@@ -12,8 +12,14 @@ from metamorph_admin.models import AuditRecord
 REFUSED = AuditRecord.Outcome.REFUSED
 
 
-def _minutes():
-    return f"{settings.LOGIN_LOCKOUT_MINUTES:g} minute{'' if settings.LOGIN_LOCKOUT_MINUTES == 1 else 's'}"
+def _how_long(username, address):
+    minutes = settings.LOGIN_LOCKOUT_MINUTES
+    if minutes:
+        return f"for {minutes:g} minute{'' if minutes == 1 else 's'} after the last failure"
+    return (
+        "until an admin unlocks it (Audit page, or `python manage.py axes_reset_ip_username "
+        f"{address} {username}`)"
+    )
 
 
 def _record(request, action, username, message):
@@ -46,10 +52,11 @@ def _locked_before(request):
 def audit_failed_login(sender, credentials, request=None, **kwargs):
     username = credentials.get("username", "")
     if request is not None and _locked_before(request):
+        address = audit.client_address(request)
         message = (
-            f"Refused without checking the password: {username!r} is locked out after "
-            f"{settings.AXES_FAILURE_LIMIT} failed logins (for {_minutes()} after the "
-            "last failure)."
+            f"Refused without checking the password: {username!r} is locked out from "
+            f"{address} after {settings.AXES_FAILURE_LIMIT} failed logins "
+            f"({_how_long(username, address)})."
         )
     else:
         failures = getattr(request, "axes_failures_since_start", None)
@@ -64,11 +71,11 @@ def audit_failed_login(sender, credentials, request=None, **kwargs):
 def audit_lockout(sender, request=None, username=None, ip_address=None, **kwargs):
     if request is not None and getattr(request, "axes_failures_since_start", None) is None:
         return  # a refused attempt during the lockout: audit_failed_login records it
+    address = audit.client_address(request) if request is not None else ip_address
     _record(
         request,
         "login-lockout",
         username,
-        f"{settings.AXES_FAILURE_LIMIT} failed logins: {username!r} may not log in for "
-        f"{_minutes()}. An admin can lift it early with "
-        f"`python manage.py axes_reset_username {username}`.",
+        f"{settings.AXES_FAILURE_LIMIT} failed logins: {username!r} may not log in from "
+        f"{address} {_how_long(username, address)}; other addresses are not affected.",
     )

@@ -151,26 +151,32 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-# Login throttling (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one username
-# that username is locked out for LOGIN_LOCKOUT_MINUTES, from every address (an attacker
-# switching addresses gets no more tries); `manage.py axes_reset_username NAME` lifts it early.
+# Login throttling (django-axes + metamorph_admin.login_throttle): failures count per username
+# *and* client address. From LOGIN_DELAY_AFTER failures on, each next try of that pair waits
+# LOGIN_DELAY_SECONDS, doubled after every further failure; at LOGIN_FAILURE_LIMIT the pair is
+# locked until an admin unlocks it (Audit page, `manage.py axes_reset_ip_username ADDRESS NAME`),
+# or for LOGIN_LOCKOUT_MINUTES when that is more than 0. Someone typing a known username from
+# their address cannot lock its owner out of another address (docs/security.md).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-AXES_FAILURE_LIMIT = _env(env.int, "LOGIN_FAILURE_LIMIT", default=5)
-LOGIN_LOCKOUT_MINUTES = _env(env.float, "LOGIN_LOCKOUT_MINUTES", default=15.0)
-if AXES_FAILURE_LIMIT < 1 or LOGIN_LOCKOUT_MINUTES <= 0:
+AXES_FAILURE_LIMIT = _env(env.int, "LOGIN_FAILURE_LIMIT", default=10)
+LOGIN_DELAY_AFTER = _env(env.int, "LOGIN_DELAY_AFTER", default=3)
+LOGIN_DELAY_SECONDS = _env(env.float, "LOGIN_DELAY_SECONDS", default=2.0)
+LOGIN_LOCKOUT_MINUTES = _env(env.float, "LOGIN_LOCKOUT_MINUTES", default=0.0)
+if (
+    AXES_FAILURE_LIMIT < 1
+    or LOGIN_LOCKOUT_MINUTES < 0
+    or LOGIN_DELAY_AFTER < 1
+    or LOGIN_DELAY_SECONDS < 0
+):
     raise ImproperlyConfigured(
-        "LOGIN_FAILURE_LIMIT must be 1 or more and LOGIN_LOCKOUT_MINUTES "
-        "more than 0. See .env.example."
+        "LOGIN_FAILURE_LIMIT and LOGIN_DELAY_AFTER must be 1 or more, LOGIN_DELAY_SECONDS and "
+        "LOGIN_LOCKOUT_MINUTES 0 or more. See .env.example."
     )
-AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
-AXES_LOCKOUT_PARAMETERS = ["username"]
-# axes.W006 asks for ip_address too. Failures are counted per username across every address,
-# user agent and cookie, so rotating them gains nothing; an address lock would instead lock out
-# every operator behind one reverse proxy after anyone's five typos.
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES) if LOGIN_LOCKOUT_MINUTES else None
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 # Attempts during a lockout do not extend it: the real operator knows when it ends.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False

@@ -4,9 +4,10 @@ from django.urls import include, path
 
 from metamorph_admin import views_monitoring
 from metamorph_admin.database_views import switch_database
+from metamorph_admin.login_throttle import ThrottledLoginView
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("django-admin/", admin.site.urls),
     path("metrics", views_monitoring.metrics, name="metrics"),

@@ -8,7 +8,16 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
-from metamorph_admin import audit, databases, interrupted, jobs, kinds, locks, selectors
+from metamorph_admin import (
+    audit,
+    databases,
+    interrupted,
+    jobs,
+    kinds,
+    locks,
+    login_throttle,
+    selectors,
+)
 from metamorph_admin.forms import AuditFilterForm, JobFilterForm
 from metamorph_admin.models import AuditRecord, Job
 from metamorph_admin.permissions import permission_required, require_perm
@@ -123,8 +132,34 @@ def audit_list(request):
             "form": form,
             "page": _page(request, selectors.audit_records(**form.filters())),
             "export_query": query.urlencode(),
+            "login_locks": login_throttle.current_locks(),
         },
     )
+
+
+@require_POST
+@permission_required("metamorph_admin.view_audit", action="login-unlock")
+def login_unlock(request):
+    """An admin lifts a login lock (or wait) of one username from one address."""
+    username = request.POST.get("username", "")[:150]
+    address = request.POST.get("address", "")[:64]
+    removed = login_throttle.unlock(username, address)
+    outcome = AuditRecord.Outcome.SUCCESS if removed else AuditRecord.Outcome.REFUSED
+    said = (
+        f"Unlocked {username!r} from {address}."
+        if removed
+        else f"{username!r} from {address!r} was not locked: nothing to unlock."
+    )
+    audit.record_request(
+        request,
+        "login-unlock",
+        outcome=outcome,
+        target=username,
+        parameters={"username": username, "address": address},
+        message=said,
+    )
+    (messages.success if removed else messages.error)(request, said)
+    return redirect("core:audit")
 
 
 @require_GET
