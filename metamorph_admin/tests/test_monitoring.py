@@ -88,3 +88,22 @@ def test_healthz_is_degraded_with_a_missing_file_or_a_stalled_worker(client, set
             "task_worker": "stalled: 1 job(s) queued for over 5 minutes",
         },
     }
+
+
+def test_check_deploy_is_clean_with_the_documented_https_settings(tmp_path):
+    from metamorph_admin.tests.commands import manage
+
+    https = {
+        "SECRET_KEY": "a-long-random-deploy-key-" + "x" * 40,
+        "SECURE_SSL_REDIRECT": "true",
+        "SECURE_COOKIES": "true",
+        "SECURE_HSTS_SECONDS": "31536000",
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
+        "SECURE_HSTS_PRELOAD": "true",
+    }
+    done = manage("check", "--deploy", env=https, tmp_path=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "System check identified no issues" in done.stdout, done.stdout + done.stderr
+    plain = manage("check", "--deploy", env={"SECRET_KEY": https["SECRET_KEY"]}, tmp_path=tmp_path)
+    for warning in ("security.W004", "security.W008", "security.W012", "security.W016"):
+        assert warning in plain.stderr + plain.stdout
