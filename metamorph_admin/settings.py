@@ -1,4 +1,4 @@
-"""Settings, all from the environment (12-factor, django-environ). See README "Configuration"."""
+"""Settings, all from the environment (12-factor, django-environ). See README "Configuration" and .env.example."""
 
 import zoneinfo
 from datetime import timedelta
