@@ -27,11 +27,9 @@ install: $(VENV)/.installed-run
 install-test: $(VENV)/.installed-test browser
 
 # Debian's Chromium for the browser tests (Playwright's own download does not work here).
+# scripts/apt-install waits (bounded) for another apt-get or dpkg instead of failing at once.
 browser:
-	@command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || { \
-	  echo "Installing Debian's chromium for the browser tests…"; \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+	@[ -x /usr/bin/chromium ] || scripts/apt-install chromium
 
 .env:
 	@echo "SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env
@@ -51,8 +49,9 @@ run: install .env
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py metamorph_admin.wsgi & web=$$!; \
 	wait $$web
 
+# The 15 slowest tests are printed after the run: the suite should stay under 5 min when quiet.
 test: install-test check
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 # Lint, format, types and the import contract (layers, no Django in metamorph/, no cycles).
 check: install-test

@@ -1,4 +1,4 @@
-"""Settings, all from the environment (12-factor, django-environ). See README "Configuration"."""
+"""Settings, all from the environment (12-factor, django-environ). See README "Configuration" and .env.example."""
 
 import zoneinfo
 from datetime import timedelta
@@ -74,6 +74,13 @@ if REPORT_SIGNING_KEY and len(REPORT_SIGNING_KEY) < 32:
 BACKUP_MAX_AGE_HOURS = _env(env.float, "BACKUP_MAX_AGE_HOURS", default=26.0)
 if BACKUP_MAX_AGE_HOURS < 0:
     raise ImproperlyConfigured("BACKUP_MAX_AGE_HOURS must be 0 (no warning) or more.")
+# How long a rollout's live check waits for the Metamorph server's answer to one request.
+# Metamorph's /api/sessions reads every session file: 5-42 s at ~14,000 sessions.
+METAMORPH_LIVE_TIMEOUT_SECONDS = _env(env.float, "METAMORPH_LIVE_TIMEOUT_SECONDS", default=10.0)
+if not 0 < METAMORPH_LIVE_TIMEOUT_SECONDS <= 600:
+    raise ImproperlyConfigured(
+        "METAMORPH_LIVE_TIMEOUT_SECONDS must be more than 0 and at most 600 (seconds)."
+    )
 # Longest a page may spend counting before it shows "more than N" and counts in the background.
 METAMORPH_PAGE_QUERY_SECONDS = _env(env.float, "METAMORPH_PAGE_QUERY_SECONDS", default=1.0)
 

@@ -40,7 +40,7 @@ def metrics(request):
     expected = settings.METRICS_TOKEN
     if not expected:
         return HttpResponse(
-            "Metrics are off: set METRICS_TOKEN to turn /metrics on (see README, Monitoring).\n",
+            "Metrics are off: set METRICS_TOKEN to turn /metrics on (see docs/monitoring.md).\n",
             status=404,
             content_type="text/plain",
         )
