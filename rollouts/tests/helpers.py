@@ -1,5 +1,7 @@
 """Rollout test helpers: operations as real jobs, a rollout over the two databases."""
 
+import sqlite3
+
 from django.contrib.auth.models import User
 
 from metamorph_admin import databases, jobs
@@ -14,6 +16,18 @@ def operate(kind, path, actor, **params):
     job = jobs.run_job(kind, {"db_path": path, **params}, actor=actor, user=user, origin=Origin.WEB)
     assert job.state == "succeeded", job.error
     return job
+
+
+def two_fullest_vaults(path):
+    """The two vaults holding the most memories: what two isolation-check tokens stand for."""
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute(
+            "SELECT vault_id FROM semantic_memory GROUP BY 1 ORDER BY COUNT(*) DESC LIMIT 2"
+        ).fetchall()
+    finally:
+        conn.close()
+    return rows[0][0], rows[1][0]
 
 
 def make_rollout(actor="ada", **kwargs):

@@ -7,14 +7,13 @@ import re
 import pytest
 from django.db import connection
 
-from conftest import sql
 from metamorph.testing.fake_server import FakeMetamorph
 from metamorph_admin.models import AuditRecord
 from metamorph_admin.tests.commands import manage
 from metamorph_admin.tests.job_helpers import migrated_admin_db
 from rollouts import exports, report, services
 from rollouts.models import Event, Item, ReportExport
-from rollouts.tests.helpers import attest_all, make_rollout, operate
+from rollouts.tests.helpers import attest_all, make_rollout, operate, two_fullest_vaults
 
 
 def _signed_checklist(dbs):
@@ -145,13 +144,7 @@ def test_tokens_pasted_for_the_isolation_check_are_never_stored(
 ):
     staging = metamorph_db("migrated")
     settings.METAMORPH_DATABASES = [("staging", staging), ("production", dbs["production"])]
-    a, b = [
-        r[0]
-        for r in sql(
-            staging,
-            "SELECT vault_id FROM semantic_memory GROUP BY 1 ORDER BY COUNT(*) DESC LIMIT 2",
-        )
-    ]
+    a, b = two_fullest_vaults(staging)
     with FakeMetamorph(staging, tokens={"eyJ-secret-A": a, "eyJ-secret-B": b}) as server:
         rollout = make_rollout(staging_url=server.url)
         client.force_login(people["oscar"])

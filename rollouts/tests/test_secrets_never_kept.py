@@ -6,11 +6,10 @@ import logging
 import pytest
 from django.db import connection
 
-from conftest import sql
 from metamorph.testing.fake_server import FakeMetamorph
 from rollouts import scrub
 from rollouts.models import Item
-from rollouts.tests.helpers import make_rollout
+from rollouts.tests.helpers import make_rollout, two_fullest_vaults
 
 TOKEN_A = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ2YXVsdC1hIn0.QUFBQUFBQUFBQUFBQUFB"
 TOKEN_B = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ2YXVsdC1iIn0.QkJCQkJCQkJCQkJCQkJC"
@@ -39,13 +38,7 @@ def test_an_echoing_server_leaves_no_token_in_tables_logs_pages_or_reports(
     caplog.set_level(logging.DEBUG)
     staging = metamorph_db("migrated")
     settings.METAMORPH_DATABASES = [("staging", staging), ("production", dbs["production"])]
-    a, b = [
-        r[0]
-        for r in sql(
-            staging,
-            "SELECT vault_id FROM semantic_memory GROUP BY 1 ORDER BY COUNT(*) DESC LIMIT 2",
-        )
-    ]
+    a, b = two_fullest_vaults(staging)
     with FakeMetamorph(staging, mode=mode, tokens={TOKEN_A: a, TOKEN_B: b}) as server:
         rollout = make_rollout(staging_url=server.url)
         client.force_login(people["ada"])
