@@ -3,6 +3,8 @@
 import sys
 import time
 
+from metamorph.identifiers import shown
+
 
 class TerminalProgress:
     """A `progress(phase, done, total, message)` callable that writes to a stream."""
@@ -20,6 +22,7 @@ class TerminalProgress:
         if phase == self._last_phase and not finished and now - self._last < self.min_interval:
             return
         self._last, self._last_phase = now, phase
+        message = shown(message)  # an odd vault id must not drive the terminal
         if self.tty:
             width = 30
             filled = int(width * done / total) if total else 0

@@ -55,3 +55,13 @@ def test_backticks_become_code_and_the_rest_is_escaped():
 def test_result_values_are_never_python_literals():
     assert f.plain(True) == "yes" and f.plain(None) == "—" and f.plain(False) == "no"
     assert f.plain(["a", 1200]) == "a, 1,200" and f.plain({"x": None}) == "x: —"
+
+
+def test_progress_lines_show_an_odd_vault_id_escaped():
+    import io
+
+    from metamorph_admin.progress import TerminalProgress
+
+    out = io.StringIO()
+    TerminalProgress(stream=out)("move", 1, 2, "rows of team\x1b[2J\u202eevil")
+    assert out.getvalue() == "move: 1/2 rows of team\\x1b[2J\\u202eevil\n"
