@@ -106,3 +106,40 @@ def test_a_second_name_for_a_configured_file_is_refused_at_start_up_naming_both(
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert "are the same file" in done.stderr and "third=" in done.stderr
     assert done.stderr.startswith("Configuration error:")
+
+
+def test_from_the_shell_the_backup_is_adas_and_ada_cannot_sign_it(tmp_path, metamorph_db):
+    from metamorph_admin.tests.job_helpers import migrated_admin_db
+
+    staging, production = metamorph_db("legacy"), metamorph_db("legacy")
+    env = {
+        "DATABASE_URL": f"sqlite:///{migrated_admin_db(tmp_path)}",
+        "METAMORPH_DATABASES": f"staging={staging},production={production}",
+        "METAMORPH_BACKUP_DIR": str(tmp_path / "backups"),
+        "METAMORPH_OPERATOR": "",
+    }
+    for name in ("ada", "mia"):
+        made = manage("createoperator", name, "--role", "admin", "--no-password", env=env)
+        assert made.returncode == 0, made.stderr
+    shell = (
+        "from metamorph_admin import databases as d; from rollouts import services as s; "
+        "from rollouts.models import Rollout; "
+    )
+    made = manage(
+        "shell",
+        "-c",
+        shell + "s.create_rollout(name='r', staging=d.get('staging'), "
+        "production=d.get('production'), actor='mia')",
+        env=env,
+    )
+    assert made.returncode == 0, made.stderr
+    refused = manage("backupdb", "--database", "production", env=env)
+    assert refused.returncode == 1 and "--operator NAME" in refused.stderr
+    done = manage("backupdb", "--database", "production", "--operator", "ada", env=env)
+    assert done.returncode == 0, done.stderr
+    sign = (
+        "r = Rollout.objects.get(name='r')\n"
+        "try:\n    s.sign(r, 0, actor='ada')\nexcept s.RolloutRefused as e:\n    print(e)\n"
+    )
+    said = manage("shell", "-c", shell + "\n" + sign, env=env)
+    assert "ada ran operations of Pre-migration checklist" in said.stdout, said.stdout + said.stderr
