@@ -195,7 +195,10 @@ def test_rolloutreport_command_writes_and_verifies(tmp_path, metamorph_db):
     assert done.returncode == 0, done.stderr
     assert "content-sha256" in done.stderr and out.read_text().startswith("<!doctype html>")
     verified = manage("rolloutreport", "--verify", str(out), env=env)
-    assert verified.returncode == 0 and "unchanged" in verified.stdout
+    assert verified.returncode == 0 and "unchanged since this dashboard issued it" in (
+        verified.stdout
+    )
+    assert "exported by cli-admin from the command line" in verified.stdout
     out.write_text(out.read_text().replace("q4 move", "q3 move"))
     tampered = manage("rolloutreport", "--verify", str(out), env=env)
     assert tampered.returncode == 1 and "was changed after it was written" in tampered.stderr
