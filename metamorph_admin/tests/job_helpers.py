@@ -91,6 +91,16 @@ def migrated_admin_db(tmp_path, operator=True):
     return target
 
 
+def two_databases_env(tmp_path, staging, production):
+    """manage.py's environment over a private admin database (holding CLI_OPERATOR) and two
+    configured Metamorph files, staging and production, with backups under tmp_path."""
+    return {
+        "DATABASE_URL": f"sqlite:///{migrated_admin_db(tmp_path)}",
+        "METAMORPH_DATABASES": f"staging={staging},production={production}",
+        "METAMORPH_BACKUP_DIR": str(tmp_path / "backups"),
+    }
+
+
 def subprocess_env(admin_db, **extra):
     environ = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     environ.update(

@@ -11,7 +11,7 @@ from conftest import sql
 from metamorph_admin import databases
 from metamorph_admin.models import Job
 from metamorph_admin.tests.commands import manage
-from metamorph_admin.tests.job_helpers import migrated_admin_db, user_with_role
+from metamorph_admin.tests.job_helpers import two_databases_env, user_with_role
 
 
 def test_parse_names_each_file_once_with_absolute_paths(tmp_path):
@@ -114,11 +114,7 @@ def test_a_web_backup_goes_to_the_current_databases_job_and_directory(client, db
 
 def test_commands_take_database_by_name(tmp_path, metamorph_db):
     staging, production = metamorph_db("legacy"), metamorph_db("migrated")
-    env = {
-        "DATABASE_URL": f"sqlite:///{migrated_admin_db(tmp_path)}",
-        "METAMORPH_DATABASES": f"staging={staging},production={production}",
-        "METAMORPH_BACKUP_DIR": str(tmp_path / "backups"),
-    }
+    env = two_databases_env(tmp_path, staging, production)
     done = manage("backupdb", "--database", "production", "--json", env=env)
     assert done.returncode == 0, done.stderr
     listed = manage("listbackups", "--database", "production", "--json", env=env)

@@ -6,6 +6,7 @@ from django.contrib.auth.models import User
 
 from metamorph_admin import databases, jobs
 from metamorph_admin.models import Origin
+from metamorph_admin.tests.commands import manage
 from rollouts import services
 
 
@@ -38,6 +39,19 @@ def make_rollout(actor="ada", **kwargs):
         actor=actor,
         **kwargs,
     )
+
+
+def create_rollout_from_the_shell(env, name, actor="ada"):
+    """A rollout over staging and production, made by a manage.py shell subprocess."""
+    made = manage(
+        "shell",
+        "-c",
+        "from metamorph_admin import databases as d; from rollouts import services as s; "
+        f"s.create_rollout(name={name!r}, staging=d.get('staging'), "
+        f"production=d.get('production'), actor={actor!r})",
+        env=env,
+    )
+    assert made.returncode == 0, made.stderr
 
 
 def attest_all(rollout, phase, actor="oscar"):

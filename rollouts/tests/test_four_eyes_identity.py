@@ -10,8 +10,14 @@ from metamorph_admin import databases, jobs, locks
 from metamorph_admin.cli import run_from_command
 from metamorph_admin.models import Origin
 from metamorph_admin.tests.commands import manage
+from metamorph_admin.tests.job_helpers import two_databases_env
 from rollouts import services
-from rollouts.tests.helpers import attest_all, make_rollout, operate
+from rollouts.tests.helpers import (
+    attest_all,
+    create_rollout_from_the_shell,
+    make_rollout,
+    operate,
+)
 
 
 def _ready_checklist(rollout, dbs):
@@ -109,30 +115,13 @@ def test_a_second_name_for_a_configured_file_is_refused_at_start_up_naming_both(
 
 
 def test_from_the_shell_the_backup_is_adas_and_ada_cannot_sign_it(tmp_path, metamorph_db):
-    from metamorph_admin.tests.job_helpers import migrated_admin_db
-
     staging, production = metamorph_db("legacy"), metamorph_db("legacy")
-    env = {
-        "DATABASE_URL": f"sqlite:///{migrated_admin_db(tmp_path)}",
-        "METAMORPH_DATABASES": f"staging={staging},production={production}",
-        "METAMORPH_BACKUP_DIR": str(tmp_path / "backups"),
-        "METAMORPH_OPERATOR": "",
-    }
+    env = {**two_databases_env(tmp_path, staging, production), "METAMORPH_OPERATOR": ""}
     for name in ("ada", "mia"):
         made = manage("createoperator", name, "--role", "admin", "--no-password", env=env)
         assert made.returncode == 0, made.stderr
-    shell = (
-        "from metamorph_admin import databases as d; from rollouts import services as s; "
-        "from rollouts.models import Rollout; "
-    )
-    made = manage(
-        "shell",
-        "-c",
-        shell + "s.create_rollout(name='r', staging=d.get('staging'), "
-        "production=d.get('production'), actor='mia')",
-        env=env,
-    )
-    assert made.returncode == 0, made.stderr
+    shell = "from rollouts import services as s; from rollouts.models import Rollout"
+    create_rollout_from_the_shell(env, "r", actor="mia")
     refused = manage("backupdb", "--database", "production", env=env)
     assert refused.returncode == 1 and "--operator NAME" in refused.stderr
     done = manage("backupdb", "--database", "production", "--operator", "ada", env=env)

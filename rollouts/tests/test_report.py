@@ -10,10 +10,16 @@ from django.db import connection
 from metamorph.testing.fake_server import FakeMetamorph
 from metamorph_admin.models import AuditRecord
 from metamorph_admin.tests.commands import manage
-from metamorph_admin.tests.job_helpers import migrated_admin_db
+from metamorph_admin.tests.job_helpers import two_databases_env
 from rollouts import exports, report, services
 from rollouts.models import Event, Item, ReportExport
-from rollouts.tests.helpers import attest_all, make_rollout, operate, two_fullest_vaults
+from rollouts.tests.helpers import (
+    attest_all,
+    create_rollout_from_the_shell,
+    make_rollout,
+    operate,
+    two_fullest_vaults,
+)
 
 
 def _signed_checklist(dbs):
@@ -172,24 +178,10 @@ def test_tokens_pasted_for_the_isolation_check_are_never_stored(
 
 def test_rolloutreport_command_writes_and_verifies(tmp_path, metamorph_db):
     staging, production = metamorph_db("legacy"), metamorph_db("legacy")
-    env = {
-        "DATABASE_URL": f"sqlite:///{migrated_admin_db(tmp_path)}",
-        "METAMORPH_DATABASES": f"staging={staging},production={production}",
-        "METAMORPH_BACKUP_DIR": str(tmp_path / "backups"),
-    }
+    env = two_databases_env(tmp_path, staging, production)
     missing = manage("rolloutreport", "nope", env=env)
     assert missing.returncode == 1 and "No rollout called 'nope'" in missing.stderr
-    made = manage(
-        "shell",
-        "-c",
-        (
-            "from metamorph_admin import databases as d; from rollouts import services as s; "
-            "s.create_rollout(name='q4 move', staging=d.get('staging'), "
-            "production=d.get('production'), actor='ada')"
-        ),
-        env=env,
-    )
-    assert made.returncode == 0, made.stderr
+    create_rollout_from_the_shell(env, "q4 move")
     out = tmp_path / "review.html"
     done = manage("rolloutreport", "q4 move", "--format", "html", "-o", str(out), env=env)
     assert done.returncode == 0, done.stderr
@@ -213,21 +205,9 @@ def test_rolloutreport_is_audited_and_recorded_as_the_named_operator(tmp_path, m
     import sqlite3
 
     staging, production = metamorph_db("legacy"), metamorph_db("legacy")
-    admin = migrated_admin_db(tmp_path)
-    env = {
-        "DATABASE_URL": f"sqlite:///{admin}",
-        "METAMORPH_DATABASES": f"staging={staging},production={production}",
-    }
-    manage(
-        "shell",
-        "-c",
-        (
-            "from metamorph_admin import databases as d; from rollouts import services as s; "
-            "s.create_rollout(name='r1', staging=d.get('staging'), "
-            "production=d.get('production'), actor='ada')"
-        ),
-        env=env,
-    )
+    env = two_databases_env(tmp_path, staging, production)
+    admin = env["DATABASE_URL"].removeprefix("sqlite:///")
+    create_rollout_from_the_shell(env, "r1")
     done = manage("rolloutreport", "r1", "--format", "json", env=env)
     assert done.returncode == 0, done.stderr
     digest = json.loads(done.stdout)["content_sha256"]
