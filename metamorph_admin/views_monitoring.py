@@ -10,7 +10,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.db import DatabaseError, connection
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -18,7 +17,7 @@ from django.views.decorators.http import require_GET
 
 from metamorph.connection import check_file
 from metamorph.errors import MetamorphError
-from metamorph_admin import databases
+from metamorph_admin import admin_db, databases
 from metamorph_admin import metrics as metrics_registry
 from metamorph_admin.models import Job
 
@@ -60,15 +59,6 @@ def metrics(request):
     return HttpResponse(body, content_type=metrics_registry.CONTENT_TYPE)
 
 
-def _admin_database():
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        return "ok"
-    except DatabaseError:
-        return "down"
-
-
 def _metamorph_files():
     """ "ok", or each unusable database by name with the kind of problem (never its path)."""
     problems = []
@@ -97,7 +87,8 @@ def _worker():
 def healthz(request):
     """Is the dashboard able to serve and run jobs? 200 ok/degraded, 503 when its own database
     is down (a load balancer should then take it out)."""
-    checks = {"admin_database": _admin_database()}
+    admin_problem = admin_db.problem()
+    checks = {"admin_database": "down" if admin_problem else "ok"}
     if checks["admin_database"] == "ok":
         checks["metamorph_file"] = _metamorph_files()
         checks["task_worker"] = _worker()
@@ -105,6 +96,7 @@ def healthz(request):
         status = "down"
     else:
         status = "ok" if all(v == "ok" for v in checks.values()) else "degraded"
-    return JsonResponse(
-        {"status": status, "checks": checks}, status=503 if status == "down" else 200
-    )
+    body = {"status": status, "checks": checks}
+    if admin_problem:
+        body["problem"] = admin_problem
+    return JsonResponse(body, status=503 if status == "down" else 200)
