@@ -4,10 +4,12 @@
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 
+import psycopg
 import pytest
 from django.utils import timezone
 
@@ -195,3 +197,66 @@ def test_an_offline_agent_refuses_the_button_with_its_reason(client, agents_requ
     page = client.post("/jobs/start/backup/", {"label": "x"}, follow=True).content.decode()
     assert "Refused: nothing can run on database default now: no agent has ever reported" in page
     assert "python manage.py agent --database default" in page
+
+
+def _job_row(url, job_id):
+    """(state, error) of a job, read straight from the shared database (no Django start-up)."""
+    if url.startswith("sqlite:///"):
+        conn = sqlite3.connect(url[len("sqlite:///") :], timeout=20)
+        try:
+            return conn.execute(
+                "SELECT state, error FROM migrations_ui_job WHERE id = ?", (job_id,)
+            ).fetchone()
+        finally:
+            conn.close()
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT state, error FROM migrations_ui_job WHERE id = %s", (job_id,)
+        ).fetchone()
+
+
+def _locks(url):
+    if url.startswith("sqlite:///"):
+        conn = sqlite3.connect(url[len("sqlite:///") :], timeout=20)
+        try:
+            return conn.execute("SELECT COUNT(*) FROM migrations_ui_mutationlock").fetchone()[0]
+        finally:
+            conn.close()
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT COUNT(*) FROM migrations_ui_mutationlock").fetchone()[0]
+
+
+def test_an_agent_killed_mid_backup_leaves_the_job_interrupted_and_the_next_agent_backs_up(
+    hosts, metamorph_writer
+):
+    url = hosts["env"]["DATABASE_URL"]
+    path = str(hosts["files"]["production"])
+    writer = metamorph_writer(path)
+    caught = None
+    for _attempt in range(10):  # until the kill lands while the backup runs
+        agent = hosts["start"]("production")
+        job = hosts["python"](ENQUEUE, "production")["job"]
+        wait_for(lambda j=job: _job_row(url, j)[0] != "queued", "the agent to take the job")
+        os.kill(agent.pid, signal.SIGSTOP)
+        if _job_row(url, job)[0] == "running":
+            caught = job
+            os.kill(agent.pid, signal.SIGKILL)
+            agent.wait(timeout=30)
+            break
+        os.kill(agent.pid, signal.SIGKILL)  # it had finished: try again with a new backup
+        agent.wait(timeout=30)
+    assert caught is not None, "no kill landed while a backup was running"
+    restarted = hosts["start"]("production")  # reaps what the killed agent left
+    state, error = _job_row(url, caught)
+    assert state == "interrupted" and f"pid {agent.pid} on " in error
+    assert _locks(url) == 0
+    again = hosts["python"](ENQUEUE, "production")["job"]
+    wait_for(lambda: _job_row(url, again)[0] in ("succeeded", "failed"), "the next backup")
+    assert _job_row(url, again)[0] == "succeeded", _job_row(url, again)
+    assert restarted.poll() is None
+    writer.wait_for_commits(3)
+    report = writer.stop()
+    assert report.errors == [] and report.missing_from(path) == []
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()

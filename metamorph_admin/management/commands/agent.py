@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, close_old_connections, connection
 from django_tasks_db.management.commands.db_worker import Worker
 
-from metamorph_admin import agents, databases
+from metamorph_admin import agents, databases, interrupted
 from metamorph_admin.cli import OperationCommand
 
 logger = logging.getLogger(__name__)
@@ -70,6 +70,9 @@ Stop it with Ctrl-C or SIGTERM: a running job finishes first."""
             agent = agents.register(db)
         except agents.AgentAlreadyRunning as exc:
             raise CommandError(str(exc), returncode=2) from None
+        # Jobs a killed agent left running: interrupted, their locks released (they resume or
+        # were rolled back by SQLite, as the job page says).
+        reaped = interrupted.reap_interrupted_jobs()
         stop = threading.Event()
         beats = threading.Thread(target=_heartbeat, args=(agent, stop), daemon=True)
         worker = Worker(
@@ -88,6 +91,7 @@ Stop it with Ctrl-C or SIGTERM: a running job finishes first."""
             self.stdout.write(
                 f"Agent of {db.name} ({db.path}) running as pid {agent.pid} on "
                 f"{agent.hostname}, queue {agent.queue_name}."
+                + (f" Marked {reaped} job(s) of a stopped process interrupted." if reaped else "")
             )
             self.stdout.flush()
             worker.run()
