@@ -41,11 +41,11 @@ run: install .env
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py ensuredemodb
 	$(PY) manage.py ensurelogin
-	@echo "Starting the task worker and gunicorn on http://$${BIND:-127.0.0.1:8000}/ (Ctrl-C stops both)."
+	@echo "Starting an agent per Metamorph database and gunicorn on http://$${BIND:-127.0.0.1:8000}/ (Ctrl-C stops them)."
 	@# Stop exactly our two children, once. (`trap 'kill 0' … TERM` signalled this shell
 	@# too, re-entered its own TERM trap without end and crashed bash: "Segmentation fault".)
 	@trap 'trap - EXIT INT TERM; kill $$worker $$web 2>/dev/null; wait' EXIT INT TERM; \
-	$(PY) manage.py db_worker --no-reload & worker=$$!; \
+	$(PY) manage.py agent --all & worker=$$!; \
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py metamorph_admin.wsgi & web=$$!; \
 	wait $$web
 

@@ -151,7 +151,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 DATABASES["default"].setdefault("CONN_MAX_AGE", 300)
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# One queue per Metamorph database ("db-<name>"), taken only by that database's agent
+# (`manage.py agent --database NAME`); QUEUES empty: any queue name is accepted.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": []}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
