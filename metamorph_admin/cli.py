@@ -25,13 +25,15 @@ class OperationCommand(BaseCommand):
 
     requires_system_checks: list[str] = []
     epilog = ""  # examples and notes printed after --help's options, as written
+    runs_operations = False  # True: it runs jobs, as the dashboard user --operator names
 
     def create_parser(self, *args, **kwargs):
         parser = super().create_parser(*args, **kwargs)
         if self.epilog:
             parser.epilog = self.epilog
             parser.formatter_class = argparse.RawDescriptionHelpFormatter
-        add_operator_argument(parser)
+        if self.runs_operations:
+            add_operator_argument(parser)
         return parser
 
     def execute(self, *args, **options):

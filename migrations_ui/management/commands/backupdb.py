@@ -6,6 +6,7 @@ from metamorph_admin.cli import OperationCommand, add_db_argument, db_path_from,
 
 
 class Command(OperationCommand):
+    runs_operations = True
     help = (
         "Take a verified online backup of the Metamorph database while it keeps running: "
         "SQLite's backup API in steps (flat memory), written to a hidden temporary name, "

@@ -25,6 +25,7 @@ commits go into the restored file.
 
 
 class Command(OperationCommand):
+    runs_operations = True
     help = (
         "Restore a verified backup into the live Metamorph database (downtime: stop "
         "Metamorph first). Refuses unless the backup verifies and while another process "

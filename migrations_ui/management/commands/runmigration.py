@@ -33,6 +33,7 @@ against the backup's manifest, columns, indexes, default-vault rows, query plans
 
 
 class Command(OperationCommand):
+    runs_operations = True
     help = (
         "Run Metamorph's multitenancy migrations (001_add_vault_id, "
         "002_add_vercel_sandbox_tables) atomically, with pre-flight checks, verification, "

@@ -41,6 +41,7 @@ indexes around one transaction and is several times faster.
 
 
 class Command(OperationCommand):
+    runs_operations = True
     help = (
         "Move default-vault (or any source vault) rows to user vaults: a whole vault, a "
         "split by an owner column/metadata key, or a CSV mapping of conversation_id or "
