@@ -1,5 +1,6 @@
 """Settings, all from the environment (12-factor, django-environ). See README "Configuration" and .env.example."""
 
+import os
 import zoneinfo
 from datetime import timedelta
 from pathlib import Path
@@ -9,7 +10,15 @@ from django.core.exceptions import ImproperlyConfigured
 
 from metamorph_admin.databases import parse_databases
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+# Relative paths, .env and var/ are taken from the checkout (beside manage.py); an installed
+# wheel (`metamorph-admin …` on a Metamorph host) uses METAMORPH_ADMIN_HOME, else the working
+# directory.
+_CHECKOUT = PACKAGE_DIR.parent
+BASE_DIR = Path(
+    os.environ.get("METAMORPH_ADMIN_HOME")
+    or (_CHECKOUT if (_CHECKOUT / "manage.py").is_file() else Path.cwd())
+).resolve()
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")  # optional; real environment variables win
 
@@ -113,7 +122,7 @@ ROOT_URLCONF = "metamorph_admin.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [PACKAGE_DIR / "site_templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -195,7 +204,6 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
