@@ -133,3 +133,17 @@ def start_job_process(admin_db, mode, db_path, actor):
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def run_python(script, *args, env, timeout=120):
+    """Run `script` in a fresh interpreter of the checkout with `env`; its stdout (it must exit 0)."""
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
