@@ -125,6 +125,10 @@ def run_from_command(kind, params, *, stdout, stderr=None, json_output=False, fu
     for line in job.log_lines.filter(level="warning"):
         err.write(f"warning: {line.text}\n")
     if job.state != Job.State.SUCCEEDED:
+        if isinstance(job.result, dict) and job.result.get("text") and not json_output:
+            stdout.write(job.result["text"])  # the lines a failed verification marks
+        elif json_output and job.result:
+            stdout.write(json.dumps(job.result, indent=2, sort_keys=True))
         raise CommandError(f"{job.error} (job #{job.pk})")
     err.write(f"{job.kind} job #{job.pk} succeeded in {job.duration or 0:.1f} s.\n")
     err.flush()

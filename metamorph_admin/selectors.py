@@ -35,8 +35,9 @@ def log_tail(job, lines=LOG_LINES_SHOWN):
 
 
 def job_summary(job):
-    """The finished job's summary in words (None while it runs or when it failed early)."""
-    if job.state != Job.State.SUCCEEDED or not isinstance(job.result, dict):
+    """The finished job's summary in words (None while it runs or when it failed early; a
+    job whose verification failed keeps its result, and its summary names the failures)."""
+    if job.state not in (Job.State.SUCCEEDED, Job.State.FAILED) or not isinstance(job.result, dict):
         return None
     kind = kinds.KINDS.get(job.kind)
     try:

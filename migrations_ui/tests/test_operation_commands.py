@@ -209,3 +209,15 @@ def test_backupdb_refuses_an_unknown_verify_mode(run, metamorph_db):
     result = run("backupdb", "--db", metamorph_db("migrated"), "--verify", "none")
     assert result.returncode != 0 and "invalid choice: 'none'" in result.stderr
     assert not run.backups.exists() or not list(run.backups.iterdir())
+
+
+def test_a_failed_verification_fails_its_job_as_well_as_the_command(run, metamorph_db):
+    # The command said "[FAILED] schema_migrations" and exited 1 while the job row stayed
+    # succeeded, so the Jobs page and the failed-jobs metric never showed the failure.
+    result = run("runmigration", "--db", metamorph_db("legacy"), "--verify")
+    assert result.returncode == 1
+    assert "[FAILED] schema_migrations" in result.stdout
+    assert "Verification found problems: schema_migrations" in result.stderr
+    assert "succeeded" not in result.stderr
+    ((state, error),) = sql(str(run.admin), "SELECT state, error FROM migrations_ui_job")
+    assert state == "failed" and "schema_migrations" in error
