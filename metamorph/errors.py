@@ -333,6 +333,26 @@ class PlanOutdated(RemapError):
         self.plan_id = plan_id
 
 
+class RemapStoppedPartway(RemapError):
+    """A remap stopped by a write error (a full disk) after earlier batches had committed."""
+
+    def __init__(self, plan_id, moved, cause):
+        super().__init__(
+            f"{cause_text(cause)} The remap of plan {plan_id} stopped there: the batch in "
+            f"progress was rolled back, but {moved:,} rows had already moved in earlier "
+            "batches, each recorded in the remap journal: the plan is interrupted and the "
+            "database consistent. Free space, then resume it with "
+            f"`python manage.py remapvaults --run {plan_id}` (or Run on the plan's page); "
+            f"`python manage.py remapvaults --undo {plan_id}` puts the moved rows back instead."
+        )
+        self.plan_id, self.moved = plan_id, moved
+
+
+def cause_text(cause):
+    """The first sentence of a write error's message (what went wrong, not its advice)."""
+    return str(cause).split(". ")[0].rstrip(".") + "."
+
+
 class PlanNotInJournal(RemapError):
     def __init__(self, plan_id, journal):
         super().__init__(
