@@ -99,9 +99,19 @@ class InterruptedWrite(MetamorphError):
     def __init__(self, path):
         super().__init__(
             f"A write to {path} was interrupted (its {path}-journal holds the undo log), so it "
-            "cannot be read safely without a writer first rolling that write back. Run "
-            "`python manage.py runmigration` (any run rolls it back before doing anything) or "
-            "start Metamorph once; do not delete the -journal file."
+            "cannot be read safely until that write is rolled back, and every command that "
+            "reads first refuses. Run `python manage.py rollbackinterrupted` (it asks first): "
+            "it copies the file with its -journal into the backup directory, then lets SQLite "
+            "roll the interrupted write back. Starting Metamorph once rolls it back too, "
+            "without the copy; do not delete the -journal file."
+        )
+
+
+class NoInterruptedWrite(MetamorphError):
+    def __init__(self, path):
+        super().__init__(
+            f"{path} has no interrupted write to roll back (no hot -journal beside it): "
+            "nothing was copied or changed."
         )
 
 

@@ -73,5 +73,12 @@ def register_kinds():
             group="backups",
             summary=SAID + "restore",
         ),
+        JobKind(
+            "interrupted-write-rollback",
+            "Roll back an interrupted write",
+            CALLS + "roll_back_interrupted_write",
+            "metamorph_admin.restore_backup",
+            group="backups",
+        ),
     ):
         register(kind)

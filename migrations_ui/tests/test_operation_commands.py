@@ -2,7 +2,10 @@
 
 import hashlib
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
@@ -221,3 +224,44 @@ def test_a_failed_verification_fails_its_job_as_well_as_the_command(run, metamor
     assert "succeeded" not in result.stderr
     ((state, error),) = sql(str(run.admin), "SELECT state, error FROM migrations_ui_job")
     assert state == "failed" and "schema_migrations" in error
+
+
+_KILLED_WRITER = """
+import os, signal, sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA cache_size = 1")   # spill: pages reach the file before any commit
+conn.execute("BEGIN IMMEDIATE")
+conn.execute("UPDATE messages SET content = content || '!'")
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_hot_journal_has_a_way_out_that_keeps_the_file_with_its_journal(run, metamorph_db):
+    path = metamorph_db("legacy")
+    messages = sql(path, "SELECT COUNT(*) FROM messages")
+    killed = subprocess.run([sys.executable, "-c", _KILLED_WRITER, path])
+    assert killed.returncode == -9
+    left = (digest(path), digest(path + "-journal"))
+
+    refused = run("runmigration", "--db", path, "--force")
+    assert refused.returncode == 1
+    assert "Run `python manage.py rollbackinterrupted` (it asks first)" in refused.stderr
+    assert "copies the file with its -journal into the backup directory" in refused.stderr
+    unconfirmed = run("rollbackinterrupted", "--db", path)
+    assert unconfirmed.returncode == 1 and "add --yes" in unconfirmed.stderr
+    assert (digest(path), digest(path + "-journal")) == left
+
+    done = run("rollbackinterrupted", "--db", path, "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "then SQLite rolled the interrupted write back" in done.stdout
+    (folder,) = [p for p in run.backups.iterdir() if p.name.startswith("interrupted-write-")]
+    name = os.path.basename(path)
+    assert (digest(folder / name), digest(folder / f"{name}-journal")) == left
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert [f["sha256"] for f in manifest["files"]] == list(left)
+    assert sql(path, "SELECT COUNT(*) FROM messages WHERE content LIKE '%!'") == [(0,)]
+    assert sql(path, "SELECT COUNT(*) FROM messages") == messages
+    assert run("runmigration", "--db", path, "--list").returncode == 0
+
+    again = run("rollbackinterrupted", "--db", path, "--yes")
+    assert again.returncode == 1 and "has no interrupted write to roll back" in again.stderr
