@@ -8,7 +8,16 @@ class MetamorphError(Exception):
 
 
 class DatabaseMissing(MetamorphError):
-    def __init__(self, path):
+    def __init__(self, path, wal_left=False):
+        if wal_left:
+            super().__init__(
+                f"No Metamorph database at {path}, but its {path}-wal is there: the database "
+                "file was moved or deleted, and a -wal holds only the latest commits, not a "
+                "database. Do not delete the -wal; put the database file back (or restore a "
+                "backup with `python manage.py restorebackup`) before Metamorph starts again, "
+                "or point METAMORPH_DATABASE_PATH at the file Metamorph really uses."
+            )
+            return
         super().__init__(
             f"No Metamorph database at {path}. Set METAMORPH_DATABASE_PATH to the file the "
             "Metamorph server really uses (its store defaults to ./data/metamorph.db relative "

@@ -90,8 +90,16 @@ def add_db_argument(parser, *, backup_dir=False):
 
 
 def db_path_from(opts):
-    """The absolute path of the Metamorph file the command's options name."""
-    return databases.from_options(opts).path
+    """The absolute path of the Metamorph file the command's options name (an operator's
+    --db that names nothing is refused here, with advice about --db, not the settings)."""
+    path = databases.from_options(opts).path
+    if opts.get("db") and not os.path.lexists(path):
+        beside = " (its -wal is there: do not delete it)" if os.path.exists(f"{path}-wal") else ""
+        raise CommandError(
+            f"No file at {path}, the --db path{beside}. Check the path, or leave --db out to use "
+            "the configured database (`--database NAME` picks one of METAMORPH_DATABASES)."
+        )
+    return path
 
 
 def backup_dir_from(opts):

@@ -324,3 +324,21 @@ def test_the_vaults_page_follows_a_job_changing_the_file_and_reloads_when_it_end
     done = viewer.get(reverse("core:job_wait", args=[job.pk]), headers={"HX-Request": "true"})
     assert done["HX-Refresh"] == "true"
     assert 'id="active-job"' not in viewer.get("/").content.decode()
+
+
+@pytest.mark.parametrize("leftover", [None, "-wal"])
+def test_every_page_explains_a_missing_database_even_beside_its_wal(
+    as_role, settings, tmp_path, leftover
+):
+    # /remap/ answered 500 (FileNotFoundError) for both.
+    path = use(settings, str(tmp_path / "gone.db"))
+    if leftover:
+        open(path + leftover, "wb").write(b"\x37\x7f\x06\x82" + bytes(28))
+    client = as_role("admin")
+    for url in ("/", "/remap/", "/vault/?id=default-vault", "/indexes/", "/health/", "/checks/"):
+        response = client.get(url)
+        html = response.content.decode()
+        assert response.status_code == 200, url
+        assert f"No Metamorph database at {path}" in html, url
+        if leftover:
+            assert "Do not delete the -wal" in html, url
