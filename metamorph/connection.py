@@ -103,9 +103,19 @@ def open_readonly(path, timeout=READ_BUSY_TIMEOUT, require_metamorph=True):
     return conn
 
 
+def on_read_only_filesystem(path):
+    """True when `path` (a file or folder) lives on a filesystem mounted read-only."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 def writable_problem(path):
     """Why this process cannot write `path` (or create its journal beside it), or ''."""
     directory = os.path.dirname(os.path.abspath(path))
+    if on_read_only_filesystem(path):
+        return "it is on a read-only filesystem (remount it read-write)"
     if not os.access(path, os.W_OK):
         return "the file is read-only for this user or on a read-only volume"
     if not os.access(directory, os.W_OK):

@@ -8,10 +8,11 @@ import sqlite3
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from metamorph.connection import translate_error
 from metamorph.errors import MetamorphError
-from metamorph_admin import databases, jobs
+from metamorph_admin import admin_database, databases, jobs
 from metamorph_admin.models import Job, Origin
 from metamorph_admin.progress import TerminalProgress
 
@@ -39,6 +40,10 @@ class OperationCommand(BaseCommand):
             raise CommandError(str(exc)) from None
         except sqlite3.DatabaseError as exc:
             raise CommandError(str(translate_error(exc, _path_or_default(options)))) from None
+        except DatabaseError as exc:  # the dashboard's own database (jobs, audit), not Metamorph's
+            if admin_database.is_write_refusal(exc):
+                raise CommandError(admin_database.sentence()) from None
+            raise
 
 
 def absolute_path(value):

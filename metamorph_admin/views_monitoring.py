@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET
 
 from metamorph.connection import check_file
 from metamorph.errors import MetamorphError
-from metamorph_admin import databases
+from metamorph_admin import admin_database, databases
 from metamorph_admin import metrics as metrics_registry
 from metamorph_admin.models import Job
 
@@ -61,12 +61,14 @@ def metrics(request):
 
 
 def _admin_database():
+    """ "ok", "down" (no answer) or "read-only": a dashboard that cannot record a login or a
+    job is down for a load balancer too."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-        return "ok"
     except DatabaseError:
         return "down"
+    return "read-only" if admin_database.write_problem() else "ok"
 
 
 def _metamorph_files():
