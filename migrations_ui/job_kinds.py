@@ -53,6 +53,9 @@ def register_kinds():
             form=FORMS + "BackupForm",
             group="backups",
             summary=SAID + "backup",
+            writes_database=False,
+            if_interrupted="A backup only reads the database, so the database is as it was; "
+            "the partial copy it left is removed by the next backup. Run it again.",
         ),
         JobKind(
             "verify-backup",

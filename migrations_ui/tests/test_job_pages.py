@@ -191,3 +191,30 @@ def test_every_operation_job_page_reads_in_words_never_literals(client, live_db)
         headline = re.search(r'id="job-headline">([^<]+)<', summary).group(1)
         assert len(headline) > 10, job.kind
         assert not LITERALS.search(summary), (job.kind, LITERALS.search(summary))
+
+
+def test_a_killed_backup_does_not_advise_a_restore(client, settings, tmp_path):
+    # A backup only reads the database: "restore the last backup" was the wrong advice.
+    import subprocess
+    import sys
+
+    from metamorph_admin import liveness
+    from metamorph_admin.models import Job
+    from metamorph_admin.tests.page_helpers import job_page, login
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    settings.METAMORPH_BACKUP_DIR = str(tmp_path / "backups")
+    job = Job.objects.create(
+        kind="backup",
+        db_path=str(tmp_path / "x.db"),
+        actor="ada",
+        state="running",
+        pid=proc.pid,
+        hostname=liveness.hostname(),
+    )
+    html = job_page(login(client, "operator"), job)
+    job.refresh_from_db()
+    assert job.state == "interrupted"
+    assert "restore" not in job.error
+    assert "A backup only reads the database, so the database is as it was" in html

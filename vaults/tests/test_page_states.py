@@ -342,3 +342,46 @@ def test_every_page_explains_a_missing_database_even_beside_its_wal(
         assert f"No Metamorph database at {path}" in html, url
         if leftover:
             assert "Do not delete the -wal" in html, url
+
+
+def _dead_pid():
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_after_a_killed_remap_pages_without_javascript_show_it_interrupted(
+    as_role, settings, metamorph_db
+):
+    # Pages loaded without JavaScript never poll: they said "running … 48 %" long after.
+    from metamorph_admin import liveness
+
+    path = use(settings, metamorph_db("migrated"))
+    admin = as_role("admin")
+    admin.post(
+        reverse("vaults:remap_preview", args=["move"]),
+        {"source": "default-vault", "target": "erin"},
+    )
+    record = RemapPlanRecord.objects.get()
+    job = Job.objects.create(
+        kind="remap",
+        db_path=path,
+        actor="ada",
+        state="running",
+        phase="move",
+        done=48,
+        total=100,
+        pid=_dead_pid(),
+        hostname=liveness.hostname(),
+        parameters={"plan_id": record.plan_id},
+    )
+    for url in ("/", reverse("vaults:remap"), reverse("vaults:remap_plan", args=[record.plan_id])):
+        html = admin.get(url).content.decode()
+        assert 'id="active-job"' not in html and ">running<" not in html, url
+    assert state_of(plan_page(admin, record.plan_id)) != "running"
+    job.refresh_from_db()
+    assert job.state == "interrupted"
+    assert "Interrupted: the process running it" in job.error
