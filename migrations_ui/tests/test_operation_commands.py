@@ -265,3 +265,18 @@ def test_a_hot_journal_has_a_way_out_that_keeps_the_file_with_its_journal(run, m
 
     again = run("rollbackinterrupted", "--db", path, "--yes")
     assert again.returncode == 1 and "has no interrupted write to roll back" in again.stderr
+
+
+def test_a_read_only_backup_filesystem_is_named_as_such(
+    run, metamorph_db, tmp_path, read_only_folder
+):
+    # It was reported as "this user may not create files in it", a permissions problem.
+    folder = tmp_path / "backups-ro"
+    folder.mkdir()
+    mounted = read_only_folder(folder)
+    result = run("backupdb", "--db", metamorph_db("migrated"), "--dir", str(mounted))
+    assert result.returncode == 1
+    assert f"Cannot write backups into {mounted}: it is on a read-only filesystem" in result.stderr
+    assert "may not create files" not in result.stderr
+    missing = run("backupdb", "--db", metamorph_db("migrated"), "--dir", str(mounted / "new"))
+    assert "it is on a read-only filesystem" in missing.stderr
