@@ -377,7 +377,8 @@ class PlanNotInJournal(RemapError):
         super().__init__(
             f"Plan {plan_id} has no record in the remap journal {journal}: it never ran against "
             "this database, or the journal is another one. Nothing was changed. Check the "
-            "journal path (METAMORPH_REMAP_JOURNAL) and the plan id."
+            "plan id, and that the journal (metamorph-admin-remap-journal.sqlite3, kept beside "
+            "the database) is the one that moved with it."
         )
         self.plan_id = plan_id
 

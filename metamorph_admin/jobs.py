@@ -74,14 +74,15 @@ def _finish(job, state, *, result=None, error="", outcome, started):
 
 
 def found_problems(result):
-    """The error of a job that ran to its end but whose result says it is not ok (a
-    verification with a failing check): '' when the result does not say so."""
+    """The error of a job that ran to its end but whose own verification failed (a result
+    with ok: false and failing checks): '' otherwise. Results that report findings without
+    checks (an integrity check, a remap's isolation audit) keep their job succeeded."""
     if not isinstance(result, dict) or result.get("ok") is not False:
         return ""
     checks = (result.get("verification") or {}).get("checks") or result.get("checks") or []
     failed = [c.get("name") for c in checks if isinstance(c, dict) and c.get("ok") is False]
     if not failed:
-        return "The job ran to its end and found problems: its result says what they are."
+        return ""
     return f"Verification found problems: {', '.join(map(str, failed))} (the result says what each is)."
 
 

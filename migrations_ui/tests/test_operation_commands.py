@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -280,3 +281,39 @@ def test_a_read_only_backup_filesystem_is_named_as_such(
     assert "may not create files" not in result.stderr
     missing = run("backupdb", "--db", metamorph_db("migrated"), "--dir", str(mounted / "new"))
     assert "it is on a read-only filesystem" in missing.stderr
+
+
+def test_listbackups_refuses_a_missing_dir_or_a_file(run, tmp_path):
+    # Both said "No backups yet" and exited 0.
+    missing = run("listbackups", "--dir", str(tmp_path / "nowhere"))
+    assert missing.returncode == 1
+    assert f"No folder {tmp_path / 'nowhere'} (the --dir path)" in missing.stderr
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    not_dir = run("listbackups", "--dir", str(a_file))
+    assert not_dir.returncode == 1 and f"{a_file} is not a folder" in not_dir.stderr
+
+
+def test_backup_commands_write_sizes_and_rows_in_the_pages_format(run, metamorph_db):
+    path = metamorph_db("migrated", sessions=400)
+    made = run("backupdb", "--db", path)
+    assert made.returncode == 0, made.stderr
+    assert " bytes" not in made.stdout
+    shown = re.search(
+        r": [\d.]+ (kB|MB), sha256 [0-9a-f]{64}, (\d{1,3}(,\d{3})+) rows", made.stdout
+    )
+    assert shown, made.stdout
+    listed = run("listbackups", "--db", path)
+    assert " bytes" not in listed.stdout and re.search(r" [\d.]+ (kB|MB) ", listed.stdout)
+    assert f"rows {shown.group(2):>9}" in listed.stdout
+
+
+def test_a_label_is_bounded_the_same_on_the_command_line_and_in_the_form(run, metamorph_db):
+    from metamorph.backup.create import MAX_LABEL
+    from migrations_ui.forms import BackupForm
+
+    assert BackupForm.base_fields["label"].max_length == MAX_LABEL
+    long = run("backupdb", "--db", metamorph_db("migrated"), "--label", "x" * (MAX_LABEL + 1))
+    assert long.returncode == 1
+    assert f"--label takes at most {MAX_LABEL} characters" in long.stderr
+    assert not run.backups.exists() or not list(run.backups.glob("*.db"))

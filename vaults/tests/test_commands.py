@@ -1,6 +1,7 @@
 """vaultreport and makedemodb as real subprocesses: output, exit codes, clear errors."""
 
 import json
+import re
 
 from conftest import sql
 from metamorph_admin.tests.commands import manage
@@ -155,3 +156,20 @@ def test_makedemodb_creates_no_folders(tmp_path):
     assert result.returncode == 1
     assert f"the folder {target.parent} does not exist" in result.stderr
     assert not (tmp_path / "no").exists()
+
+
+def test_vaultreport_refuses_a_top_below_one_and_writes_sizes_and_counts_readably(metamorph_db):
+    path = metamorph_db("migrated", sessions=400)
+    negative = manage("vaultreport", "--db", path, "--top", "-1")
+    assert negative.returncode == 1 and "--top must be 1 or more" in negative.stderr
+    report = manage("vaultreport", "--db", path)
+    total = sum(
+        sql(path, f'SELECT COUNT(*) FROM "{t}"')[0][0]
+        for (t,) in sql(
+            path, "SELECT name FROM sqlite_master WHERE type='table' AND sql LIKE '%vault_id%'"
+        )
+    )
+    assert " bytes" not in report.stdout and re.search(
+        r"\n  [\d.]+ (kB|MB), journal", report.stdout
+    )
+    assert f"{total:,} rows" in report.stdout
