@@ -385,3 +385,29 @@ def test_after_a_killed_remap_pages_without_javascript_show_it_interrupted(
     job.refresh_from_db()
     assert job.state == "interrupted"
     assert "Interrupted: the process running it" in job.error
+
+
+def test_a_ten_thousand_character_vault_id_gets_a_short_link_and_a_long_one_a_clear_line(
+    as_role, settings, metamorph_db
+):
+    # The matrix linked it as ?id=<10,000 characters>: gunicorn refuses such a line (414).
+    import sqlite3
+
+    path = use(settings, metamorph_db("migrated"))
+    long_id = "v" * 10_000
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE messages SET vault_id = ? WHERE rowid IN (1, 2, 3)", (long_id,))
+    conn.commit()
+    conn.close()
+    viewer = as_role("viewer")
+    html = viewer.get("/").content.decode()
+    links = re.findall(r'href="(/vault/\?[^"]*)"', html)
+    assert links and max(len(link) for link in links) < 1000
+    (link,) = [link for link in links if "key=" in link]
+    page = viewer.get(link.replace("&amp;", "&")).content.decode()
+    assert 'id="vault-total"' in page and ">3<" in page
+    refused = viewer.get("/vault/", {"id": long_id})
+    assert refused.status_code == 200
+    assert "A vault id of 10,000 characters is longer than a link names ids by" in (
+        refused.content.decode()
+    )
