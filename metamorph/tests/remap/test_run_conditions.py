@@ -1,6 +1,8 @@
-"""A remap stopped by a full disk part-way: the message says what moved and how to resume."""
+"""A remap under real conditions: a full disk part-way, another process holding the file."""
 
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
@@ -59,3 +61,30 @@ def test_a_full_disk_at_the_first_batch_still_says_nothing_changed(split, monkey
     assert not isinstance(full.value, RemapStoppedPartway)
     assert "the database is unchanged" in str(full.value)
     assert snapshot(db) == before
+
+
+HOLDER = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1])
+conn.execute("SELECT COUNT(*) FROM sessions").fetchone()
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_remap_waits_for_metamorphs_writes_only_when_another_process_holds_the_file(split):
+    # A 32-row remap spent 1.0 s "paused for Metamorph's writes" with no other process there.
+    db, journal, plan = split
+    alone = execute_plan(db, plan, journal)
+    assert alone["lock"]["writer_assumed_at_start"] is False
+
+    other = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, db], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert other.stdout.readline().strip() == "ready"
+        beside = execute_plan(db, plan, journal)  # a completed plan re-applies its rule
+        assert beside["lock"]["writer_assumed_at_start"] is True
+    finally:
+        other.stdin.close()
+        other.wait(timeout=60)
