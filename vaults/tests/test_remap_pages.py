@@ -302,3 +302,23 @@ def test_the_plan_exports_where_every_mapping_id_was_found_as_csv(admin, setting
     assert "evolution_snapshots.conversation_id" in found[lonely]
     assert "sessions.id" not in found[lonely]
     assert "'=HYPERLINK(1)" in found  # shown as text, never run by a spreadsheet
+
+
+def test_the_plan_page_says_why_rows_stay_in_words_not_internal_codes(
+    admin, settings, metamorph_db
+):
+    path = use(settings, metamorph_db("migrated", sessions=30, vaults=1, shape="observed"))
+    first = sql(path, "SELECT id FROM sessions ORDER BY id LIMIT 1")[0][0]
+    upload = SimpleUploadedFile(
+        "m.csv", f"session_id,vault_id\n{first},user-ann\n".encode(), content_type="text/csv"
+    )
+    response = admin.post(
+        reverse("vaults:remap_preview", args=["mapping"]),
+        {"source": "default-vault", "mapping": upload, "unattributed": "leave"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    plan = admin.get(response.url).content.decode()
+    stays = plan.split('id="plan-stays"')[1].split("</table>")[0]
+    assert "no rule reaches its conversation or session" in stays
+    for code in ("not_reached", "no_link", "unattributable"):
+        assert f">{code}<" not in stays, code
