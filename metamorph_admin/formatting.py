@@ -119,6 +119,16 @@ def plain(value):
     return str(value)
 
 
+def shorten(text, limit=160):
+    """`text` cut to at most `limit` characters at a word boundary, with "…" when cut."""
+    text = " ".join(str(text or "").split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip(" ,;:(") + "…"
+
+
 def pairs(mapping):
     """A dict's (key, value) pairs for a template loop: `mapping.items` in a template reads a
     key named "items" first (an audit parameter may be called that), so pages loop over this."""

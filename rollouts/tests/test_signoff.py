@@ -402,3 +402,16 @@ def test_backup_evidence_numbers_use_the_one_format_of_every_page(dbs, people, c
     html = client.get(f"/rollouts/{rollout.pk}/").content.decode()
     assert f'<td class="num">{checked.numbers["rows"]:,}</td>' in html
     assert checked.numbers["sha256"] in html
+
+
+def test_a_missing_item_reason_is_never_cut_mid_word(dbs, people):
+    rollout = make_rollout()
+    services.run_check(rollout, "checklist-backup", actor="oscar")
+    (reason,) = [b for b in services.blockers(rollout, 0) if "Verified backup" in b]
+    summary = item(rollout, "checklist-backup").summary
+    shown = reason.split(": failing (", 1)[1].rstrip(")")
+    if shown.endswith("…"):
+        kept = shown[:-1]
+        assert summary.startswith(kept) and summary[len(kept)] == " ", shown
+    else:
+        assert shown == summary
