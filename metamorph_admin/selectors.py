@@ -47,6 +47,16 @@ def job_summary(job):
         return job_summary_module.generic(job)
 
 
+def outcome_line(job):
+    """What a list of jobs says about one: a finished job's result (its summary's headline),
+    else its error, else the step it is at."""
+    if job.state == Job.State.SUCCEEDED:
+        summary = job_summary(job)
+        if summary is not None and summary.headline:
+            return summary.headline
+    return job.error or job.message
+
+
 def raw_result(job):
     """The stored result as indented JSON, for the folded raw details."""
     return json.dumps(job.result, indent=2, sort_keys=True) if job.result else ""

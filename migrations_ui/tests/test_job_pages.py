@@ -218,3 +218,15 @@ def test_a_killed_backup_does_not_advise_a_restore(client, settings, tmp_path):
     assert job.state == "interrupted"
     assert "restore" not in job.error
     assert "A backup only reads the database, so the database is as it was" in html
+
+
+def test_the_jobs_list_shows_a_finished_jobs_result_not_its_last_step(client, live_db):
+    live_db()
+    job = start(login(client, "operator"), "backup")
+    assert job.state == "succeeded", job.error
+    html = client.get(reverse("core:jobs")).content.decode()
+    row = html.split(f'href="{reverse("core:job", args=[job.pk])}"')[1].split("</tr>")[0]
+    assert f"Verified backup {job.result['name']}" in row
+    assert job.message not in row or job.message.startswith("Verified")
+    backups = client.get(reverse("migrations_ui:backups")).content.decode()
+    assert f"Verified backup {job.result['name']}" in backups
