@@ -1,5 +1,7 @@
 """The Remap page: preview stored, executed and undone as jobs, by admins only."""
 
+import csv
+import io
 import os
 import re
 import sqlite3
@@ -322,3 +324,34 @@ def test_the_plan_page_says_why_rows_stay_in_words_not_internal_codes(
     assert "no rule reaches its conversation or session" in stays
     for code in ("not_reached", "no_link", "unattributable"):
         assert f">{code}<" not in stays, code
+
+
+def test_the_source_vaults_ids_download_is_a_mapping_file_ready_to_fill(
+    admin, settings, metamorph_db
+):
+    # The operator had to use sqlite3 to find the ids a mapping file needs.
+    path = use(settings, metamorph_db("migrated", sessions=30, vaults=1, shape="observed"))
+    page = admin.get(reverse("vaults:remap")).content.decode()
+    assert 'id="source-ids-csv"' in page
+    response = admin.get(reverse("vaults:remap_source_ids"), {"source": "default-vault"})
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0] == ["conversation_id", "vault_id", "rows", "found_in"]
+    by_id = {r[0]: r for r in rows[1:]}
+    sessions = [r[0] for r in sql(path, "SELECT id FROM sessions WHERE vault_id = 'default-vault'")]
+    assert set(sessions) <= set(by_id) and all(by_id[s][1] == "" for s in sessions)
+    first = sessions[0]
+    assert int(by_id[first][2]) >= 1 and "sessions.id" in by_id[first][3]
+    assert sum(int(r[2]) for r in rows[1:]) >= len(sessions)
+
+    rows[1][1] = "user-ann"  # fill in one id, leave the rest empty
+    filled = io.StringIO()
+    csv.writer(filled).writerows(rows)
+    upload = SimpleUploadedFile("ids.csv", filled.getvalue().encode(), content_type="text/csv")
+    preview = admin.post(
+        reverse("vaults:remap_preview", args=["mapping"]),
+        {"source": "default-vault", "mapping": upload, "unattributed": "leave"},
+    )
+    assert preview.status_code == 302, preview.content.decode()[:3000]
+    plan = admin.get(preview.url).content.decode()
+    assert "<code>user-ann</code>" in plan
