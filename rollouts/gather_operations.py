@@ -54,13 +54,18 @@ def _backup_evidence(t, found):
     return evidence
 
 
-def recent_backup(t):
-    """A verified backup of the file as it is before migrating: recent while nothing is
-    applied; once production is migrated, one taken before the migration (a backup taken
-    after it holds the migrated schema and cannot give the old file back)."""
+def backup_before_migrating(t):
+    """The guide's "back up before migrating": a recent verified backup while nothing is
+    applied; once the file is migrated, one taken before the migration (a backup taken after
+    it holds the migrated schema and cannot give the old file back)."""
     applied = [m for m in runner.status(t.path) if m["applied"]]
     if applied:
         return _backup_before_migration(t, applied)
+    return recent_backup(t)
+
+
+def recent_backup(t):
+    """A verified backup of the file, newer than the rollout's maximum age."""
     found = _newest_verified(t)
     limit = t.rollout.backup_max_age_hours
     if found is None:
