@@ -11,6 +11,82 @@ from metamorph.demo import build_demo_database
 pytest_plugins = ["metamorph.testing.fixtures"]
 
 
+DB_FIXTURES = {"db", "django_user_model", "admin_user", "admin_client"}
+TRANSACTIONAL_FIXTURES = {"transactional_db", "live_server"}
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--dashboard-db-only",
+        action="store_true",
+        help="run only the tests that touch the dashboard's own database (make test runs "
+        "them a second time on PostgreSQL)",
+    )
+
+
+def _django_fixtures(names, defs_of):
+    """The fixture names among `names` whose definition in force is pytest-django's (some
+    tests name a Metamorph file `db`)."""
+    found = set()
+    for name in names:
+        defs = defs_of(name) or ()
+        if defs and defs[-1].func.__module__.startswith("pytest_django"):
+            found.add(name)
+    return found
+
+
+def _touches_dashboard_db(marker, names):
+    transactional = bool(names & TRANSACTIONAL_FIXTURES) or bool(
+        marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0]))
+    )
+    return transactional, bool(transactional or marker or names & DB_FIXTURES)
+
+
+def pytest_collection_modifyitems(config, items):
+    if not config.getoption("--dashboard-db-only"):
+        return
+    keep, drop = [], []
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        names = _django_fixtures(
+            item.fixturenames, lambda n, info=info: info.name2fixturedefs.get(n) if info else ()
+        )
+        touches = _touches_dashboard_db(item.get_closest_marker("django_db"), names)[1]
+        touches = touches or item.get_closest_marker("dashboard_db") is not None
+        (keep if touches else drop).append(item)
+    config.hook.pytest_deselected(items=drop)
+    items[:] = keep
+
+
+@pytest.fixture(autouse=True)
+def _role_groups_exist(request):
+    """A transactional test flushes the dashboard's database, the roles' data migration
+    included. Run one test file after another on several workers (pytest -n) and a test using
+    `db` may follow one: give every test that touches the database the three role groups."""
+    names = _django_fixtures(
+        request.fixturenames, lambda n: request._fixturemanager.getfixturedefs(n, request.node)
+    )
+    transactional, touches = _touches_dashboard_db(
+        request.node.get_closest_marker("django_db"), names
+    )
+    if not touches:
+        return
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from django.contrib.auth.models import Group, Permission
+
+    from metamorph_admin.roles import ROLES
+
+    if Group.objects.filter(name__in=list(ROLES)).count() == len(ROLES):
+        return
+    for role, perms in ROLES.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            group.permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+
+
 @pytest.fixture(scope="session")
 def _built(tmp_path_factory):
     cache = {}

@@ -76,18 +76,7 @@ def login(page, live_server, django_user_model):
 
 @pytest.fixture
 def role_groups(transactional_db):
-    """The live server's tests flush the database, data migrations included: recreate roles."""
-    from django.contrib.auth.models import Permission
-
-    from metamorph_admin.roles import ROLES
-
-    for role, perms in ROLES.items():
-        group, _ = Group.objects.get_or_create(name=role)
-        for perm in perms:
-            app_label, codename = perm.split(".")
-            group.permissions.add(
-                Permission.objects.get(content_type__app_label=app_label, codename=codename)
-            )
+    """The role groups (the root conftest recreates them for every database test)."""
 
 
 @pytest.fixture

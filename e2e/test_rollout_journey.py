@@ -83,7 +83,7 @@ def test_checklist_to_signed_phase_two_and_the_report(
         # check cannot show, and the database audit is the evidence.
         assert _run(page, "p1-server")[0] == "pass"
         status, text = _run(page, "p1-dev-mode")
-        assert status == "info" and "ignores the header" in text
+        assert status == "info" and "ignores the X-Vault-Id header" in text
         _attest(page, "p1-two-vaults", "wrote sessions as two test users")
         assert _run(page, "p1-isolation")[0] == "pass"
 

@@ -6,6 +6,7 @@ from .shapes import IndexEvidence, VaultDistribution
 
 LEGACY_VAULT = "default-vault"
 ID_CHUNK = 500
+NO_VAULT_COLUMN = "(not migrated: no vault_id)"
 
 
 def vault_distribution(db_path, seconds=30.0) -> VaultDistribution:
@@ -66,17 +67,51 @@ def vaults_of_ids(db_path, kind, ids):
     with open_readonly(db_path) as conn:
         tables = inspect.existing_tables(conn)
         for table in ID_TABLES[kind]:
-            if schema.VAULT_COLUMN not in tables.get(table, []):
+            columns = tables.get(table)
+            if not columns or "id" not in columns:
                 continue
+            # Before migration 001 a row has no vault: it is still this file's row.
+            vault = (
+                schema.quote(schema.VAULT_COLUMN)
+                if schema.VAULT_COLUMN in columns
+                else f"'{NO_VAULT_COLUMN}'"
+            )
             wanted = [i for i in ids if i not in found]
             for start in range(0, len(wanted), ID_CHUNK):
                 chunk = wanted[start : start + ID_CHUNK]
                 marks = ",".join("?" * len(chunk))
                 found.update(
                     conn.execute(
-                        f"SELECT id, {schema.quote(schema.VAULT_COLUMN)} FROM {schema.quote(table)} "
-                        f"WHERE id IN ({marks})",
+                        f"SELECT id, {vault} FROM {schema.quote(table)} WHERE id IN ({marks})",
                         chunk,
                     ).fetchall()
                 )
     return found
+
+
+def memories_in(db_path, vaults) -> int:
+    """Memories the file holds in these vaults (0 before migration 001: no vault column)."""
+    with open_readonly(db_path) as conn:
+        columns = inspect.existing_tables(conn).get("semantic_memory", [])
+        if schema.VAULT_COLUMN not in columns:
+            return 0
+        marks = ",".join("?" * len(vaults))
+        (count,) = conn.execute(
+            f"SELECT COUNT(*) FROM semantic_memory WHERE {schema.quote(schema.VAULT_COLUMN)} "
+            f"IN ({marks})",
+            tuple(vaults),
+        ).fetchone()
+    return count
+
+
+class FileIds:
+    """The file as the live checks read it (metamorph.live_data.FileView)."""
+
+    def __init__(self, db_path):
+        self.db_path = db_path
+
+    def vaults_of_ids(self, kind, ids):
+        return vaults_of_ids(self.db_path, kind, ids)
+
+    def memories_in(self, vaults):
+        return memories_in(self.db_path, vaults)

@@ -12,7 +12,7 @@ from django.db import DatabaseError
 
 from metamorph.connection import translate_error
 from metamorph.errors import MetamorphError
-from metamorph_admin import admin_database, databases, jobs
+from metamorph_admin import admin_db, databases, jobs
 from metamorph_admin.models import Job, Origin
 from metamorph_admin.progress import TerminalProgress
 
@@ -41,8 +41,8 @@ class OperationCommand(BaseCommand):
         except sqlite3.DatabaseError as exc:
             raise CommandError(str(translate_error(exc, _path_or_default(options)))) from None
         except DatabaseError as exc:  # the dashboard's own database (jobs, audit), not Metamorph's
-            if admin_database.is_write_refusal(exc):
-                raise CommandError(admin_database.sentence()) from None
+            if admin_db.is_write_refusal(exc):
+                raise CommandError(admin_db.write_refusal_line()) from None
             raise
 
 

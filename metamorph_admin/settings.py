@@ -1,4 +1,4 @@
-"""Settings, all from the environment (12-factor, django-environ). See README "Configuration"."""
+"""Settings, all from the environment (12-factor, django-environ). See README "Configuration" and .env.example."""
 
 import zoneinfo
 from datetime import timedelta
@@ -66,6 +66,13 @@ if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
 BACKUP_MAX_AGE_HOURS = _env(env.float, "BACKUP_MAX_AGE_HOURS", default=26.0)
 if BACKUP_MAX_AGE_HOURS < 0:
     raise ImproperlyConfigured("BACKUP_MAX_AGE_HOURS must be 0 (no warning) or more.")
+# How long a rollout's live check waits for the Metamorph server's answer to one request.
+# Metamorph's /api/sessions reads every session file: 5-42 s at ~14,000 sessions.
+METAMORPH_LIVE_TIMEOUT_SECONDS = _env(env.float, "METAMORPH_LIVE_TIMEOUT_SECONDS", default=10.0)
+if not 0 < METAMORPH_LIVE_TIMEOUT_SECONDS <= 600:
+    raise ImproperlyConfigured(
+        "METAMORPH_LIVE_TIMEOUT_SECONDS must be more than 0 and at most 600 (seconds)."
+    )
 # Longest a page may spend counting before it shows "more than N" and counts in the background.
 METAMORPH_PAGE_QUERY_SECONDS = _env(env.float, "METAMORPH_PAGE_QUERY_SECONDS", default=1.0)
 
@@ -89,7 +96,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # A write the dashboard's own database refuses (read-only volume): a 503 page saying so.
-    "metamorph_admin.admin_database.ReadOnlyAdminDatabaseMiddleware",
+    "metamorph_admin.admin_db.ReadOnlyAdminDatabaseMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -10,7 +10,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.db import DatabaseError, connection
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -18,7 +17,7 @@ from django.views.decorators.http import require_GET
 
 from metamorph.connection import check_file
 from metamorph.errors import MetamorphError
-from metamorph_admin import admin_database, databases
+from metamorph_admin import admin_db, databases
 from metamorph_admin import metrics as metrics_registry
 from metamorph_admin.models import Job
 
@@ -40,7 +39,7 @@ def metrics(request):
     expected = settings.METRICS_TOKEN
     if not expected:
         return HttpResponse(
-            "Metrics are off: set METRICS_TOKEN to turn /metrics on (see README, Monitoring).\n",
+            "Metrics are off: set METRICS_TOKEN to turn /metrics on (see docs/monitoring.md).\n",
             status=404,
             content_type="text/plain",
         )
@@ -58,17 +57,6 @@ def metrics(request):
         return response
     body = metrics_registry.render([(db.name, db.path) for db in databases.configured()])
     return HttpResponse(body, content_type=metrics_registry.CONTENT_TYPE)
-
-
-def _admin_database():
-    """ "ok", "down" (no answer) or "read-only": a dashboard that cannot record a login or a
-    job is down for a load balancer too."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except DatabaseError:
-        return "down"
-    return "read-only" if admin_database.write_problem() else "ok"
 
 
 def _metamorph_files():
@@ -99,7 +87,11 @@ def _worker():
 def healthz(request):
     """Is the dashboard able to serve and run jobs? 200 ok/degraded, 503 when its own database
     is down (a load balancer should then take it out)."""
-    checks = {"admin_database": _admin_database()}
+    admin_problem = admin_db.problem()
+    read_only = "" if admin_problem else admin_db.write_problem()
+    if read_only:  # a dashboard that cannot record a login or a job is down too
+        admin_problem = admin_db.write_refusal_line(read_only)
+    checks = {"admin_database": "read-only" if read_only else "down" if admin_problem else "ok"}
     if checks["admin_database"] == "ok":
         checks["metamorph_file"] = _metamorph_files()
         checks["task_worker"] = _worker()
@@ -107,6 +99,7 @@ def healthz(request):
         status = "down"
     else:
         status = "ok" if all(v == "ok" for v in checks.values()) else "degraded"
-    return JsonResponse(
-        {"status": status, "checks": checks}, status=503 if status == "down" else 200
-    )
+    body = {"status": status, "checks": checks}
+    if admin_problem:
+        body["problem"] = admin_problem
+    return JsonResponse(body, status=503 if status == "down" else 200)

@@ -1,8 +1,14 @@
-"""Gatherers that ask the Metamorph server (its URL on the rollout): health, dev mode, and
-isolation with two pasted tokens checked against the database's own ids."""
+"""Gatherers that ask the Metamorph server (its URL on the rollout): health and whether it
+reads this file, dev mode, and isolation with two pasted tokens checked against the file."""
 
-from metamorph import live, rollout_evidence
+from django.conf import settings
+
+from metamorph import live, live_data, rollout_evidence
 from rollouts.evidence import Outcome
+
+
+def _timeout():
+    return settings.METAMORPH_LIVE_TIMEOUT_SECONDS
 
 
 def _live(finding):
@@ -23,17 +29,20 @@ def _needs_url(t):
 
 
 def live_health(t):
-    return _live(live.check_health(t.url)) if t.url else _needs_url(t)
+    if not t.url:
+        return _needs_url(t)
+    file = rollout_evidence.FileIds(t.path)
+    return _live(live_data.check_health_and_file(t.url, file, _timeout()))
 
 
 def live_dev_mode_off(t):
-    return _live(live.check_dev_mode_off(t.url)) if t.url else _needs_url(t)
+    return _live(live.check_dev_mode_off(t.url, _timeout())) if t.url else _needs_url(t)
 
 
 def live_dev_mode(t):
     if not t.url:
         return _needs_url(t)
-    outcome = _live(live.detect_dev_mode(t.url))
+    outcome = _live(live.detect_dev_mode(t.url, _timeout()))
     if "Dev mode" in outcome.summary:
         outcome.evidence.append(
             {"label": "Isolation audit of the database", "url": t.page("vaults:remap")}
@@ -50,8 +59,5 @@ def live_isolation(t):
             "Paste two bearer tokens of two different vaults to run this "
             "check (they are used once, never stored).",
         )
-    return _live(
-        live.check_isolation(
-            t.url, t.tokens, lambda kind, ids: rollout_evidence.vaults_of_ids(t.path, kind, ids)
-        )
-    )
+    file = rollout_evidence.FileIds(t.path)
+    return _live(live_data.check_isolation(t.url, t.tokens, file, _timeout()))

@@ -309,7 +309,7 @@ def backup_age_finding(db_path, backup_dir=None):
     )
     fix = (
         "Back up now on the Backups page, and schedule `python manage.py backupdb --keep N` "
-        "(README: Scheduled backups)."
+        "(docs/backups.md: Scheduled backups)."
     )
     if newest is None:
         return {

@@ -1,8 +1,13 @@
 """A small fake Metamorph server on 127.0.0.1 that answers from a real database file.
 
 mode "prod": bearer tokens map to vaults; /api/sessions and /api/memories answer that vault's
-rows from the database. "dev": every request is dev-vault, X-Vault-Id ignored. "leaky": like
+rows from the database. "dev": every request is dev-vault, X-Vault-Id ignored, and
+/api/memories reads default-vault, as the real build's does. "leaky": like
 prod but /api/memories ignores the vault (a broken server). "slow": never answers in time.
+"busy": dev, and a client creates a session before every /api/sessions answer.
+"real-dev" / "real-prod": what the real feature/multitenancy build does (§8): sessions come
+from JSON files (ids the database does not hold) whatever the vault, /api/memories always reads
+default-vault, and each memories request writes a session file (counted).
 """
 
 import json
@@ -16,6 +21,9 @@ class FakeMetamorph:
     def __init__(self, db_path, mode="prod", tokens=None, delay=3.0):
         self.db_path, self.mode, self.tokens, self.delay = db_path, mode, tokens or {}, delay
         self.seen_headers: list[dict[str, str]] = []
+        self.session_files = [f"json-session-{n}" for n in range(3)]  # ./data/sessions/*.json
+        self.session_files_written = 0
+        self.created_sessions: list[str] = []
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -58,7 +66,7 @@ class FakeMetamorph:
         if path in ("/api/health", "/health"):
             return 200, {"status": "ok", "timestamp": time.time()}
         vault: str | None
-        if self.mode == "dev":
+        if self.mode in ("dev", "busy", "real-dev"):
             vault = "dev-vault"
         else:
             auth = headers.get("Authorization", "")
@@ -67,12 +75,22 @@ class FakeMetamorph:
             vault = self.tokens.get(auth[7:])
             if vault is None:
                 return 401, {"error": "Invalid token", "code": "INVALID_TOKEN"}
+        real = self.mode.startswith("real")
         if path.startswith("/api/sessions"):
+            if real:
+                return 200, {"sessions": [{"id": i} for i in self.session_files]}
+            if self.mode == "busy":
+                self.created_sessions.append(f"{vault}:busy-{len(self.created_sessions)}")
             ids = self._rows(
                 "SELECT id FROM session_states WHERE vault_id = ? ORDER BY id", (vault,)
             )
-            return 200, {"sessions": [{"id": i} for i in ids]}
+            return 200, {"sessions": [{"id": i} for i in ids + self.created_sessions]}
         if path.startswith("/api/memories"):
+            if real:
+                self.session_files_written += 1
+                self.session_files.append(f"json-session-{len(self.session_files)}")
+            if real or vault == "dev-vault":
+                vault = "default-vault"  # the real build's /api/memories (§8)
             if self.mode == "leaky":
                 ids = self._rows("SELECT id FROM semantic_memory ORDER BY id LIMIT 500")
             else:

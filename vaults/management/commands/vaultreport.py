@@ -14,7 +14,7 @@ class Command(OperationCommand):
     help = (
         "Print the vault x table row counts, index health, database health and the "
         "troubleshooting checks for a Metamorph database (read-only). Exit code 1 when a "
-        "check reports an error. --json prints a stable document for scripts (README)."
+        "check reports an error. --json prints a stable document for scripts (docs/commands.md)."
     )
 
     def add_arguments(self, parser):

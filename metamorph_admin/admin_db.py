@@ -1,5 +1,6 @@
-"""The dashboard's own database (logins, jobs, audit): whether it can be written, and the one
-sentence every door says when it cannot (a page, /healthz, a command)."""
+"""The dashboard's own database (SQLite on one host, PostgreSQL for several): is it reachable
+and writable, and if not, one line that names where it is and why not (never the password) —
+the same line on a page, /healthz and a command."""
 
 import os
 
@@ -9,7 +10,43 @@ from django.template.loader import render_to_string
 
 from metamorph.connection import writable_problem
 
-TITLE = "The dashboard cannot write its own database"
+WRITE_TITLE = "The dashboard cannot write its own database"
+
+
+def where() -> str:
+    """host:port/name (PostgreSQL) or the file (SQLite), as DATABASE_URL names it."""
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"SQLite file {s.get('NAME')}"
+    return f"{connection.display_name} at {s.get('HOST') or 'localhost'}:{s.get('PORT') or 5432}, database {s.get('NAME')}"
+
+
+def cause(exc: BaseException) -> str:
+    """The driver's reason in one line (psycopg's message spans several)."""
+    text = " ".join(str(exc).split())
+    for noise in (
+        "connection failed: ",
+        "Is the server running on that host and accepting TCP/IP connections?",
+    ):
+        text = text.replace(noise, "")
+    return text.strip().rstrip(".") or type(exc).__name__
+
+
+def unreachable_line(exc: BaseException) -> str:
+    return (
+        f"The dashboard's database ({where()}) cannot be used: {cause(exc)}. "
+        "Check DATABASE_URL and that the database server runs."
+    )
+
+
+def problem() -> str:
+    """ "" when a query answers, else the one line saying why not."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return ""
+    except DatabaseError as exc:
+        return unreachable_line(exc)
 
 
 def _sqlite_path():
@@ -27,7 +64,7 @@ def write_problem():
     return writable_problem(path)
 
 
-def sentence(why=""):
+def write_refusal_line(why=""):
     """What an operator reads when a write to the dashboard's database failed."""
     path = _sqlite_path() or "the database DATABASE_URL names"
     why = why or write_problem() or "a write was refused"
@@ -63,6 +100,6 @@ class ReadOnlyAdminDatabaseMiddleware:
             return None
         html = render_to_string(
             "metamorph_admin/admin_database_problem.html",
-            {"problem": sentence(), "problem_title": TITLE},
+            {"problem": write_refusal_line(), "problem_title": WRITE_TITLE},
         )
         return HttpResponse(html, status=503)

@@ -1,0 +1,89 @@
+"""The dashboard's own database unreachable or refusing us: one line naming where and why, at
+a command's start and on /healthz (503), never a traceback or the password."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import urllib.parse
+
+import pytest
+
+from metamorph_admin.tests.commands import ROOT, manage
+from metamorph_admin.tests.shared_db import on_postgres
+
+HEALTHZ = """
+import django, json
+django.setup()
+from django.test import RequestFactory
+from metamorph_admin.views_monitoring import healthz
+response = healthz(RequestFactory().get("/healthz"))
+print(response.status_code, response.content.decode())
+"""
+
+
+def closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again at once: nothing listens there
+
+
+def healthz(database_url):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env.update(
+        SECRET_KEY="x",
+        DATABASE_URL=database_url,
+        DJANGO_SETTINGS_MODULE="metamorph_admin.settings",
+        PYTHONPATH=str(ROOT),
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", HEALTHZ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    status, body = done.stdout.split(" ", 1)
+    return int(status), json.loads(body)
+
+
+@pytest.mark.dashboard_db
+def test_a_command_says_in_one_line_that_postgresql_is_not_there():
+    port = closed_port()
+    url = f"postgres://someone:s3cret-pw@127.0.0.1:{port}/dashboard"
+    result = manage("migrate", "-v0", env={"DATABASE_URL": url})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(
+        f"The dashboard's database (PostgreSQL at 127.0.0.1:{port}, database dashboard) "
+        "cannot be used: "
+    )
+    assert "Connection refused" in lines[0] and "Check DATABASE_URL" in lines[0]
+    assert "s3cret-pw" not in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.dashboard_db
+def test_healthz_answers_503_naming_host_port_and_cause():
+    port = closed_port()
+    status, body = healthz(f"postgres://someone:s3cret-pw@127.0.0.1:{port}/dashboard")
+    assert status == 503 and body["status"] == "down"
+    assert body["checks"] == {"admin_database": "down"}
+    assert f"127.0.0.1:{port}" in body["problem"] and "Connection refused" in body["problem"]
+    assert "s3cret-pw" not in json.dumps(body)
+
+
+@pytest.mark.dashboard_db
+@pytest.mark.skipif(not on_postgres(), reason="needs the PostgreSQL of make test's second run")
+def test_a_wrong_password_is_named_as_such():
+    parts = urllib.parse.urlsplit(os.environ["DATABASE_URL"])
+    wrong = parts._replace(
+        netloc=f"{parts.username}:not-the-password@{parts.hostname}:{parts.port}"
+    )
+    result = manage("migrate", "-v0", env={"DATABASE_URL": urllib.parse.urlunsplit(wrong)})
+    assert result.returncode == 2
+    assert "password authentication failed" in result.stderr
+    assert "not-the-password" not in result.stderr and "Traceback" not in result.stderr
