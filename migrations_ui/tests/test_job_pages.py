@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from metamorph_admin.models import Job
+from metamorph_admin.tests.job_helpers import killed_process
 from metamorph_admin.tests.page_helpers import (  # noqa: F401 (live_db is a fixture)
     LITERALS,
     job_page,
@@ -195,23 +196,13 @@ def test_every_operation_job_page_reads_in_words_never_literals(client, live_db)
 
 def test_a_killed_backup_does_not_advise_a_restore(client, settings, tmp_path):
     # A backup only reads the database: "restore the last backup" was the wrong advice.
-    import subprocess
-    import sys
-
-    from metamorph_admin import liveness
-    from metamorph_admin.models import Job
-    from metamorph_admin.tests.page_helpers import job_page, login
-
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
     settings.METAMORPH_BACKUP_DIR = str(tmp_path / "backups")
     job = Job.objects.create(
         kind="backup",
         db_path=str(tmp_path / "x.db"),
         actor="ada",
         state="running",
-        pid=proc.pid,
-        hostname=liveness.hostname(),
+        **killed_process(),
     )
     html = job_page(login(client, "operator"), job)
     job.refresh_from_db()

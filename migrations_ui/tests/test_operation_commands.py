@@ -5,12 +5,11 @@ import json
 import os
 import re
 import sqlite3
-import subprocess
-import sys
 
 import pytest
 
 from conftest import sql
+from metamorph.testing.lockers import leave_hot_journal
 from metamorph_admin.tests.commands import manage
 from metamorph_admin.tests.job_helpers import migrated_admin_db
 
@@ -227,21 +226,10 @@ def test_a_failed_verification_fails_its_job_as_well_as_the_command(run, metamor
     assert state == "failed" and "schema_migrations" in error
 
 
-_KILLED_WRITER = """
-import os, signal, sqlite3, sys
-conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-conn.execute("PRAGMA cache_size = 1")   # spill: pages reach the file before any commit
-conn.execute("BEGIN IMMEDIATE")
-conn.execute("UPDATE messages SET content = content || '!'")
-os.kill(os.getpid(), signal.SIGKILL)
-"""
-
-
 def test_a_hot_journal_has_a_way_out_that_keeps_the_file_with_its_journal(run, metamorph_db):
     path = metamorph_db("legacy")
     messages = sql(path, "SELECT COUNT(*) FROM messages")
-    killed = subprocess.run([sys.executable, "-c", _KILLED_WRITER, path])
-    assert killed.returncode == -9
+    assert leave_hot_journal(path) == -9
     left = (digest(path), digest(path + "-journal"))
 
     refused = run("runmigration", "--db", path, "--force")

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from conftest import sql
 from metamorph_admin.models import Job
-from metamorph_admin.tests.job_helpers import user_with_role
+from metamorph_admin.tests.job_helpers import killed_process, user_with_role
 from vaults.models import RemapPlanRecord, Snapshot
 from vaults.services import snapshots
 
@@ -279,23 +279,25 @@ def test_an_unexpected_error_is_the_sites_500_page(client, settings, metamorph_d
     assert 'id="server-error"' in html and "metamorph-admin" in html and "a bug" not in html
 
 
-def test_a_plan_whose_job_is_queued_offers_nothing_and_follows_the_job(
-    as_role, settings, metamorph_db
-):
-    path = use(settings, metamorph_db("migrated"))
-    admin = as_role("admin")
+def _move_plan_with_job(admin, path, **job):
+    """A previewed move of default-vault to erin, and a remap job of it in `job`'s state."""
     admin.post(
         reverse("vaults:remap_preview", args=["move"]),
         {"source": "default-vault", "target": "erin"},
     )
     record = RemapPlanRecord.objects.get()
-    job = Job.objects.create(
-        kind="remap",
-        db_path=path,
-        actor="ada",
-        state="queued",
-        parameters={"plan_id": record.plan_id},
+    made = Job.objects.create(
+        kind="remap", db_path=path, actor="ada", parameters={"plan_id": record.plan_id}, **job
     )
+    return record, made
+
+
+def test_a_plan_whose_job_is_queued_offers_nothing_and_follows_the_job(
+    as_role, settings, metamorph_db
+):
+    path = use(settings, metamorph_db("migrated"))
+    admin = as_role("admin")
+    record, job = _move_plan_with_job(admin, path, state="queued")
     html = plan_page(admin, record.plan_id)
     assert state_of(html) == "queued"
     assert 'id="execute-form"' not in html and 'id="undo-form"' not in html
@@ -344,39 +346,14 @@ def test_every_page_explains_a_missing_database_even_beside_its_wal(
             assert "Do not delete the -wal" in html, url
 
 
-def _dead_pid():
-    import subprocess
-    import sys
-
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
-
-
 def test_after_a_killed_remap_pages_without_javascript_show_it_interrupted(
     as_role, settings, metamorph_db
 ):
     # Pages loaded without JavaScript never poll: they said "running … 48 %" long after.
-    from metamorph_admin import liveness
-
     path = use(settings, metamorph_db("migrated"))
     admin = as_role("admin")
-    admin.post(
-        reverse("vaults:remap_preview", args=["move"]),
-        {"source": "default-vault", "target": "erin"},
-    )
-    record = RemapPlanRecord.objects.get()
-    job = Job.objects.create(
-        kind="remap",
-        db_path=path,
-        actor="ada",
-        state="running",
-        phase="move",
-        done=48,
-        total=100,
-        pid=_dead_pid(),
-        hostname=liveness.hostname(),
-        parameters={"plan_id": record.plan_id},
+    record, job = _move_plan_with_job(
+        admin, path, state="running", phase="move", done=48, total=100, **killed_process()
     )
     for url in ("/", reverse("vaults:remap"), reverse("vaults:remap_plan", args=[record.plan_id])):
         html = admin.get(url).content.decode()
