@@ -43,6 +43,15 @@ def default_rows(path):
     )
 
 
+def preview_mapping(client, text, unattributed="leave", **fields):
+    """POST a mapping file's text as the Remap page's form does; the response."""
+    upload = SimpleUploadedFile("m.csv", text.encode(), content_type="text/csv")
+    return client.post(
+        reverse("vaults:remap_preview", args=["mapping"]),
+        {"source": "default-vault", "mapping": upload, "unattributed": unattributed, **fields},
+    )
+
+
 def preview_move(client, target, source="default-vault"):
     return client.post(
         reverse("vaults:remap_preview", args=["move"]), {"source": source, "target": target}
@@ -257,13 +266,8 @@ def test_a_real_files_preview_names_found_ids_and_unattributable_rows(
 def test_send_without_a_vault_is_a_form_error(admin, settings, metamorph_db):
     path = use(settings, metamorph_db("migrated", sessions=30, vaults=1, shape="observed"))
     sid = sql(path, "SELECT id FROM sessions LIMIT 1")[0][0]
-    upload = SimpleUploadedFile(
-        "m.csv", f"session_id,vault_id\n{sid},user-ann\n".encode(), content_type="text/csv"
-    )
-    page = admin.post(
-        reverse("vaults:remap_preview", args=["mapping"]),
-        {"source": "default-vault", "mapping": upload, "unattributed": "send"},
-    ).content.decode()
+    page = preview_mapping(admin, f"session_id,vault_id\n{sid},user-ann\n", "send")
+    page = page.content.decode()
     assert "needs the vault the rows that cannot be attributed go to" in page
     assert not RemapPlanRecord.objects.exists()
 
@@ -311,13 +315,7 @@ def test_the_plan_page_says_why_rows_stay_in_words_not_internal_codes(
 ):
     path = use(settings, metamorph_db("migrated", sessions=30, vaults=1, shape="observed"))
     first = sql(path, "SELECT id FROM sessions ORDER BY id LIMIT 1")[0][0]
-    upload = SimpleUploadedFile(
-        "m.csv", f"session_id,vault_id\n{first},user-ann\n".encode(), content_type="text/csv"
-    )
-    response = admin.post(
-        reverse("vaults:remap_preview", args=["mapping"]),
-        {"source": "default-vault", "mapping": upload, "unattributed": "leave"},
-    )
+    response = preview_mapping(admin, f"session_id,vault_id\n{first},user-ann\n")
     assert response.status_code == 302, response.content.decode()[:2000]
     plan = admin.get(response.url).content.decode()
     stays = plan.split('id="plan-stays"')[1].split("</table>")[0]
@@ -347,11 +345,7 @@ def test_the_source_vaults_ids_download_is_a_mapping_file_ready_to_fill(
     rows[1][1] = "user-ann"  # fill in one id, leave the rest empty
     filled = io.StringIO()
     csv.writer(filled).writerows(rows)
-    upload = SimpleUploadedFile("ids.csv", filled.getvalue().encode(), content_type="text/csv")
-    preview = admin.post(
-        reverse("vaults:remap_preview", args=["mapping"]),
-        {"source": "default-vault", "mapping": upload, "unattributed": "leave"},
-    )
+    preview = preview_mapping(admin, filled.getvalue())
     assert preview.status_code == 302, preview.content.decode()[:3000]
     plan = admin.get(preview.url).content.decode()
     assert "<code>user-ann</code>" in plan
