@@ -40,7 +40,7 @@ _SHARED_SIZE = 510
 def check_file(path):
     """Raise a clear error unless `path` is an existing SQLite file."""
     if not os.path.exists(path):
-        raise DatabaseMissing(path)
+        raise DatabaseMissing(path, wal_left=os.path.exists(f"{path}-wal"))
     if os.path.isdir(path):
         raise NotAFile(path)
     if os.path.getsize(path) == 0:
@@ -54,8 +54,12 @@ def schema_cookie(path):
     """SQLite's schema cookie (header bytes 40-43): it changes with every CREATE, ALTER or DROP,
     never with row writes. Read from the file, no connection (a WAL file's header catches up at
     its next checkpoint)."""
-    with open(path, "rb") as fh:
-        header = fh.read(44)
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(44)
+    except OSError:
+        check_file(path)  # a missing file, a folder...: the operator's words
+        raise
     return int.from_bytes(header[40:44], "big") if len(header) == 44 else None
 
 
@@ -99,9 +103,19 @@ def open_readonly(path, timeout=READ_BUSY_TIMEOUT, require_metamorph=True):
     return conn
 
 
+def on_read_only_filesystem(path):
+    """True when `path` (a file or folder) lives on a filesystem mounted read-only."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 def writable_problem(path):
     """Why this process cannot write `path` (or create its journal beside it), or ''."""
     directory = os.path.dirname(os.path.abspath(path))
+    if on_read_only_filesystem(path):
+        return "it is on a read-only filesystem (remount it read-write)"
     if not os.access(path, os.W_OK):
         return "the file is read-only for this user or on a read-only volume"
     if not os.access(directory, os.W_OK):

@@ -12,7 +12,8 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 from metamorph.errors import MetamorphError
-from metamorph_admin import kinds
+from metamorph.testing.lockers import dead_pid
+from metamorph_admin import kinds, liveness
 from metamorph_admin.kinds import JobKind
 from metamorph_admin.tests.commands import ROOT, manage
 
@@ -147,3 +148,8 @@ def run_python(script, *args, env, timeout=120):
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def killed_process():
+    """A Job's pid and hostname fields naming a process of this host that has exited."""
+    return {"pid": dead_pid(), "hostname": liveness.hostname()}
