@@ -247,16 +247,38 @@ def lock_state(path):
 HELD_WRITE_SECONDS = 0.3
 
 
+def _turnover(path):
+    """What changes with every commit: the file's and its WAL's mtime, and the identity of its
+    rollback journal (made and deleted by each transaction). A stat opens nothing, so it cannot
+    drop this process's own SQLite locks."""
+    marks = []
+    for name, mark in (
+        (path, lambda st: st.st_mtime_ns),  # a commit writes the file
+        (f"{path}-journal", lambda st: st.st_ino),  # each transaction makes its own journal
+        (f"{path}-wal", lambda st: st.st_mtime_ns),  # a WAL commit appends to it
+    ):
+        try:
+            marks.append(mark(os.stat(name)))
+        except OSError:
+            marks.append(None)
+    return marks
+
+
 def held_write_lock(path, seconds=HELD_WRITE_SECONDS, every=0.02):
-    """(LockState, pids seen writing): the state if a write lock stayed held for `seconds`
-    (None as soon as one sample finds no writer), and every pid seen holding it meanwhile."""
+    """(LockState, pids seen writing): the state if one write transaction stayed open for
+    `seconds`, else None, and every pid seen holding the lock meanwhile.
+
+    A server committing many short transactions may hold the lock at every sample on a busy
+    machine; its commits change the file (or make a new journal), which an open transaction
+    does not: any turnover means short commits, not a held lock."""
     deadline = time.monotonic() + seconds
     seen: set[str] = set()
+    first = _turnover(path)
     while True:
         state = lock_state(path)
         holder = state.exclusive or state.writer
-        if not holder:
-            return None, sorted(seen)
+        if not holder or _turnover(path) != first:
+            return None, sorted(seen | ({holder} if holder else set()))
         seen.add(holder)
         if time.monotonic() >= deadline:
             return state, sorted(seen)
