@@ -7,7 +7,7 @@ PYTHON ?= $(shell for p in python3.12 python3.13 python3.14 python3 python; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' \
 	>/dev/null 2>&1 && echo $$p && break; done)
 
-.PHONY: run test check bench install install-test browser postgres clean-venv
+.PHONY: run test check bench dist install install-test browser postgres clean-venv
 
 $(PY):
 	@test -n "$(PYTHON)" || { echo "metamorph-admin needs Python 3.12 or newer on PATH (pyenv install 3.12)."; exit 1; }
@@ -68,6 +68,14 @@ check: install-test
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache
+
+# A wheel for a Metamorph host without a checkout: `pip install dist/metamorph_admin-*.whl`
+# gives the `metamorph-admin` command (the same commands as manage.py, `agent` among them).
+dist: | $(PY)
+	rm -rf build dist
+	$(PY) -m pip wheel --no-deps -q -w dist .
+	rm -rf build *.egg-info
+	@ls dist/*.whl
 
 bench: install
 	$(PY) bench/run.py

@@ -1,5 +1,6 @@
 """Settings, all from the environment (12-factor, django-environ). See README "Configuration" and .env.example."""
 
+import os
 import zoneinfo
 from datetime import timedelta
 from pathlib import Path
@@ -9,7 +10,15 @@ from django.core.exceptions import ImproperlyConfigured
 
 from metamorph_admin.databases import parse_databases
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+# Relative paths, .env and var/ are taken from the checkout (beside manage.py); an installed
+# wheel (`metamorph-admin …` on a Metamorph host) uses METAMORPH_ADMIN_HOME, else the working
+# directory.
+_CHECKOUT = PACKAGE_DIR.parent
+BASE_DIR = Path(
+    os.environ.get("METAMORPH_ADMIN_HOME")
+    or (_CHECKOUT if (_CHECKOUT / "manage.py").is_file() else Path.cwd())
+).resolve()
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")  # optional; real environment variables win
 
@@ -103,6 +112,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # A write the dashboard's own database refuses (read-only volume): a 503 page saying so.
+    "metamorph_admin.admin_db.ReadOnlyAdminDatabaseMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Control, bidi and zero-width characters (odd vault ids) are escaped on every HTML page.
     "metamorph_admin.safe_pages.EscapeUnsafeCharactersMiddleware",
@@ -112,6 +123,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "metamorph_admin.databases.CurrentDatabaseMiddleware",
+    "metamorph_admin.interrupted.ReapInterruptedJobsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -123,7 +135,7 @@ ROOT_URLCONF = "metamorph_admin.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [PACKAGE_DIR / "site_templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -211,7 +223,6 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

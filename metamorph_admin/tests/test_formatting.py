@@ -65,3 +65,13 @@ def test_progress_lines_show_an_odd_vault_id_escaped():
     out = io.StringIO()
     TerminalProgress(stream=out)("move", 1, 2, "rows of team\x1b[2J\u202eevil")
     assert out.getvalue() == "move: 1/2 rows of team\\x1b[2J\\u202eevil\n"
+
+
+def test_shorten_cuts_at_a_word_boundary_never_mid_word():
+    from metamorph_admin.formatting import shorten
+
+    text = "No verified backup of /data/metamorph.db in /data/backups. Take one on the Backups page"
+    short = shorten(text, 40)
+    assert len(short) <= 40 and short.endswith("…")
+    assert text.startswith(short[:-1]) and text[len(short) - 1] == " "
+    assert shorten("short", 40) == "short"

@@ -4,6 +4,7 @@ Commands may pass `backup_dir` (their --dir option); web jobs never do.
 """
 
 from metamorph import backup
+from metamorph.backup import hot_journal
 from metamorph.migrate import procedures as operations
 from metamorph_admin import databases
 
@@ -41,4 +42,10 @@ def verify_backup(db_path, progress, name, backup_dir=None):
 def restore_backup(db_path, progress, name, backup_dir=None, force=False):
     return backup.restore_backup(
         db_path, _dir(backup_dir, db_path), name, progress=progress, force=force
+    )
+
+
+def roll_back_interrupted_write(db_path, progress, backup_dir=None):
+    return hot_journal.roll_back_interrupted_write(
+        db_path, _dir(backup_dir, db_path), progress=progress
     )
