@@ -19,10 +19,8 @@ SECRETS = (TOKEN_A, TOKEN_B, SERVER_JWT, "QUFBQUFBQUFBQUFBQUFB", "QkJCQkJCQkJCQk
 
 def _every_table():
     with connection.cursor() as cursor:
-        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        tables = [t for (t,) in cursor.fetchall()]
-        for table in tables:
-            cursor.execute(f'SELECT * FROM "{table}"')
+        for table in connection.introspection.table_names(cursor):
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
             yield table, repr(cursor.fetchall())
 
 

@@ -5,6 +5,7 @@ that prometheus_client's own parser reads."""
 import json
 
 from django.contrib.auth.models import Permission, User
+from django.db import connection
 from django.urls import reverse
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -15,9 +16,13 @@ from metamorph_admin.tests.commands import manage
 from vaults.models import Snapshot
 from vaults.services import snapshots
 
-ODD = 'team\x00\x1b[2J\u202eevil\u200bx\u2028y"\\z'
+# PostgreSQL stores no NUL in text or JSON: there the dashboard could not keep the counts
+# of such an id at all (docs/security.md), so the NUL is tested on SQLite only.
+NUL = "\x00" if connection.vendor == "sqlite" else ""
+ODD = f'team{NUL}\x1b[2J\u202eevil\u200bx\u2028y"\\z'
 ESCAPED = shown(ODD)
 RAW = ("\x00", "\x1b", "\u202e", "\u200b", "\u2028")
+SHOWN = shown(f"team{NUL}\x1b[2J\u202eevil\u200bx\u2028y")
 TOKEN = "a-metrics-token-long-enough"
 
 
@@ -68,7 +73,7 @@ def test_pages_show_the_odd_id_escaped(client, db, settings, metamorph_db):
     page = client.get("/").content.decode()
     assert Snapshot.objects.filter(state="done", db_path=path).exists()
     _no_raw("the dashboard", page)
-    assert "team\\x00\\x1b[2J\\u202eevil\\u200bx\\u2028y" in page
+    assert SHOWN in page
 
 
 def test_terminal_and_json_output_escape_the_odd_id(metamorph_db):
@@ -76,7 +81,7 @@ def test_terminal_and_json_output_escape_the_odd_id(metamorph_db):
     text = manage("vaultreport", "--db", path)
     assert "Traceback" not in text.stderr  # exit 1: the odd rows are findings
     _no_raw("vaultreport", text.stdout)
-    assert "team\\x00\\x1b[2J\\u202eevil" in text.stdout
+    assert SHOWN in text.stdout
     as_json = manage("vaultreport", "--json", "--db", path)
     assert as_json.stdout.isascii()
     assert ODD in {v for v, _ in json.loads(as_json.stdout)["counts"]["vaults"]}
