@@ -158,13 +158,14 @@ def record_job(job, outcome, message="", duration=None):
     )
 
 
-def csv_cell(value):
+def csv_cell(value, exact=False):
     """The value as a CSV cell a spreadsheet will show as text, never run as a formula, with
-    control and bidi characters escaped (metamorph.identifiers)."""
+    control and bidi characters escaped (metamorph.identifiers) — unless `exact`: a file that
+    is read back (a mapping file) keeps every id as stored."""
     if value is None:
         return ""
     if isinstance(value, str):
-        value = shown(value)
+        value = value if exact else shown(value)
         if value.startswith(FORMULA_STARTS):
             return "'" + value
     return value

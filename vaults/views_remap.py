@@ -139,7 +139,7 @@ def remap_mapping_ids(request, plan_id):
     )
     lines = itertools.chain(
         [writer.writerow(["line", plan.rule.key, "vault_id", "found_in"])],
-        (writer.writerow([audit.csv_cell(v) for v in r]) for r in rows),
+        (writer.writerow([audit.csv_cell(v, exact=True) for v in r]) for r in rows),
     )
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{plan_id}-mapping-ids.csv"'
@@ -154,7 +154,7 @@ def remap_source_ids(request):
     source = request.GET.get("source") or "default-vault"
     rows = source_ids.template_rows(selectors.metamorph_path(), source)
     writer = csv.writer(_Echo())
-    lines = (writer.writerow([audit.csv_cell(v) for v in r]) for r in rows)
+    lines = (writer.writerow([audit.csv_cell(v, exact=True) for v in r]) for r in rows)
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     name = "".join(c if c.isalnum() or c in "-_." else "_" for c in source)[:60]
     response["Content-Disposition"] = f'attachment; filename="{name}-ids-to-map.csv"'

@@ -96,3 +96,23 @@ def test_the_audit_csv_escapes_the_odd_id(client, db):
     _no_raw("the audit CSV", csv_text)
     assert ESCAPED.replace('"', '""') in csv_text
     assert AuditRecord.objects.get(action="remap").target == ODD  # stored as it is
+
+
+def test_a_file_made_to_be_read_back_keeps_odd_ids_exact(client, db, settings, metamorph_db):
+    import sqlite3
+
+    path = settings.METAMORPH_DATABASE_PATH = metamorph_db("migrated", vaults=3)
+    odd = "conv\x1b[2J\u202eodd"
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute(
+            "UPDATE sessions SET id = ?, vault_id = 'default-vault' WHERE rowid = "
+            "(SELECT MIN(rowid) FROM sessions)",
+            (odd,),
+        )
+    conn.close()
+    user = User.objects.create_user("vera", password="pw")
+    client.force_login(user)
+    response = client.get("/remap/source-ids.csv", {"source": "default-vault"})
+    text = b"".join(response.streaming_content).decode()
+    assert odd in text  # a mapping file must name the id as stored, to match it on upload
