@@ -30,7 +30,9 @@ def test_admin_backs_up_then_migrates_and_sees_it_verified(
     assert "pending" in page.locator("#migration-status").inner_text()
     page.fill("#run-form input[name=confirm]", "wrong-name.db")
     page.click("#run-form button[type=submit]")
-    assert "Type the database file name exactly" in page.content()
+    page.get_by_text(
+        "Type the database file name exactly"
+    ).first.wait_for()  # the page the click loads
     page.fill("#run-form input[name=confirm]", os.path.basename(path))
     page.click("#run-form button[type=submit]")
     page.wait_for_selector("#job-state")
