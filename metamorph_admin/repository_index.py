@@ -1,0 +1,37 @@
+"""Read side of the off-host backup repository: what its index and the last check said, as
+stored in the dashboard's database (pages, /metrics and the backup-age alarm open no file)."""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+
+from metamorph_admin.models import RepositoryArchive, RepositoryState
+
+
+def configured():
+    return bool(settings.METAMORPH_BACKUP_REPOSITORY)
+
+
+def archives_of(database):
+    return RepositoryArchive.objects.filter(database=database)
+
+
+def state_of(database):
+    return RepositoryState.objects.filter(database=database).first()
+
+
+@dataclass(frozen=True)
+class RestorableArchive:
+    archive: str
+    age_seconds: float
+
+
+def newest_restorable(database):
+    """The newest archive of `database` whose last check restored it (None: none checked)."""
+    found = archives_of(database).filter(check_state="restorable").first()
+    if found is None:
+        return None
+    return RestorableArchive(
+        found.archive, max(0.0, (timezone.now() - found.created_at).total_seconds())
+    )
