@@ -84,8 +84,11 @@ class Repository:
             env["BORG_BASE_DIR"] = self.base_dir
         return env
 
-    def run(self, *args, cwd=None):
-        """borg `args` on the repository; (stdout, stderr); a RepositoryError on failure."""
+    def run(self, *args, cwd=None, ok=(0, 1)):
+        """borg `args` on the repository; (stdout, stderr); a RepositoryError on failure.
+
+        `ok`: the exit codes that mean success (1 is "finished with warnings", except for
+        `borg check`, where it means errors were found)."""
         try:
             fd = os.open(self.password_file, os.O_RDONLY)
         except OSError as exc:
@@ -114,7 +117,7 @@ class Repository:
             ) from None
         finally:
             os.close(fd)
-        if done.returncode not in (0, 1):  # 1: finished with warnings
+        if done.returncode not in ok:
             raise RepositoryError(explain(self.url, args[0], done.stderr or done.stdout))
         return done.stdout, done.stderr
 
@@ -136,8 +139,9 @@ NO_REPOSITORY = "There is no repository at"
 
 def explain(url, command, stderr):
     """One line for a failed borg run, naming the variable and the fix."""
-    text = " ".join(_messages(stderr))
-    lowered = text.lower()
+    lines = _messages(stderr)
+    text = _cause(lines)
+    lowered = " ".join(lines).lower()
     if "passphrase supplied" in lowered and "is incorrect" in lowered:
         return (
             f"The repository at {url} does not open with the password in {PASSWORD_VAR} (it "
@@ -157,9 +161,10 @@ def explain(url, command, stderr):
             "forget old archives (`backupdb --keep-daily N`); the local copy is kept."
         )
     if any(s in lowered for s in _UNREACHABLE):
+        ssh_said = _cause([x for x in lines if any(k in x.lower() for k in _UNREACHABLE[1:])])
         return (
             f"The repository's server cannot be reached ({REPOSITORY_VAR}={url}): "
-            f"{_short(text)}. Check that it is up and that ssh to it works; the local copy is "
+            f"{_short(ssh_said or text)}. Check that it is up and that ssh to it works; the local copy is "
             "kept."
         )
     if any(s in lowered for s in _DAMAGED):
@@ -214,6 +219,12 @@ def _messages(stderr):
     return out
 
 
+def _cause(lines):
+    """The line that says what went wrong: the first naming an error, else the last one."""
+    found = next((x for x in lines if "error" in x.lower() or "mismatch" in x.lower()), None)
+    found = found or (lines[-1] if lines else "")
+    return found.removeprefix("Remote: ").strip().rstrip(".")[:300]
+
+
 def _short(text):
-    text = text.strip().rstrip(".")
-    return text[-300:] if text else "no message"
+    return text or "no message"
