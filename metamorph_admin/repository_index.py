@@ -35,3 +35,21 @@ def newest_restorable(database):
     return RestorableArchive(
         found.archive, max(0.0, (timezone.now() - found.created_at).total_seconds())
     )
+
+
+@dataclass(frozen=True)
+class RepositoryPage:
+    """What the Backups page shows about the repository for one database."""
+
+    configured: bool
+    url: str
+    state: RepositoryState | None
+    archives: list
+
+
+def page_state(database):
+    if not configured():
+        return RepositoryPage(False, "", None, [])
+    return RepositoryPage(
+        True, settings.METAMORPH_BACKUP_REPOSITORY, state_of(database), list(archives_of(database))
+    )
