@@ -113,8 +113,9 @@ def _glob(database):
 
 
 def _snapshot(entry):
-    database, _, backup_name = entry["name"].partition(".")
-    if not files.NAME_RE.match(backup_name):
+    database, _, rest = entry["name"].rpartition(".metamorph-backup-")
+    backup_name = "metamorph-backup-" + rest
+    if not database or not files.NAME_RE.match(backup_name):
         return None  # an archive someone else wrote
     fields = dict(p.split("=", 1) for p in entry.get("comment", "").split(" ", 1) if "=" in p)
     created = datetime.fromisoformat(entry["start"]).replace(tzinfo=UTC)

@@ -71,7 +71,8 @@ class Repository:
     timeout: float | None = None
 
     def _env(self, fd):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BORG_")}
+        # borg's own places (BORG_BASE_DIR...) pass through; a passphrase variable never does
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BORG_") or k in _PLACES}
         env.update(
             BORG_REPO=self.url,
             BORG_PASSPHRASE_FD=str(fd),
@@ -135,6 +136,13 @@ class Repository:
 
 
 NO_REPOSITORY = "There is no repository at"
+_PLACES = {
+    "BORG_BASE_DIR",
+    "BORG_CACHE_DIR",
+    "BORG_CONFIG_DIR",
+    "BORG_SECURITY_DIR",
+    "BORG_KEYS_DIR",
+}
 
 
 def explain(url, command, stderr):
