@@ -12,7 +12,7 @@ import shutil
 import sqlite3
 import time
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from . import files as files
 from . import manifest as manifests
@@ -143,6 +143,48 @@ def retention(repo: Repository, database, policy: RetentionPolicy, dry_run=True)
     if dropped and not dry_run:
         repo.run("compact")
     return dropped
+
+
+# borg's own periods (borg/helpers/misc.py prune_split), applied in this order
+_PERIODS = (("daily", "%Y-%m-%d"), ("weekly", "%G-%V"), ("monthly", "%Y-%m"))
+
+
+def next_run_drops(snapshots, policy: RetentionPolicy, next_at):
+    """Archives the next run (one more archive at `next_at`) will drop, by borg's own rule:
+    per period, newest first, the newest archive of each of the last N periods is kept (and
+    the oldest one while fewer than N periods have archives)."""
+    if not policy.args():
+        return []
+    times = {s.archive: datetime.fromisoformat(s.created_at) for s in snapshots}
+    times[None] = next_at
+    ordered = sorted(times, key=lambda a: times[a], reverse=True)
+    kept: set = set()
+    for rule, pattern in _PERIODS:
+        n = getattr(policy, rule) or 0
+        last, keep, a = None, [], None
+        for a in ordered:
+            period = times[a].strftime(pattern)
+            if period != last:
+                last = period
+                if a not in kept:
+                    keep.append(a)
+                    kept.add(a)
+                    if len(keep) == n:
+                        break
+        if n and a is not None and len(keep) < n and a not in kept:
+            kept.add(a)
+    return [a for a in ordered if a is not None and a not in kept]
+
+
+def expected_next_run(snapshots, now):
+    """When the next backup will probably run: the newest archive plus the usual gap between
+    archives (a day when there are too few to tell), and not before `now`."""
+    times = sorted(datetime.fromisoformat(s.created_at) for s in snapshots)
+    if not times:
+        return now
+    gaps = sorted(b - a for a, b in zip(times, times[1:], strict=False))
+    gap = gaps[len(gaps) // 2] if gaps else timedelta(days=1)
+    return max(now, times[-1] + gap)
 
 
 def _log_messages(log):

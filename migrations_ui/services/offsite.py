@@ -43,7 +43,8 @@ def refresh(repo, database, policy=None, added=None):
     if policy is None:
         policy = offsite.RetentionPolicy(**(state.policy if state else {}))
     snapshots = offsite.list_snapshots(repo, database)
-    next_drops = set(offsite.retention(repo, database, policy, dry_run=True))
+    next_at = offsite.expected_next_run(snapshots, timezone.now())
+    next_drops = set(offsite.next_run_drops(snapshots, policy, next_at))
     size = offsite.repository_size(repo)
     with transaction.atomic():
         archives_of = RepositoryArchive.objects.filter(database=database)

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 
 import pytest
 
@@ -292,3 +293,37 @@ def test_password_file_missing_or_world_readable_is_refused(tmp_path, borg_passw
     os.chmod(borg_password, 0o600)
     check_settings("ssh://backup@host.example:2222/srv/repo", borg_password)
     check_settings("backup@host.example:/srv/repo", borg_password)
+
+
+def test_next_run_drops_what_borg_prune_then_really_drops(local_repo, tmp_path):
+    """The Backups page's "dropped by the next run" is borg's own rule, checked against borg."""
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    (stage / "metamorph.db").write_bytes(b"x" * 100)
+    local_repo.ensure()
+    days = [f"2026-11-{d:02d}T03:15:00" for d in (1, 2, 8, 9, 15, 16, 30)]
+
+    def archive_at(when):
+        name = f"default.metamorph-backup-{when[:10].replace('-', '')}-031500.db"
+        local_repo.run(
+            "create",
+            "--timestamp",
+            when,
+            "--comment",
+            "sha256=x label=",
+            f"::{name}",
+            "metamorph.db",
+            cwd=str(stage),
+        )
+        return name
+
+    for when in days[:-1]:
+        archive_at(when)
+    policy = offsite.RetentionPolicy(daily=2, weekly=2, monthly=1)
+    snapshots = offsite.list_snapshots(local_repo, "default")
+    predicted = offsite.next_run_drops(
+        snapshots, policy, datetime.fromisoformat(days[-1]).replace(tzinfo=UTC)
+    )
+    archive_at(days[-1])
+    dropped = offsite.retention(local_repo, "default", policy, dry_run=False)
+    assert predicted and sorted(predicted) == sorted(dropped)
