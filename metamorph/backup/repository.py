@@ -26,6 +26,9 @@ PASSWORD_VAR = "METAMORPH_BACKUP_PASSWORD_FILE"
 CHUNKER = "buzhash,12,15,12,4095"
 COMPRESSION = "lz4"
 ENCRYPTION = "repokey-blake2"
+# Several databases' backups and the scheduled check share one repository: each waits for the
+# other's lock (borg's default is 1 s) instead of failing.
+LOCK_WAIT_SECONDS = 600
 # borg's repository addresses: /abs/path, ssh://[user@]host[:port]/path, [user@]host:path.
 _ADDRESS = re.compile(r"^(?:/\S*|ssh://[^/\s]+/\S+|(?:[^@/:\s]+@)?[^@/:\s]+:\S*)$")
 
@@ -100,7 +103,7 @@ class Repository:
             ) from None
         try:
             done = subprocess.run(
-                [BORG, *args],
+                [BORG, "--lock-wait", str(LOCK_WAIT_SECONDS), *args],
                 env=self._env(fd),
                 pass_fds=(fd,),
                 stdin=subprocess.DEVNULL,

@@ -30,7 +30,11 @@ def repository():
 
 
 def store(repo, database, manifest, policy, progress):
-    """Store a verified local backup, apply `policy`, refresh the index; the result's part."""
+    """Store a verified local backup, apply `policy` (none given: the one remembered from the
+    last backupdb that named one), refresh the index; the result's part."""
+    if not policy.args():
+        state = RepositoryState.objects.filter(database=database).first()
+        policy = offsite.RetentionPolicy(**(state.policy if state else {}))
     stored = offsite.store_backup(repo, database, manifest["path"], manifest, progress)
     dropped = offsite.retention(repo, database, policy, dry_run=False)
     refresh(repo, database, policy, added={stored["archive"]: stored["added_bytes"]})

@@ -3,12 +3,15 @@ borg run in a request): an archive counts as restorable once a check restored it
 backup-age alarm's side: vaults/tests/test_backup_age.py.)"""
 
 import os
+import sqlite3
 
 import pytest
 from django.urls import reverse
 
+from conftest import sql
 from metamorph.backup import list_backups
-from metamorph_admin.tests.page_helpers import live_db, login  # noqa: F401
+from metamorph_admin.models import Job
+from metamorph_admin.tests.page_helpers import live_db, login, post_job  # noqa: F401
 from migrations_ui.services import engine_calls
 
 pytestmark = [
@@ -73,3 +76,34 @@ def test_page_says_how_to_set_up_a_repository_when_there_is_none(client, live_db
     login(client, "viewer")
     section = _section(client.get(reverse("migrations_ui:backups")).content.decode(), "repository")
     assert "No off-host repository: set <code>METAMORPH_BACKUP_REPOSITORY</code>" in section
+
+
+def test_admin_restores_an_archive_from_the_page_through_the_usual_restore(
+    client,
+    live_db,
+    with_repository,  # noqa: F811
+):
+    path = live_db("migrated")
+    made = engine_calls.run_backup(path, _quiet)
+    archive = made["repository"]["archive"]
+    for b in list_backups(with_repository.METAMORPH_BACKUP_DIR):
+        os.unlink(b["path"])
+        os.unlink(b["path"] + ".json")
+    conn = sqlite3.connect(path)
+    conn.execute("DELETE FROM sessions")
+    conn.commit()
+    conn.close()
+    login(client, "admin")
+    html = client.get(reverse("migrations_ui:backups")).content.decode()
+    form = _section(html, "repository").split(f'data-archive="{archive}"')[1].split("</tr>")[0]
+    assert f'name="archive" value="{archive}"' in form
+
+    post_job(client, "restore", name=made["name"], archive=archive, confirm=os.path.basename(path))
+    job = Job.objects.get(kind="restore")
+    assert job.state == "succeeded", job.error
+    assert (
+        sql(path, "SELECT COUNT(*) FROM sessions")[0][0] == made["row_counts"]["sessions"]["total"]
+    )
+    assert [b["name"] for b in list_backups(with_repository.METAMORPH_BACKUP_DIR)][-1] == made[
+        "name"
+    ]
