@@ -7,7 +7,7 @@ PYTHON ?= $(shell for p in python3.12 python3.13 python3.14 python3 python; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' \
 	>/dev/null 2>&1 && echo $$p && break; done)
 
-.PHONY: run test check bench install install-test browser borg borg-test postgres clean-venv
+.PHONY: run test check bench dist install install-test browser borg borg-test postgres clean-venv
 
 $(PY):
 	@test -n "$(PYTHON)" || { echo "metamorph-admin needs Python 3.12 or newer on PATH (pyenv install 3.12)."; exit 1; }
@@ -48,11 +48,11 @@ run: install .env borg
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py ensuredemodb
 	$(PY) manage.py ensurelogin
-	@echo "Starting the task worker and gunicorn on http://$${BIND:-127.0.0.1:8000}/ (Ctrl-C stops both)."
+	@echo "Starting an agent per Metamorph database and gunicorn on http://$${BIND:-127.0.0.1:8000}/ (Ctrl-C stops them)."
 	@# Stop exactly our two children, once. (`trap 'kill 0' … TERM` signalled this shell
 	@# too, re-entered its own TERM trap without end and crashed bash: "Segmentation fault".)
 	@trap 'trap - EXIT INT TERM; kill $$worker $$web 2>/dev/null; wait' EXIT INT TERM; \
-	$(PY) manage.py db_worker --no-reload & worker=$$!; \
+	$(PY) manage.py agent --all & worker=$$!; \
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py metamorph_admin.wsgi & web=$$!; \
 	wait $$web
 
@@ -75,6 +75,14 @@ check: install-test
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache
+
+# A wheel for a Metamorph host without a checkout: `pip install dist/metamorph_admin-*.whl`
+# gives the `metamorph-admin` command (the same commands as manage.py, `agent` among them).
+dist: | $(PY)
+	rm -rf build dist
+	$(PY) -m pip wheel --no-deps -q -w dist .
+	rm -rf build *.egg-info
+	@ls dist/*.whl
 
 bench: install
 	$(PY) bench/run.py

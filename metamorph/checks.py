@@ -231,7 +231,7 @@ def isolation(report):
             title,
             "info",
             "The isolation audit runs with the "
-            "background read (and in `vaultreport`), once tables have vault_id.",
+            "background read (and with `vaultreport --audit`), once tables have vault_id.",
         )
     if audit["clean"]:
         return _finding(

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from metamorph.connection import translate_error
 from metamorph.errors import MetamorphError
-from metamorph_admin import audit, databases, interrupted, kinds, liveness, locks
+from metamorph_admin import agents, audit, databases, interrupted, kinds, liveness, locks
 from metamorph_admin.job_progress import JobProgress
 from metamorph_admin.models import AuditRecord, Job, Origin
 
@@ -148,9 +148,11 @@ def _run_claimed(job, job_kind, func, progress, started):
 
 
 def enqueue_job(kind, params, *, user, remote_addr=None):
-    """Queue a web-started job for the worker, after checking permission and the lock.
+    """Queue a web-started job for the database's agent, after checking permission, that the
+    agent is online and the lock.
 
-    Raises PermissionDenied, or MutationInProgress (the refusal is recorded on a failed job).
+    Raises PermissionDenied, AgentOffline (with the command that starts the agent), or
+    MutationInProgress (the refusal is recorded on a failed job).
     """
     job_kind = kinds.get(kind)
     if not user.has_perm(job_kind.permission):
@@ -158,7 +160,9 @@ def enqueue_job(kind, params, *, user, remote_addr=None):
     if any(audit.is_secret_name(name) for name in params):
         raise ValueError("Job parameters must not carry secrets: they are stored on the job.")
     # The web only ever works on the page's database, whatever a form may carry.
-    params = {**params, "db_path": databases.current().path}
+    db = databases.current()
+    agents.ensure_online(db)
+    params = {**params, "db_path": db.path}
     job = create_job(
         kind,
         params,
@@ -177,7 +181,8 @@ def enqueue_job(kind, params, *, user, remote_addr=None):
         audit.record_job(job, Outcome.REFUSED, message=str(refusal))
         raise refusal
     audit.record_job(job, Outcome.REQUESTED)
-    run_job_task.enqueue(job.pk)
+    # Only the agent of this database takes its queue: the job runs where the file is.
+    run_job_task.using(queue_name=agents.queue_for(db.name)).enqueue(job.pk)
     job.refresh_from_db()
     return job
 

@@ -184,6 +184,27 @@ class AuditRecord(models.Model):
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action} {self.outcome}"
 
 
+class Agent(models.Model):
+    """The agent serving one Metamorph database: the process on the file's host that runs every
+    read and write of it. One row per configured database name, claimed by the running agent."""
+
+    database = models.CharField(max_length=40, unique=True)
+    db_path = models.CharField(max_length=1024)
+    queue_name = models.CharField(max_length=64)
+    hostname = models.CharField(max_length=255)
+    pid = models.IntegerField()
+    process_started = models.CharField(max_length=32, blank=True)
+    version = models.CharField(max_length=32)
+    started_at = models.DateTimeField()
+    heartbeat_at = models.DateTimeField()
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    facts = models.JSONField(null=True, blank=True)  # FileFacts of the last heartbeat
+    problem = models.TextField(blank=True)  # why the last heartbeat could not read the file
+
+    def __str__(self):
+        return f"agent of {self.database} (pid {self.pid} on {self.hostname})"
+
+
 class RepositoryArchive(models.Model):
     """One archive of the off-host backup repository, as its index last said (never a file)."""
 

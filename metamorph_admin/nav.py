@@ -1,6 +1,6 @@
 from django.urls import NoReverseMatch, reverse
 
-from metamorph_admin import databases
+from metamorph_admin import agents, databases
 from metamorph_admin.roles import role_needed
 
 # Pages in menu order; a page whose app is not wired yet is simply not shown.
@@ -43,4 +43,5 @@ def metamorph(request):
         "metamorph_path": db.path,
         "metamorph_database": db,
         "metamorph_databases": databases.configured(),
+        "agent": agents.state_of(db) if request.user.is_authenticated else None,
     }

@@ -1,5 +1,6 @@
 """Settings, all from the environment (12-factor, django-environ). See README "Configuration" and .env.example."""
 
+import os
 import zoneinfo
 from datetime import timedelta
 from pathlib import Path
@@ -10,7 +11,15 @@ from django.core.exceptions import ImproperlyConfigured
 from metamorph.backup.repository import RepositoryError, check_settings
 from metamorph_admin.databases import parse_databases
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+# Relative paths, .env and var/ are taken from the checkout (beside manage.py); an installed
+# wheel (`metamorph-admin …` on a Metamorph host) uses METAMORPH_ADMIN_HOME, else the working
+# directory.
+_CHECKOUT = PACKAGE_DIR.parent
+BASE_DIR = Path(
+    os.environ.get("METAMORPH_ADMIN_HOME")
+    or (_CHECKOUT if (_CHECKOUT / "manage.py").is_file() else Path.cwd())
+).resolve()
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")  # optional; real environment variables win
 
@@ -125,7 +134,7 @@ ROOT_URLCONF = "metamorph_admin.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [PACKAGE_DIR / "site_templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -153,7 +162,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 DATABASES["default"].setdefault("CONN_MAX_AGE", 300)
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# One queue per Metamorph database ("db-<name>"), taken only by that database's agent
+# (`manage.py agent --database NAME`); QUEUES empty: any queue name is accepted.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": []}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -205,7 +216,6 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
-from metamorph_admin import audit, databases, interrupted, jobs, kinds, locks, selectors
+from metamorph_admin import agents, audit, databases, interrupted, jobs, kinds, locks, selectors
 from metamorph_admin.forms import AuditFilterForm, JobFilterForm
 from metamorph_admin.models import AuditRecord, Job
 from metamorph_admin.permissions import permission_required, require_perm
@@ -104,7 +104,7 @@ def start_job(request, kind):
         job = jobs.enqueue_job(
             kind, params, user=request.user, remote_addr=audit.client_address(request)
         )
-    except locks.MutationInProgress as exc:
+    except (locks.MutationInProgress, agents.AgentOffline) as exc:
         messages.error(request, str(exc))
         return redirect_next(request)
     return redirect("core:job", pk=job.pk)

@@ -27,6 +27,31 @@ def latest_snapshot(db_path, kind=Snapshot.Kind.COUNTS):
     ).first()
 
 
+def cached_isolation(db_path):
+    """(audit, source) from the newest finished background read, without reading the file:
+    source says when it ran and whether the file was written since ({} when there is none)."""
+    snap = (
+        Snapshot.objects.filter(db_path=db_path, state=Snapshot.State.DONE)
+        .exclude(finished_at=None)
+        .order_by("-finished_at")
+        .first()
+    )
+    if snap is None or not (snap.payload or {}).get("isolation"):
+        return None, {}
+    try:
+        written = datetime.fromtimestamp(os.stat(db_path).st_mtime, UTC)
+    except OSError:
+        written = None
+    age = (timezone.now() - snap.finished_at).total_seconds()
+    return snap.payload["isolation"], {
+        "source": "background read",
+        "read": snap.pk,
+        "at": snap.finished_at.isoformat(timespec="seconds"),
+        "age_seconds": round(age),
+        "file_written_since": bool(written and written > snap.finished_at),
+    }
+
+
 def pending_snapshot(db_path, kind=Snapshot.Kind.COUNTS):
     return page_cache.light(
         Snapshot.objects.filter(

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from metamorph import report
 from metamorph.errors import MetamorphError
+from metamorph_admin import agents, databases
 from vaults import selectors
 from vaults.models import Snapshot
 
@@ -32,7 +33,9 @@ def request_snapshot(db_path):
     if under_way:
         return under_way
     snap = Snapshot.objects.create(db_path=db_path)
-    take_snapshot_task.enqueue(snap.id)
+    # The read runs on the agent of the file's database, on the host that holds it.
+    queue = agents.queue_for(databases.for_path(db_path).name)
+    take_snapshot_task.using(queue_name=queue).enqueue(snap.id)
     snap.refresh_from_db()  # an immediate task backend has finished it already
     return snap
 

@@ -96,19 +96,65 @@ def test_deploy_check_is_clean_apart_from_https_settings():
     assert found <= {"security.W004", "security.W008", "security.W012", "security.W016"}
 
 
-def test_vaultreport_runs_the_isolation_audit_and_names_a_split_conversation(metamorph_db):
+def test_vaultreport_audit_runs_the_isolation_audit_and_names_a_split_conversation(metamorph_db):
     import sqlite3
 
     path = metamorph_db("migrated")
-    clean = json.loads(manage("vaultreport", "--json", "--db", path).stdout)
-    assert clean["isolation"]["clean"] is True
+    clean = json.loads(manage("vaultreport", "--json", "--audit", "--db", path).stdout)
+    assert clean["isolation"]["clean"] is True and clean["isolation_source"] == {"source": "audit"}
     conn = sqlite3.connect(path)
     conn.execute("UPDATE messages SET vault_id = 'elsewhere' WHERE rowid = 1")
     conn.commit()
     conn.close()
-    result = manage("vaultreport", "--db", path)
+    result = manage("vaultreport", "--audit", "--db", path)
     assert result.returncode == 1
     assert "[error] Vault isolation: 1 messages rows are in another vault" in result.stdout
+    assert "Isolation audit: run now (--audit)." in result.stdout
+
+
+def test_vaultreport_without_audit_reads_no_row_for_it_and_says_how_to_run_it(
+    metamorph_db, tmp_path
+):
+    path = metamorph_db("migrated")
+    result = manage("vaultreport", "--db", path, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Isolation audit: not run (--audit runs it" in result.stdout
+    data = json.loads(manage("vaultreport", "--json", "--db", path, tmp_path=tmp_path).stdout)
+    assert data["isolation"] is None and data["isolation_source"] == {}
+
+
+def test_vaultreport_shows_the_newest_background_reads_audit_with_its_age(db, metamorph_db):
+    import io
+    import os
+    import re
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from metamorph import report
+    from vaults.models import Snapshot
+
+    path = metamorph_db("migrated")
+    payload = report.full_snapshot(path)
+    finished = timezone.now() - timedelta(minutes=7)
+    snap = Snapshot.objects.create(
+        db_path=path, state=Snapshot.State.DONE, payload=payload, finished_at=finished
+    )
+    os.utime(path, (finished.timestamp() - 60, finished.timestamp() - 60))
+    out = io.StringIO()
+    call_command("vaultreport", "--db", path, stdout=out)
+    text = out.getvalue()
+    assert f"Isolation audit: from background read #{snap.pk} at " in text
+    age = int(re.search(r"\((\d+) s ago\)", text).group(1))
+    assert age >= 420  # seven minutes, and however long this test took since
+    assert "written since" not in text
+    os.utime(path)  # the server wrote the file after that read
+    out = io.StringIO()
+    call_command("vaultreport", "--json", "--db", path, stdout=out)
+    data = json.loads(out.getvalue())
+    assert data["isolation"]["clean"] is True
+    assert data["isolation_source"]["file_written_since"] is True
 
 
 def test_makedemodb_builds_the_observed_shape_by_default_and_linked_on_request(tmp_path):

@@ -14,7 +14,9 @@ from vaults.services import snapshots
 @pytest.fixture
 def queued_only(settings, client, db, metamorph_db):
     """A task backend that queues and never runs: like a busy or stopped task worker."""
-    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    settings.TASKS = {
+        "default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend", "QUEUES": []}
+    }
     settings.METAMORPH_DATABASE_PATH = metamorph_db("migrated")
     client.force_login(User.objects.create_user("vera", password="pw"))
     return settings.METAMORPH_DATABASE_PATH

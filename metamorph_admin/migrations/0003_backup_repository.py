@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('metamorph_admin', '0001_initial'),
+        ('metamorph_admin', '0002_agent'),
     ]
 
     operations = [

@@ -1,0 +1,188 @@
+"""Agents: the process beside each Metamorph file that runs every read and write of it.
+
+`manage.py agent --database NAME` claims the database's Agent row, heartbeats with the file's
+live facts every HEARTBEAT_SECONDS and takes tasks from that database's queue only, so a job
+never runs where its file is not. The site enqueues to `queue_for(name)` and shows each agent's
+state from its row; an action for a database whose agent is offline is refused with the command
+that starts it. With an in-process task backend (the test suite) every database is served by
+the process itself and no agent is needed.
+"""
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from metamorph.errors import MetamorphError
+from metamorph.inspect import file_facts
+from metamorph_admin import databases, liveness
+from metamorph_admin.models import Agent
+from metamorph_admin.version import VERSION
+
+HEARTBEAT_SECONDS = 5.0
+# An agent silent this long is offline: three missed beats, whatever the reason.
+OFFLINE_AFTER = timedelta(seconds=20)
+QUEUE_PREFIX = "db-"
+IN_PROCESS_BACKENDS = ("django.tasks.backends.immediate.ImmediateBackend",)
+
+
+class AgentOffline(MetamorphError):
+    """The database's agent is not running: nothing can read or change its file."""
+
+
+class AgentAlreadyRunning(MetamorphError):
+    """Another live agent serves this database."""
+
+
+@dataclass(frozen=True)
+class AgentState:
+    """What the header and the pages say about a database's agent."""
+
+    database: str
+    status: str  # online | offline | never | in-process
+    hostname: str = ""
+    pid: int | None = None
+    version: str = ""
+    heartbeat_at: datetime | None = None
+    facts: dict | None = None
+    problem: str = ""
+
+    @property
+    def online(self):
+        return self.status in ("online", "in-process")
+
+    @property
+    def command(self):
+        return start_command(self.database)
+
+
+def queue_for(name: str) -> str:
+    return f"{QUEUE_PREFIX}{name}"
+
+
+def start_command(name: str) -> str:
+    return f"python manage.py agent --database {name}"
+
+
+def required() -> bool:
+    """Whether tasks wait for an agent (a database task backend) or run in this process."""
+    forced = getattr(settings, "METAMORPH_AGENTS_REQUIRED", None)
+    if forced is not None:
+        return bool(forced)
+    return settings.TASKS["default"]["BACKEND"] not in IN_PROCESS_BACKENDS
+
+
+def _offline(agent: Agent, now: datetime) -> bool:
+    if agent.stopped_at is not None:
+        return True
+    return now - agent.heartbeat_at > OFFLINE_AFTER
+
+
+def state_of(db: databases.Database) -> AgentState:
+    if not required():
+        return AgentState(db.name, "in-process", liveness.hostname(), os.getpid(), VERSION)
+    agent = Agent.objects.filter(database=db.name).first()
+    if agent is None:
+        return AgentState(db.name, "never")
+    status = "offline" if _offline(agent, timezone.now()) else "online"
+    return AgentState(
+        db.name,
+        status,
+        agent.hostname,
+        agent.pid,
+        agent.version,
+        agent.stopped_at or agent.heartbeat_at,
+        agent.facts,
+        agent.problem,
+    )
+
+
+def ensure_online(db: databases.Database) -> AgentState:
+    """The database's agent state, or AgentOffline saying since when and how to start it."""
+    state = state_of(db)
+    if state.online:
+        return state
+    if state.status == "never":
+        seen = "no agent has ever reported for it"
+    else:
+        seen = (
+            f"its agent (pid {state.pid} on {state.hostname}) is offline since "
+            f"{state.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC"
+        )
+    raise AgentOffline(
+        f"Refused: nothing can run on database {db.name} now: {seen}. Start it on the host "
+        f"that holds {db.path}: `{state.command}`."
+    )
+
+
+def register(db: databases.Database) -> Agent:
+    """Claim the database's row for this process; AgentAlreadyRunning names the live one."""
+    me = liveness.this_process()
+    now = timezone.now()
+    fields = {
+        "db_path": db.path,
+        "queue_name": queue_for(db.name),
+        "version": VERSION,
+        "started_at": now,
+        "heartbeat_at": now,
+        "stopped_at": None,
+        "facts": None,
+        "problem": "",
+        **me,
+    }
+    for _ in range(3):
+        current = Agent.objects.filter(database=db.name).first()
+        if current is None:
+            try:
+                with transaction.atomic():
+                    return Agent.objects.create(database=db.name, **fields)
+            except IntegrityError:
+                continue  # another agent inserted between our read and our insert
+        if current.stopped_at is None and not liveness.holder_gone(
+            current.pid,
+            current.hostname,
+            current.process_started,
+            current.heartbeat_at,
+            now,
+            OFFLINE_AFTER,
+        ):
+            raise AgentAlreadyRunning(
+                f"An agent for database {db.name} already runs: pid {current.pid} on "
+                f"{current.hostname}, since {current.started_at:%Y-%m-%d %H:%M:%S} UTC. "
+                "Stop that one first; one agent serves one database."
+            )
+        # Take over the row of a stopped or dead agent, unless another did a moment ago.
+        taken = Agent.objects.filter(pk=current.pk, pid=current.pid, hostname=current.hostname)
+        if taken.update(**fields):
+            return Agent.objects.get(pk=current.pk)
+    raise AgentAlreadyRunning(f"Another agent for database {db.name} is starting at this moment.")
+
+
+def facts_of(path: str) -> tuple[dict | None, str]:
+    """The file's live facts (size, last write, journal/WAL, lock holders), or why not."""
+    try:
+        facts = dict(file_facts(path))
+    except OSError as exc:
+        return None, f"{path} cannot be read on this host: {exc.strerror or exc}."
+    journal = f"{path}-journal"
+    facts["journal_size_bytes"] = os.path.getsize(journal) if os.path.exists(journal) else None
+    return facts, ""
+
+
+def beat(agent: Agent) -> bool:
+    """One heartbeat; False when the row is no longer this agent's (another took over)."""
+    facts, problem = facts_of(agent.db_path)
+    return bool(
+        Agent.objects.filter(pk=agent.pk, pid=agent.pid, hostname=agent.hostname).update(
+            heartbeat_at=timezone.now(), facts=facts, problem=problem
+        )
+    )
+
+
+def stop(agent: Agent) -> None:
+    Agent.objects.filter(pk=agent.pk, pid=agent.pid, hostname=agent.hostname).update(
+        stopped_at=timezone.now()
+    )
