@@ -12,6 +12,7 @@ import os
 import re
 import stat
 import subprocess
+import time
 from dataclasses import dataclass
 
 from metamorph.errors import MetamorphError
@@ -27,8 +28,10 @@ CHUNKER = "buzhash,12,15,12,4095"
 COMPRESSION = "lz4"
 ENCRYPTION = "repokey-blake2"
 # Several databases' backups and the scheduled check share one repository: each waits for the
-# other's lock (borg's default is 1 s) instead of failing.
+# other's lock instead of failing. borg sleeps a tenth of --lock-wait between its tries (60 s
+# for 600), so borg waits 10 s at a time (1 s sleeps) and we try again until this bound.
 LOCK_WAIT_SECONDS = 600
+_BORG_LOCK_WAIT = 10
 # borg's repository addresses: /abs/path, ssh://[user@]host[:port]/path, [user@]host:path.
 _ADDRESS = re.compile(r"^(?:/\S*|ssh://[^/\s]+/\S+|(?:[^@/:\s]+@)?[^@/:\s]+:\S*)$")
 
@@ -95,6 +98,15 @@ class Repository:
 
         `ok`: the exit codes that mean success (1 is "finished with warnings", except for
         `borg check`, where it means errors were found)."""
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                return self._run_once(args, cwd, ok)
+            except RepositoryError as exc:
+                if not str(exc).endswith(_LOCKED) or time.monotonic() > deadline:
+                    raise
+
+    def _run_once(self, args, cwd, ok):
         try:
             fd = os.open(self.password_file, os.O_RDONLY)
         except OSError as exc:
@@ -103,7 +115,7 @@ class Repository:
             ) from None
         try:
             done = subprocess.run(
-                [BORG, "--lock-wait", str(LOCK_WAIT_SECONDS), *args],
+                [BORG, "--lock-wait", str(_BORG_LOCK_WAIT), *args],
                 env=self._env(fd),
                 pass_fds=(fd,),
                 stdin=subprocess.DEVNULL,
@@ -141,6 +153,7 @@ class Repository:
 
 
 NO_REPOSITORY = "There is no repository at"
+_LOCKED = "another borg run holds the repository's lock; try again when it has finished."
 _PLACES = {
     "BORG_BASE_DIR",
     "BORG_CACHE_DIR",
@@ -177,7 +190,7 @@ def explain(url, command, stderr):
         ssh_said = _cause([x for x in lines if any(k in x.lower() for k in _UNREACHABLE[1:])])
         return (
             f"The repository's server cannot be reached ({REPOSITORY_VAR}={url}): "
-            f"{_short(ssh_said or text)}. Check that it is up and that ssh to it works; the local copy is "
+            f"{_sentence(ssh_said or text)} Check that it is up and that ssh to it works; the local copy is "
             "kept."
         )
     if any(s in lowered for s in _DAMAGED):
@@ -185,9 +198,11 @@ def explain(url, command, stderr):
             f"The repository at {url} is damaged ({_short(text)}): run `borg check --repair` "
             "there after reading its docs, or start a new repository; the local copies are kept."
         )
+    if "failed to create/acquire the lock" in lowered:
+        return f"borg {command} on {url}: {_LOCKED}"
     if "invalid location" in lowered or "invalid repository" in lowered:
         return f"{REPOSITORY_VAR}={url} is not an address borg understands: write /abs/path or ssh://user@host/path."
-    return f"borg {command} failed on {url}: {_short(text)}."
+    return f"borg {command} failed on {url}: {_sentence(text)}"
 
 
 _UNREACHABLE = (
@@ -241,3 +256,8 @@ def _cause(lines):
 
 def _short(text):
     return text or "no message"
+
+
+def _sentence(text):
+    text = _short(text)
+    return text if text.endswith(("?", "!")) else text + "."

@@ -143,7 +143,7 @@ def test_unreachable_server_fails_in_one_line(run, metamorph_db, ssh_server, tmp
     assert failed.returncode == 1
     last = failed.stderr.strip().splitlines()[-1]
     assert "The repository's server cannot be reached (METAMORPH_BACKUP_REPOSITORY=ssh://" in last
-    assert "Connection refused" in last and "was written and kept" in last
+    assert "was written and kept" in last
     assert list_backups(run.backups)[0]["state"] == "verified"
 
 
