@@ -196,16 +196,20 @@ except RepositoryError as exc:
 
 
 def _borg_create_pid(repo_dir):
-    """The pid of a `borg create` once it holds the repository's lock (None before)."""
+    """The pid of the `borg create` writing to *this* repository (its BORG_REPO), once it
+    holds the repository's lock; None before. Another borg on the machine is never matched."""
     if not os.path.isdir(os.path.join(repo_dir, "lock.exclusive")):
         return None
+    ours = f"BORG_REPO={repo_dir}".encode()
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as fh:
                 argv = fh.read().split(b"\0")
+            with open(f"/proc/{pid}/environ", "rb") as fh:
+                environ = fh.read().split(b"\0")
         except OSError:
             continue
-        if b"create" in argv and any(a.endswith(b"borg") for a in argv[:2]):
+        if ours in environ and b"create" in argv and any(a.endswith(b"borg") for a in argv[:2]):
             return int(pid)
     return None
 
