@@ -8,8 +8,10 @@ import sqlite3
 import pytest
 
 from metamorph.backup import list_backups
+from metamorph.testing.repository import corrupt_largest_segment
 from metamorph_admin.tests.commands import manage
 from metamorph_admin.tests.job_helpers import migrated_admin_db
+from migrations_ui.tests.repository_helpers import empty_table
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists("/usr/bin/borg"), reason="borg missing: make test installs borgbackup"
@@ -82,10 +84,7 @@ def test_backup_check_and_restore_from_the_repository_round_trip(run, metamorph_
 
     os.unlink(local["path"])
     os.unlink(local["path"] + ".json")
-    conn = sqlite3.connect(path)
-    conn.execute("DELETE FROM sessions")
-    conn.commit()
-    conn.close()
+    empty_table(path, "sessions")
     restored = run("restorebackup", "--db", path, "--archive", archive, "--yes")
     assert restored.returncode == 0, restored.stderr
     assert f"Restored {local['name']}" in restored.stdout
@@ -216,16 +215,7 @@ def test_damaged_repository_fails_the_check_and_the_restore_in_one_line(run, met
     path = metamorph_db("migrated")
     assert run("backupdb", "--db", path).returncode == 0
     (local,) = list_backups(run.backups)
-    segments = [
-        os.path.join(d, f)
-        for d, _, names in os.walk(run.repo / "data")
-        for f in names
-        if f.isdigit()
-    ]
-    target = max(segments, key=os.path.getsize)
-    with open(target, "r+b") as fh:
-        fh.seek(os.path.getsize(target) // 2)
-        fh.write(b"\xff" * 4096)
+    corrupt_largest_segment(run.repo)
     before = digest(path)
 
     checked = run("checkbackups", "--db", path)

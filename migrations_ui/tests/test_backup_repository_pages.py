@@ -3,7 +3,6 @@ borg run in a request): an archive counts as restorable once a check restored it
 backup-age alarm's side: vaults/tests/test_backup_age.py.)"""
 
 import os
-import sqlite3
 
 import pytest
 from django.urls import reverse
@@ -13,6 +12,7 @@ from metamorph.backup import list_backups
 from metamorph_admin.models import Job
 from metamorph_admin.tests.page_helpers import live_db, login, post_job  # noqa: F401
 from migrations_ui.services import engine_calls
+from migrations_ui.tests.repository_helpers import empty_table
 
 pytestmark = [
     pytest.mark.django_db,
@@ -89,10 +89,7 @@ def test_admin_restores_an_archive_from_the_page_through_the_usual_restore(
     for b in list_backups(with_repository.METAMORPH_BACKUP_DIR):
         os.unlink(b["path"])
         os.unlink(b["path"] + ".json")
-    conn = sqlite3.connect(path)
-    conn.execute("DELETE FROM sessions")
-    conn.commit()
-    conn.close()
+    empty_table(path, "sessions")
     login(client, "admin")
     html = client.get(reverse("migrations_ui:backups")).content.decode()
     form = _section(html, "repository").split(f'data-archive="{archive}"')[1].split("</tr>")[0]

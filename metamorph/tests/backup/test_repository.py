@@ -13,6 +13,7 @@ import pytest
 from metamorph import backup
 from metamorph.backup import offsite
 from metamorph.backup.repository import Repository, RepositoryError, check_settings
+from metamorph.testing.repository import corrupt_largest_segment
 
 from .conftest import sha256
 
@@ -29,6 +30,13 @@ def local_repo(tmp_path, borg_password):
 @pytest.fixture
 def verified(source, backup_dir):
     return backup.run_backup(source, backup_dir, label="nightly, {odd} label")
+
+
+def over_ssh(server, path, password_file, tmp_path):
+    """The repository at `path` of the test's sshd, reached with its throw-away key."""
+    return Repository(
+        server.url(path), password_file, rsh=server.rsh, base_dir=str(tmp_path / "borg-home")
+    )
 
 
 def _round_trip(repo, verified, backup_dir):
@@ -60,12 +68,7 @@ def test_local_repository_round_trip_is_byte_exact_against_the_manifest(
 def test_repository_behind_sshd_round_trip(
     ssh_server, tmp_path, borg_password, verified, backup_dir
 ):
-    repo = Repository(
-        ssh_server.url(tmp_path / "remote" / "repo"),
-        borg_password,
-        rsh=ssh_server.rsh,
-        base_dir=str(tmp_path / "borg-home"),
-    )
+    repo = over_ssh(ssh_server, tmp_path / "remote" / "repo", borg_password, tmp_path)
     _round_trip(repo, verified, backup_dir)
     assert os.path.isfile(tmp_path / "remote" / "repo" / "config")
 
@@ -73,7 +76,6 @@ def test_repository_behind_sshd_round_trip(
 def test_second_backup_of_an_unchanged_file_adds_almost_nothing(local_repo, source, backup_dir):
     first = backup.run_backup(source, backup_dir)
     offsite.store_backup(local_repo, "default", first["path"], first)
-    time.sleep(1.1)  # a new backup name (names have one-second resolution)
     second = backup.run_backup(source, backup_dir)
     stored = offsite.store_backup(local_repo, "default", second["path"], second)
     assert stored["added_bytes"] < 0.05 * second["backup_size_bytes"]
@@ -99,12 +101,7 @@ def test_wrong_password_names_the_variable_and_the_fix(local_repo, verified, tmp
 
 def test_unreachable_server_is_one_line(tmp_path, borg_password, verified, ssh_server):
     ssh_server.stop()
-    repo = Repository(
-        ssh_server.url(tmp_path / "repo"),
-        borg_password,
-        rsh=ssh_server.rsh,
-        base_dir=str(tmp_path / "borg-home"),
-    )
+    repo = over_ssh(ssh_server, tmp_path / "repo", borg_password, tmp_path)
     with pytest.raises(RepositoryError) as err:
         offsite.store_backup(repo, "default", verified["path"], verified)
     message = str(err.value)
@@ -134,12 +131,7 @@ def test_full_remote_disk_is_one_line_and_keeps_the_local_copy(
 ):
     big = metamorph_db(state="migrated", sessions=600, vaults=4)
     verified = backup.run_backup(big, backup_dir)
-    repo = Repository(
-        ssh_server.url(small_disk / "repo"),
-        borg_password,
-        rsh=ssh_server.rsh,
-        base_dir=str(tmp_path / "borg-home"),
-    )
+    repo = over_ssh(ssh_server, small_disk / "repo", borg_password, tmp_path)
     with pytest.raises(RepositoryError) as err:
         offsite.store_backup(repo, "default", verified["path"], verified)
     assert str(err.value).startswith(
@@ -149,24 +141,11 @@ def test_full_remote_disk_is_one_line_and_keeps_the_local_copy(
     assert backup.list_backups(backup_dir)[0]["state"] == "verified"
 
 
-def _corrupt_largest_segment(repo_dir):
-    segments = [
-        os.path.join(d, f)
-        for d, _, names in os.walk(os.path.join(repo_dir, "data"))
-        for f in names
-        if f.isdigit()
-    ]
-    target = max(segments, key=os.path.getsize)
-    with open(target, "r+b") as fh:
-        fh.seek(os.path.getsize(target) // 2)
-        fh.write(b"\xff" * 4096)
-
-
 def test_corrupted_segment_fails_the_check_and_the_restore_with_one_line(
     local_repo, verified, backup_dir
 ):
     offsite.store_backup(local_repo, "default", verified["path"], verified)
-    _corrupt_largest_segment(local_repo.url)
+    corrupt_largest_segment(local_repo.url)
 
     with pytest.raises(RepositoryError) as err:
         offsite.check_repository(local_repo)
@@ -259,7 +238,7 @@ def test_retention_drops_older_archives_by_policy(local_repo, source, backup_dir
         m = backup.run_backup(source, backup_dir)
         offsite.store_backup(local_repo, "default", m["path"], m)
         names.append(f"default.{m['name']}")
-        time.sleep(1.1)
+        time.sleep(1.1)  # borg's archive times have one-second resolution: keep them apart
     policy = offsite.RetentionPolicy(daily=1)
     assert sorted(offsite.retention(local_repo, "default", policy)) == sorted(names[:2])
     assert len(offsite.list_snapshots(local_repo, "default")) == 3  # a dry run drops nothing
