@@ -210,7 +210,8 @@ def _times(tools, db, work):
 
 def run(path):
     size = os.path.getsize(path)
-    with section(f"Issue 18 — off-host repository, {size / 1e6:.0f} MB file"):
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    with section(f"Issue 18 — off-host repository, {size / 1e6:.0f} MB file, load average {load}"):
         work = tempfile.mkdtemp(prefix="bench-offsite-", dir=os.path.dirname(path))
         try:
             for title, change in (

@@ -46,6 +46,11 @@ class RepositoryPage:
     state: RepositoryState | None
     archives: list
 
+    @property
+    def backup_names(self):
+        """The local backups' names that also have an archive (where each copy lives)."""
+        return {a.backup_name for a in self.archives}
+
 
 def page_state(database):
     if not configured():

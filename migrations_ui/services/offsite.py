@@ -99,6 +99,8 @@ def check_all(repo, progress):
             results.append(offsite.check_snapshot(repo, snapshot, work))
         refresh(repo, database)
     _record(repo, results, problem)
+    failed = sum(not r["restorable"] for r in results) + bool(problem)
+    progress("done", 1, 1, f"{len(results)} archive(s) restored and checked, {failed} problem(s)")
     return {
         "repository_ok": not problem,
         "repository_message": problem or "borg check passed",
