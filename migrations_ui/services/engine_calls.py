@@ -65,13 +65,7 @@ def run_backup(
 
 
 def check_backups(db_path, progress):
-    repo = offsite.repository()
-    if repo is None:
-        raise RepositoryError(
-            "No backup repository is configured: set METAMORPH_BACKUP_REPOSITORY and "
-            "METAMORPH_BACKUP_PASSWORD_FILE (docs/backups-offsite.md)."
-        )
-    return offsite.check_all(repo, progress)
+    return offsite.check_all(offsite.configured_repository(), progress)
 
 
 def verify_backup(db_path, progress, name, backup_dir=None):
@@ -86,6 +80,6 @@ def restore_backup(db_path, progress, name, backup_dir=None, force=False, archiv
         backup.refuse_if_in_use(db_path, force=force)
         progress("fetch", 0, 1, f"fetching {archive} from the repository")
         name = offsite.fetch_to_local(
-            offsite.repository(), databases.for_path(db_path).name, archive, backup_dir
+            offsite.configured_repository(), databases.for_path(db_path).name, archive, backup_dir
         )
     return backup.restore_backup(db_path, backup_dir, name, progress=progress, force=force)

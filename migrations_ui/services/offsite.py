@@ -29,6 +29,20 @@ def repository():
     )
 
 
+NOT_CONFIGURED = (
+    "No backup repository is configured: set METAMORPH_BACKUP_REPOSITORY and "
+    "METAMORPH_BACKUP_PASSWORD_FILE (docs/backups-offsite.md)."
+)
+
+
+def configured_repository():
+    """The Repository, or a RepositoryError saying how to configure one."""
+    repo = repository()
+    if repo is None:
+        raise RepositoryError(NOT_CONFIGURED)
+    return repo
+
+
 def store(repo, database, manifest, policy, progress):
     """Store a verified local backup, apply `policy` (none given: the one remembered from the
     last backupdb that named one), refresh the index; the result's part."""

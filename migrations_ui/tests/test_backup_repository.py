@@ -228,3 +228,12 @@ def test_damaged_repository_fails_the_check_and_the_restore_in_one_line(run, met
     assert refused.returncode == 1
     assert f"The repository at {run.repo} is damaged (" in refused.stderr.strip().splitlines()[-1]
     assert digest(path) == before
+
+
+def test_checkbackups_without_a_repository_says_how_to_configure_one(run):
+    refused = run("checkbackups", METAMORPH_BACKUP_REPOSITORY="")
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines()[-1] == (
+        "CommandError: No backup repository is configured: set METAMORPH_BACKUP_REPOSITORY and "
+        "METAMORPH_BACKUP_PASSWORD_FILE (docs/backups-offsite.md)."
+    )

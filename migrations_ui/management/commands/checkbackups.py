@@ -4,6 +4,7 @@ from metamorph.units import human_size
 from metamorph_admin import repository_index
 from metamorph_admin.cli import OperationCommand, add_db_argument, db_path_from, run_from_command
 from metamorph_admin.databases import for_path
+from migrations_ui.services import offsite
 
 EPILOG = """
 examples:
@@ -32,6 +33,8 @@ class Command(OperationCommand):
 
     def handle(self, *args, **opts):
         db_path = db_path_from(opts)
+        if not repository_index.configured():
+            raise CommandError(offsite.NOT_CONFIGURED)
         if opts["list"]:
             return self._list(for_path(db_path).name)
         job = run_from_command(
