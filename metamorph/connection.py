@@ -40,7 +40,7 @@ _SHARED_SIZE = 510
 def check_file(path):
     """Raise a clear error unless `path` is an existing SQLite file."""
     if not os.path.exists(path):
-        raise DatabaseMissing(path)
+        raise DatabaseMissing(path, wal_left=os.path.exists(f"{path}-wal"))
     if os.path.isdir(path):
         raise NotAFile(path)
     if os.path.getsize(path) == 0:
@@ -54,8 +54,12 @@ def schema_cookie(path):
     """SQLite's schema cookie (header bytes 40-43): it changes with every CREATE, ALTER or DROP,
     never with row writes. Read from the file, no connection (a WAL file's header catches up at
     its next checkpoint)."""
-    with open(path, "rb") as fh:
-        header = fh.read(44)
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(44)
+    except OSError:
+        check_file(path)  # a missing file, a folder...: the operator's words
+        raise
     return int.from_bytes(header[40:44], "big") if len(header) == 44 else None
 
 
@@ -99,9 +103,19 @@ def open_readonly(path, timeout=READ_BUSY_TIMEOUT, require_metamorph=True):
     return conn
 
 
+def on_read_only_filesystem(path):
+    """True when `path` (a file or folder) lives on a filesystem mounted read-only."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 def writable_problem(path):
     """Why this process cannot write `path` (or create its journal beside it), or ''."""
     directory = os.path.dirname(os.path.abspath(path))
+    if on_read_only_filesystem(path):
+        return "it is on a read-only filesystem (remount it read-write)"
     if not os.access(path, os.W_OK):
         return "the file is read-only for this user or on a read-only volume"
     if not os.access(directory, os.W_OK):
@@ -233,16 +247,38 @@ def lock_state(path):
 HELD_WRITE_SECONDS = 0.3
 
 
+def _turnover(path):
+    """What changes with every commit: the file's and its WAL's mtime, and the identity of its
+    rollback journal (made and deleted by each transaction). A stat opens nothing, so it cannot
+    drop this process's own SQLite locks."""
+    marks = []
+    for name, mark in (
+        (path, lambda st: st.st_mtime_ns),  # a commit writes the file
+        (f"{path}-journal", lambda st: st.st_ino),  # each transaction makes its own journal
+        (f"{path}-wal", lambda st: st.st_mtime_ns),  # a WAL commit appends to it
+    ):
+        try:
+            marks.append(mark(os.stat(name)))
+        except OSError:
+            marks.append(None)
+    return marks
+
+
 def held_write_lock(path, seconds=HELD_WRITE_SECONDS, every=0.02):
-    """(LockState, pids seen writing): the state if a write lock stayed held for `seconds`
-    (None as soon as one sample finds no writer), and every pid seen holding it meanwhile."""
+    """(LockState, pids seen writing): the state if one write transaction stayed open for
+    `seconds`, else None, and every pid seen holding the lock meanwhile.
+
+    A server committing many short transactions may hold the lock at every sample on a busy
+    machine; its commits change the file (or make a new journal), which an open transaction
+    does not: any turnover means short commits, not a held lock."""
     deadline = time.monotonic() + seconds
     seen: set[str] = set()
+    first = _turnover(path)
     while True:
         state = lock_state(path)
         holder = state.exclusive or state.writer
-        if not holder:
-            return None, sorted(seen)
+        if not holder or _turnover(path) != first:
+            return None, sorted(seen | ({holder} if holder else set()))
         seen.add(holder)
         if time.monotonic() >= deadline:
             return state, sorted(seen)

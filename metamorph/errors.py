@@ -8,7 +8,16 @@ class MetamorphError(Exception):
 
 
 class DatabaseMissing(MetamorphError):
-    def __init__(self, path):
+    def __init__(self, path, wal_left=False):
+        if wal_left:
+            super().__init__(
+                f"No Metamorph database at {path}, but its {path}-wal is there: the database "
+                "file was moved or deleted, and a -wal holds only the latest commits, not a "
+                "database. Do not delete the -wal; put the database file back (or restore a "
+                "backup with `python manage.py restorebackup`) before Metamorph starts again, "
+                "or point METAMORPH_DATABASE_PATH at the file Metamorph really uses."
+            )
+            return
         super().__init__(
             f"No Metamorph database at {path}. Set METAMORPH_DATABASE_PATH to the file the "
             "Metamorph server really uses (its store defaults to ./data/metamorph.db relative "
@@ -99,9 +108,19 @@ class InterruptedWrite(MetamorphError):
     def __init__(self, path):
         super().__init__(
             f"A write to {path} was interrupted (its {path}-journal holds the undo log), so it "
-            "cannot be read safely without a writer first rolling that write back. Run "
-            "`python manage.py runmigration` (any run rolls it back before doing anything) or "
-            "start Metamorph once; do not delete the -journal file."
+            "cannot be read safely until that write is rolled back, and every command that "
+            "reads first refuses. Run `python manage.py rollbackinterrupted` (it asks first): "
+            "it copies the file with its -journal into the backup directory, then lets SQLite "
+            "roll the interrupted write back. Starting Metamorph once rolls it back too, "
+            "without the copy; do not delete the -journal file."
+        )
+
+
+class NoInterruptedWrite(MetamorphError):
+    def __init__(self, path):
+        super().__init__(
+            f"{path} has no interrupted write to roll back (no hot -journal beside it): "
+            "nothing was copied or changed."
         )
 
 
@@ -333,12 +352,33 @@ class PlanOutdated(RemapError):
         self.plan_id = plan_id
 
 
+class RemapStoppedPartway(RemapError):
+    """A remap stopped by a write error (a full disk) after earlier batches had committed."""
+
+    def __init__(self, plan_id, moved, cause):
+        super().__init__(
+            f"{cause_text(cause)} The remap of plan {plan_id} stopped there: the batch in "
+            f"progress was rolled back, but {moved:,} rows had already moved in earlier "
+            "batches, each recorded in the remap journal: the plan is interrupted and the "
+            "database consistent. Free space, then resume it with "
+            f"`python manage.py remapvaults --run {plan_id}` (or Run on the plan's page); "
+            f"`python manage.py remapvaults --undo {plan_id}` puts the moved rows back instead."
+        )
+        self.plan_id, self.moved = plan_id, moved
+
+
+def cause_text(cause):
+    """The first sentence of a write error's message (what went wrong, not its advice)."""
+    return str(cause).split(". ")[0].rstrip(".") + "."
+
+
 class PlanNotInJournal(RemapError):
     def __init__(self, plan_id, journal):
         super().__init__(
             f"Plan {plan_id} has no record in the remap journal {journal}: it never ran against "
             "this database, or the journal is another one. Nothing was changed. Check the "
-            "journal path (METAMORPH_REMAP_JOURNAL) and the plan id."
+            "plan id, and that the journal (metamorph-admin-remap-journal.sqlite3, kept beside "
+            "the database) is the one that moved with it."
         )
         self.plan_id = plan_id
 

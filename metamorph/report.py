@@ -4,6 +4,7 @@ import functools
 import sqlite3
 import time
 from collections.abc import Callable
+from typing import Any
 
 from . import checks, indexes, inspect
 from .connection import open_readonly, translate_error
@@ -97,10 +98,24 @@ def full_snapshot(
     report("isolation", 3, 4, "isolation audit")
     isolation = isolation_if_migrated(path)
     report("done", 4, 4, "done")
-    return {
-        "counts": counts,
-        "integrity": integrity,
-        "sizes": sizes,
-        "isolation": isolation,
-        "seconds": round(time.monotonic() - started, 3),
-    }
+    return json_safe(
+        {
+            "counts": counts,
+            "integrity": integrity,
+            "sizes": sizes,
+            "isolation": isolation,
+            "seconds": round(time.monotonic() - started, 3),
+        }
+    )
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with every BLOB a row held (a vault_id stored as bytes) written as SQLite's
+    blob literal x'…', so a report can always be stored and shown as JSON."""
+    if isinstance(value, dict):
+        return {json_safe(k) if isinstance(k, bytes) else k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"x'{bytes(value).hex()}'"
+    return value

@@ -8,10 +8,11 @@ import sqlite3
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from metamorph.connection import translate_error
 from metamorph.errors import MetamorphError
-from metamorph_admin import databases, jobs
+from metamorph_admin import admin_db, databases, jobs
 from metamorph_admin.models import Job, Origin
 from metamorph_admin.progress import TerminalProgress
 
@@ -39,6 +40,10 @@ class OperationCommand(BaseCommand):
             raise CommandError(str(exc)) from None
         except sqlite3.DatabaseError as exc:
             raise CommandError(str(translate_error(exc, _path_or_default(options)))) from None
+        except DatabaseError as exc:  # the dashboard's own database (jobs, audit), not Metamorph's
+            if admin_db.is_write_refusal(exc):
+                raise CommandError(admin_db.write_refusal_line()) from None
+            raise
 
 
 def absolute_path(value):
@@ -90,8 +95,16 @@ def add_db_argument(parser, *, backup_dir=False):
 
 
 def db_path_from(opts):
-    """The absolute path of the Metamorph file the command's options name."""
-    return databases.from_options(opts).path
+    """The absolute path of the Metamorph file the command's options name (an operator's
+    --db that names nothing is refused here, with advice about --db, not the settings)."""
+    path = databases.from_options(opts).path
+    if opts.get("db") and not os.path.lexists(path):
+        beside = " (its -wal is there: do not delete it)" if os.path.exists(f"{path}-wal") else ""
+        raise CommandError(
+            f"No file at {path}, the --db path{beside}. Check the path, or leave --db out to use "
+            "the configured database (`--database NAME` picks one of METAMORPH_DATABASES)."
+        )
+    return path
 
 
 def backup_dir_from(opts):
@@ -125,6 +138,10 @@ def run_from_command(kind, params, *, stdout, stderr=None, json_output=False, fu
     for line in job.log_lines.filter(level="warning"):
         err.write(f"warning: {line.text}\n")
     if job.state != Job.State.SUCCEEDED:
+        if isinstance(job.result, dict) and job.result.get("text") and not json_output:
+            stdout.write(job.result["text"])  # the lines a failed verification marks
+        elif json_output and job.result:
+            stdout.write(json.dumps(job.result, indent=2, sort_keys=True))
         raise CommandError(f"{job.error} (job #{job.pk})")
     err.write(f"{job.kind} job #{job.pk} succeeded in {job.duration or 0:.1f} s.\n")
     err.flush()

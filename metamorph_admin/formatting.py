@@ -7,6 +7,7 @@ The template filters of metamorph_admin.templatetags.ui, usable from Python too 
     {{ t|when }}        <time title="… UTC">2026-11-26 14:03:12 CET</time>  (operator's zone)
     {{ text|code }}     `python manage.py x` -> <code>python manage.py x</code>, text escaped
     {{ value|plain }}   a result value in words: True -> yes, None -> —, lists joined
+    {{ d|pairs }}       a dict's (key, value) pairs, whatever its keys are called
 """
 
 import re
@@ -116,6 +117,24 @@ def plain(value):
     if isinstance(value, (list, tuple)):
         return ", ".join(plain(v) for v in value) or "none"
     return str(value)
+
+
+def shorten(text, limit=160):
+    """`text` cut to at most `limit` characters at a word boundary, with "…" when cut."""
+    text = " ".join(str(text or "").split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip(" ,;:(") + "…"
+
+
+def pairs(mapping):
+    """A dict's (key, value) pairs for a template loop: `mapping.items` in a template reads a
+    key named "items" first (an audit parameter may be called that), so pages loop over this."""
+    if not isinstance(mapping, dict):
+        return []
+    return list(mapping.items())
 
 
 def get_item(mapping, key):

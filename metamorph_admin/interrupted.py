@@ -1,9 +1,14 @@
 """Jobs whose process died: shown as interrupted, their lock released, the end audited."""
 
+import logging
+
+from django.db import DatabaseError
 from django.utils import timezone
 
 from metamorph_admin import audit, kinds, liveness
 from metamorph_admin.models import AuditRecord, Job, JobLog, MutationLock
+
+logger = logging.getLogger(__name__)
 
 
 def reason_for(job, cause=""):
@@ -13,12 +18,12 @@ def reason_for(job, cause=""):
         f"the process running it ({where}) stopped before it finished "
         "(killed, crashed or restarted)"
     )
-    changes = kinds.KINDS[job.kind].mutating if job.kind in kinds.KINDS else True
+    kind = kinds.KINDS.get(job.kind)
     next_step = (
         "The database may be part-way through this change: check it on the Health "
         "page (and restore the last backup if it fails) before running the job again."
-        if changes
-        else "It changed nothing; run it again."
+        if kind is None or kind.changes_database
+        else kind.if_interrupted or "It changed nothing; run it again."
     )
     return f"Interrupted: {cause}. {next_step}"
 
@@ -59,3 +64,18 @@ def reap_interrupted_jobs():
         for job in Job.objects.filter(state=Job.State.RUNNING)
         if holder_is_gone(job, now)
     )
+
+
+class ReapInterruptedJobsMiddleware:
+    """Before any page is built: a job whose process died is interrupted, so no page (one
+    loaded without JavaScript, which never polls) shows it as still running."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            reap_interrupted_jobs()
+        except DatabaseError:  # a read-only admin database: the page (or /healthz) says so
+            logger.warning("Could not mark interrupted jobs", exc_info=True)
+        return self.get_response(request)

@@ -73,6 +73,19 @@ def _finish(job, state, *, result=None, error="", outcome, started):
     return job
 
 
+def found_problems(result):
+    """The error of a job that ran to its end but whose own verification failed (a result
+    with ok: false and failing checks): '' otherwise. Results that report findings without
+    checks (an integrity check, a remap's isolation audit) keep their job succeeded."""
+    if not isinstance(result, dict) or result.get("ok") is not False:
+        return ""
+    checks = (result.get("verification") or {}).get("checks") or result.get("checks") or []
+    failed = [c.get("name") for c in checks if isinstance(c, dict) and c.get("ok") is False]
+    if not failed:
+        return ""
+    return f"Verification found problems: {', '.join(map(str, failed))} (the result says what each is)."
+
+
 def _call_engine(job, func, progress):
     """Run the engine; (state, result, error) with operator-safe error text."""
     try:
@@ -141,6 +154,11 @@ def _run_claimed(job, job_kind, func, progress, started):
             )
     with locks.Heartbeat(job.pk):
         state, result, error = _call_engine(job, func, progress)
+    if state == Job.State.SUCCEEDED and found_problems(result):
+        # A job whose own verification failed is a failed job: the Jobs page, its badge and
+        # the failed-jobs metric must say so (its result is kept for the page's summary).
+        state, error = Job.State.FAILED, found_problems(result)
+        progress.log(error, level="error")
     progress.flush()
     progress.log(f"Finished: {state} in {time.monotonic() - started:.1f} s.")
     outcome = Outcome.SUCCESS if state == Job.State.SUCCEEDED else Outcome.FAILURE

@@ -32,6 +32,14 @@ class JobKind:
     form: str | type | None = None  # its web parameters' Django form (or its dotted path)
     group: str = ""  # the page that lists its history: "migrations", "backups", "remap"
     summary: object = None  # job -> JobSummary (or its dotted path); None: the generic one
+    # Whether it writes the Metamorph file (default: as `mutating`; a backup holds the lock
+    # but only reads), and what to do when it is interrupted if it does not.
+    writes_database: bool | None = None
+    if_interrupted: str = ""
+
+    @property
+    def changes_database(self):
+        return self.mutating if self.writes_database is None else self.writes_database
 
     def engine(self):
         return import_string(self.run) if isinstance(self.run, str) else self.run

@@ -35,8 +35,9 @@ def log_tail(job, lines=LOG_LINES_SHOWN):
 
 
 def job_summary(job):
-    """The finished job's summary in words (None while it runs or when it failed early)."""
-    if job.state != Job.State.SUCCEEDED or not isinstance(job.result, dict):
+    """The finished job's summary in words (None while it runs or when it failed early; a
+    job whose verification failed keeps its result, and its summary names the failures)."""
+    if job.state not in (Job.State.SUCCEEDED, Job.State.FAILED) or not isinstance(job.result, dict):
         return None
     kind = kinds.KINDS.get(job.kind)
     try:
@@ -44,6 +45,16 @@ def job_summary(job):
     except Exception:  # a summary must never hide the job: the raw result is still there
         logger.exception("Summary of job #%s (%s) failed", job.pk, job.kind)
         return job_summary_module.generic(job)
+
+
+def outcome_line(job):
+    """What a list of jobs says about one: a finished job's result (its summary's headline),
+    else its error, else the step it is at."""
+    if job.state == Job.State.SUCCEEDED:
+        summary = job_summary(job)
+        if summary is not None and summary.headline:
+            return summary.headline
+    return job.error or job.message
 
 
 def raw_result(job):

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
-from metamorph_admin import agents, audit, databases, interrupted, jobs, kinds, locks, selectors
+from metamorph_admin import agents, audit, databases, jobs, kinds, locks, selectors
 from metamorph_admin.forms import AuditFilterForm, JobFilterForm
 from metamorph_admin.models import AuditRecord, Job
 from metamorph_admin.permissions import permission_required, require_perm
@@ -23,7 +23,6 @@ def _page(request, queryset):
 
 @require_GET
 def job_list(request):
-    interrupted.reap_interrupted_jobs()
     form = JobFilterForm(request.GET)
     # Shown to every role; the template disables those the user's role cannot run.
     startable = [k for k in kinds.KINDS.values() if k.form is None]
@@ -39,7 +38,6 @@ def job_list(request):
 
 
 def _job_context(pk):
-    interrupted.reap_interrupted_jobs()
     job = get_object_or_404(Job.objects.select_related("started_by"), pk=pk)
     log, truncated = selectors.log_tail(job)
     return {
@@ -68,7 +66,6 @@ def job_progress(request, pk):
 def job_wait(request, pk):
     """The banner a page shows while one of its jobs runs; once the job has finished it tells
     htmx to reload the page, which then shows the new state and its actions."""
-    interrupted.reap_interrupted_jobs()
     job = get_object_or_404(Job, pk=pk)
     if job.finished and request.htmx:
         return HttpResponseClientRefresh()

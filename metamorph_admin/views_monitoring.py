@@ -88,7 +88,10 @@ def healthz(request):
     """Is the dashboard able to serve and run jobs? 200 ok/degraded, 503 when its own database
     is down (a load balancer should then take it out)."""
     admin_problem = admin_db.problem()
-    checks = {"admin_database": "down" if admin_problem else "ok"}
+    read_only = "" if admin_problem else admin_db.write_problem()
+    if read_only:  # a dashboard that cannot record a login or a job is down too
+        admin_problem = admin_db.write_refusal_line(read_only)
+    checks = {"admin_database": "read-only" if read_only else "down" if admin_problem else "ok"}
     if checks["admin_database"] == "ok":
         checks["metamorph_file"] = _metamorph_files()
         checks["task_worker"] = _worker()
@@ -98,5 +101,5 @@ def healthz(request):
         status = "ok" if all(v == "ok" for v in checks.values()) else "degraded"
     body = {"status": status, "checks": checks}
     if admin_problem:
-        body["problem"] = admin_problem
+        body["problem"] = admin_db.without_paths(admin_problem)
     return JsonResponse(body, status=503 if status == "down" else 200)

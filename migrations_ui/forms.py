@@ -2,6 +2,7 @@
 
 from django import forms
 
+from metamorph.backup.create import MAX_LABEL
 from metamorph.migrate.definitions import MIGRATIONS
 from metamorph_admin import databases
 
@@ -63,7 +64,7 @@ class RollbackForm(ConfirmedForm):
 
 
 class BackupForm(forms.Form):
-    label = forms.CharField(max_length=80, required=False)
+    label = forms.CharField(max_length=MAX_LABEL, required=False)
     compress = forms.BooleanField(required=False, label="gzip the verified copy")
     keep = forms.IntegerField(
         min_value=1, max_value=1000, required=False, label="Keep only the newest N verified backups"

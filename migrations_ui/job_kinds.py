@@ -53,6 +53,9 @@ def register_kinds():
             form=FORMS + "BackupForm",
             group="backups",
             summary=SAID + "backup",
+            writes_database=False,
+            if_interrupted="A backup only reads the database, so the database is as it was; "
+            "the partial copy it left is removed by the next backup. Run it again.",
         ),
         JobKind(
             "verify-backup",
@@ -80,6 +83,13 @@ def register_kinds():
             form=FORMS + "RestoreForm",
             group="backups",
             summary=SAID + "restore",
+        ),
+        JobKind(
+            "interrupted-write-rollback",
+            "Roll back an interrupted write",
+            CALLS + "roll_back_interrupted_write",
+            "metamorph_admin.restore_backup",
+            group="backups",
         ),
     ):
         register(kind)

@@ -26,7 +26,9 @@ def _active_job(db_path):
 
 def _last_rehearsal_seconds(db_path):
     job = selectors.jobs().for_file(db_path).of_kinds(["rehearsal"]).succeeded().first()
-    return (job.result or {}).get("migrate_seconds") if job else None
+    # The figure the rehearsal's own estimate used (migrate + verify), so this page and the
+    # job's page say the same time.
+    return ((job.result or {}).get("downtime") or {}).get("measured_seconds") if job else None
 
 
 @require_GET

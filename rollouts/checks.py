@@ -9,6 +9,7 @@ from rollouts.evidence import Outcome
 GATHERERS = {
     f.__name__: f
     for f in (
+        gather_operations.backup_before_migrating,
         gather_operations.recent_backup,
         gather_operations.row_counts,
         gather_operations.rehearsal,

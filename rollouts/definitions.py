@@ -72,7 +72,7 @@ ITEMS = [
         "Verified backup of production",
         "check",
         "production",
-        "recent_backup",
+        "backup_before_migrating",
         "Backup your database before migrating.",
     ),
     ItemDef(
@@ -195,7 +195,7 @@ ITEMS = [
         "Verified backup of production",
         "check",
         "production",
-        "recent_backup",
+        "backup_before_migrating",
         "Back up production just before migrating.",
     ),
     ItemDef(

@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from metamorph import backup
 from metamorph.migrate import runner
+from metamorph.units import human_size
 from metamorph_admin.models import Job
 from rollouts.evidence import Outcome
 
@@ -13,38 +14,29 @@ def _hours(seconds):
     return round(seconds / 3600, 1)
 
 
+def _verified(t):
+    return [
+        e
+        for e in backup.list_backups(t.backup_dir)
+        if e["state"] == "verified" and e["source_path"] == t.path
+    ]
+
+
 def _newest_verified(t):
-    return next(
-        (
-            e
-            for e in backup.list_backups(t.backup_dir)
-            if e["state"] == "verified" and e["source_path"] == t.path
-        ),
-        None,
-    )
+    return next(iter(_verified(t)), None)
 
 
-def recent_backup(t):
-    found = _newest_verified(t)
-    limit = t.rollout.backup_max_age_hours
-    if found is None:
-        return Outcome(
-            "fail",
-            f"No verified backup of {t.path} in {t.backup_dir}. Take one on "
-            "the Backups page or with `backupdb --database "
-            f"{t.name}`.",
-            {"max age (h)": limit},
-            [{"label": "Backups page", "url": t.page("migrations_ui:backups")}],
-        )
-    age = _hours(found["age_seconds"])
-    numbers = {
+def _backup_numbers(found, **extra):
+    return {
         "backup": found["name"],
-        "age (h)": age,
-        "max age (h)": limit,
-        "size (bytes)": found["size_bytes"],
+        **extra,
+        "size": human_size(found["size_bytes"]),
         "rows": found["total_rows"],
-        "sha256": (found["sha256"] or "")[:16],
+        "sha256": found["sha256"] or "",
     }
+
+
+def _backup_evidence(t, found):
     evidence = [
         {"label": f"backup {found['name']}", "url": t.page("migrations_ui:backups")},
         {"label": "manifest", "text": found["path"] + ".json"},
@@ -59,6 +51,35 @@ def recent_backup(t):
                 "url": reverse("core:job", args=[job.pk]),
             }
         )
+    return evidence
+
+
+def backup_before_migrating(t):
+    """The guide's "back up before migrating": a recent verified backup while nothing is
+    applied; once the file is migrated, one taken before the migration (a backup taken after
+    it holds the migrated schema and cannot give the old file back)."""
+    applied = [m for m in runner.status(t.path) if m["applied"]]
+    if applied:
+        return _backup_before_migration(t, applied)
+    return recent_backup(t)
+
+
+def recent_backup(t):
+    """A verified backup of the file, newer than the rollout's maximum age."""
+    found = _newest_verified(t)
+    limit = t.rollout.backup_max_age_hours
+    if found is None:
+        return Outcome(
+            "fail",
+            f"No verified backup of {t.path} in {t.backup_dir}. Take one on "
+            "the Backups page or with `backupdb --database "
+            f"{t.name}`.",
+            {"max age (h)": limit},
+            [{"label": "Backups page", "url": t.page("migrations_ui:backups")}],
+        )
+    age = _hours(found["age_seconds"])
+    numbers = _backup_numbers(found, **{"age (h)": age, "max age (h)": limit})
+    evidence = _backup_evidence(t, found)
     if age > limit:
         return Outcome(
             "fail",
@@ -67,6 +88,32 @@ def recent_backup(t):
             evidence,
         )
     return Outcome("pass", f"Verified backup {found['name']}, {age} h old.", numbers, evidence)
+
+
+def _backup_before_migration(t, applied):
+    ids = [m["id"] for m in applied]
+    first = min(m["applied_at"] or "" for m in applied)
+    migrated = f"Production is already migrated ({', '.join(ids)} applied, the first at {first})"
+    before = next((e for e in _verified(t) if not set(ids) <= set(e["applied_migrations"])), None)
+    if before is None:
+        return Outcome(
+            "fail",
+            f"{migrated}, and no verified backup in {t.backup_dir} was taken before the "
+            "migration: each one holds the migrated schema, so none gives back the file as it "
+            "was. A backup taken now cannot either. If a pre-migration backup exists elsewhere, "
+            "put it (with its manifest) in that folder; otherwise say so in the review.",
+            {"applied": ", ".join(ids), "first applied at": first},
+            [{"label": "Migrations page", "url": t.page("migrations_ui:migrations")}],
+        )
+    numbers = _backup_numbers(before, **{"taken at": before["created_at"][:19]})
+    return Outcome(
+        "pass",
+        f"{migrated}; verified backup {before['name']} was taken before the migration "
+        f"(it holds {', '.join(before['applied_migrations']) or 'no migration'}), so the "
+        "file as it was can be restored.",
+        numbers,
+        _backup_evidence(t, before),
+    )
 
 
 def row_counts(t):

@@ -12,6 +12,7 @@ import re
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from metamorph_admin.formatting import num
 from metamorph_admin.version import VERSION
 from rollouts import selectors
 from rollouts.definitions import CHECKLIST
@@ -225,7 +226,7 @@ def _md_phase(phase):
     for i in phase["items"]:
         if i["numbers"] or i["evidence"] or i["note"]:
             lines += ["", f"**{i['title']}**"]
-            lines += [f"- {k}: {_md_cell(v)}" for k, v in i["numbers"].items()]
+            lines += [f"- {k}: {_md_cell(num(v))}" for k, v in i["numbers"].items()]
             lines += [
                 f"- evidence: {_md_cell(e['label'])}"
                 + (f" — {_md_cell(e.get('text'))}" if e.get("text") else "")

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from metamorph_admin.formatting import shorten
 from metamorph_admin.models import Job
 from rollouts import checks, evidence
 from rollouts.definitions import CHECKLIST, ITEM, ITEMS, PHASE, items_of
@@ -271,7 +272,7 @@ def blockers(rollout, phase):
     for item in rollout.items.filter(phase=phase):
         title = ITEM[item.key].title
         if item.status == Item.Status.FAIL:
-            out.append(f"{title}: failing ({item.summary[:160]})")
+            out.append(f"{title}: failing ({shorten(item.summary)})")
         elif item.status == Item.Status.NOT_RUN:
             out.append(f"{title}: not checked yet")
         elif item.status == Item.Status.OPEN:

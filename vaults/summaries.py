@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from metamorph import remap as remap_engine
 from metamorph.remap.runresult import PREVIEW_VS_ACTUAL
+from metamorph.remap.split import in_words
 from metamorph_admin.job_summary import (
     Finding,
     JobSummary,
@@ -187,8 +188,8 @@ def _held_and_arrived(s, r):
                 Finding(
                     None,
                     f"{h.get('table')} {h.get('id') or h.get('rowid')}: "
-                    f"{h.get('why')} (previewed {h.get('previewed')}, "
-                    f"now {h.get('now')})",
+                    f"{in_words(h.get('why'))} (previewed: {in_words(h.get('previewed'))}; "
+                    f"now: {in_words(h.get('now'))})",
                 )
             )
     arrived = r.get("arrived_after_last_batch_total") or 0

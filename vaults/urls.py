@@ -13,6 +13,7 @@ urlpatterns = [
     path("snapshot/status/", views.snapshot_status, name="snapshot_status"),
     path("snapshot/refresh/", views.refresh, name="refresh"),
     path("remap/", views_remap.remap_index, name="remap"),
+    path("remap/source-ids.csv", views_remap.remap_source_ids, name="remap_source_ids"),
     path("remap/preview/<slug:kind>/", views_remap.remap_preview, name="remap_preview"),
     path("remap/plan/<str:plan_id>/", views_remap.remap_plan, name="remap_plan"),
     path(

@@ -78,8 +78,8 @@ def dashboard(request):
 @require_GET
 @metamorph_page
 def vault_detail(request):
-    vault = request.GET.get("id", "")
     data = _overview()
+    vault, problem = selectors.vault_from_query(data.report["counts"], request.GET)
     page = selectors.vault_page(data.report["counts"], vault)
     return render(
         request,
@@ -87,6 +87,7 @@ def vault_detail(request):
         {
             "overview": data,
             "page": page,
+            "link_problem": problem,
             "chart_title": f"Rows per table in {vault}",
             "chart": charts.bar_chart(
                 sorted(

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from metamorph import remap
+from metamorph.remap import source_ids
 from metamorph_admin import audit, databases, kinds
 from metamorph_admin.models import Job
 from metamorph_admin.permissions import require_perm
@@ -142,6 +143,21 @@ def remap_mapping_ids(request, plan_id):
     )
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{plan_id}-mapping-ids.csv"'
+    return response
+
+
+@require_GET
+@metamorph_page
+def remap_source_ids(request):
+    """The source vault's conversation/session ids with their row counts, as the CSV a mapping
+    file is made from: fill in vault_id, upload it (empty rows stay)."""
+    source = request.GET.get("source") or "default-vault"
+    rows = source_ids.template_rows(selectors.metamorph_path(), source)
+    writer = csv.writer(_Echo())
+    lines = (writer.writerow([audit.csv_cell(v) for v in r]) for r in rows)
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in source)[:60]
+    response["Content-Disposition"] = f'attachment; filename="{name}-ids-to-map.csv"'
     return response
 
 

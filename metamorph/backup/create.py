@@ -13,7 +13,7 @@ from . import files as files
 from . import manifest as manifests
 from .listing import apply_retention, check_keep
 
-MAX_LABEL = 200
+MAX_LABEL = 80  # the form, the command and the manifest: one limit
 
 
 def run_backup(

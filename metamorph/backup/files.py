@@ -14,6 +14,7 @@ import sqlite3
 import stat
 import time
 
+from metamorph.connection import on_read_only_filesystem
 from metamorph.errors import BackupDirUnusable, BackupDiskFull, BackupNotFound, InvalidBackupName
 
 NAME_RE = re.compile(r"^metamorph-backup-(\d{8})-(\d{6})(?:-(\d{1,4}))?\.db(\.gz)?$")
@@ -68,7 +69,19 @@ def prepare_dir(backup_dir):
         except FileExistsError:
             pass
         except OSError as exc:
-            raise BackupDirUnusable(backup_dir, f"it cannot be created ({_reason(exc)})") from None
+            why = (
+                "it is on a read-only filesystem (remount it read-write, or use another folder)"
+                if exc.errno == errno.EROFS
+                else ""
+            )
+            raise BackupDirUnusable(
+                backup_dir, why or f"it cannot be created ({_reason(exc)})"
+            ) from None
+    if on_read_only_filesystem(backup_dir):
+        raise BackupDirUnusable(
+            backup_dir,
+            "it is on a read-only filesystem (remount it read-write, or use another folder)",
+        )
     if not os.access(backup_dir, os.W_OK | os.X_OK):
         raise BackupDirUnusable(backup_dir, "this user may not create files in it")
     return _tighten(backup_dir, created)

@@ -15,7 +15,8 @@ and time lost to other processes on a loaded machine included:
 - a batch whose statements run past the deadline is interrupted and rolled back (cheap:
   its pages are still only in the cache) and retried at a quarter of the size;
 - after each commit, while the server is writing (seen through `PRAGMA data_version`;
-  assumed at the start), the connection waits until the server has committed once (a
+  assumed at the start only while another process has the file open or locked, as the
+  kernel says), the connection waits until the server has committed once (a
   waiting writer's busy handler polls at most every 100 ms), at most WRITER_GAP, before
   the next batch; with no writer seen for WRITER_SEEN_FOR, it still leaves a QUIET_WINDOW
   after every QUIET_WINDOW_EVERY seconds of holds, for a writer that just arrived.
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 
 from .. import schema
 from ..connection import translate_write_error
+from ..holders import processes_holding
 
 TARGET_HOLD = 0.3  # seconds a batch aims to hold the write lock…
 CALM_HOLD = 0.4  # …or this while the last CALM_BATCHES all held less than CALM_MAX
@@ -111,6 +113,7 @@ class LockStats:
     longest_wait: float = 0.0
     interrupted: int = 0
     gaps: float = 0.0
+    writer_assumed: bool = True
 
     def commit_seconds(self, took):
         self.longest_commit = max(self.longest_commit, took)
@@ -132,6 +135,7 @@ class LockStats:
             "longest_wait_for_lock_s": round(self.longest_wait, 4),
             "interrupted_batches": self.interrupted,
             "pauses_s": round(self.gaps, 3),
+            "writer_assumed_at_start": self.writer_assumed,
         }
 
 
@@ -143,9 +147,17 @@ class Pacer:
         self.sizer = Sizer(seconds, fixed)
         self.stats = LockStats()
         self._version = self._data_version()
-        # Assume Metamorph writes, for the first ASSUME_WRITER seconds: an active one is seen
-        # at the first pause, and is then waited for at every pause.
-        self._writer_seen = time.monotonic() - WRITER_SEEN_FOR + ASSUME_WRITER
+        # Assume Metamorph writes, for the first ASSUME_WRITER seconds, when another process
+        # has the file open or locked (or some processes' files cannot be listed): an active
+        # one is seen at the first pause, and is then waited for at every pause. With no other
+        # holder there is no one to wait for; one that arrives later shows in data_version.
+        others = processes_holding(path)
+        self.stats.writer_assumed = bool(others) or others.unreadable > 0
+        self._writer_seen = (
+            time.monotonic()
+            - WRITER_SEEN_FOR
+            + (ASSUME_WRITER if self.stats.writer_assumed else -1.0)
+        )
         self._held_since_window = 0.0
 
     def _data_version(self):

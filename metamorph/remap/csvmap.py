@@ -1,5 +1,9 @@
 """The mapping file of a split: CSV of `conversation_id,vault_id` or `session_id,vault_id`.
 
+The file the Remap page downloads (source_ids.py) has more columns after those two (rows,
+found in): a header that names them makes them notes, ignored, and a row of such a file
+whose vault_id is left empty is skipped (that id stays in the source vault).
+
 Everything that can be checked without the database is checked here (size, encoding,
 header, columns, vault ids, one id mapped to two vaults), each problem naming its line.
 Ids unknown to the database are checked when the plan is built (plan.py).
@@ -47,6 +51,7 @@ def parse_mapping_csv(data, max_bytes=MAX_BYTES, max_rows=MAX_ROWS):
         )
     header_line, header = numbered[0]
     key = _key_from_header(header_line, header)
+    columns = len(header)
     body = numbered[1:]
     if len(body) > max_rows:
         raise MappingFileInvalid(
@@ -62,9 +67,11 @@ def parse_mapping_csv(data, max_bytes=MAX_BYTES, max_rows=MAX_ROWS):
     lines: dict[str, int] = {}
     problems: list[tuple[int, str]] = []
     for n, row in body:
-        text = _row_problem(row, key)
+        if columns > 2 and len(row) == columns and row[0].strip() and not row[1].strip():
+            continue  # a row of the downloaded list left unfilled: that id stays
+        text = _row_problem(row[:2] if columns > 2 and len(row) == columns else row, key)
         if not text:
-            root, vault = row[0].strip(), row[1].strip()
+            root, vault = _unquoted(row[0].strip()), row[1].strip()
             if root in mapping and mapping[root] != vault:
                 text = (
                     f"{key} {ids.shown(root)} is mapped to {ids.shown(mapping[root])} on "
@@ -79,7 +86,14 @@ def parse_mapping_csv(data, max_bytes=MAX_BYTES, max_rows=MAX_ROWS):
         note = ("Vault ids: " + ids.RULE_TEXT) if any("vault id" in t for _, t in problems) else ""
         raise MappingFileInvalid(problems[:MAX_PROBLEMS], total=len(problems), note=note)
     if not mapping:
-        raise MappingFileInvalid([(0, "the file has a header but no mapping rows")])
+        raise MappingFileInvalid(
+            [
+                (
+                    0,
+                    "the file has a header but no mapping rows: fill in the vault_id of each id to move",
+                )
+            ]
+        )
     return key, mapping, lines
 
 
@@ -111,7 +125,7 @@ def _decode(data):
 def _key_from_header(n, header):
     cells = [c.strip().lower() for c in header]
     for key in KEYS:
-        if cells == [key, "vault_id"]:
+        if cells[:2] == [key, "vault_id"] and all(cells[2:]):
             return key
     got = ",".join(c.strip() for c in header)
     raise MappingFileInvalid(
@@ -124,6 +138,12 @@ def _key_from_header(n, header):
             )
         ]
     )
+
+
+def _unquoted(root):
+    """An id a spreadsheet-safe export wrote as '=… (a leading quote keeps a cell from running
+    as a formula) is read back as the id itself."""
+    return root[1:] if root[:1] == "'" and root[1:2] in ("=", "+", "-", "@") else root
 
 
 def _row_problem(row, key):

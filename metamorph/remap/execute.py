@@ -22,7 +22,13 @@ from array import array
 
 from .. import schema
 from ..connection import describe_lock, lock_state, open_writable
-from ..errors import OfflineNeedsDowntime, PlanStateRefused
+from ..errors import (
+    DiskFull,
+    OfflineNeedsDowntime,
+    PlanStateRefused,
+    ReadOnlyDatabase,
+    RemapStoppedPartway,
+)
 from . import batches, copies
 from .decisions import Decisions, TableComparison, compare
 from .journal import default_journal_path, open_journal, runner_lock
@@ -63,7 +69,13 @@ def execute_plan(
             _tune(conn, journal, durability)
             run = Run(conn, journal, db_path, plan, progress or _quiet, mode, durability)
             pacer = batches.Pacer(conn, db_path, batch_seconds, batch_rows)
-            return run.execute(pacer)
+            try:
+                return run.execute(pacer)
+            except (DiskFull, ReadOnlyDatabase) as exc:
+                moved = sum(c["moved"] for c in journal.counts(plan.plan_id).values())
+                if not moved:
+                    raise
+                raise RemapStoppedPartway(plan.plan_id, moved, exc) from None
         finally:
             conn.close()
 

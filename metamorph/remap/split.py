@@ -47,6 +47,14 @@ REASONS = {
         "its metadata is not JSON, so its conversation cannot be read: it stays, whatever the rule",
     ),
 }
+REASON_TEXT = {name: text for name, text in REASONS.values()}
+
+
+def in_words(outcome):
+    """A row's outcome as an operator reads it: a vault id as it is, a reason in words."""
+    return REASON_TEXT.get(outcome, outcome)
+
+
 # Codes of rows an operator may send to one vault ("send"): nothing ties them to a root.
 UNATTRIBUTABLE_CODES = (UNATTRIBUTED, NO_LINK)
 MAX_EVIDENCE = 3

@@ -4,6 +4,7 @@ Registered in the root conftest (`pytest_plugins`). Every writer a test starts i
 teardown, so a failing test never leaves a process writing.
 """
 
+import subprocess
 from typing import Any
 
 import pytest
@@ -30,6 +31,29 @@ def metamorph_writer(tmp_path):
     yield start
     for writer in started:
         writer.stop()
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """make(folder) -> a read-only bind mount of `folder` (a real EROFS filesystem, as an
+    operator's read-only volume is); skipped where this process may not mount (not root)."""
+    mounts: list[str] = []
+
+    def make(folder):
+        target = tmp_path / f"read-only-{len(mounts)}"
+        target.mkdir()
+        for args in (["--bind", str(folder), str(target)], ["-o", "remount,ro,bind", str(target)]):
+            done = subprocess.run(["mount", *args], capture_output=True, text=True)
+            if done.returncode != 0:
+                if mounts or args[0] == "-o":
+                    subprocess.run(["umount", str(target)], capture_output=True)
+                pytest.skip(f"cannot make a read-only mount here: {done.stderr.strip()}")
+        mounts.append(str(target))
+        return target
+
+    yield make
+    for target in reversed(mounts):
+        subprocess.run(["umount", target], capture_output=True)
 
 
 @pytest.fixture

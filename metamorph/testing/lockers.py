@@ -36,3 +36,26 @@ class Locker:
 
     def __exit__(self, *exc):
         self.release()
+
+
+_KILLED_WRITER = """
+import os, signal, sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA cache_size = 1")   # spill: pages reach the file before any commit
+conn.execute("BEGIN IMMEDIATE")
+conn.execute("UPDATE messages SET content = content || '!'")
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def leave_hot_journal(path):
+    """A writer SIGKILLed mid-transaction (every message gained a '!' on disk): the file now
+    has a hot -journal that only a writer may roll back. Returns the process's exit code."""
+    return subprocess.run([sys.executable, "-c", _KILLED_WRITER, path]).returncode
+
+
+def dead_pid():
+    """The pid of a process that has already exited (a job 'claimed' by it is gone)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid

@@ -5,7 +5,7 @@
 
 from django import template
 
-from metamorph_admin import formatting
+from metamorph_admin import formatting, selectors
 
 register = template.Library()
 
@@ -14,4 +14,6 @@ register.filter("size", formatting.size)
 register.filter("when", formatting.when)
 register.filter("code", formatting.code, needs_autoescape=True)
 register.filter("plain", formatting.plain)
+register.filter("pairs", formatting.pairs)
 register.filter("get_item", formatting.get_item)
+register.filter("outcome_line", selectors.outcome_line)

@@ -4,13 +4,12 @@ a command's start and on /healthz (503), never a traceback or the password."""
 import json
 import os
 import socket
-import subprocess
-import sys
 import urllib.parse
 
 import pytest
 
 from metamorph_admin.tests.commands import ROOT, manage
+from metamorph_admin.tests.job_helpers import run_python
 from metamorph_admin.tests.shared_db import on_postgres
 
 HEALTHZ = """
@@ -37,16 +36,7 @@ def healthz(database_url):
         DJANGO_SETTINGS_MODULE="metamorph_admin.settings",
         PYTHONPATH=str(ROOT),
     )
-    done = subprocess.run(
-        [sys.executable, "-c", HEALTHZ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    status, body = done.stdout.split(" ", 1)
+    status, body = run_python(HEALTHZ, env=env).split(" ", 1)
     return int(status), json.loads(body)
 
 

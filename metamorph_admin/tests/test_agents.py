@@ -16,7 +16,7 @@ from django.utils import timezone
 from metamorph_admin import agents
 from metamorph_admin.models import Agent
 from metamorph_admin.tests.commands import ROOT
-from metamorph_admin.tests.job_helpers import subprocess_env, user_with_role
+from metamorph_admin.tests.job_helpers import run_python, subprocess_env, user_with_role
 from metamorph_admin.tests.shared_db import shared_database_url
 
 ENQUEUE = """
@@ -79,16 +79,7 @@ def hosts(tmp_path, metamorph_db):
         return proc
 
     def python(script, *args):
-        done = subprocess.run(
-            [sys.executable, "-c", script, *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        return json.loads(run_python(script, *args, env=env).strip().splitlines()[-1])
 
     yield {"files": files, "env": env, "start": start, "python": python}
     for proc in started:
@@ -199,31 +190,24 @@ def test_an_offline_agent_refuses_the_button_with_its_reason(client, agents_requ
     assert "python manage.py agent --database default" in page
 
 
-def _job_row(url, job_id):
-    """(state, error) of a job, read straight from the shared database (no Django start-up)."""
+def _query(url, sql, params):
+    """One row, read straight from the shared database (no Django start-up in the loop)."""
     if url.startswith("sqlite:///"):
         conn = sqlite3.connect(url[len("sqlite:///") :], timeout=20)
         try:
-            return conn.execute(
-                "SELECT state, error FROM migrations_ui_job WHERE id = ?", (job_id,)
-            ).fetchone()
+            return conn.execute(sql, params).fetchone()
         finally:
             conn.close()
     with psycopg.connect(url) as conn:
-        return conn.execute(
-            "SELECT state, error FROM migrations_ui_job WHERE id = %s", (job_id,)
-        ).fetchone()
+        return conn.execute(sql.replace("?", "%s"), params).fetchone()
+
+
+def _job_row(url, job_id):
+    return _query(url, "SELECT state, error FROM migrations_ui_job WHERE id = ?", (job_id,))
 
 
 def _locks(url):
-    if url.startswith("sqlite:///"):
-        conn = sqlite3.connect(url[len("sqlite:///") :], timeout=20)
-        try:
-            return conn.execute("SELECT COUNT(*) FROM migrations_ui_mutationlock").fetchone()[0]
-        finally:
-            conn.close()
-    with psycopg.connect(url) as conn:
-        return conn.execute("SELECT COUNT(*) FROM migrations_ui_mutationlock").fetchone()[0]
+    return _query(url, "SELECT COUNT(*) FROM migrations_ui_mutationlock", ())[0]
 
 
 def test_an_agent_killed_mid_backup_leaves_the_job_interrupted_and_the_next_agent_backs_up(

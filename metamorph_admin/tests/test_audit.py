@@ -116,3 +116,14 @@ def test_the_csv_export_defuses_cells_a_spreadsheet_would_run_as_formulas(client
 def test_a_plain_cell_is_exported_unchanged():
     assert audit.csv_cell("alice") == "alice" and audit.csv_cell(1.5) == 1.5
     assert audit.csv_cell(None) == ""
+
+
+def test_the_audit_page_shows_parameters_named_like_dict_methods(client):
+    # A rollout phase's checks record a parameter called "items"; the page read that key
+    # instead of looping over the parameters and answered 500.
+    client.force_login(user_with_role("admin"))
+    _record(action="rollout-checks", parameters={"items": 3, "keys": "a", "values": [1, 2]})
+    response = client.get(reverse("core:audit"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "items: 3" in html and "keys: a" in html and "values: 1, 2" in html

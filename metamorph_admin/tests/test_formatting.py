@@ -55,3 +55,13 @@ def test_backticks_become_code_and_the_rest_is_escaped():
 def test_result_values_are_never_python_literals():
     assert f.plain(True) == "yes" and f.plain(None) == "—" and f.plain(False) == "no"
     assert f.plain(["a", 1200]) == "a, 1,200" and f.plain({"x": None}) == "x: —"
+
+
+def test_shorten_cuts_at_a_word_boundary_never_mid_word():
+    from metamorph_admin.formatting import shorten
+
+    text = "No verified backup of /data/metamorph.db in /data/backups. Take one on the Backups page"
+    short = shorten(text, 40)
+    assert len(short) <= 40 and short.endswith("…")
+    assert text.startswith(short[:-1]) and text[len(short) - 1] == " "
+    assert shorten("short", 40) == "short"

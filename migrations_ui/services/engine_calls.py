@@ -4,6 +4,7 @@ Commands may pass `backup_dir` (their --dir option); web jobs never do.
 """
 
 from metamorph import backup
+from metamorph.backup import hot_journal
 from metamorph.backup.offsite import RetentionPolicy
 from metamorph.backup.repository import RepositoryError
 from metamorph.migrate import procedures as operations
@@ -83,3 +84,9 @@ def restore_backup(db_path, progress, name, backup_dir=None, force=False, archiv
             offsite.configured_repository(), databases.for_path(db_path).name, archive, backup_dir
         )
     return backup.restore_backup(db_path, backup_dir, name, progress=progress, force=force)
+
+
+def roll_back_interrupted_write(db_path, progress, backup_dir=None):
+    return hot_journal.roll_back_interrupted_write(
+        db_path, _dir(backup_dir, db_path), progress=progress
+    )

@@ -2,11 +2,14 @@
 
 import hashlib
 import json
+import os
+import re
 import sqlite3
 
 import pytest
 
 from conftest import sql
+from metamorph.testing.lockers import leave_hot_journal
 from metamorph_admin.tests.commands import manage
 from metamorph_admin.tests.job_helpers import migrated_admin_db
 
@@ -209,3 +212,96 @@ def test_backupdb_refuses_an_unknown_verify_mode(run, metamorph_db):
     result = run("backupdb", "--db", metamorph_db("migrated"), "--verify", "none")
     assert result.returncode != 0 and "invalid choice: 'none'" in result.stderr
     assert not run.backups.exists() or not list(run.backups.iterdir())
+
+
+def test_a_failed_verification_fails_its_job_as_well_as_the_command(run, metamorph_db):
+    # The command said "[FAILED] schema_migrations" and exited 1 while the job row stayed
+    # succeeded, so the Jobs page and the failed-jobs metric never showed the failure.
+    result = run("runmigration", "--db", metamorph_db("legacy"), "--verify")
+    assert result.returncode == 1
+    assert "[FAILED] schema_migrations" in result.stdout
+    assert "Verification found problems: schema_migrations" in result.stderr
+    assert "succeeded" not in result.stderr
+    ((state, error),) = sql(str(run.admin), "SELECT state, error FROM migrations_ui_job")
+    assert state == "failed" and "schema_migrations" in error
+
+
+def test_a_hot_journal_has_a_way_out_that_keeps_the_file_with_its_journal(run, metamorph_db):
+    path = metamorph_db("legacy")
+    messages = sql(path, "SELECT COUNT(*) FROM messages")
+    assert leave_hot_journal(path) == -9
+    left = (digest(path), digest(path + "-journal"))
+
+    refused = run("runmigration", "--db", path, "--force")
+    assert refused.returncode == 1
+    assert "Run `python manage.py rollbackinterrupted` (it asks first)" in refused.stderr
+    assert "copies the file with its -journal into the backup directory" in refused.stderr
+    unconfirmed = run("rollbackinterrupted", "--db", path)
+    assert unconfirmed.returncode == 1 and "add --yes" in unconfirmed.stderr
+    assert (digest(path), digest(path + "-journal")) == left
+
+    done = run("rollbackinterrupted", "--db", path, "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "then SQLite rolled the interrupted write back" in done.stdout
+    (folder,) = [p for p in run.backups.iterdir() if p.name.startswith("interrupted-write-")]
+    name = os.path.basename(path)
+    assert (digest(folder / name), digest(folder / f"{name}-journal")) == left
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert [f["sha256"] for f in manifest["files"]] == list(left)
+    assert sql(path, "SELECT COUNT(*) FROM messages WHERE content LIKE '%!'") == [(0,)]
+    assert sql(path, "SELECT COUNT(*) FROM messages") == messages
+    assert run("runmigration", "--db", path, "--list").returncode == 0
+
+    again = run("rollbackinterrupted", "--db", path, "--yes")
+    assert again.returncode == 1 and "has no interrupted write to roll back" in again.stderr
+
+
+def test_a_read_only_backup_filesystem_is_named_as_such(
+    run, metamorph_db, tmp_path, read_only_folder
+):
+    # It was reported as "this user may not create files in it", a permissions problem.
+    folder = tmp_path / "backups-ro"
+    folder.mkdir()
+    mounted = read_only_folder(folder)
+    result = run("backupdb", "--db", metamorph_db("migrated"), "--dir", str(mounted))
+    assert result.returncode == 1
+    assert f"Cannot write backups into {mounted}: it is on a read-only filesystem" in result.stderr
+    assert "may not create files" not in result.stderr
+    missing = run("backupdb", "--db", metamorph_db("migrated"), "--dir", str(mounted / "new"))
+    assert "it is on a read-only filesystem" in missing.stderr
+
+
+def test_listbackups_refuses_a_missing_dir_or_a_file(run, tmp_path):
+    # Both said "No backups yet" and exited 0.
+    missing = run("listbackups", "--dir", str(tmp_path / "nowhere"))
+    assert missing.returncode == 1
+    assert f"No folder {tmp_path / 'nowhere'} (the --dir path)" in missing.stderr
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    not_dir = run("listbackups", "--dir", str(a_file))
+    assert not_dir.returncode == 1 and f"{a_file} is not a folder" in not_dir.stderr
+
+
+def test_backup_commands_write_sizes_and_rows_in_the_pages_format(run, metamorph_db):
+    path = metamorph_db("migrated", sessions=400)
+    made = run("backupdb", "--db", path)
+    assert made.returncode == 0, made.stderr
+    assert " bytes" not in made.stdout
+    shown = re.search(
+        r": [\d.]+ (kB|MB), sha256 [0-9a-f]{64}, (\d{1,3}(,\d{3})+) rows", made.stdout
+    )
+    assert shown, made.stdout
+    listed = run("listbackups", "--db", path)
+    assert " bytes" not in listed.stdout and re.search(r" [\d.]+ (kB|MB) ", listed.stdout)
+    assert f"rows {shown.group(2):>9}" in listed.stdout
+
+
+def test_a_label_is_bounded_the_same_on_the_command_line_and_in_the_form(run, metamorph_db):
+    from metamorph.backup.create import MAX_LABEL
+    from migrations_ui.forms import BackupForm
+
+    assert BackupForm.base_fields["label"].max_length == MAX_LABEL
+    long = run("backupdb", "--db", metamorph_db("migrated"), "--label", "x" * (MAX_LABEL + 1))
+    assert long.returncode == 1
+    assert f"--label takes at most {MAX_LABEL} characters" in long.stderr
+    assert not run.backups.exists() or not list(run.backups.glob("*.db"))

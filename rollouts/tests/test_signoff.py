@@ -1,10 +1,14 @@
 """Items checked by the tool, attested items, and the four-eyes sign-off rules."""
 
+import os
+import re
 import sqlite3
 
 import pytest
 
 from conftest import sql
+from metamorph import backup
+from metamorph_admin import databases
 from metamorph_admin.models import AuditRecord
 from rollouts import services
 from rollouts.models import Item, SignOff
@@ -360,3 +364,54 @@ def test_an_overlong_note_or_a_tampered_version_says_what_is_wrong(client, dbs, 
     bad = client.post(url, {"note": "fine", "version": "abc"}, follow=True).content.decode()
     assert "Enter a whole number" in bad
     assert item(rollout, "checklist-staging").status == "open"
+
+
+def test_a_backup_taken_after_the_migration_does_not_pass_backup_before_migrating(dbs, people):
+    # It passed with a backup taken after the migration, and nothing said production was
+    # already migrated.
+    rollout = make_rollout()
+    operate("migration", dbs["production"], "oscar", take_backup=True)
+    before = services.run_check(rollout, "checklist-backup", actor="oscar")
+    assert before.status == "pass", before.summary
+    assert "Production is already migrated" in before.summary
+    assert "was taken before the migration" in before.summary
+
+    for entry in backup.list_backups(databases.get("production").backup_dir):
+        os.unlink(entry["path"])
+        os.unlink(entry["path"] + ".json")
+    operate("backup", dbs["production"], "oscar")
+    after = services.run_check(rollout, "checklist-backup", actor="oscar")
+    assert after.status == "fail"
+    assert "Production is already migrated (001_add_vault_id, 002_add_vercel_sandbox_tables" in (
+        after.summary
+    )
+    assert "no verified backup" in after.summary and "was taken before the migration" in (
+        after.summary
+    )
+
+
+def test_backup_evidence_numbers_use_the_one_format_of_every_page(dbs, people, client):
+    # The page showed "size (bytes) 30433280", "rows 22312" and a sha256 cut to 16 characters.
+    rollout = make_rollout()
+    operate("backup", dbs["production"], "oscar")
+    checked = services.run_check(rollout, "checklist-backup", actor="oscar")
+    assert "size (bytes)" not in checked.numbers
+    assert re.fullmatch(r"[\d.]+ (kB|MB|GB)", checked.numbers["size"])
+    assert len(checked.numbers["sha256"]) == 64
+    client.force_login(people["vera"])
+    html = client.get(f"/rollouts/{rollout.pk}/").content.decode()
+    assert f'<td class="num">{checked.numbers["rows"]:,}</td>' in html
+    assert checked.numbers["sha256"] in html
+
+
+def test_a_missing_item_reason_is_never_cut_mid_word(dbs, people):
+    rollout = make_rollout()
+    services.run_check(rollout, "checklist-backup", actor="oscar")
+    (reason,) = [b for b in services.blockers(rollout, 0) if "Verified backup" in b]
+    summary = item(rollout, "checklist-backup").summary
+    shown = reason.split(": failing (", 1)[1].rstrip(")")
+    if shown.endswith("…"):
+        kept = shown[:-1]
+        assert summary.startswith(kept) and summary[len(kept)] == " ", shown
+    else:
+        assert shown == summary

@@ -78,10 +78,19 @@ def execute(
 
 def summary_text(result):
     """The job's preview-vs-actual table, as plain text for the job page and the terminal."""
-    head = f"{'table':<24}" + "".join(f"{label:>14}" for _, label in PREVIEW_VS_ACTUAL)
+    # Each column as wide as its heading (at least 10), two spaces apart: never run together.
+    widths = [max(10, len(label)) for _, label in PREVIEW_VS_ACTUAL]
+    head = f"{'table':<24}" + "".join(
+        f"  {label:>{w}}" for (_, label), w in zip(PREVIEW_VS_ACTUAL, widths, strict=True)
+    )
     lines = [head]
     for table, row in result["tables"].items():
-        lines.append(f"{table:<24}" + "".join(f"{row[key]:>14,}" for key, _ in PREVIEW_VS_ACTUAL))
+        lines.append(
+            f"{table:<24}"
+            + "".join(
+                f"  {row[key]:>{w},}" for (key, _), w in zip(PREVIEW_VS_ACTUAL, widths, strict=True)
+            )
+        )
     lock = result["lock"]
     lines.append(
         f"longest write-lock hold {lock['longest_hold_s']:.3f} s (p99 "

@@ -4,6 +4,7 @@ import logging
 import os
 from datetime import UTC, datetime, timedelta
 
+from django.db import transaction
 from django.tasks import task
 from django.utils import timezone
 
@@ -73,11 +74,25 @@ def take_snapshot(snapshot_id):
         payload, state, error = {}, Snapshot.State.FAILED, str(exc)
     except Exception:  # never leave a read RUNNING: the pages would wait for it forever
         logger.exception("Background read #%s of %s failed unexpectedly", snap.id, snap.db_path)
-        payload, state = {}, Snapshot.State.FAILED
-        error = (
-            f"Unexpected error while reading the file: the details are in the server log "
-            f"under background read #{snap.id}. Check the file on the Health page."
-        )
+        payload, state, error = {}, Snapshot.State.FAILED, _unexpected(snap)
+    try:
+        with transaction.atomic():  # a savepoint: a failed store leaves the connection usable
+            _store(snap, state, error, payload)
+    except Exception:  # a result that cannot be stored must not leave the read RUNNING either
+        logger.exception("Background read #%s of %s: result not stored", snap.id, snap.db_path)
+        _store(snap, Snapshot.State.FAILED, _unexpected(snap), {})
+    snap.refresh_from_db()
+    return snap
+
+
+def _unexpected(snap):
+    return (
+        f"Unexpected error while reading the file: the details are in the server log "
+        f"under background read #{snap.id}. Check the file on the Health page."
+    )
+
+
+def _store(snap, state, error, payload):
     Snapshot.objects.filter(id=snap.id).update(
         state=state,
         error=error,
@@ -85,8 +100,6 @@ def take_snapshot(snapshot_id):
         finished_at=timezone.now(),
         phase="done" if state == Snapshot.State.DONE else "failed",
     )
-    snap.refresh_from_db()
-    return snap
 
 
 @task

@@ -1,6 +1,7 @@
 """vaultreport and makedemodb as real subprocesses: output, exit codes, clear errors."""
 
 import json
+import re
 
 from conftest import sql
 from metamorph_admin.tests.commands import manage
@@ -35,11 +36,16 @@ def test_vaultreport_exits_1_when_a_check_finds_an_error(metamorph_db):
     )
 
 
-def test_vaultreport_on_a_missing_file_is_a_clear_error_without_traceback(tmp_path):
-    result = manage("vaultreport", "--db", str(tmp_path / "nope.db"))
-    assert result.returncode != 0
-    assert "No Metamorph database at" in result.stderr
-    assert "Traceback" not in result.stderr
+def test_a_missing_db_path_is_a_clear_error_about_that_option(tmp_path):
+    # The advice was to set METAMORPH_DATABASE_PATH, which --db overrides anyway.
+    missing = str(tmp_path / "nope.db")
+    for command in ("vaultreport", "backupdb", "runmigration", "remapvaults"):
+        extra = ("--audit",) if command == "remapvaults" else ()
+        result = manage(command, "--db", missing, *extra, tmp_path=tmp_path)
+        assert result.returncode == 1, command
+        assert f"No file at {missing}, the --db path. Check the path" in result.stderr, command
+        assert "METAMORPH_DATABASE_PATH" not in result.stderr, command
+        assert "Traceback" not in result.stderr, command
 
 
 def test_vaultreport_rejects_a_non_positive_timeout(metamorph_db):
@@ -188,3 +194,28 @@ def test_ensuredemodb_builds_the_observed_shape_and_refuses_an_unknown_one(tmp_p
     assert made.returncode == 0, made.stderr
     assert "observed shape" in made.stdout
     assert sql(str(path), "SELECT COUNT(*) FROM messages")[0][0] == 0
+
+
+def test_makedemodb_creates_no_folders(tmp_path):
+    target = tmp_path / "no" / "such" / "dir" / "x.db"
+    result = manage("makedemodb", str(target))
+    assert result.returncode == 1
+    assert f"the folder {target.parent} does not exist" in result.stderr
+    assert not (tmp_path / "no").exists()
+
+
+def test_vaultreport_refuses_a_top_below_one_and_writes_sizes_and_counts_readably(metamorph_db):
+    path = metamorph_db("migrated", sessions=400)
+    negative = manage("vaultreport", "--db", path, "--top", "-1")
+    assert negative.returncode == 1 and "--top must be 1 or more" in negative.stderr
+    report = manage("vaultreport", "--db", path)
+    total = sum(
+        sql(path, f'SELECT COUNT(*) FROM "{t}"')[0][0]
+        for (t,) in sql(
+            path, "SELECT name FROM sqlite_master WHERE type='table' AND sql LIKE '%vault_id%'"
+        )
+    )
+    assert " bytes" not in report.stdout and re.search(
+        r"\n  [\d.]+ (kB|MB), journal", report.stdout
+    )
+    assert f"{total:,} rows" in report.stdout

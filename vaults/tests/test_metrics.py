@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from conftest import sql
+from metamorph_admin import liveness
 from metamorph_admin.models import Job
 from vaults.models import Snapshot
 from vaults.services import snapshots
@@ -127,6 +128,7 @@ def test_job_failures_and_a_running_remaps_progress(scrape, settings, metamorph_
         done=250,
         total=1000,
         parameters={"plan_id": "p-1"},
+        **liveness.this_process(),  # alive: every request marks a dead process's job interrupted
     )
     text = scrape()
     jobs = samples(text, "metamorph_admin_jobs")

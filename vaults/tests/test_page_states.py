@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from conftest import sql
 from metamorph_admin.models import Job
-from metamorph_admin.tests.job_helpers import user_with_role
+from metamorph_admin.tests.job_helpers import killed_process, user_with_role
 from vaults.models import RemapPlanRecord, Snapshot
 from vaults.services import snapshots
 
@@ -279,23 +279,25 @@ def test_an_unexpected_error_is_the_sites_500_page(client, settings, metamorph_d
     assert 'id="server-error"' in html and "metamorph-admin" in html and "a bug" not in html
 
 
-def test_a_plan_whose_job_is_queued_offers_nothing_and_follows_the_job(
-    as_role, settings, metamorph_db
-):
-    path = use(settings, metamorph_db("migrated"))
-    admin = as_role("admin")
+def _move_plan_with_job(admin, path, **job):
+    """A previewed move of default-vault to erin, and a remap job of it in `job`'s state."""
     admin.post(
         reverse("vaults:remap_preview", args=["move"]),
         {"source": "default-vault", "target": "erin"},
     )
     record = RemapPlanRecord.objects.get()
-    job = Job.objects.create(
-        kind="remap",
-        db_path=path,
-        actor="ada",
-        state="queued",
-        parameters={"plan_id": record.plan_id},
+    made = Job.objects.create(
+        kind="remap", db_path=path, actor="ada", parameters={"plan_id": record.plan_id}, **job
     )
+    return record, made
+
+
+def test_a_plan_whose_job_is_queued_offers_nothing_and_follows_the_job(
+    as_role, settings, metamorph_db
+):
+    path = use(settings, metamorph_db("migrated"))
+    admin = as_role("admin")
+    record, job = _move_plan_with_job(admin, path, state="queued")
     html = plan_page(admin, record.plan_id)
     assert state_of(html) == "queued"
     assert 'id="execute-form"' not in html and 'id="undo-form"' not in html
@@ -324,3 +326,65 @@ def test_the_vaults_page_follows_a_job_changing_the_file_and_reloads_when_it_end
     done = viewer.get(reverse("core:job_wait", args=[job.pk]), headers={"HX-Request": "true"})
     assert done["HX-Refresh"] == "true"
     assert 'id="active-job"' not in viewer.get("/").content.decode()
+
+
+@pytest.mark.parametrize("leftover", [None, "-wal"])
+def test_every_page_explains_a_missing_database_even_beside_its_wal(
+    as_role, settings, tmp_path, leftover
+):
+    # /remap/ answered 500 (FileNotFoundError) for both.
+    path = use(settings, str(tmp_path / "gone.db"))
+    if leftover:
+        open(path + leftover, "wb").write(b"\x37\x7f\x06\x82" + bytes(28))
+    client = as_role("admin")
+    for url in ("/", "/remap/", "/vault/?id=default-vault", "/indexes/", "/health/", "/checks/"):
+        response = client.get(url)
+        html = response.content.decode()
+        assert response.status_code == 200, url
+        assert f"No Metamorph database at {path}" in html, url
+        if leftover:
+            assert "Do not delete the -wal" in html, url
+
+
+def test_after_a_killed_remap_pages_without_javascript_show_it_interrupted(
+    as_role, settings, metamorph_db
+):
+    # Pages loaded without JavaScript never poll: they said "running … 48 %" long after.
+    path = use(settings, metamorph_db("migrated"))
+    admin = as_role("admin")
+    record, job = _move_plan_with_job(
+        admin, path, state="running", phase="move", done=48, total=100, **killed_process()
+    )
+    for url in ("/", reverse("vaults:remap"), reverse("vaults:remap_plan", args=[record.plan_id])):
+        html = admin.get(url).content.decode()
+        assert 'id="active-job"' not in html and ">running<" not in html, url
+    assert state_of(plan_page(admin, record.plan_id)) != "running"
+    job.refresh_from_db()
+    assert job.state == "interrupted"
+    assert "Interrupted: the process running it" in job.error
+
+
+def test_a_ten_thousand_character_vault_id_gets_a_short_link_and_a_long_one_a_clear_line(
+    as_role, settings, metamorph_db
+):
+    # The matrix linked it as ?id=<10,000 characters>: gunicorn refuses such a line (414).
+    import sqlite3
+
+    path = use(settings, metamorph_db("migrated"))
+    long_id = "v" * 10_000
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE messages SET vault_id = ? WHERE rowid IN (1, 2, 3)", (long_id,))
+    conn.commit()
+    conn.close()
+    viewer = as_role("viewer")
+    html = viewer.get("/").content.decode()
+    links = re.findall(r'href="(/vault/\?[^"]*)"', html)
+    assert links and max(len(link) for link in links) < 1000
+    (link,) = [link for link in links if "key=" in link]
+    page = viewer.get(link.replace("&amp;", "&")).content.decode()
+    assert 'id="vault-total"' in page and ">3<" in page
+    refused = viewer.get("/vault/", {"id": long_id})
+    assert refused.status_code == 200
+    assert "A vault id of 10,000 characters is longer than a link names ids by" in (
+        refused.content.decode()
+    )

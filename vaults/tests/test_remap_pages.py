@@ -1,5 +1,7 @@
 """The Remap page: preview stored, executed and undone as jobs, by admins only."""
 
+import csv
+import io
 import os
 import re
 import sqlite3
@@ -38,6 +40,15 @@ def default_rows(path):
     return sum(
         sql(path, f"SELECT COUNT(*) FROM {t} WHERE vault_id = 'default-vault'")[0][0]
         for t in tables
+    )
+
+
+def preview_mapping(client, text, unattributed="leave", **fields):
+    """POST a mapping file's text as the Remap page's form does; the response."""
+    upload = SimpleUploadedFile("m.csv", text.encode(), content_type="text/csv")
+    return client.post(
+        reverse("vaults:remap_preview", args=["mapping"]),
+        {"source": "default-vault", "mapping": upload, "unattributed": unattributed, **fields},
     )
 
 
@@ -255,13 +266,8 @@ def test_a_real_files_preview_names_found_ids_and_unattributable_rows(
 def test_send_without_a_vault_is_a_form_error(admin, settings, metamorph_db):
     path = use(settings, metamorph_db("migrated", sessions=30, vaults=1, shape="observed"))
     sid = sql(path, "SELECT id FROM sessions LIMIT 1")[0][0]
-    upload = SimpleUploadedFile(
-        "m.csv", f"session_id,vault_id\n{sid},user-ann\n".encode(), content_type="text/csv"
-    )
-    page = admin.post(
-        reverse("vaults:remap_preview", args=["mapping"]),
-        {"source": "default-vault", "mapping": upload, "unattributed": "send"},
-    ).content.decode()
+    page = preview_mapping(admin, f"session_id,vault_id\n{sid},user-ann\n", "send")
+    page = page.content.decode()
     assert "needs the vault the rows that cannot be attributed go to" in page
     assert not RemapPlanRecord.objects.exists()
 
@@ -302,3 +308,44 @@ def test_the_plan_exports_where_every_mapping_id_was_found_as_csv(admin, setting
     assert "evolution_snapshots.conversation_id" in found[lonely]
     assert "sessions.id" not in found[lonely]
     assert "'=HYPERLINK(1)" in found  # shown as text, never run by a spreadsheet
+
+
+def test_the_plan_page_says_why_rows_stay_in_words_not_internal_codes(
+    admin, settings, metamorph_db
+):
+    path = use(settings, metamorph_db("migrated", sessions=30, vaults=1, shape="observed"))
+    first = sql(path, "SELECT id FROM sessions ORDER BY id LIMIT 1")[0][0]
+    response = preview_mapping(admin, f"session_id,vault_id\n{first},user-ann\n")
+    assert response.status_code == 302, response.content.decode()[:2000]
+    plan = admin.get(response.url).content.decode()
+    stays = plan.split('id="plan-stays"')[1].split("</table>")[0]
+    assert "no rule reaches its conversation or session" in stays
+    for code in ("not_reached", "no_link", "unattributable"):
+        assert f">{code}<" not in stays, code
+
+
+def test_the_source_vaults_ids_download_is_a_mapping_file_ready_to_fill(
+    admin, settings, metamorph_db
+):
+    # The operator had to use sqlite3 to find the ids a mapping file needs.
+    path = use(settings, metamorph_db("migrated", sessions=30, vaults=1, shape="observed"))
+    page = admin.get(reverse("vaults:remap")).content.decode()
+    assert 'id="source-ids-csv"' in page
+    response = admin.get(reverse("vaults:remap_source_ids"), {"source": "default-vault"})
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0] == ["conversation_id", "vault_id", "rows", "found_in"]
+    by_id = {r[0]: r for r in rows[1:]}
+    sessions = [r[0] for r in sql(path, "SELECT id FROM sessions WHERE vault_id = 'default-vault'")]
+    assert set(sessions) <= set(by_id) and all(by_id[s][1] == "" for s in sessions)
+    first = sessions[0]
+    assert int(by_id[first][2]) >= 1 and "sessions.id" in by_id[first][3]
+    assert sum(int(r[2]) for r in rows[1:]) >= len(sessions)
+
+    rows[1][1] = "user-ann"  # fill in one id, leave the rest empty
+    filled = io.StringIO()
+    csv.writer(filled).writerows(rows)
+    preview = preview_mapping(admin, filled.getvalue())
+    assert preview.status_code == 302, preview.content.decode()[:3000]
+    plan = admin.get(preview.url).content.decode()
+    assert "<code>user-ann</code>" in plan

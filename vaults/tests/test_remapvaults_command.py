@@ -118,3 +118,24 @@ def test_an_unattributed_vault_without_send_is_a_clear_error(run, metamorph_db, 
     assert result.returncode != 0
     assert "--unattributed-vault goes with --unattributed send." in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_run_headers_stay_apart_and_status_of_an_unknown_plan_is_an_error(run, metamorph_db):
+    path = metamorph_db("migrated")
+    plan_id = json.loads(run("--db", path, "--move", "dora", "--json").stdout)["plan_id"]
+    done = run("--db", path, "--run", plan_id, "--yes")
+    assert done.returncode == 0, done.stderr
+    head = next(line for line in done.stdout.splitlines() if line.startswith("table "))
+    assert "moved now  added since preview   held back" in head  # was "moved nowadded since…"
+    assert "  arrived after last batch" in head
+    unknown = run("--db", path, "--status", "rp-nope")
+    assert unknown.returncode == 1  # was 0, while --run refused the same id
+    assert "No plan rp-nope: it was not previewed here" in unknown.stderr
+
+
+def test_owners_says_in_words_what_a_split_by_owner_can_use(run, metamorph_db):
+    none = run("--db", metamorph_db("migrated"), "--owners")
+    assert none.returncode == 0, none.stderr
+    assert none.stdout.strip() != "[]"
+    assert "No owner column or metadata key carries values in default-vault's rows" in (none.stdout)
+    assert json.loads(run("--db", metamorph_db("migrated"), "--owners", "--json").stdout) == []

@@ -4,8 +4,6 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 import tempfile
 
 import pytest
@@ -20,6 +18,7 @@ from metamorph.errors import (
 )
 from metamorph.migrate import runner
 from metamorph.migrate.errors import MigrationFailed
+from metamorph.testing.lockers import leave_hot_journal
 
 from .helpers import LockHolder, fingerprint, run_driver, sql
 
@@ -179,20 +178,9 @@ def test_read_only_directory_met_by_sqlite_itself_rolls_back_with_the_same_advic
     assert fingerprint(path) == before
 
 
-_KILLED_WRITER = """
-import os, signal, sqlite3, sys
-conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-conn.execute("PRAGMA cache_size = 1")   # spill: pages reach the file before any commit
-conn.execute("BEGIN IMMEDIATE")
-conn.execute("UPDATE messages SET content = content || '!'")
-os.kill(os.getpid(), signal.SIGKILL)
-"""
-
-
 def test_an_interrupted_write_blocks_reading_with_advice_and_a_run_recovers(metamorph_db):
     path = metamorph_db("legacy")
-    killed = subprocess.run([sys.executable, "-c", _KILLED_WRITER, path])
-    assert killed.returncode == -9 and os.path.exists(f"{path}-journal")
+    assert leave_hot_journal(path) == -9 and os.path.exists(f"{path}-journal")
     with pytest.raises(InterruptedWrite) as err:
         runner.status(path)
     assert "do not delete the -journal file" in str(err.value)

@@ -174,3 +174,17 @@ def test_previewing_writes_nothing(metamorph_db):
     assert file_digest(path) == before
     conn = sqlite3.connect(path)
     assert not conn.execute("SELECT name FROM sqlite_master WHERE name LIKE '%remap%'").fetchall()
+
+
+def test_the_downloaded_id_list_parses_as_a_mapping_with_empty_rows_skipped():
+    key, mapping, lines = parse_mapping_csv(
+        b"conversation_id,vault_id,rows,found_in\n"
+        b"c1,user-a,12,sessions.id\n"
+        b"c2,,3,messages.session_id\n"
+        b"'-c3,user-b,1,sessions.id\n"
+    )
+    assert key == "conversation_id"
+    assert mapping == {"c1": "user-a", "-c3": "user-b"}
+    assert lines == {"c1": 2, "-c3": 4}
+    err = problems_of(b"conversation_id,vault_id,rows\nc1,,1\n")
+    assert "no mapping rows: fill in the vault_id" in str(err)

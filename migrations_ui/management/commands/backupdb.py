@@ -2,7 +2,9 @@ import os
 
 from django.core.management.base import CommandError
 
+from metamorph.backup.create import MAX_LABEL
 from metamorph_admin.cli import OperationCommand, add_db_argument, db_path_from, run_from_command
+from metamorph_admin.formatting import num, size
 from migrations_ui.repository_cli import add_retention_arguments, repository_lines, retention_params
 
 
@@ -16,7 +18,11 @@ class Command(OperationCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--label", default="", help="a note kept in the manifest")
+        parser.add_argument(
+            "--label",
+            default="",
+            help=f"a note kept in the manifest (at most {MAX_LABEL} characters)",
+        )
         parser.add_argument(
             "--compress",
             action="store_true",
@@ -46,6 +52,11 @@ class Command(OperationCommand):
         add_retention_arguments(parser)
 
     def handle(self, *args, **opts):
+        if len(opts["label"]) > MAX_LABEL:
+            raise CommandError(
+                f"--label takes at most {MAX_LABEL} characters (as the Backups form); "
+                f"this one has {len(opts['label'])}."
+            )
         if opts["keep"] is not None and opts["keep"] < 1:
             raise CommandError("--keep must be 1 or more: the newest backup is always kept.")
         params = {
@@ -64,8 +75,8 @@ class Command(OperationCommand):
         if not opts["json"]:
             m = job.result
             self.stdout.write(
-                f"{m.get('name')}: {m.get('backup_size_bytes')} bytes, sha256 "
-                f"{m.get('sha256')}, {m.get('total_rows')} rows, verified "
+                f"{m.get('name')}: {size(m.get('backup_size_bytes'))}, sha256 "
+                f"{m.get('sha256')}, {num(m.get('total_rows'))} rows, verified "
                 f"({m.get('verify_check', 'integrity_check')} ok)."
             )
             for name in m.get("deleted") or []:

@@ -1,7 +1,11 @@
 import json
+import os
+
+from django.core.management.base import CommandError
 
 from metamorph import backup
 from metamorph_admin.cli import OperationCommand, add_db_argument, backup_dir_from
+from metamorph_admin.formatting import num, size
 
 
 class Command(OperationCommand):
@@ -16,7 +20,15 @@ class Command(OperationCommand):
         add_db_argument(parser, backup_dir=True)
 
     def handle(self, *args, **opts):
-        entries = backup.list_backups(backup_dir_from(opts))
+        folder = backup_dir_from(opts)
+        if os.path.lexists(folder) and not os.path.isdir(folder):
+            raise CommandError(f"{folder} is not a folder: backups are listed from a folder.")
+        if opts["dir"] and not os.path.isdir(folder):
+            raise CommandError(
+                f"No folder {folder} (the --dir path): check it, or leave --dir out to list the "
+                "database's own backup folder."
+            )
+        entries = backup.list_backups(folder)
         if opts["json"]:
             self.stdout.write(json.dumps(entries, indent=2, default=str))
             return
@@ -27,8 +39,8 @@ class Command(OperationCommand):
             mode = f"{e['verify_mode']} check" if e.get("verify_mode") else "-"
             self.stdout.write(
                 f"{e['name']:<44} {e['state']:<11} {mode:<11} "
-                f"{e['size_bytes']:>12} bytes "
-                f"{age_h:7.1f} h old  rows {e['total_rows'] or '-':>9}  "
+                f"{size(e['size_bytes']):>9} "
+                f"{age_h:7.1f} h old  rows {num(e['total_rows']):>9}  "
                 f"{e['label'] or ''}"
             )
             if e.get("problem"):

@@ -1,3 +1,5 @@
+import os
+
 from django.core.management.base import CommandError
 
 from metamorph.demo import SHAPES, STATES, build_demo_database
@@ -60,6 +62,13 @@ class Command(OperationCommand):
         parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
 
     def handle(self, *args, **opts):
+        folder = os.path.dirname(os.path.abspath(opts["path"]))
+        if not os.path.isdir(folder):
+            raise CommandError(
+                f"Cannot write {opts['path']}: the folder {folder} does not exist (makedemodb "
+                "creates no folders, so a typo cannot scatter them). Create it first, or choose "
+                "another path."
+            )
         try:
             totals = build_demo_database(
                 opts["path"],

@@ -105,11 +105,11 @@ class Command(OperationCommand):
         db_path = db_path_from(opts)
         try:
             if opts["owners"]:
-                return self._print(remap.discover_owner_sources(db_path, opts["source"]), opts)
+                return self._owners(remap.discover_owner_sources(db_path, opts["source"]), opts)
             if opts["audit"]:
                 return self._audit(db_path, opts)
             if opts["status"]:
-                return self._print(remap.plan_status(db_path, opts["status"]), opts)
+                return self._status(db_path, opts["status"], opts)
             if opts["undo"]:
                 return self._job("remap-undo", db_path, {"plan_id": opts["undo"]}, opts)
             if opts["fast"] and not opts["backup"]:
@@ -244,6 +244,38 @@ class Command(OperationCommand):
             self.stdout.write(result["explanation"])
         if not result["clean"]:
             raise SystemExit(1)
+
+    def _owners(self, sources, opts):
+        if opts["json"]:
+            return self._print(sources, opts)
+        if not sources:
+            self.stdout.write(
+                f"No owner column or metadata key carries values in {opts['source']}'s rows, "
+                "so no split by owner is offered. Split by a mapping file instead "
+                "(--mapping CSV; the Remap page downloads the vault's ids, ready to fill) "
+                "or move the whole vault (--move TARGET)."
+            )
+            return
+        self.stdout.write(f"Owner sources in {opts['source']} (use one with --owner):")
+        for s in sources:
+            arg = f"{s['table']}.{s['column']}" + (f":{s['json_key']}" if s["json_key"] else "")
+            examples = ", ".join(s["examples"][:3])
+            self.stdout.write(
+                f"  --owner {arg:<44} {s['with_value']:,} sampled rows with a value, "
+                f"{s['distinct_values']:,} distinct (e.g. {examples})"
+            )
+
+    def _status(self, db_path, plan_id, opts):
+        status = remap.plan_status(db_path, plan_id)
+        if status["state"] == "unknown":
+            try:
+                remap_service.load(plan_id)  # previewed here but never run: a real plan
+            except MetamorphError:
+                raise CommandError(
+                    f"No plan {plan_id}: it was not previewed here and has no record in the "
+                    "remap journal beside this database. The Remap page lists the plans."
+                ) from None
+        self._print(status, opts)
 
     def _print(self, data, opts):
         self.stdout.write(json.dumps(data, indent=2, default=str))

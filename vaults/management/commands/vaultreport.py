@@ -6,6 +6,7 @@ from django.db import DatabaseError
 from metamorph import report as reports
 from metamorph.errors import MetamorphError
 from metamorph_admin.cli import OperationCommand, add_db_argument, db_path_from
+from metamorph_admin.formatting import num, size
 from vaults import selectors
 
 FORMAT_VERSION = 1
@@ -48,6 +49,8 @@ class Command(OperationCommand):
         path = db_path_from(opts)
         if opts["timeout"] is not None and opts["timeout"] <= 0:
             raise CommandError("--timeout must be a positive number of seconds.")
+        if opts["top"] < 1:
+            raise CommandError("--top must be 1 or more: the number of vaults to list.")
         try:
             integrity = None
             if opts["integrity"]:
@@ -87,26 +90,26 @@ class Command(OperationCommand):
         counts, health = data["counts"], data["health"]
         w(f"Metamorph database {health['path']}")
         w(
-            f"  {health['size_bytes']} bytes, journal {health['journal_mode']}, SQLite "
+            f"  {size(health['size_bytes'])}, journal {health['journal_mode']}, SQLite "
             f"{health['sqlite_version']}, last written {health['modified_at']}"
         )
         w(
             f"  applied migrations: {', '.join(m['id'] for m in health['applied_migrations']) or 'none'}"
         )
         w(
-            f"\nVaults: {counts['distinct_vaults']} distinct, {counts['total_rows']} rows"
+            f"\nVaults: {num(counts['distinct_vaults'])} distinct, {num(counts['total_rows'])} rows"
             + ("" if counts["complete"] else " (counts cut short: lower bounds)")
         )
         for vault, n in counts["vaults"][:top]:
-            w(f"  {vault:<40} {n:>12}")
+            w(f"  {vault:<40} {num(n):>12}")
         w("\nTables:")
         for t, e in counts["tables"].items():
             if e["state"] == "absent":
                 continue
             floor = "more than " if e.get("partial") else ""
             w(
-                f"  {t:<28} {e['state']:<13} {floor}{e['total']:>10} rows"
-                + (f", {len(e['by_vault'])} vaults" if e["by_vault"] else "")
+                f"  {t:<28} {e['state']:<13} {floor}{num(e['total']):>10} rows"
+                + (f", {num(len(e['by_vault']))} vaults" if e["by_vault"] else "")
             )
         absent = [t for t, e in counts["tables"].items() if e["state"] == "absent"]
         if absent:
