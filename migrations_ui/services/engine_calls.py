@@ -66,7 +66,7 @@ def run_backup(
 
 
 def check_backups(db_path, progress):
-    return offsite.check_all(offsite.configured_repository(), progress)
+    return offsite.check_all(offsite.configured_repository(), progress, _dir(None, db_path))
 
 
 def verify_backup(db_path, progress, name, backup_dir=None):

@@ -95,8 +95,9 @@ def refresh(repo, database, policy=None, added=None):
     return snapshots
 
 
-def check_all(repo, progress):
-    """borg's check, then the newest archive of each database restored and checked."""
+def check_all(repo, progress, work_dir):
+    """borg's check, then the newest archive of each database restored and checked in a
+    temporary folder under `work_dir` (private, and sized for a database copy; not /tmp)."""
     progress("check", 0, 1, "borg check (a slice of the segments, and every archive)")
     problem = ""
     try:
@@ -109,7 +110,8 @@ def check_all(repo, progress):
     results = []
     for i, (database, snapshot) in enumerate(sorted(newest.items())):
         progress("restore", i, len(newest), f"restoring {snapshot.archive} to a temporary file")
-        with tempfile.TemporaryDirectory(dir=_work_dir()) as work:
+        os.makedirs(work_dir, mode=0o700, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=work_dir) as work:
             results.append(offsite.check_snapshot(repo, snapshot, work))
         refresh(repo, database)
     _record(repo, results, problem)
@@ -121,12 +123,6 @@ def check_all(repo, progress):
         "archives": results,
         "ok": not problem and all(r["restorable"] for r in results),
     }
-
-
-def _work_dir():
-    """Beside the local backups (private, and sized for a database copy), not /tmp."""
-    os.makedirs(settings.METAMORPH_BACKUP_DIR, mode=0o700, exist_ok=True)
-    return settings.METAMORPH_BACKUP_DIR
 
 
 def _record(repo, results, problem):
