@@ -7,7 +7,7 @@ PYTHON ?= $(shell for p in python3.12 python3.13 python3.14 python3 python; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' \
 	>/dev/null 2>&1 && echo $$p && break; done)
 
-.PHONY: run test check bench dist install install-test browser postgres clean-venv
+.PHONY: run test check bench dist install install-test browser borg borg-test postgres clean-venv
 
 $(PY):
 	@test -n "$(PYTHON)" || { echo "metamorph-admin needs Python 3.12 or newer on PATH (pyenv install 3.12)."; exit 1; }
@@ -24,19 +24,26 @@ $(VENV)/.installed-test: requirements.txt requirements-test.txt | $(PY)
 
 install: $(VENV)/.installed-run
 
-install-test: $(VENV)/.installed-test browser
+install-test: $(VENV)/.installed-test browser borg-test
 
 # Debian's Chromium for the browser tests (Playwright's own download does not work here).
 # scripts/apt-install waits (bounded) for another apt-get or dpkg instead of failing at once.
 browser:
 	@[ -x /usr/bin/chromium ] || scripts/apt-install chromium
 
+# BorgBackup keeps the off-host repository (docs/backups-offsite.md); the tests also start a
+# throw-away OpenSSH server of their own on 127.0.0.1 (never the system's sshd or port 22).
+borg:
+	@command -v borg >/dev/null || scripts/apt-install borgbackup
+borg-test: borg
+	@[ -x /usr/sbin/sshd ] || scripts/apt-install openssh-server
+
 .env:
 	@echo "SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env
 	@chmod 600 .env
 	@echo "Wrote .env with a new SECRET_KEY (see .env.example for every setting)."
 
-run: install .env
+run: install .env borg
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py ensuredemodb

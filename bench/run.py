@@ -16,6 +16,7 @@ from bench import (
     bench_live,
     bench_load,
     bench_migrations,  # noqa: E402
+    bench_offsite,
     bench_remap_online,
     bench_remap_shapes,
     bench_remap_workload,
@@ -38,7 +39,7 @@ def main():
         "--only",
         action="append",
         help="run only these parts: startup, vaults, migrations, backups, verify, "
-        "load, remap, online, shapes, rollouts, live",
+        "load, remap, online, shapes, rollouts, live, offsite",
     )
     args = parser.parse_args()
     print(
@@ -61,6 +62,8 @@ def main():
         bench_backups.run(migrated)
     if not args.only or "backups" in args.only or "verify" in args.only:
         bench_backups.run_verify(migrated)
+    if not args.only or "offsite" in args.only:
+        bench_offsite.run(migrated)
     if not args.only or "load" in args.only:
         bench_load.run(migrated)
     if not args.only or "remap" in args.only:

@@ -203,3 +203,42 @@ class Agent(models.Model):
 
     def __str__(self):
         return f"agent of {self.database} (pid {self.pid} on {self.hostname})"
+
+
+class RepositoryArchive(models.Model):
+    """One archive of the off-host backup repository, as its index last said (never a file)."""
+
+    database = models.CharField(max_length=200, db_index=True)
+    archive = models.CharField(max_length=400, unique=True)
+    archive_id = models.CharField(max_length=64)
+    backup_name = models.CharField(max_length=200)
+    created_at = models.DateTimeField()
+    sha256 = models.CharField(max_length=64, blank=True)
+    label = models.CharField(max_length=400, blank=True)
+    added_bytes = models.BigIntegerField(null=True, blank=True, help_text="Deduplicated")
+    dropped_next = models.BooleanField(default=False, help_text="The retention policy drops it")
+    check_state = models.CharField(max_length=16, blank=True)  # "", restorable, failed
+    check_message = models.TextField(blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.archive
+
+
+class RepositoryState(models.Model):
+    """The repository as seen from one database: its size, policy and the last check."""
+
+    database = models.CharField(max_length=200, unique=True)
+    repository = models.CharField(max_length=1024)
+    policy = models.JSONField(default=dict, blank=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    check_ok = models.BooleanField(null=True)
+    check_message = models.TextField(blank=True)
+
+    def __str__(self):
+        return f"{self.database} in {self.repository}"

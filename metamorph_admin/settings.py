@@ -8,6 +8,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from metamorph.backup.repository import RepositoryError, check_settings
 from metamorph_admin.databases import parse_databases
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -83,6 +84,17 @@ if REPORT_SIGNING_KEY and len(REPORT_SIGNING_KEY) < 32:
 BACKUP_MAX_AGE_HOURS = _env(env.float, "BACKUP_MAX_AGE_HOURS", default=26.0)
 if BACKUP_MAX_AGE_HOURS < 0:
     raise ImproperlyConfigured("BACKUP_MAX_AGE_HOURS must be 0 (no warning) or more.")
+# The off-host, encrypted, deduplicated repository (borg) every verified backup is also stored
+# in (docs/backups-offsite.md); empty: local backups only.
+METAMORPH_BACKUP_REPOSITORY = _env(env.str, "METAMORPH_BACKUP_REPOSITORY", default="")
+METAMORPH_BACKUP_PASSWORD_FILE = _env(env.str, "METAMORPH_BACKUP_PASSWORD_FILE", default="")
+# The ssh command borg reaches an ssh:// repository with (BORG_RSH), e.g. "ssh -i KEY".
+METAMORPH_BACKUP_RSH = _env(env.str, "METAMORPH_BACKUP_RSH", default="")
+if METAMORPH_BACKUP_REPOSITORY:
+    try:
+        check_settings(METAMORPH_BACKUP_REPOSITORY, METAMORPH_BACKUP_PASSWORD_FILE)
+    except RepositoryError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
 # How long a rollout's live check waits for the Metamorph server's answer to one request.
 # Metamorph's /api/sessions reads every session file: 5-42 s at ~14,000 sessions.
 METAMORPH_LIVE_TIMEOUT_SECONDS = _env(env.float, "METAMORPH_LIVE_TIMEOUT_SECONDS", default=10.0)

@@ -89,6 +89,8 @@ class BackupNameForm(forms.Form):
 
 class RestoreForm(ConfirmedForm):
     name = forms.CharField(max_length=255)
+    # an archive of the backup repository, fetched (sha256 checked) as the local backup `name`
+    archive = forms.CharField(max_length=400, required=False)
     force = forms.BooleanField(
         required=False,
         label="Metamorph is still running: restore anyway (its writes up to "

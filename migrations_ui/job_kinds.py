@@ -68,6 +68,14 @@ def register_kinds():
             summary=SAID + "verify_backup",
         ),
         JobKind(
+            "check-backups",
+            "Backup repository check",
+            CALLS + "check_backups",
+            "metamorph_admin.verify_backup",
+            mutating=False,
+            group="backups",
+        ),
+        JobKind(
             "restore",
             "Restore from backup",
             CALLS + "restore_backup",

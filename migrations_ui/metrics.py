@@ -2,13 +2,15 @@
 read from the manifests (no backup file is opened)."""
 
 from django.conf import settings
+from django.utils import timezone
 
 from metamorph.backup import list_backups, newest_verified
-from metamorph_admin import databases
+from metamorph_admin import databases, repository_index
 from metamorph_admin.metrics import gauge
 
 
 def collect(db_path):
+    yield from collect_repository(databases.for_path(db_path).name)
     backup_dir = databases.for_path(db_path).backup_dir
     newest = newest_verified(backup_dir, source_path=db_path)
     if newest is not None:
@@ -45,3 +47,48 @@ def collect(db_path):
         [],
         [((), settings.BACKUP_MAX_AGE_HOURS * 3600)],
     )
+
+
+def collect_repository(database):
+    """The repository's side, from the stored index and the last check (no borg run)."""
+    if not repository_index.configured():
+        return
+    state = repository_index.state_of(database)
+    archives = repository_index.archives_of(database)
+    by_check = {s: 0 for s in ("restorable", "failed", "")}
+    for a in archives:
+        by_check[a.check_state] = by_check.get(a.check_state, 0) + 1
+    yield gauge(
+        "metamorph_backup_repository_archives",
+        "Archives of this database in the backup repository, by the last check's verdict",
+        ["check"],
+        (((s or "unchecked",), n) for s, n in by_check.items()),
+    )
+    if state is not None and state.size_bytes is not None:
+        yield gauge(
+            "metamorph_backup_repository_size_bytes",
+            "Bytes the backup repository holds (deduplicated, compressed)",
+            [],
+            [((), state.size_bytes)],
+        )
+    if state is not None and state.checked_at is not None:
+        yield gauge(
+            "metamorph_backup_repository_check_ok",
+            "1 when the last checkbackups passed (borg check and the restore of the newest)",
+            [],
+            [((), int(bool(state.check_ok)))],
+        )
+        yield gauge(
+            "metamorph_backup_repository_check_age_seconds",
+            "Age of the last checkbackups run",
+            [],
+            [((), round((timezone.now() - state.checked_at).total_seconds()))],
+        )
+    newest = repository_index.newest_restorable(database)
+    if newest is not None:
+        yield gauge(
+            "metamorph_backup_last_restorable_archive_age_seconds",
+            "Age of the newest archive a check restored (sha256 and quick_check)",
+            [],
+            [((), round(newest.age_seconds))],
+        )

@@ -56,6 +56,12 @@ def backup(job):
         )
     for name in r.get("deleted") or []:
         s.findings.append(Finding(None, f"Older backup {name} deleted (keep N)."))
+    stored = r.get("repository") or {}
+    if stored:
+        s.fact("stored in the repository as", stored.get("archive"))
+        s.fact("added to the repository (deduplicated)", size(stored.get("added_bytes")))
+    for name in stored.get("dropped") or []:
+        s.findings.append(Finding(None, f"Archive {name} dropped from the repository (retention)."))
     for warning in r.get("warnings") or []:
         s.findings.append(Finding(False, str(warning)))
     add_tables(s, row_counts_table(r.get("row_counts")), vault_table(r.get("vault_totals")))

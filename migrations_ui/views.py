@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 from metamorph import backup
 from metamorph.holders import processes_holding
 from metamorph.migrate import rehearsal, runner
-from metamorph_admin import kinds, selectors
+from metamorph_admin import kinds, repository_index, selectors
 from metamorph_admin.databases import current_database
 from metamorph_admin.models import Job
 from metamorph_admin.view_helpers import metamorph_page
@@ -97,6 +97,7 @@ def backups(request):
             "restore_force_label": forms.RestoreForm.base_fields["force"].label,
             "active_job": _active_job(db.path),
             "backup_form": forms.BackupForm(),
+            "repository": repository_index.page_state(db.name),
             "history": selectors.jobs()
             .for_file(db.path)
             .of_kinds(kinds.names_in_group("backups"))[:HISTORY],

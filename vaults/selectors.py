@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from metamorph import checks, inspect, schema
 from metamorph.backup import newest_verified
-from metamorph_admin import databases, kinds
+from metamorph_admin import databases, kinds, repository_index
 from metamorph_admin.models import Job
 from vaults import page_cache
 from vaults.models import Snapshot
@@ -324,39 +324,61 @@ def _hours(seconds):
 
 
 def backup_age_finding(db_path, backup_dir=None):
-    """A warning finding when the newest verified backup of `db_path` is older than
-    BACKUP_MAX_AGE_HOURS (or there is none); None when fresh enough or the warning is off."""
+    """A warning finding when the newest restorable backup of `db_path` (a verified local copy,
+    or an archive of the repository that a check restored) is older than BACKUP_MAX_AGE_HOURS
+    (or there is none); None when fresh enough or the warning is off."""
     limit = settings.BACKUP_MAX_AGE_HOURS
     if not limit:
         return None
-    newest = newest_verified(
-        backup_dir or databases.for_path(db_path).backup_dir, source_path=db_path
-    )
+    newest = _newest_restorable(db_path, backup_dir)
     fix = (
         "Back up now on the Backups page, and schedule `python manage.py backupdb --keep N` "
-        "(docs/backups.md: Scheduled backups)."
+        "(docs/backups.md: Scheduled backups)"
+        + (
+            " and `checkbackups` (docs/backups-offsite.md)."
+            if repository_index.configured()
+            else "."
+        )
     )
     if newest is None:
         return {
             "id": "backup_age",
             "title": "No verified backup",
             "status": "warning",
-            "detail": "This file has no verified backup in the backup directory.",
+            "detail": "This file has no verified backup in the backup directory"
+            + (" and no archive a check restored." if repository_index.configured() else "."),
             "cause": "No backup was taken, or none was verified.",
             "fix": fix,
         }
-    if newest["age_seconds"] <= limit * 3600:
+    name, age = newest
+    if age <= limit * 3600:
         return None
     return {
         "id": "backup_age",
         "title": "Backup too old",
         "status": "warning",
-        "detail": f"The newest verified backup ({newest['name']}) is "
-        f"{_hours(newest['age_seconds'])} old; the limit is {limit:g} hours "
+        "detail": f"The newest {'restorable' if repository_index.configured() else 'verified'} "
+        f"backup ({name}) is "
+        f"{_hours(age)} old; the limit is {limit:g} hours "
         "(BACKUP_MAX_AGE_HOURS).",
         "cause": "Scheduled backups are not running, or failing.",
         "fix": fix,
     }
+
+
+def _newest_restorable(db_path, backup_dir):
+    """(name, age in seconds) of the youngest of: the newest verified local backup, the
+    newest repository archive that a check restored (an unchecked archive does not count)."""
+    found = []
+    local = newest_verified(
+        backup_dir or databases.for_path(db_path).backup_dir, source_path=db_path
+    )
+    if local is not None:
+        found.append((local["name"], local["age_seconds"]))
+    archive = repository_index.newest_restorable(databases.for_path(db_path).name)
+    if archive is not None:
+        found.append((archive.archive, archive.age_seconds))
+    return min(found, key=lambda f: f[1]) if found else None
 
 
 @dataclass(frozen=True)

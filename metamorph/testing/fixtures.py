@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from .sshd import SshServer
 from .writer import MetamorphWriter
 
 
@@ -53,3 +54,20 @@ def read_only_folder(tmp_path):
     yield make
     for target in reversed(mounts):
         subprocess.run(["umount", target], capture_output=True)
+
+
+@pytest.fixture
+def ssh_server(tmp_path):
+    """A throw-away OpenSSH server on 127.0.0.1 (its own keys, config and free port)."""
+    server = SshServer(str(tmp_path / "sshd")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def borg_password(tmp_path):
+    """A 0600 password file for a test repository."""
+    path = tmp_path / "repository-password"
+    path.write_text("correct horse battery staple\n")
+    path.chmod(0o600)
+    return str(path)

@@ -72,3 +72,39 @@ def test_metrics_report_the_age_of_the_newest_verified_backup(client, page, sett
     assert len(age) == 1 and 7200 <= age[0] < 7260
     assert 'metamorph_backups{database="default",state="verified"} 1.0' in text
     assert 'metamorph_backup_verified_present{database="default"} 1.0' in text
+
+
+def _archive(hours, check_state=""):
+    from metamorph_admin.models import RepositoryArchive
+
+    name = f"metamorph-backup-2026010{len(RepositoryArchive.objects.all())}-031500.db"
+    return RepositoryArchive.objects.create(
+        database="default",
+        archive=f"default.{name}",
+        archive_id="0" * 64,
+        backup_name=name,
+        created_at=utc_now() - timedelta(hours=hours),
+        check_state=check_state,
+    )
+
+
+def test_a_repository_archive_counts_only_once_a_check_restored_it(page, settings):
+    settings.METAMORPH_BACKUP_REPOSITORY = "/srv/repository"
+    unchecked = _archive(1)
+    html = page()
+    assert "No verified backup" in html and "no archive a check restored" in html
+    unchecked.check_state = "failed"
+    unchecked.save()
+    assert "No verified backup" in page()
+    _archive(2, check_state="restorable")
+    assert 'data-check="backup_age"' not in page()
+
+
+def test_an_old_checked_archive_is_named_in_the_warning(page, settings):
+    settings.METAMORPH_BACKUP_REPOSITORY = "/srv/repository"
+    old = _archive(30, check_state="restorable")
+    html = page()
+    assert (
+        f"The newest restorable backup ({old.archive}) is 30 hours old; the limit is 24 hours"
+    ) in html
+    assert "checkbackups" in html

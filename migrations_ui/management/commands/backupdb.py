@@ -5,6 +5,7 @@ from django.core.management.base import CommandError
 from metamorph.backup.create import MAX_LABEL
 from metamorph_admin.cli import OperationCommand, add_db_argument, db_path_from, run_from_command
 from metamorph_admin.formatting import num, size
+from migrations_ui.repository_cli import add_retention_arguments, repository_lines, retention_params
 
 
 class Command(OperationCommand):
@@ -30,6 +31,8 @@ class Command(OperationCommand):
         )
         parser.add_argument(
             "--keep",
+            "--keep-local",
+            dest="keep",
             type=int,
             metavar="N",
             help="afterwards keep only the newest N verified backups (never "
@@ -47,6 +50,7 @@ class Command(OperationCommand):
         )
         parser.add_argument("--json", action="store_true", help="print the manifest as JSON")
         add_db_argument(parser, backup_dir=True)
+        add_retention_arguments(parser)
 
     def handle(self, *args, **opts):
         if len(opts["label"]) > MAX_LABEL:
@@ -62,6 +66,7 @@ class Command(OperationCommand):
             "compress": opts["compress"],
             "keep": opts["keep"],
             "verify": opts["verify"],
+            **retention_params(opts),
         }
         if opts["dir"]:
             params["backup_dir"] = os.path.abspath(opts["dir"])
@@ -82,3 +87,5 @@ class Command(OperationCommand):
             )
             for name in m.get("deleted") or []:
                 self.stdout.write(f"retention removed {name}")
+            for line in repository_lines(m.get("repository")):
+                self.stdout.write(line)

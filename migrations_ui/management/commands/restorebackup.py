@@ -37,7 +37,16 @@ class Command(OperationCommand):
     epilog = EPILOG
 
     def add_arguments(self, parser):
-        parser.add_argument("name", help="backup file name, as `listbackups` shows it")
+        parser.add_argument(
+            "name", nargs="?", default="", help="backup file name, as `listbackups` shows it"
+        )
+        parser.add_argument(
+            "--archive",
+            metavar="ARCHIVE",
+            help="restore this archive of the backup repository instead (as `checkbackups "
+            "--list` shows it): fetched, its sha256 checked against its manifest, then restored "
+            "like a local backup",
+        )
         parser.add_argument("--yes", action="store_true", help="skip the typed confirmation")
         parser.add_argument(
             "--force",
@@ -52,6 +61,8 @@ class Command(OperationCommand):
     def handle(self, *args, **opts):
         db_path = db_path_from(opts)
         backup_dir = backup_dir_from(opts)
+        if opts["archive"]:
+            return self._restore_archive(db_path, backup_dir, opts)
         try:
             validate_name(opts["name"])
         except MetamorphError as exc:
@@ -87,6 +98,20 @@ class Command(OperationCommand):
         )
         if not opts["json"]:
             self.stdout.write(job.result.get("message") or f"Restored {opts['name']}.")
+
+    def _restore_archive(self, db_path, backup_dir, opts):
+        if not opts["force"]:
+            self._refuse_if_in_use(db_path)
+        confirm_typed(db_path, f"Restoring archive {opts['archive']}", opts["yes"])
+        params = {"db_path": db_path, "name": "", "archive": opts["archive"]}
+        params.update(
+            {"force": opts["force"]}, **({"backup_dir": backup_dir} if opts["dir"] else {})
+        )
+        job = run_from_command(
+            "restore", params, stdout=self.stdout, stderr=self.stderr, json_output=opts["json"]
+        )
+        if not opts["json"]:
+            self.stdout.write(job.result.get("message") or f"Restored {opts['archive']}.")
 
     def _refuse_if_in_use(self, db_path):
         """Before asking for the typed name: a refusal an operator can act on at once."""
