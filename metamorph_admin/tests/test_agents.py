@@ -146,7 +146,7 @@ def test_an_action_with_no_agent_is_refused_with_the_command_that_starts_it(host
     assert "`python manage.py agent --database production`" in refused["refused"]
     agent = hosts["start"]("production")
     agent.send_signal(signal.SIGTERM)
-    assert agent.wait(timeout=60) == 0
+    assert agent.wait(timeout=60) == 0, agent.stderr.read()
     refused = hosts["python"](ENQUEUE, "production")
     assert f"its agent (pid {agent.pid} on " in refused["refused"]
     assert "is offline since" in refused["refused"]

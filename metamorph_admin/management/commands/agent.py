@@ -98,6 +98,9 @@ Stop it with Ctrl-C or SIGTERM: a running job finishes first."""
         finally:
             stop.set()
             beats.join(timeout=10)
+            # A signal may have ended the worker inside a transaction: record the stop on a
+            # fresh connection, not on whatever state it left.
+            connection.close()
             try:
                 agents.stop(agent)
             except DatabaseError:
