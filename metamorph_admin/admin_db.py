@@ -49,6 +49,12 @@ def problem() -> str:
         return unreachable_line(exc)
 
 
+def without_paths(line: str) -> str:
+    """The line for callers without a login (/healthz): the SQLite file is not named."""
+    path = _sqlite_path()
+    return line.replace(path, "the file DATABASE_URL names") if path else line
+
+
 def _sqlite_path():
     if connection.vendor != "sqlite":
         return None

@@ -103,5 +103,5 @@ def healthz(request):
         status = "ok" if all(v == "ok" for v in checks.values()) else "degraded"
     body = {"status": status, "checks": checks}
     if admin_problem:
-        body["problem"] = admin_problem
+        body["problem"] = admin_db.without_paths(admin_problem)
     return JsonResponse(body, status=503 if status == "down" else 200)

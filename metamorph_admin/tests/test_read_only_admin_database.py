@@ -50,6 +50,9 @@ def test_healthz_login_and_backupdb_say_the_dashboards_database_is_read_only(
     assert seen["health"][0] == 503
     assert seen["health"][1]["status"] == "down"
     assert seen["health"][1]["checks"]["admin_database"] == "read-only"
+    # /healthz answers without a login: the line says why, not where the file is.
+    assert "cannot be written" in seen["health"][1]["problem"]
+    assert str(mounted) not in seen["health"][1]["problem"]
     status, html = seen["login"]
     assert status == 503
     assert "The dashboard cannot write its own database" in html
