@@ -15,9 +15,8 @@ import urllib.request
 import pytest
 
 from metamorph_admin.tests.commands import ROOT
-from metamorph_admin.tests.job_helpers import run_python, subprocess_env
-from metamorph_admin.tests.shared_db import shared_database_url
-from metamorph_admin.tests.test_agents import wait_for
+from metamorph_admin.tests.hosts import start_agent, two_hosts, wait_for
+from metamorph_admin.tests.job_helpers import run_python
 
 pytestmark = pytest.mark.dashboard_db
 
@@ -147,29 +146,12 @@ class Site:
 def site(tmp_path, metamorph_db):
     """Two databases in two folders with an agent each, and the web process that must not
     touch either folder."""
-    files, backups = {}, tmp_path / "backups"
-    for name in ("staging", "production"):
-        folder = tmp_path / f"host-{name}"
-        folder.mkdir()
-        files[name] = folder / "metamorph.db"
-        os.replace(metamorph_db("migrated"), files[name])
+    backups = tmp_path / "backups"
+    files, env = two_hosts(tmp_path, metamorph_db, backups)
+    for name in files:
         (backups / name).mkdir(parents=True)  # a folder the Backups page would list
-    env = subprocess_env(
-        "unused",
-        DATABASE_URL=shared_database_url(tmp_path),
-        METAMORPH_DATABASES=",".join(f"{n}={p}" for n, p in files.items()),
-        METAMORPH_BACKUP_DIR=str(backups),
-        DEBUG="false",
-    )
     procs = [
-        subprocess.Popen(
-            [sys.executable, "manage.py", "agent", "--database", name, "--interval", "0.1"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        start_agent(name, env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for name in files
     ]
     port = _free_port()
