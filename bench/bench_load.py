@@ -31,6 +31,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 USER = "loadtest"
 CACHED_P95_MS = 300
 UNCACHED_P95_MS = 1000
+FROM_DATABASE_P95_MS = 100  # issue 15: pages from the dashboard's database only
 
 
 def _free_port():
@@ -42,7 +43,7 @@ def _free_port():
 class Site:
     """A scratch metamorph-admin (admin database, login, gunicorn, optional worker)."""
 
-    def __init__(self, db_path, workers=2):
+    def __init__(self, db_path, workers=2, database_url=None):
         self.dir = tempfile.mkdtemp(prefix="bench-load-")
         self.port = _free_port()
         self.password = secrets.token_urlsafe(16)
@@ -53,7 +54,7 @@ class Site:
             "DEBUG": "false",
             "METAMORPH_DATABASE_PATH": db_path,
             "METAMORPH_BACKUP_DIR": os.path.join(self.dir, "backups"),
-            "DATABASE_URL": f"sqlite:///{self.dir}/admin.sqlite3",
+            "DATABASE_URL": database_url or f"sqlite:///{self.dir}/admin.sqlite3",
             "BIND": f"127.0.0.1:{self.port}",
             "WEB_WORKERS": str(workers),
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -187,22 +188,59 @@ def _verdict(summary, target_ms):
     )
 
 
-def run(path, seconds=None, clients=None, think=None):
+def run_backends(path):
+    """run() on the embedded SQLite and, when LOAD_DATABASE_URL names an empty PostgreSQL
+    database (e.g. postgres://…/bench_load), on PostgreSQL too: the same pages, side by side."""
+    results = {"SQLite": run(path)}
+    url = os.environ.get("LOAD_DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://")):
+        results["PostgreSQL"] = run(path, database_url=url)
+    else:
+        print("  (PostgreSQL: set LOAD_DATABASE_URL to an empty database to measure it too)")
+    print("\n  dashboard's database   p95 no counts yet   p95 cached read   (worst page)")
+    for name, (uncached, cached) in results.items():
+        met = max(_worst(uncached), _worst(cached)) < FROM_DATABASE_P95_MS
+        print(
+            f"  {name:<22} {_worst(uncached):>12.0f} ms {_worst(cached):>15.0f} ms   "
+            f"target < {FROM_DATABASE_P95_MS} ms: {'meets' if met else 'MISSES'}"
+        )
+    return results
+
+
+def _worst(summary):
+    return max(s["p95"] for p, s in summary.items() if p != "all")
+
+
+def run(path, seconds=None, clients=None, think=None, database_url=None):
     seconds = float(seconds or os.environ.get("LOAD_SECONDS", 60))
     clients = int(clients or os.environ.get("LOAD_CLIENTS", 50))
     think = float(think if think is not None else os.environ.get("LOAD_THINK", 1.0))
     with section(
-        f"Issue 12 — under load: gunicorn 2 workers, {clients} clients, think "
+        f"Issue 12 — under load ({'PostgreSQL' if database_url else 'SQLite'} dashboard "
+        f"database): gunicorn 2 workers, {clients} clients, think "
         f"{think} s, {seconds:.0f} s per scenario, {os.path.getsize(path) / 1e9:.2f} GB"
     ):
-        site = Site(path)
+        site = Site(path, database_url=database_url)
         try:
             site.setup()
-            site.python("from vaults.models import Snapshot; Snapshot.objects.all().delete()")
+            # What an agent stores first (its heartbeat's facts, the page report without
+            # counts): the pages render from the dashboard's database only, as on two hosts.
+            site.python(
+                "from django.conf import settings\n"
+                "from metamorph import report\n"
+                "from metamorph_admin import agents, databases\n"
+                "from vaults.models import Snapshot\n"
+                "Snapshot.objects.all().delete()\n"
+                "agents.beat(agents.register(databases.default()))\n"
+                "path = settings.METAMORPH_DATABASE_PATH\n"
+                "Snapshot.objects.create(db_path=path, state=Snapshot.State.RUNNING,\n"
+                "                        payload=report.page_shape(path))"
+            )
             site.start_web()
             uncached = _load(site, seconds, clients, think)
             load.print_summary(
-                uncached, "no cached read (no task worker: pages show what they have)"
+                uncached,
+                "no counts yet (no agent running: the page report and one heartbeat stored)",
             )
             _cost_line(uncached)
             print("  " + _verdict(uncached, UNCACHED_P95_MS))

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import (
+    bench_agents,
     bench_backups,
     bench_live,
     bench_load,
@@ -39,7 +40,7 @@ def main():
         "--only",
         action="append",
         help="run only these parts: startup, vaults, migrations, backups, verify, "
-        "load, remap, online, shapes, rollouts, live, offsite",
+        "load, agents, remap, online, shapes, rollouts, live, offsite",
     )
     args = parser.parse_args()
     print(
@@ -65,7 +66,9 @@ def main():
     if not args.only or "offsite" in args.only:
         bench_offsite.run(migrated)
     if not args.only or "load" in args.only:
-        bench_load.run(migrated)
+        bench_load.run_backends(migrated)
+    if not args.only or "agents" in args.only:
+        bench_agents.run(migrated)
     if not args.only or "remap" in args.only:
         bench_remap_workload.run(migrated)
     if not args.only or "online" in args.only:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import checks, indexes, inspect
-from .connection import open_readonly, translate_error
+from .connection import open_readonly, schema_cookie, translate_error
 from .errors import NotMigrated
 from .remap.audit import isolation_audit
 from .shapes import IntegrityResult, Progress, Report, SnapshotPayload, VaultCounts
@@ -63,6 +63,13 @@ def build_report(
         }
         report["checks"] = checks.run_checks(report)
     return report
+
+
+@_operator_errors
+def page_shape(path: str) -> dict:
+    """What the pages render besides counts, stored by the background read: the report with
+    pending counts, and the schema cookie it was read at (a later one means: read again)."""
+    return {"report": build_report(path, live_counts=False), "schema_cookie": schema_cookie(path)}
 
 
 @_operator_errors

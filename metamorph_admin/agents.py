@@ -16,9 +16,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from metamorph.connection import check_file, schema_cookie
 from metamorph.errors import MetamorphError
+from metamorph.holders import processes_holding
 from metamorph.inspect import file_facts
-from metamorph_admin import databases, liveness
+from metamorph_admin import databases, liveness, migration_state
 from metamorph_admin.models import Agent
 from metamorph_admin.version import VERSION
 
@@ -161,15 +163,59 @@ def register(db: databases.Database) -> Agent:
     raise AgentAlreadyRunning(f"Another agent for database {db.name} is starting at this moment.")
 
 
-def facts_of(path: str) -> tuple[dict | None, str]:
-    """The file's live facts (size, last write, journal/WAL, lock holders), or why not."""
+def facts_of(path: str, fresh: bool = False) -> tuple[dict | None, str]:
+    """The file's live facts (size, last write, journal/WAL, lock holders, schema cookie, the
+    processes that hold it, the Migrations page's state), or why not: what the pages show
+    without opening the file. `fresh`: the migration state read now, not kept a minute."""
     try:
+        check_file(path)  # a file gone, empty or not SQLite: the operator's words
         facts = dict(file_facts(path))
+        facts["schema_cookie"] = schema_cookie(path)
+        facts["mtime"] = os.stat(path).st_mtime  # to the ns, where modified_at is to the second
+    except MetamorphError as exc:  # which one, for /metrics' problem label
+        return {"problem_kind": exc.__class__.__name__}, str(exc)
     except OSError as exc:
-        return None, f"{path} cannot be read on this host: {exc.strerror or exc}."
+        return {
+            "problem_kind": "OSError"
+        }, f"{path} cannot be read on this host: {exc.strerror or exc}."
     journal = f"{path}-journal"
     facts["journal_size_bytes"] = os.path.getsize(journal) if os.path.exists(journal) else None
+    facts["holders"] = [h.describe() for h in processes_holding(path).processes]
+    facts["migrations"] = migration_state.for_heartbeat(path, facts["schema_cookie"], fresh)
     return facts, ""
+
+
+@dataclass(frozen=True)
+class LiveFacts:
+    """A database's live facts as the pages show them, with when and by whom they were read."""
+
+    facts: dict | None
+    problem: str
+    read_at: datetime | None
+    source: str  # "this process" | "agent pid N on HOST"
+    stale: bool = False
+
+    @property
+    def age_seconds(self):
+        return round((timezone.now() - self.read_at).total_seconds()) if self.read_at else None
+
+
+def live_facts(db: databases.Database) -> LiveFacts:
+    """The facts of the newest heartbeat of the database's agent (this process reads them
+    itself when tasks run in-process): the site never opens the file for them."""
+    if not required():
+        facts, problem = facts_of(db.path, fresh=True)
+        return LiveFacts(facts, problem, timezone.now(), "this process")
+    state = state_of(db)
+    if state.status == "never":
+        return LiveFacts(None, "", None, "no agent", stale=True)
+    return LiveFacts(
+        state.facts,
+        state.problem,
+        state.heartbeat_at,
+        f"agent pid {state.pid} on {state.hostname}",
+        stale=not state.online,
+    )
 
 
 def beat(agent: Agent) -> bool:
@@ -180,6 +226,15 @@ def beat(agent: Agent) -> bool:
             heartbeat_at=timezone.now(), facts=facts, problem=problem
         )
     )
+
+
+def beat_now(db: databases.Database) -> None:
+    """A heartbeat of this process's agent of `db` now (a job of it just changed the file),
+    so the pages need not wait for the next one; nothing when this process is not its agent."""
+    me = liveness.this_process()
+    agent = Agent.objects.filter(database=db.name, pid=me["pid"], hostname=me["hostname"]).first()
+    if agent is not None:
+        beat(agent)
 
 
 def stop(agent: Agent) -> None:

@@ -12,13 +12,23 @@ import sqlite3
 import time
 
 from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError
 from django.db.models import F
 from django.tasks import task
 from django.utils import timezone
 
 from metamorph.connection import translate_error
 from metamorph.errors import MetamorphError
-from metamorph_admin import agents, audit, databases, interrupted, kinds, liveness, locks
+from metamorph_admin import (
+    agents,
+    audit,
+    backup_mirror,
+    databases,
+    interrupted,
+    kinds,
+    liveness,
+    locks,
+)
 from metamorph_admin.job_progress import JobProgress
 from metamorph_admin.models import AuditRecord, Job, Origin
 
@@ -70,6 +80,13 @@ def _finish(job, state, *, result=None, error="", outcome, started):
     )
     job.refresh_from_db()
     audit.record_job(job, outcome, message=error, duration=duration)
+    if agents.required():  # what the job changed (backups, schema): the pages see it now
+        db = databases.for_path(job.db_path)
+        backup_mirror.mirror_soon(db)
+        try:
+            agents.beat_now(db)
+        except (DatabaseError, MetamorphError):
+            logger.warning("No heartbeat after job #%s: the next one brings it", job.pk)
     return job
 
 

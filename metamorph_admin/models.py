@@ -242,3 +242,24 @@ class RepositoryState(models.Model):
 
     def __str__(self):
         return f"{self.database} in {self.repository}"
+
+
+class BackupRecord(models.Model):
+    """One backup of a database as its agent last listed it (the manifest's facts and the
+    file's verification state), mirrored so that no page opens the backup directory."""
+
+    database = models.CharField(max_length=40)
+    name = models.CharField(max_length=255)
+    created_at = models.DateTimeField()
+    state = models.CharField(max_length=32)
+    entry = models.JSONField()  # metamorph.backup.list_backups' entry
+    mirrored_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-name"]
+        constraints = [
+            models.UniqueConstraint(fields=["database", "name"], name="one_record_per_backup")
+        ]
+
+    def __str__(self):
+        return f"{self.name} of {self.database} ({self.state})"

@@ -15,9 +15,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from metamorph.connection import check_file
-from metamorph.errors import MetamorphError
-from metamorph_admin import admin_db, databases
+from metamorph_admin import admin_db, agents, databases
 from metamorph_admin import metrics as metrics_registry
 from metamorph_admin.models import Job
 
@@ -59,18 +57,22 @@ def metrics(request):
     return HttpResponse(body, content_type=metrics_registry.CONTENT_TYPE)
 
 
+def _file_problem(db):
+    """The kind of problem of the database's file as its agent last saw it ("" when fine);
+    an agent not reporting is AgentOffline: nothing vouches for the file then."""
+    live = agents.live_facts(db)
+    if live.problem:
+        return (live.facts or {}).get("problem_kind", "FileProblem")
+    return "AgentOffline" if live.stale else ""
+
+
 def _metamorph_files():
     """ "ok", or each unusable database by name with the kind of problem (never its path)."""
     problems = []
     for db in databases.configured():
-        try:
-            check_file(db.path)
-        except MetamorphError as exc:
-            problems.append(
-                exc.__class__.__name__
-                if not databases.several()
-                else f"{db.name}: {exc.__class__.__name__}"
-            )
+        kind = _file_problem(db)
+        if kind:
+            problems.append(kind if not databases.several() else f"{db.name}: {kind}")
     return "; ".join(problems) or "ok"
 
 

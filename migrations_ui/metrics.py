@@ -1,18 +1,17 @@
 """The Backups side of /metrics: the newest verified backup's age and the backups by state,
-read from the manifests (no backup file is opened)."""
+read from the manifests the agent mirrored (the web process lists no backup folder)."""
 
 from django.conf import settings
 from django.utils import timezone
 
-from metamorph.backup import list_backups, newest_verified
-from metamorph_admin import databases, repository_index
+from metamorph_admin import backup_mirror, databases, repository_index
 from metamorph_admin.metrics import gauge
 
 
 def collect(db_path):
-    yield from collect_repository(databases.for_path(db_path).name)
-    backup_dir = databases.for_path(db_path).backup_dir
-    newest = newest_verified(backup_dir, source_path=db_path)
+    db = databases.for_path(db_path)
+    yield from collect_repository(db.name)
+    newest = backup_mirror.newest_verified(db)
     if newest is not None:
         yield gauge(
             "metamorph_backup_last_verified_age_seconds",
@@ -33,7 +32,7 @@ def collect(db_path):
         [((), int(newest is not None))],
     )
     states = {}
-    for entry in list_backups(backup_dir):
+    for entry in backup_mirror.entries(db):
         states[entry["state"]] = states.get(entry["state"], 0) + 1
     yield gauge(
         "metamorph_backups",

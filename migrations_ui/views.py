@@ -1,16 +1,13 @@
 """Migrations and Backups pages: status read from the engines, actions through job forms."""
 
-import os
-
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from metamorph import backup
-from metamorph.holders import processes_holding
-from metamorph.migrate import rehearsal, runner
-from metamorph_admin import kinds, repository_index, selectors
+from metamorph.errors import MetamorphError
+from metamorph.migrate import rehearsal
+from metamorph_admin import agents, backup_mirror, kinds, repository_index, selectors
 from metamorph_admin.databases import current_database
 from metamorph_admin.models import Job
 from metamorph_admin.view_helpers import metamorph_page
@@ -34,20 +31,27 @@ def _last_rehearsal_seconds(db_path):
 @require_GET
 @metamorph_page
 def migrations(request):
-    db_path = current_database(request).path
-    status = runner.status(db_path)
-    plans = runner.plan(db_path)
-    applied = [row["id"] for row in status if row["applied"]]
-    preview = runner.rollback_preview(db_path) if applied else None
+    db = current_database(request)
+    db_path = db.path
+    live = agents.live_facts(db)
+    if live.problem:
+        raise FileProblem(live.problem)
+    state = (live.facts or {}).get("migrations")
+    if state is None:
+        raise FileProblem(_no_heartbeat(db))
+    if state.get("problem"):
+        raise FileProblem(state["problem"])
+    preview = state["rollback_preview"]
     return render(
         request,
         "migrations_ui/migrations.html",
         {
-            "status": status,
-            "plan_text": runner.format_plan_text(plans),
-            "pending": [p for p in plans if p.to_run()],
+            "status": state["status"],
+            "plan_text": state["plan_text"],
+            "pending": state["pending"],
+            "live": live,
             "estimate": rehearsal.estimate_downtime(
-                os.path.getsize(db_path), _last_rehearsal_seconds(db_path)
+                live.facts["size_bytes"], _last_rehearsal_seconds(db_path)
             ),
             "rollback_preview": preview,
             "db_name": forms.database_name(),
@@ -68,6 +72,20 @@ def migrations(request):
     )
 
 
+class FileProblem(MetamorphError):
+    """What the database's agent says about its file, or that no agent has read it yet."""
+
+
+def _no_heartbeat(db):
+    try:
+        agents.ensure_online(db)
+    except agents.AgentOffline as exc:
+        return str(exc)
+    return (
+        f"The agent of database {db.name} has not reported the file yet: reload in a few seconds."
+    )
+
+
 def _applied_by(db_path):
     """{migration id: the newest job of ours that applied it}; a migration applied by
     Metamorph itself or before this dashboard has none."""
@@ -84,7 +102,7 @@ def _applied_by(db_path):
 def backups(request):
     db = current_database(request)
     backup_dir = db.backup_dir
-    entries = backup.list_backups(backup_dir) if os.path.isdir(backup_dir) else []
+    entries = backup_mirror.entries(db)
     return render(
         request,
         "migrations_ui/backups.html",
@@ -93,7 +111,8 @@ def backups(request):
             "made_by": _made_by([e["name"] for e in entries[:HISTORY]]),
             "backup_dir": backup_dir,
             "db_name": forms.database_name(),
-            "holders": processes_holding(db.path).processes,
+            "holders": _holders(db),
+            "listed_at": backup_mirror.mirrored_at(db),
             "restore_force_label": forms.RestoreForm.base_fields["force"].label,
             "active_job": _active_job(db.path),
             "backup_form": forms.BackupForm(),
@@ -103,6 +122,11 @@ def backups(request):
             .of_kinds(kinds.names_in_group("backups"))[:HISTORY],
         },
     )
+
+
+def _holders(db):
+    """The processes holding the file, as its agent's newest heartbeat saw them."""
+    return (agents.live_facts(db).facts or {}).get("holders") or []
 
 
 def _made_by(names):
@@ -129,8 +153,9 @@ def _made_by(names):
 def backup_detail(request, name):
     """One backup: its state, manifest facts, rows per table, the job that made it and the
     jobs that used it; a name that is not (or no longer) in the directory is a 404."""
-    backup_dir = current_database(request).backup_dir
-    entry = next((e for e in backup.list_backups(backup_dir) if e["name"] == name), None)
+    db = current_database(request)
+    backup_dir = db.backup_dir
+    entry = next((e for e in backup_mirror.entries(db) if e["name"] == name), None)
     if entry is None:
         raise Http404(f"There is no backup {name!r} in {backup_dir}.")
     return render(
@@ -140,7 +165,7 @@ def backup_detail(request, name):
             "b": entry,
             "made_by": _made_by([name]).get(name),
             "db_name": forms.database_name(),
-            "holders": processes_holding(current_database(request).path).processes,
+            "holders": _holders(db),
             "restore_force_label": forms.RestoreForm.base_fields["force"].label,
             "used_by": Job.objects.filter(
                 kind__in=["verify-backup", "restore"], parameters__name=name

@@ -3,9 +3,9 @@ and verification jobs."""
 
 from django.urls import reverse
 
-from metamorph import backup
 from metamorph.migrate import runner
 from metamorph.units import human_size
+from metamorph_admin import backup_mirror, databases
 from metamorph_admin.models import Job
 from rollouts.evidence import Outcome
 
@@ -15,9 +15,10 @@ def _hours(seconds):
 
 
 def _verified(t):
+    """The database's verified backups, from the manifests its agent mirrored."""
     return [
         e
-        for e in backup.list_backups(t.backup_dir)
+        for e in backup_mirror.entries(databases.get(t.name))
         if e["state"] == "verified" and e["source_path"] == t.path
     ]
 

@@ -1,16 +1,14 @@
-"""The Vaults app's Prometheus metrics: counts from the cached background read, schema facts
-(table states, migrations, index health) from a bounded read-only look at the schema, remap
-progress from the job rows. Nothing here counts rows."""
-
-import os
+"""The Vaults app's Prometheus metrics: counts and schema facts (table states, migrations,
+index health) from the stored background read, size from the agent's heartbeat, remap
+progress from the job rows. Nothing here opens the file."""
 
 from django.utils import timezone
 
-from metamorph import indexes, inspect, schema
-from metamorph.connection import open_readonly
-from metamorph.errors import MetamorphError
+from metamorph import report, schema
+from metamorph_admin import agents, databases
 from metamorph_admin.metrics import gauge
 from metamorph_admin.models import Job
+from vaults import page_cache
 from vaults.models import Snapshot
 
 REMAP_KINDS = ("remap", "remap-undo")
@@ -29,23 +27,28 @@ def collect(db_path):
 
 
 def _file_facts(db_path):
-    try:
-        conn = open_readonly(db_path)
-    except MetamorphError as exc:
+    """Schema facts from the page report the background read stored, size from the agent's
+    heartbeat: a scrape opens no file."""
+    live = agents.live_facts(databases.for_path(db_path))
+    if live.problem:
         yield gauge(
             "metamorph_file_readable",
             "1 when the Metamorph file opens as a Metamorph database",
             ["problem"],
-            [((exc.__class__.__name__,), 0)],
+            [(((live.facts or {}).get("problem_kind", "FileProblem"),), 0)],
         )
         return
-    try:
-        tables = inspect.existing_tables(conn)
-        states = inspect.table_states(tables)
-        applied = {m["id"] for m in inspect.applied_migrations(conn, tables)}
-        health = indexes.index_health(conn, states, tables)
-    finally:
-        conn.close()
+    shaped = page_cache.report_snapshot(db_path)
+    cookie = live.facts.get("schema_cookie")
+    if not agents.required() and (shaped is None or str(cookie) != shaped.cookie):
+        stored = report.page_shape(db_path)["report"]  # this process is the file's agent
+    elif shaped is None:
+        return  # nothing read yet: the agent's first read (a page visit queues it) brings them
+    else:
+        stored = Snapshot.objects.values_list("payload__report", flat=True).get(id=shaped.id)
+    states = stored["table_states"]
+    applied = {m["id"] for m in stored["health"]["applied_migrations"]}
+    health = stored["indexes"]
     yield gauge(
         "metamorph_file_readable",
         "1 when the Metamorph file opens as a Metamorph database",
@@ -56,7 +59,7 @@ def _file_facts(db_path):
         "metamorph_file_size_bytes",
         "Size of the Metamorph file",
         [],
-        [((), os.path.getsize(db_path))],
+        [((), live.facts["size_bytes"])],
     )
     yield gauge(
         "metamorph_migration_applied",

@@ -1,16 +1,28 @@
-"""What each web process keeps a few seconds so that a page under load does not open the
-multi-GB file for every request: the page report (never a count: those come from the
-background read) and the Remap page's owner columns. Keyed by the file's schema cookie and
-the read the counts came from, so a migration or a new read is seen at once.
+"""The page report the pages render, from the shapes the background read stored (the web
+process never opens the Metamorph file: the read runs on the database's agent). Each web
+process keeps the assembled report a few seconds, keyed by the reads it came from, and the
+Remap page's owner columns a minute.
 """
 
 import time
 
 from django.db.models.fields.json import KT
 
-from metamorph import inspect, remap, report
-from metamorph.connection import check_file, schema_cookie
+from metamorph import checks, remap
+from metamorph.connection import schema_cookie
+from metamorph.errors import MetamorphError
 from vaults.models import Snapshot
+
+# What a heartbeat brings that moves each moment, laid over the stored report's health.
+LIVE_KEYS = ("size_bytes", "modified_at", "wal_size_bytes", "lock")
+
+
+class FileProblem(MetamorphError):
+    """What the database's agent found wrong with the file (gone, empty, not SQLite…)."""
+
+
+class NoReadYet(MetamorphError):
+    """No background read of this database has stored a page report yet."""
 
 
 def light(queryset):
@@ -19,10 +31,6 @@ def light(queryset):
     return queryset.defer("payload").annotate(read_seconds=KT("payload__seconds"))
 
 
-# Under load every page asks for the same report many times a second. Schema, index health
-# and checks only change with the schema or the cached read, so each web process keeps the
-# report a few seconds (keyed by the read it used) instead of opening the multi-GB file for
-# every request; what moves each moment (size, last write, locks) is read live. Never a count.
 REPORT_CACHE_SECONDS = 5.0
 _REPORTS: dict[tuple, tuple[float, dict]] = {}
 
@@ -37,12 +45,47 @@ def counts_snapshot(db_path):
     )
 
 
-def cached_report(db_path, snap):
-    """The page report for `db_path` with the counts of `snap` (pending without one)."""
-    check_file(db_path)  # a file gone or replaced since the cached report: its clear error
+def report_snapshot(db_path):
+    """The newest read (finished or running) that stored the page report, with the schema
+    cookie it was read at."""
+    return (
+        light(Snapshot.objects.filter(db_path=db_path, payload__has_key="report"))
+        .filter(state__in=[Snapshot.State.DONE, Snapshot.State.RUNNING])
+        .annotate(cookie=KT("payload__schema_cookie"))
+        .first()
+    )
+
+
+def _payload(snap):
+    return (
+        Snapshot.objects.values_list("payload", flat=True).get(id=snap.id) if snap else {}
+    ) or {}
+
+
+def _assemble(shaped, snap):
+    payload = _payload(shaped)
+    built = dict(payload["report"])
+    counted = payload if snap and snap.id == shaped.id else _payload(snap)
+    if counted.get("counts"):
+        for part in ("counts", "integrity", "sizes", "isolation"):
+            built[part] = counted.get(part)
+    built["checks"] = checks.run_checks(built)
+    return built
+
+
+def cached_report(db_path, snap, live):
+    """The page report of `db_path` with the counts of `snap` (pending without one) and the
+    live facts of the agent's newest heartbeat (`live`, agents.LiveFacts)."""
+    if live.problem:
+        raise FileProblem(live.problem)
+    shaped = report_snapshot(db_path)
+    if shaped is None:
+        raise NoReadYet(f"No background read of {db_path} has stored a report yet.")
     key = (
         db_path,
-        schema_cookie(db_path),
+        shaped.id,
+        shaped.state,
+        shaped.phase,
         snap.id if snap else None,
         snap.state if snap else None,
         snap.phase if snap else None,
@@ -50,22 +93,12 @@ def cached_report(db_path, snap):
     now = time.monotonic()
     hit = _REPORTS.get(key)
     if hit is None or hit[0] < now:
-        payload = (
-            Snapshot.objects.values_list("payload", flat=True).get(id=snap.id) if snap else {}
-        ) or {}
-        built = report.build_report(
-            db_path,
-            counts=payload.get("counts"),
-            integrity=payload.get("integrity"),
-            sizes=payload.get("sizes"),
-            isolation=payload.get("isolation"),
-            live_counts=False,
-        )
         if len(_REPORTS) > 32:
             _REPORTS.clear()
-        hit = _REPORTS[key] = (now + REPORT_CACHE_SECONDS, built)
+        hit = _REPORTS[key] = (now + REPORT_CACHE_SECONDS, _assemble(shaped, snap))
     cached = hit[1]
-    return dict(cached, health=dict(cached["health"], **inspect.file_facts(db_path)))
+    fresh = {k: live.facts[k] for k in LIVE_KEYS if k in (live.facts or {})}
+    return dict(cached, health=dict(cached["health"], **fresh), read_cookie=shaped.cookie)
 
 
 OWNER_SOURCES_CACHE_SECONDS = 60.0

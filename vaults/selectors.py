@@ -1,7 +1,6 @@
 """Read-side functions the views and commands call."""
 
 import hashlib
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
@@ -12,7 +11,7 @@ from django.utils import timezone
 
 from metamorph import checks, inspect, schema
 from metamorph.backup import newest_verified
-from metamorph_admin import databases, kinds, repository_index
+from metamorph_admin import agents, backup_mirror, databases, kinds, repository_index
 from metamorph_admin.models import Job
 from vaults import page_cache
 from vaults.models import Snapshot
@@ -40,10 +39,7 @@ def cached_isolation(db_path):
     )
     if snap is None or not (snap.payload or {}).get("isolation"):
         return None, {}
-    try:
-        written = datetime.fromtimestamp(os.stat(db_path).st_mtime, UTC)
-    except OSError:
-        written = None
+    written = _written_at(agents.live_facts(databases.for_path(db_path)))
     age = (timezone.now() - snap.finished_at).total_seconds()
     return snap.payload["isolation"], {
         "source": "background read",
@@ -141,6 +137,8 @@ class Overview:
     changing_job: object = None  # a job of ours changing the file right now (its banner)
     failed: Snapshot | None = None  # a background read newer than `snapshot` that failed
     changed_since_failure: bool = False
+    live: agents.LiveFacts | None = None  # the heartbeat's facts, and when they were read
+    schema_changed: bool = False  # the file's schema cookie moved since the stored report
 
     @property
     def stale(self):
@@ -151,7 +149,7 @@ class Overview:
     def needs_snapshot(self):
         if self.pending is not None:
             return False
-        if self.changed_by_job:
+        if self.changed_by_job or self.schema_changed:
             return True
         last = self.failed or self.snapshot  # a failed read is newer than the last good one
         if last is None:
@@ -202,24 +200,33 @@ def _failed_read(failed):
     }
 
 
+def _written_at(live):
+    """When the file was last written, from the live facts (None while nobody read them)."""
+    mtime = (live.facts or {}).get("mtime")
+    return datetime.fromtimestamp(mtime, UTC) if mtime is not None else None
+
+
 def overview(db_path):
-    """The report for the pages: counts from the last background read, else pending (the
-    page says "counting…" and the background read fills them in); never a live count. A read
-    that failed after it replaces its "integrity ok": the page shows the failure instead."""
+    """The report for the pages: the page report and counts the background read stored, the
+    live facts from the agent's heartbeat; never a read of the file. A read that failed after
+    the last good one replaces its "integrity ok": the page shows the failure instead."""
+    live = agents.live_facts(databases.for_path(db_path))
     snap = page_cache.counts_snapshot(db_path)
     failed = last_failed_snapshot(db_path)
-    data = page_cache.cached_report(db_path, snap)
+    data = page_cache.cached_report(db_path, snap, live)
+    read_cookie = data.pop("read_cookie")
     if failed is not None:
         data = dict(data, integrity=_failed_read(failed))
         data["checks"] = checks.run_checks(data)
     if snap is not None and snap.state != Snapshot.State.DONE:
         snap = None  # early counts of a read still running: the page shows it as pending
-    mtime = datetime.fromtimestamp(os.stat(db_path).st_mtime, UTC)
+    mtime = _written_at(live)
     changed = by_job = False
-    if snap and snap.finished_at:
+    if snap and snap.finished_at and mtime:
         changed = mtime > snap.finished_at
         by_job = changed and changed_by_job_since(db_path, snap.finished_at)
-    after_failure = bool(failed and failed.finished_at and mtime > failed.finished_at)
+    after_failure = bool(failed and failed.finished_at and mtime and mtime > failed.finished_at)
+    cookie = (live.facts or {}).get("schema_cookie")
     return Overview(
         data,
         snap,
@@ -229,6 +236,8 @@ def overview(db_path):
         changing_job(db_path),
         failed,
         after_failure,
+        live=live,
+        schema_changed=cookie is not None and str(cookie) != str(read_cookie),
     )
 
 
@@ -366,13 +375,19 @@ def backup_age_finding(db_path, backup_dir=None):
     }
 
 
+def _newest_verified(db_path, backup_dir=None):
+    """The newest verified backup (name, age) from the mirrored manifests; a command given
+    its own backup directory lists it."""
+    if backup_dir is not None:
+        return newest_verified(backup_dir, source_path=db_path)
+    return backup_mirror.newest_verified(databases.for_path(db_path))
+
+
 def _newest_restorable(db_path, backup_dir):
     """(name, age in seconds) of the youngest of: the newest verified local backup, the
     newest repository archive that a check restored (an unchecked archive does not count)."""
     found = []
-    local = newest_verified(
-        backup_dir or databases.for_path(db_path).backup_dir, source_path=db_path
-    )
+    local = _newest_verified(db_path, backup_dir)
     if local is not None:
         found.append((local["name"], local["age_seconds"]))
     archive = repository_index.newest_restorable(databases.for_path(db_path).name)

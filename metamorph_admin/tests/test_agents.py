@@ -6,8 +6,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
-import time
 
 import psycopg
 import pytest
@@ -15,9 +13,8 @@ from django.utils import timezone
 
 from metamorph_admin import agents
 from metamorph_admin.models import Agent
-from metamorph_admin.tests.commands import ROOT
-from metamorph_admin.tests.job_helpers import run_python, subprocess_env, user_with_role
-from metamorph_admin.tests.shared_db import shared_database_url
+from metamorph_admin.tests.hosts import start_agent, two_hosts, wait_for
+from metamorph_admin.tests.job_helpers import run_python, user_with_role
 
 ENQUEUE = """
 import json, sys, django
@@ -48,30 +45,11 @@ print(json.dumps({"state": job.state, "pid": job.pid, "host": job.hostname,
 @pytest.fixture
 def hosts(tmp_path, metamorph_db):
     """Two databases in two folders (two "hosts"), one dashboard database they share."""
-    files = {}
-    for name in ("staging", "production"):
-        folder = tmp_path / f"host-{name}"
-        folder.mkdir()
-        files[name] = folder / "metamorph.db"
-        os.replace(metamorph_db("migrated"), files[name])
-    env = subprocess_env(
-        "unused",
-        DATABASE_URL=shared_database_url(tmp_path),
-        METAMORPH_DATABASES=",".join(f"{n}={p}" for n, p in files.items()),
-        METAMORPH_BACKUP_DIR=str(tmp_path / "backups"),
-        DEBUG="false",
-    )
+    files, env = two_hosts(tmp_path, metamorph_db, tmp_path / "backups")
     started = []
 
     def start(name, expect_ready=True):
-        proc = subprocess.Popen(
-            [sys.executable, "manage.py", "agent", "--database", name, "--interval", "0.1"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc = start_agent(name, env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         started.append(proc)
         if expect_ready:
             line = proc.stdout.readline()
@@ -86,17 +64,6 @@ def hosts(tmp_path, metamorph_db):
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)
-
-
-def wait_for(condition, what, timeout=120.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 pytestmark = pytest.mark.dashboard_db

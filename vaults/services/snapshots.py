@@ -1,7 +1,6 @@
 """Background reads of the Metamorph file whose results the pages show from cache."""
 
 import logging
-import os
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
@@ -11,7 +10,7 @@ from django.utils import timezone
 from metamorph import report
 from metamorph.errors import MetamorphError
 from metamorph_admin import agents, databases
-from vaults import selectors
+from vaults import page_cache, selectors
 from vaults.models import Snapshot
 
 logger = logging.getLogger(__name__)
@@ -47,28 +46,33 @@ def request_if_outdated(db_path):
     last = Snapshot.objects.filter(
         db_path=db_path, state__in=[Snapshot.State.DONE, Snapshot.State.FAILED]
     ).first()
-    try:
-        mtime = datetime.fromtimestamp(os.stat(db_path).st_mtime, UTC)
-    except OSError:
-        return None  # no file: nothing to read, the page says so
-    if last and last.finished_at and last.finished_at >= mtime:
+    mtime = (agents.live_facts(databases.for_path(db_path)).facts or {}).get("mtime")
+    if mtime is None:
+        return None  # no file, or no heartbeat yet: nothing to read, the page says so
+    if last and last.finished_at and last.finished_at >= datetime.fromtimestamp(mtime, UTC):
         return None
     return request_snapshot(db_path)
 
 
 def take_snapshot(snapshot_id):
-    """Run one queued read and store its result (or the operator-facing error)."""
+    """Run one queued read and store its result (or the operator-facing error): the page
+    report first (schema, health, indexes: the pages render only this stored shape), then
+    the counts as soon as they are in, then the rest."""
     snap = Snapshot.objects.get(id=snapshot_id)
     Snapshot.objects.filter(id=snap.id).update(state=Snapshot.State.RUNNING)
+    stored: dict = {}
 
     def progress(phase, done, total, message=""):
         Snapshot.objects.filter(id=snap.id).update(phase=phase, done=done, total=total)
 
-    def counted(counts):
-        Snapshot.objects.filter(id=snap.id).update(payload={"counts": counts})
+    def keep(**parts):
+        stored.update(parts)
+        Snapshot.objects.filter(id=snap.id).update(payload=dict(stored))
 
     try:
-        payload = report.full_snapshot(snap.db_path, progress, counted)
+        keep(**report.page_shape(snap.db_path))
+        payload = dict(report.full_snapshot(snap.db_path, progress, lambda c: keep(counts=c)))
+        payload.update(report.page_shape(snap.db_path))  # a migration may have run meanwhile
         state, error = Snapshot.State.DONE, ""
     except MetamorphError as exc:
         payload, state, error = {}, Snapshot.State.FAILED, str(exc)
@@ -109,9 +113,14 @@ def take_snapshot_task(snapshot_id):
 
 
 def page_overview(db_path):
-    """What a page shows: the cached report, queueing a recount when it has none or the file
+    """What a page shows: the stored report, queueing a recount when it has none or the file
     changed since (an immediate task backend answers with the new counts at once)."""
     try:
+        data = selectors.overview(db_path)
+    except page_cache.NoReadYet:
+        pending = request_snapshot(db_path)
+        if pending.state != Snapshot.State.DONE:
+            raise page_cache.NoReadYet(_waiting_for(db_path, pending)) from None
         data = selectors.overview(db_path)
     except MetamorphError:
         request_if_outdated(db_path)  # the background read records the problem for every page
@@ -121,3 +130,26 @@ def page_overview(db_path):
         if data.pending.state == Snapshot.State.DONE:
             data = selectors.overview(db_path)
     return data
+
+
+def _waiting_for(db_path, pending):
+    """Why a page has nothing to show yet, and what brings it."""
+    db = databases.for_path(db_path)
+    if pending.state == Snapshot.State.FAILED:
+        return pending.error
+    state = agents.state_of(db)
+    if not state.online:
+        return str(_offline_reason(db))
+    return (
+        f"The agent of database {db.name} (pid {state.pid} on {state.hostname}) is reading "
+        f"the file for the first time (background read #{pending.id}, "
+        f"{pending.phase or pending.state}): reload this page in a few seconds."
+    )
+
+
+def _offline_reason(db):
+    try:
+        agents.ensure_online(db)
+    except agents.AgentOffline as exc:
+        return exc
+    return ""

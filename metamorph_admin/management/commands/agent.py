@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, close_old_connections, connection
 from django_tasks_db.management.commands.db_worker import Worker
 
-from metamorph_admin import agents, databases, interrupted
+from metamorph_admin import agents, backup_mirror, databases, interrupted
 from metamorph_admin.cli import OperationCommand
 
 logger = logging.getLogger(__name__)
@@ -73,6 +73,7 @@ Stop it with Ctrl-C or SIGTERM: a running job finishes first."""
         # Jobs a killed agent left running: interrupted, their locks released (they resume or
         # were rolled back by SQLite, as the job page says).
         reaped = interrupted.reap_interrupted_jobs()
+        backup_mirror.mirror_soon(db)  # the Backups page lists what this host holds
         stop = threading.Event()
         beats = threading.Thread(target=_heartbeat, args=(agent, stop), daemon=True)
         worker = Worker(
@@ -145,6 +146,8 @@ def _heartbeat(agent, stop):
                 close_old_connections()
                 if not agents.beat(agent):
                     logger.error("Another agent took over database %s", agent.database)
+                elif db := databases.get(agent.database):
+                    backup_mirror.mirror_soon(db)
             except DatabaseError:  # the dashboard's database is away: beat again later
                 logger.warning("Heartbeat of the agent of %s failed", agent.database)
             stop.wait(agents.HEARTBEAT_SECONDS)

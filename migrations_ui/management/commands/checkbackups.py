@@ -25,6 +25,7 @@ class Command(OperationCommand):
         "run quick_check."
     )
     epilog = EPILOG
+    runs_operations = True
 
     def add_arguments(self, parser):
         parser.add_argument("--list", action="store_true", help="list the stored archives")
@@ -40,6 +41,7 @@ class Command(OperationCommand):
         job = run_from_command(
             "check-backups",
             {"db_path": db_path},
+            operator=opts["operator"],
             stdout=self.stdout,
             stderr=self.stderr,
             json_output=opts["json"],

@@ -108,7 +108,12 @@ class Command(OperationCommand):
             {"force": opts["force"]}, **({"backup_dir": backup_dir} if opts["dir"] else {})
         )
         job = run_from_command(
-            "restore", params, stdout=self.stdout, stderr=self.stderr, json_output=opts["json"]
+            "restore",
+            params,
+            operator=opts["operator"],
+            stdout=self.stdout,
+            stderr=self.stderr,
+            json_output=opts["json"],
         )
         if not opts["json"]:
             self.stdout.write(job.result.get("message") or f"Restored {opts['archive']}.")
