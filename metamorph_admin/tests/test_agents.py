@@ -6,6 +6,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+import time
 
 import psycopg
 import pytest
@@ -182,12 +183,21 @@ def test_an_agent_killed_mid_backup_leaves_the_job_interrupted_and_the_next_agen
 ):
     url = hosts["env"]["DATABASE_URL"]
     path = str(hosts["files"]["production"])
+    # ~100 MB more pages to copy and check: the backup runs for a while, so the kill can land.
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("CREATE TABLE zz_test_padding (b BLOB)")
+        conn.executemany("INSERT INTO zz_test_padding VALUES (randomblob(4194304))", [()] * 25)
+    conn.close()
     writer = metamorph_writer(path)
     caught = None
     for _attempt in range(10):  # until the kill lands while the backup runs
         agent = hosts["start"]("production")
         job = hosts["python"](ENQUEUE, "production")["job"]
-        wait_for(lambda j=job: _job_row(url, j)[0] != "queued", "the agent to take the job")
+        deadline = time.monotonic() + 120
+        while _job_row(url, job)[0] == "queued":  # a tight look: the run may be short
+            assert time.monotonic() < deadline, "the agent never took the job"
+            time.sleep(0.005)
         os.kill(agent.pid, signal.SIGSTOP)
         if _job_row(url, job)[0] == "running":
             caught = job
