@@ -88,16 +88,7 @@ class Command(OperationCommand):
         params = {"db_path": db_path, "name": opts["name"], "force": opts["force"]}
         if opts["dir"]:
             params["backup_dir"] = backup_dir
-        job = run_from_command(
-            "restore",
-            params,
-            operator=opts["operator"],
-            stdout=self.stdout,
-            stderr=self.stderr,
-            json_output=opts["json"],
-        )
-        if not opts["json"]:
-            self.stdout.write(job.result.get("message") or f"Restored {opts['name']}.")
+        self._run(params, opts, opts["name"])
 
     def _restore_archive(self, db_path, backup_dir, opts):
         if not opts["force"]:
@@ -107,6 +98,10 @@ class Command(OperationCommand):
         params.update(
             {"force": opts["force"]}, **({"backup_dir": backup_dir} if opts["dir"] else {})
         )
+        self._run(params, opts, opts["archive"])
+
+    def _run(self, params, opts, what):
+        """The restore job, as the named operator; its message (or the JSON result)."""
         job = run_from_command(
             "restore",
             params,
@@ -116,7 +111,7 @@ class Command(OperationCommand):
             json_output=opts["json"],
         )
         if not opts["json"]:
-            self.stdout.write(job.result.get("message") or f"Restored {opts['archive']}.")
+            self.stdout.write(job.result.get("message") or f"Restored {what}.")
 
     def _refuse_if_in_use(self, db_path):
         """Before asking for the typed name: a refusal an operator can act on at once."""
