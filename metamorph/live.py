@@ -133,7 +133,7 @@ def check_health(url, timeout=TIMEOUT):
     )
 
 
-def _code(answer):
+def error_code(answer):
     return answer.body.get("code") if isinstance(answer.body, dict) else None
 
 
@@ -142,7 +142,7 @@ def check_dev_mode_off(url, timeout=TIMEOUT):
     answer = get(url, "/api/sessions", timeout=timeout)
     if answer.status is None:
         return _no_answer(url, "/api/sessions", answer)
-    if answer.status == 401 and _code(answer) == "MISSING_TOKEN":
+    if answer.status == 401 and error_code(answer) == "MISSING_TOKEN":
         return LiveFinding(
             "pass",
             "GET /api/sessions without a token answered 401 MISSING_TOKEN: dev mode is off.",
@@ -175,21 +175,22 @@ def detect_dev_mode(url, timeout=TIMEOUT):
     for answer in (a, b):
         if answer.status is None:
             return _no_answer(url, "/api/sessions", answer)
-    if a.status == 401 and _code(a) == "MISSING_TOKEN":
+    if a.status == 401 and error_code(a) == "MISSING_TOKEN":
         return LiveFinding(
             "info",
             "The server wants a bearer token (dev mode is off): check "
             "isolation with two vaults' tokens instead.",
             {"HTTP status": 401},
         )
-    ids_a, ids_b = _session_ids(a.body), _session_ids(b.body)
-    if a.status != 200 or b.status != 200 or ids_a is None or ids_b is None:
+    listed_a, listed_b = ids_in(a.body, "sessions"), ids_in(b.body, "sessions")
+    if a.status != 200 or b.status != 200 or listed_a is None or listed_b is None:
         return LiveFinding(
             "fail",
             f"Two X-Vault-Id requests answered {a.status} {_short(a.body)} and {b.status} "
             f"{_short(b.body)}: not Metamorph's session list. Check which server this URL reaches.",
             {"HTTP status": f"{a.status}, {b.status}"},
         )
+    ids_a, ids_b = set(listed_a), set(listed_b)
     common = ids_a & ids_b
     numbers = {
         "X-Vault-Id headers sent": 2,
@@ -225,16 +226,13 @@ def detect_dev_mode(url, timeout=TIMEOUT):
     )
 
 
-def _session_ids(body):
-    items = body.get("sessions") if isinstance(body, dict) else None
+def ids_in(body, key):
+    """The ids in the list `key` of a JSON answer (`sessions`, `memories`), or None when the
+    answer has no such list."""
+    items = body.get(key) if isinstance(body, dict) else None
     if not isinstance(items, list):
         return None
-    return {str(i["id"]) for i in items if isinstance(i, dict) and "id" in i}
-
-
-def _count(body, key):
-    items = body.get(key) if isinstance(body, dict) else None
-    return len(items) if isinstance(items, list) else 0
+    return [str(i["id"]) for i in items if isinstance(i, dict) and "id" in i]
 
 
 def _short(body):

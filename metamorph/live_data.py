@@ -10,7 +10,7 @@ and each request to it makes the server write a session file.
 
 from typing import Any, Protocol
 
-from .live import TIMEOUT, LiveFinding, check_health, get
+from .live import TIMEOUT, LiveFinding, check_health, error_code, get, ids_in
 
 MEMORY_LIMIT = 500  # the server's own default page of /api/memories
 MEMORIES_PATH = f"/api/memories?limit={MEMORY_LIMIT}"
@@ -34,13 +34,6 @@ class FileView(Protocol):
     def vaults_of_ids(self, kind: str, ids: list[str]) -> dict[str, str]: ...
 
     def memories_in(self, vaults: tuple[str, ...]) -> int: ...
-
-
-def memory_ids(body) -> list[str] | None:
-    items = body.get("memories") if isinstance(body, dict) else None
-    if not isinstance(items, list):
-        return None
-    return [str(i["id"]) for i in items if isinstance(i, dict) and "id" in i]
 
 
 def file_disagreement(ids: list[str], file: FileView, who: str) -> str:
@@ -73,7 +66,7 @@ def check_health_and_file(url, file: FileView | None, timeout=TIMEOUT) -> LiveFi
     if health.status != "pass" or file is None:
         return health
     answer = get(url, MEMORIES_PATH, timeout=timeout)
-    ids = memory_ids(answer.body) if answer.status == 200 else None
+    ids = ids_in(answer.body, "memories") if answer.status == 200 else None
     if ids is None:
         why = (
             "the server wants a token (dev mode off): the isolation check compares what "
@@ -107,14 +100,14 @@ def ids_seen(url, token, timeout=TIMEOUT):
         if answer.status is None:
             return None, f"GET {path} {answer.problem}"
         if answer.status != 200:
-            code = answer.body.get("code") if isinstance(answer.body, dict) else ""
-            return None, f"GET {path} answered {answer.status} {code or ''}".rstrip() + (
+            code = error_code(answer) or ""
+            return None, f"GET {path} answered {answer.status} {code}".rstrip() + (
                 ": the token was refused" if answer.status == 401 else ""
             )
-        items = answer.body.get(key) if isinstance(answer.body, dict) else None
-        if not isinstance(items, list):
+        ids = ids_in(answer.body, key)
+        if ids is None:
             return None, f"GET {path} answered without a {key!r} list"
-        seen[key] = [str(i["id"]) for i in items if isinstance(i, dict) and "id" in i]
+        seen[key] = ids
     return seen, ""
 
 
