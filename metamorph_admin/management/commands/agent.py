@@ -121,9 +121,8 @@ def _serve_all(interval):
                 db.name,
                 "--interval",
                 str(interval),
-            ],
-            env={**os.environ, "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"]},
-        )
+            ]
+        )  # the environment, DJANGO_SETTINGS_MODULE with it, is inherited
         for db in databases.configured()
     ]
 
@@ -136,7 +135,10 @@ def _serve_all(interval):
     signal.signal(signal.SIGINT, stop_children)
     codes = [child.wait() for child in children]
     if any(codes):
-        raise CommandError(f"An agent stopped with exit codes {codes}.", returncode=max(codes))
+        # A child killed by a signal has a negative code: still a failure for this process.
+        raise CommandError(
+            f"An agent stopped with exit codes {codes}.", returncode=max(max(codes), 1)
+        )
 
 
 def _heartbeat(agent, stop):
