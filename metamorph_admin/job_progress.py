@@ -4,6 +4,7 @@ import time
 
 from django.utils import timezone
 
+from metamorph_admin import outage
 from metamorph_admin.models import Job, JobLog
 
 # Engines may report thousands of times a second; the page polls once a second.
@@ -56,14 +57,18 @@ class JobProgress:
 
     def _write(self, now):
         phase, done, total, message = self._last
-        Job.objects.filter(pk=self.job_id).update(
-            phase=phase[:64],
-            done=done,
-            total=total,
-            message=message[:500],
-            heartbeat_at=timezone.now(),
+        # While the dashboard's database is away the job goes on: the next write (or
+        # flush) brings the row up to date.
+        written = outage.or_skip(
+            lambda: Job.objects.filter(pk=self.job_id).update(
+                phase=phase[:64],
+                done=done,
+                total=total,
+                message=message[:500],
+                heartbeat_at=timezone.now(),
+            )
         )
-        self._dirty = False
+        self._dirty = not written
         self._last_write = now
 
     def _log_report(self, phase, message, now):
@@ -82,7 +87,10 @@ class JobProgress:
 
     def log(self, text, level="info"):
         """Append one line to the job's log (only the newest LOG_LINES_KEPT are kept)."""
-        JobLog.objects.create(job_id=self.job_id, level=level, text=str(text)[:1000])
+        if not outage.or_skip(
+            lambda: JobLog.objects.create(job_id=self.job_id, level=level, text=str(text)[:1000])
+        ):
+            return  # a line said while the dashboard's database was away is not kept
         self._lines += 1
         if self._lines % TRIM_EVERY == 0:
             trim_log(self.job_id)

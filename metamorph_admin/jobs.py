@@ -28,7 +28,9 @@ from metamorph_admin import (
     kinds,
     liveness,
     locks,
+    outage,
 )
+from metamorph_admin.admin_db import unreachable_line
 from metamorph_admin.job_progress import JobProgress
 from metamorph_admin.models import AuditRecord, Job, Origin
 
@@ -74,12 +76,8 @@ def _claim(job):
 
 def _finish(job, state, *, result=None, error="", outcome, started):
     duration = time.monotonic() - started
-    done = {"done": F("total")} if state == Job.State.SUCCEEDED else {}
-    Job.objects.filter(pk=job.pk).update(
-        state=state, result=result, error=error, finished_at=timezone.now(), **done
-    )
-    job.refresh_from_db()
-    audit.record_job(job, outcome, message=error, duration=duration)
+    # The job ran on the file: its end is recorded once the dashboard's database answers.
+    outage.until_back(lambda: _record_end(job, state, result, error, outcome, duration))
     if agents.required():  # what the job changed (backups, schema): the pages see it now
         db = databases.for_path(job.db_path)
         backup_mirror.mirror_soon(db)
@@ -88,6 +86,15 @@ def _finish(job, state, *, result=None, error="", outcome, started):
         except (DatabaseError, MetamorphError):
             logger.warning("No heartbeat after job #%s: the next one brings it", job.pk)
     return job
+
+
+def _record_end(job, state, result, error, outcome, duration):
+    done = {"done": F("total")} if state == Job.State.SUCCEEDED else {}
+    Job.objects.filter(pk=job.pk).update(
+        state=state, result=result, error=error, finished_at=timezone.now(), **done
+    )
+    job.refresh_from_db()
+    audit.record_job(job, outcome, message=error, duration=duration)
 
 
 def found_problems(result):
@@ -114,7 +121,13 @@ def _call_engine(job, func, progress):
         message = str(translate_error(exc, job.db_path or databases.current().path))
         progress.log(message, level="error")
         return Job.State.FAILED, None, message
-    except Exception:
+    except Exception as exc:
+        if outage.is_outage(exc):  # the engine read the dashboard's database (a stored plan)
+            message = (
+                f"{unreachable_line(exc)} The job stopped there: run it again once it answers."
+            )
+            progress.log(message, level="error")
+            return Job.State.FAILED, None, message
         logger.exception("Job #%s (%s) failed unexpectedly", job.pk, job.kind)
         message = (
             f"Unexpected error: the details are in the server log under job #{job.pk}. "
@@ -157,7 +170,7 @@ def run_job(
         )
         raise
     finally:
-        locks.release(job)
+        outage.until_back(lambda: locks.release(job))
 
 
 def _run_claimed(job, job_kind, func, progress, started):

@@ -13,7 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from metamorph.errors import MetamorphError
-from metamorph_admin import databases, interrupted, liveness
+from metamorph_admin import databases, interrupted, liveness, outage
 from metamorph_admin.models import Job, MutationLock, Origin
 
 logger = logging.getLogger(__name__)
@@ -114,11 +114,14 @@ class Heartbeat:
     def _beat(self):
         try:
             while not self._stop.wait(self.interval):
-                now = timezone.now()
-                try:
-                    Job.objects.filter(pk=self.job_id).update(heartbeat_at=now)
-                    MutationLock.objects.filter(job_id=self.job_id).update(heartbeat_at=now)
-                except Exception:  # a missed beat is retried; the job itself must go on
+                try:  # a missed beat is retried; the job itself must go on
+                    outage.or_skip(self._touch)
+                except Exception:
                     logger.warning("Heartbeat of job %s failed", self.job_id, exc_info=True)
         finally:
             connection.close()
+
+    def _touch(self):
+        now = timezone.now()
+        Job.objects.filter(pk=self.job_id).update(heartbeat_at=now)
+        MutationLock.objects.filter(job_id=self.job_id).update(heartbeat_at=now)

@@ -6,12 +6,13 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 from django.core.management.base import CommandError
 from django.db import DatabaseError, close_old_connections, connection
 from django_tasks_db.management.commands.db_worker import Worker
 
-from metamorph_admin import agents, backup_mirror, databases, interrupted
+from metamorph_admin import agents, backup_mirror, databases, interrupted, outage
 from metamorph_admin.cli import OperationCommand
 
 logger = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ Stop it with Ctrl-C or SIGTERM: a running job finishes first."""
         backup_mirror.mirror_soon(db)  # the Backups page lists what this host holds
         stop = threading.Event()
         beats = threading.Thread(target=_heartbeat, args=(agent, stop), daemon=True)
-        worker = Worker(
+        worker = AgentWorker(
             queue_names=[agent.queue_name],
             interval=opts["interval"],
             batch=False,
@@ -106,6 +107,22 @@ Stop it with Ctrl-C or SIGTERM: a running job finishes first."""
                 agents.stop(agent)
             except DatabaseError:
                 logger.warning("Could not record that the agent of %s stopped", db.name)
+
+
+class AgentWorker(Worker):
+    """django-tasks' database worker, which outlives an outage of the dashboard's database:
+    it says so once, waits and looks at its queue again (a job it runs meanwhile goes on)."""
+
+    def run(self):
+        while self.running:
+            try:
+                super().run()
+                return
+            except outage.OUTAGE_ERRORS as exc:
+                if not outage.is_outage(exc):
+                    raise
+                outage.noticed(exc)
+                time.sleep(outage.RETRY_SECONDS)
 
 
 def _serve_all(interval):
@@ -146,12 +163,20 @@ def _heartbeat(agent, stop):
         while not stop.is_set():
             try:
                 close_old_connections()
-                if not agents.beat(agent):
-                    logger.error("Another agent took over database %s", agent.database)
-                elif db := databases.get(agent.database):
-                    backup_mirror.mirror_soon(db)
-            except DatabaseError:  # the dashboard's database is away: beat again later
+                _beat_once(agent)
+            except DatabaseError:
                 logger.warning("Heartbeat of the agent of %s failed", agent.database)
             stop.wait(agents.HEARTBEAT_SECONDS)
     finally:
         connection.close()
+
+
+def _beat_once(agent):
+    beat = []
+    # The dashboard's database away: said once (outage), beat again at the next interval.
+    if not outage.or_skip(lambda: beat.append(agents.beat(agent))):
+        return
+    if not beat[0]:
+        logger.error("Another agent took over database %s", agent.database)
+    elif db := databases.get(agent.database):
+        backup_mirror.mirror_soon(db)
