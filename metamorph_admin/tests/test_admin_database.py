@@ -77,3 +77,32 @@ def test_a_wrong_password_is_named_as_such():
     assert result.returncode == 2
     assert "password authentication failed" in result.stderr
     assert "not-the-password" not in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.dashboard_db
+def test_an_agent_started_while_postgresql_is_not_there_says_so_in_one_line(metamorph_db):
+    port = closed_port()
+    url = f"postgres://someone:s3cret-pw@127.0.0.1:{port}/dashboard"
+    env = {"DATABASE_URL": url, "METAMORPH_DATABASES": f"production={metamorph_db('migrated')}"}
+    result = manage("agent", "--database", "production", env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"The dashboard's database (PostgreSQL at 127.0.0.1:{port}, database dashboard) "
+        f"cannot be used: {result.stderr.split('cannot be used: ', 1)[1].strip()}"
+    ]
+    assert "Connection refused" in result.stderr and "Check DATABASE_URL" in result.stderr
+    assert "s3cret-pw" not in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.dashboard_db
+@pytest.mark.skipif(not on_postgres(), reason="needs the PostgreSQL of make test's second run")
+def test_healthz_answers_503_naming_a_wrong_password():
+    parts = urllib.parse.urlsplit(os.environ["DATABASE_URL"])
+    wrong = parts._replace(
+        netloc=f"{parts.username}:not-the-password@{parts.hostname}:{parts.port}"
+    )
+    status, body = healthz(urllib.parse.urlunsplit(wrong))
+    assert status == 503 and body["checks"] == {"admin_database": "down"}
+    assert f"{parts.hostname}:{parts.port}" in body["problem"]
+    assert "password authentication failed" in body["problem"]
+    assert "not-the-password" not in json.dumps(body)

@@ -1,37 +1,18 @@
 """Agents: a real `manage.py agent` process per database, sharing the dashboard's database
 (SQLite here, PostgreSQL in make test's second run); each takes only its own database's jobs."""
 
-import json
 import os
 import signal
 import sqlite3
-import subprocess
-import time
 
-import psycopg
 import pytest
 from django.utils import timezone
 
-from metamorph_admin import agents
+from metamorph_admin import agents, databases, migration_state
 from metamorph_admin.models import Agent
-from metamorph_admin.tests.hosts import start_agent, two_hosts, wait_for
-from metamorph_admin.tests.job_helpers import run_python, user_with_role
+from metamorph_admin.tests.hosts import ENQUEUE, wait_for
+from metamorph_admin.tests.job_helpers import user_with_role
 
-ENQUEUE = """
-import json, sys, django
-django.setup()
-from django.contrib.auth.models import Group, User
-from metamorph_admin import databases, jobs
-from metamorph_admin.models import Job
-user, _ = User.objects.get_or_create(username="oscar")
-user.groups.add(Group.objects.get(name="operator"))
-databases._current.set(databases.get(sys.argv[1]))
-try:
-    job = jobs.enqueue_job("backup", {}, user=user)
-    print(json.dumps({"job": job.pk}))
-except Exception as exc:
-    print(json.dumps({"refused": str(exc)}))
-"""
 JOB = """
 import json, sys, django
 django.setup()
@@ -44,27 +25,9 @@ print(json.dumps({"state": job.state, "pid": job.pid, "host": job.hostname,
 
 
 @pytest.fixture
-def hosts(tmp_path, metamorph_db):
+def hosts(agent_hosts):
     """Two databases in two folders (two "hosts"), one dashboard database they share."""
-    files, env = two_hosts(tmp_path, metamorph_db, tmp_path / "backups")
-    started = []
-
-    def start(name, expect_ready=True):
-        proc = start_agent(name, env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        started.append(proc)
-        if expect_ready:
-            line = proc.stdout.readline()
-            assert line.startswith(f"Agent of {name} "), proc.stderr.read()
-        return proc
-
-    def python(script, *args):
-        return json.loads(run_python(script, *args, env=env).strip().splitlines()[-1])
-
-    yield {"files": files, "env": env, "start": start, "python": python}
-    for proc in started:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
+    return agent_hosts()
 
 
 pytestmark = pytest.mark.dashboard_db
@@ -158,66 +121,26 @@ def test_an_offline_agent_refuses_the_button_with_its_reason(client, agents_requ
     assert "python manage.py agent --database default" in page
 
 
-def _query(url, sql, params):
-    """One row, read straight from the shared database (no Django start-up in the loop)."""
-    if url.startswith("sqlite:///"):
-        conn = sqlite3.connect(url[len("sqlite:///") :], timeout=20)
-        try:
-            return conn.execute(sql, params).fetchone()
-        finally:
-            conn.close()
-    with psycopg.connect(url) as conn:
-        return conn.execute(sql.replace("?", "%s"), params).fetchone()
-
-
-def _job_row(url, job_id):
-    return _query(url, "SELECT state, error FROM migrations_ui_job WHERE id = ?", (job_id,))
-
-
-def _locks(url):
-    return _query(url, "SELECT COUNT(*) FROM migrations_ui_mutationlock", ())[0]
-
-
-def test_an_agent_killed_mid_backup_leaves_the_job_interrupted_and_the_next_agent_backs_up(
-    hosts, metamorph_writer
+def test_in_process_facts_read_the_migration_state_again_only_when_the_file_changed(
+    settings, db, metamorph_db, monkeypatch
 ):
-    url = hosts["env"]["DATABASE_URL"]
-    path = str(hosts["files"]["production"])
-    # ~100 MB more pages to copy and check: the backup runs for a while, so the kill can land.
-    conn = sqlite3.connect(path)
-    with conn:
-        conn.execute("CREATE TABLE zz_test_padding (b BLOB)")
-        conn.executemany("INSERT INTO zz_test_padding VALUES (randomblob(4194304))", [()] * 25)
+    settings.METAMORPH_DATABASE_PATH = metamorph_db("migrated")
+    reads = []
+    real_read = migration_state.read
+    monkeypatch.setattr(migration_state, "read", lambda path: reads.append(path) or real_read(path))
+    database = databases.current()
+    first = agents.live_facts(database)
+    assert agents.live_facts(database).facts["migrations"] == first.facts["migrations"]
+    assert len(reads) == 1
+    conn = sqlite3.connect(settings.METAMORPH_DATABASE_PATH)
+    with conn:  # a row a rollback of 002 would lose: the schema stays as it was
+        conn.execute(
+            "INSERT INTO sandbox_resource_usage (id, vault_id, period_start, period_end, "
+            "created_at, updated_at) VALUES ('u1', 'v', 'a', 'b', 'c', 'd')"
+        )
     conn.close()
-    writer = metamorph_writer(path)
-    caught = None
-    for _attempt in range(10):  # until the kill lands while the backup runs
-        agent = hosts["start"]("production")
-        job = hosts["python"](ENQUEUE, "production")["job"]
-        deadline = time.monotonic() + 120
-        while _job_row(url, job)[0] == "queued":  # a tight look: the run may be short
-            assert time.monotonic() < deadline, "the agent never took the job"
-            time.sleep(0.005)
-        os.kill(agent.pid, signal.SIGSTOP)
-        if _job_row(url, job)[0] == "running":
-            caught = job
-            os.kill(agent.pid, signal.SIGKILL)
-            agent.wait(timeout=30)
-            break
-        os.kill(agent.pid, signal.SIGKILL)  # it had finished: try again with a new backup
-        agent.wait(timeout=30)
-    assert caught is not None, "no kill landed while a backup was running"
-    restarted = hosts["start"]("production")  # reaps what the killed agent left
-    state, error = _job_row(url, caught)
-    assert state == "interrupted" and f"pid {agent.pid} on " in error
-    assert _locks(url) == 0
-    again = hosts["python"](ENQUEUE, "production")["job"]
-    wait_for(lambda: _job_row(url, again)[0] in ("succeeded", "failed"), "the next backup")
-    assert _job_row(url, again)[0] == "succeeded", _job_row(url, again)
-    assert restarted.poll() is None
-    writer.wait_for_commits(3)
-    report = writer.stop()
-    assert report.errors == [] and report.missing_from(path) == []
-    conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    conn.close()
+    later = agents.live_facts(database).facts["migrations"]
+    assert len(reads) == 2
+    assert later["rollback_preview"]["total_rows_lost"] == (
+        first.facts["migrations"]["rollback_preview"]["total_rows_lost"] + 1
+    )
