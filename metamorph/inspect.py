@@ -181,6 +181,7 @@ def file_facts(path: str) -> FileFacts:
     return {
         "size_bytes": stat.st_size,
         "modified_at": datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(timespec="seconds"),
+        "mtime": stat.st_mtime,
         "wal_size_bytes": os.path.getsize(wal) if os.path.exists(wal) else None,
         "lock": {
             "held": lock.held,

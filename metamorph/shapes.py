@@ -56,6 +56,7 @@ class FileFacts(TypedDict):
 
     size_bytes: int
     modified_at: str
+    mtime: float  # the same last write to the ns, to tell two writes in one second apart
     wal_size_bytes: int | None
     lock: LockState
 

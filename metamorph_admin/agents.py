@@ -157,32 +157,40 @@ def register(db: databases.Database) -> Agent:
                 "Stop that one first; one agent serves one database."
             )
         # Take over the row of a stopped or dead agent, unless another did a moment ago.
-        taken = Agent.objects.filter(pk=current.pk, pid=current.pid, hostname=current.hostname)
-        if taken.update(**fields):
+        if _own_row(current).update(**fields):
             return Agent.objects.get(pk=current.pk)
     raise AgentAlreadyRunning(f"Another agent for database {db.name} is starting at this moment.")
 
 
-def facts_of(path: str, fresh: bool = False) -> tuple[dict | None, str]:
+def facts_of(path: str, in_process: bool = False) -> tuple[dict | None, str]:
     """The file's live facts (size, last write, journal/WAL, lock holders, schema cookie, the
     processes that hold it, the Migrations page's state), or why not: what the pages show
-    without opening the file. `fresh`: the migration state read now, not kept a minute."""
+    without opening the file. `in_process` (a page asks, no agent): the migration state is
+    read again whenever the file changed, not only with its schema or a minute apart."""
     try:
         check_file(path)  # a file gone, empty or not SQLite: the operator's words
         facts = dict(file_facts(path))
         facts["schema_cookie"] = schema_cookie(path)
-        facts["mtime"] = os.stat(path).st_mtime  # to the ns, where modified_at is to the second
     except MetamorphError as exc:  # which one, for /metrics' problem label
         return {"problem_kind": exc.__class__.__name__}, str(exc)
     except OSError as exc:
         return {
             "problem_kind": "OSError"
         }, f"{path} cannot be read on this host: {exc.strerror or exc}."
-    journal = f"{path}-journal"
-    facts["journal_size_bytes"] = os.path.getsize(journal) if os.path.exists(journal) else None
+    facts["journal_size_bytes"] = _size_or_none(f"{path}-journal")
     facts["holders"] = [h.describe() for h in processes_holding(path).processes]
-    facts["migrations"] = migration_state.for_heartbeat(path, facts["schema_cookie"], fresh)
+    version = facts["schema_cookie"]
+    if in_process:  # rows a rollback would lose change without the schema
+        version = (version, facts["mtime"], facts["wal_size_bytes"], facts["journal_size_bytes"])
+    facts["migrations"] = migration_state.for_heartbeat(path, version)
     return facts, ""
+
+
+def _size_or_none(path: str) -> int | None:
+    try:
+        return os.path.getsize(path)
+    except FileNotFoundError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -204,7 +212,7 @@ def live_facts(db: databases.Database) -> LiveFacts:
     """The facts of the newest heartbeat of the database's agent (this process reads them
     itself when tasks run in-process): the site never opens the file for them."""
     if not required():
-        facts, problem = facts_of(db.path, fresh=True)
+        facts, problem = facts_of(db.path, in_process=True)
         return LiveFacts(facts, problem, timezone.now(), "this process")
     state = state_of(db)
     if state.status == "never":
@@ -221,11 +229,7 @@ def live_facts(db: databases.Database) -> LiveFacts:
 def beat(agent: Agent) -> bool:
     """One heartbeat; False when the row is no longer this agent's (another took over)."""
     facts, problem = facts_of(agent.db_path)
-    return bool(
-        Agent.objects.filter(pk=agent.pk, pid=agent.pid, hostname=agent.hostname).update(
-            heartbeat_at=timezone.now(), facts=facts, problem=problem
-        )
-    )
+    return bool(_own_row(agent).update(heartbeat_at=timezone.now(), facts=facts, problem=problem))
 
 
 def beat_now(db: databases.Database) -> None:
@@ -238,6 +242,9 @@ def beat_now(db: databases.Database) -> None:
 
 
 def stop(agent: Agent) -> None:
-    Agent.objects.filter(pk=agent.pk, pid=agent.pid, hostname=agent.hostname).update(
-        stopped_at=timezone.now()
-    )
+    _own_row(agent).update(stopped_at=timezone.now())
+
+
+def _own_row(agent: Agent):
+    """The agent's row while it is still this process's (not taken over by another agent)."""
+    return Agent.objects.filter(pk=agent.pk, pid=agent.pid, hostname=agent.hostname)

@@ -31,10 +31,11 @@ def read(path: str) -> dict:
         return {"problem": str(exc)}
 
 
-def for_heartbeat(path: str, cookie, fresh: bool = False) -> dict:
-    """read(path), kept while the schema cookie is unchanged and the read is fresh."""
+def for_heartbeat(path: str, version) -> dict:
+    """read(path), kept while `version` (the schema cookie, or more) is unchanged and the read
+    is under a minute old."""
     kept = _READ.get(path)
     now = time.monotonic()
-    if fresh or kept is None or kept[0] != cookie or now - kept[1] > REFRESH_SECONDS:
-        kept = _READ[path] = (cookie, now, read(path))
+    if kept is None or kept[0] != version or now - kept[1] > REFRESH_SECONDS:
+        kept = _READ[path] = (version, now, read(path))
     return kept[2]
