@@ -176,7 +176,10 @@ def run_job(
 def _run_claimed(job, job_kind, func, progress, started):
     if job_kind.mutating:
         try:
-            locks.acquire(job, note=lambda text: progress.log(text, level="warning"))
+            # A lock taken while the database goes away is taken once it answers again.
+            outage.until_back(
+                lambda: locks.acquire(job, note=lambda text: progress.log(text, level="warning"))
+            )
         except locks.MutationInProgress as exc:
             progress.log(str(exc), level="error")
             return _finish(

@@ -113,9 +113,14 @@ class Heartbeat:
 
     def _beat(self):
         try:
-            while not self._stop.wait(self.interval):
+            wait = self.interval
+            while not self._stop.wait(wait):
+                wait = self.interval
                 try:  # a missed beat is retried; the job itself must go on
-                    outage.or_skip(self._touch)
+                    if not outage.or_skip(self._touch):
+                        # The database is away: beat as soon as it answers, before anyone
+                        # takes this job's silence for a dead agent.
+                        wait = outage.RETRY_SECONDS
                 except Exception:
                     logger.warning("Heartbeat of job %s failed", self.job_id, exc_info=True)
         finally:
