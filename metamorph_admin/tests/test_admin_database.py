@@ -40,6 +40,14 @@ def healthz(database_url):
     return int(status), json.loads(body)
 
 
+def with_wrong_password():
+    """(the suite's DATABASE_URL with another password, its host:port)."""
+    parts = urllib.parse.urlsplit(os.environ["DATABASE_URL"])
+    server = f"{parts.hostname}:{parts.port}"
+    wrong = parts._replace(netloc=f"{parts.username}:not-the-password@{server}")
+    return urllib.parse.urlunsplit(wrong), server
+
+
 @pytest.mark.dashboard_db
 def test_a_command_says_in_one_line_that_postgresql_is_not_there():
     port = closed_port()
@@ -69,11 +77,7 @@ def test_healthz_answers_503_naming_host_port_and_cause():
 @pytest.mark.dashboard_db
 @pytest.mark.skipif(not on_postgres(), reason="needs the PostgreSQL of make test's second run")
 def test_a_wrong_password_is_named_as_such():
-    parts = urllib.parse.urlsplit(os.environ["DATABASE_URL"])
-    wrong = parts._replace(
-        netloc=f"{parts.username}:not-the-password@{parts.hostname}:{parts.port}"
-    )
-    result = manage("migrate", "-v0", env={"DATABASE_URL": urllib.parse.urlunsplit(wrong)})
+    result = manage("migrate", "-v0", env={"DATABASE_URL": with_wrong_password()[0]})
     assert result.returncode == 2
     assert "password authentication failed" in result.stderr
     assert "not-the-password" not in result.stderr and "Traceback" not in result.stderr
@@ -97,12 +101,9 @@ def test_an_agent_started_while_postgresql_is_not_there_says_so_in_one_line(meta
 @pytest.mark.dashboard_db
 @pytest.mark.skipif(not on_postgres(), reason="needs the PostgreSQL of make test's second run")
 def test_healthz_answers_503_naming_a_wrong_password():
-    parts = urllib.parse.urlsplit(os.environ["DATABASE_URL"])
-    wrong = parts._replace(
-        netloc=f"{parts.username}:not-the-password@{parts.hostname}:{parts.port}"
-    )
-    status, body = healthz(urllib.parse.urlunsplit(wrong))
+    url, server = with_wrong_password()
+    status, body = healthz(url)
     assert status == 503 and body["checks"] == {"admin_database": "down"}
-    assert f"{parts.hostname}:{parts.port}" in body["problem"]
+    assert server in body["problem"]
     assert "password authentication failed" in body["problem"]
     assert "not-the-password" not in json.dumps(body)
