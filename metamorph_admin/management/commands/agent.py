@@ -172,11 +172,15 @@ def _heartbeat(agent, stop):
 
 
 def _beat_once(agent):
-    beat = []
-    # The dashboard's database away: said once (outage), beat again at the next interval.
-    if not outage.or_skip(lambda: beat.append(agents.beat(agent))):
+    try:
+        still_ours = agents.beat(agent)
+    except outage.OUTAGE_ERRORS as exc:
+        if not outage.is_outage(exc):
+            raise
+        outage.noticed(exc)  # said once per outage; the next interval beats again
         return
-    if not beat[0]:
+    outage.answered()
+    if not still_ours:
         logger.error("Another agent took over database %s", agent.database)
     elif db := databases.get(agent.database):
         backup_mirror.mirror_soon(db)
