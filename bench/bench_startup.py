@@ -14,7 +14,7 @@ import time
 from bench.common import section
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGET_SECONDS = 0.35
+TARGET_SECONDS = 0.3
 
 # Runs manage.py as `python manage.py ...` would, and prints the wall-clock time of the first
 # connect to the file named by BENCH_DB, then exits at once (the rest of the work is not timed).
@@ -73,6 +73,11 @@ def run(db_path, runs=5):
             stdout=subprocess.DEVNULL,
         )
         with section("command start-up: process start to the first SQL on the file"):
+            print(
+                f"  min of {runs} runs each; bytecode cached (the second column: with "
+                "PYTHONDONTWRITEBYTECODE=1 and no cache, as some images run); load "
+                f"{os.getloadavg()[0]:.2f}"
+            )
             bare = min(_first_sql_seconds(["bare"], db_path, env) for _ in range(runs))
             print(f"  {'bare python opening the file':<46} {bare:6.3f} s (the floor)")
             for args in (
@@ -81,8 +86,15 @@ def run(db_path, runs=5):
                 ["backupdb", "--db", db_path, "--dir", scratch],
             ):
                 took = min(_first_sql_seconds(args, db_path, env) for _ in range(runs))
+                cold = min(_first_sql_seconds(args, db_path, _no_bytecode(env)) for _ in range(2))
                 verdict = "meets" if took <= TARGET_SECONDS else "MISSES"
                 print(
                     f"  {' '.join(args[:2]):<46} {took:6.3f} s  "
-                    f"(target <= {TARGET_SECONDS} s: {verdict})"
+                    f"(target <= {TARGET_SECONDS} s: {verdict}); no bytecode {cold:6.3f} s"
                 )
+
+
+def _no_bytecode(env):
+    """PYTHONDONTWRITEBYTECODE=1 and a bytecode cache of our own that stays empty."""
+    cache = tempfile.mkdtemp(prefix="bench-nopyc-")
+    return {**env, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": cache}
