@@ -106,7 +106,7 @@ identity = {"change_counter": int.from_bytes(first[0], "big"), "size_bytes": fir
             "device": first_stat.st_dev, "inode": first_stat.st_ino,
             "mtime_ns": first_stat.st_mtime_ns}
 print("done " + json.dumps({"copy_restarts": restarts, "copy_mode": mode,
-                            "longest_read_lock_seconds": round(held, 3),
+                            "longest_read_lock_seconds": round(held, 6),
                             "source_identity": identity}), flush=True)
 """
 
