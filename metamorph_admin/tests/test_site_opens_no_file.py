@@ -3,70 +3,14 @@
 and listing of a configured Metamorph file (its -journal/-wal) and of its backup directory,
 while the two databases' agents run as subprocesses beside their files."""
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import urllib.error
-import urllib.request
 
 import pytest
 
-from metamorph_admin.tests.commands import ROOT
-from metamorph_admin.tests.hosts import start_agent, two_hosts, wait_for
-from metamorph_admin.tests.job_helpers import run_python
+from metamorph_admin.tests.hosts import two_hosts, wait_for
+from metamorph_admin.tests.web_process import serving
 
 pytestmark = pytest.mark.dashboard_db
-
-# The hook is installed before Django is imported: nothing of the site runs without it.
-SERVE = r"""
-import os, sys, traceback, urllib.parse
-FILES = os.environ["FORBIDDEN_FILES"].split(os.pathsep)
-DIRS = os.environ["FORBIDDEN_DIRS"].split(os.pathsep)
-LOG = open(os.environ["VIOLATIONS"], "a", buffering=1)
-EVENTS = {"open", "sqlite3.connect", "os.listdir", "os.scandir"}
-
-def forbidden(target):
-    if isinstance(target, int) or target is None:
-        return None
-    name = os.fsdecode(target)
-    if name.startswith("file:"):
-        name = urllib.parse.unquote(name[5:].split("?", 1)[0])
-    name = os.path.abspath(name)
-    if any(name.startswith(f) for f in FILES):  # the file, -journal, -wal, -shm
-        return name
-    if any(name == d or name.startswith(d + os.sep) for d in DIRS):
-        return name
-    return None
-
-def hook(event, args):
-    if event in EVENTS and args:
-        name = forbidden(args[0])
-        if name:
-            where = "".join(traceback.format_stack(limit=8)[:-1])
-            LOG.write(f"{event} {name}\n{where}\n@@\n")
-            raise PermissionError(f"the web process may not touch {name}")
-
-sys.addaudithook(hook)
-from django.core.management import execute_from_command_line
-execute_from_command_line(["manage.py", "runserver", "--noreload", sys.argv[1]])
-"""
-
-SESSION = """
-import sys, django
-django.setup()
-from django.contrib.auth.models import Group, User
-from django.test import Client
-user, _ = User.objects.get_or_create(username=sys.argv[2])
-user.groups.add(Group.objects.get(name=sys.argv[3]))
-client = Client()
-client.force_login(user)
-session = client.session
-session["metamorph_database"] = sys.argv[1]
-session.save()
-print(session.session_key)
-"""
 
 # Pages that render from the dashboard's database only (the audit hook holds them to it).
 CONVERTED = [
@@ -89,57 +33,6 @@ CONVERTED = [
 ]
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirect)
-
-
-class Site:
-    def __init__(self, base, violations):
-        self.base, self.violations = base, violations
-        self.cookies = {}
-
-    def get(self, path, session):
-        # /metrics answers only with its token (METRICS_TOKEN below); other pages ignore it.
-        headers = {"Authorization": "Bearer metrics-token-of-the-proof-test"}
-        return self._send(urllib.request.Request(self.base + path, headers=headers), session)
-
-    def post(self, path, session, data):
-        body = "&".join(f"{k}={urllib.request.quote(v)}" for k, v in data.items()).encode()
-        return self._send(urllib.request.Request(self.base + path, data=body), session)
-
-    def _send(self, req, session):
-        jar = {**self.cookies, "sessionid": session}
-        req.add_header("Cookie", "; ".join(f"{k}={v}" for k, v in jar.items() if v))
-        try:
-            with _OPENER.open(req, timeout=60) as resp:
-                status, html, headers = resp.status, resp.read().decode(), resp.headers
-        except urllib.error.HTTPError as exc:
-            status, html, headers = exc.code, exc.read().decode(), exc.headers
-        for cookie in headers.get_all("Set-Cookie") or []:
-            name, value = cookie.split(";", 1)[0].split("=", 1)
-            self.cookies[name] = value.strip('"')
-        if status in (301, 302, 303):  # followed here, with the cookies it set (messages)
-            return self.get(headers["Location"], session)
-        return status, html
-
-    def touched(self):
-        """The files and folders the web process tried to open so far."""
-        if not os.path.exists(self.violations):
-            return []
-        with open(self.violations) as fh:
-            return [b.strip() for b in fh.read().split("@@") if b.strip()]
-
-
 @pytest.fixture
 def site(tmp_path, metamorph_db):
     """Two databases in two folders with an agent each, and the web process that must not
@@ -148,47 +41,8 @@ def site(tmp_path, metamorph_db):
     files, env = two_hosts(tmp_path, metamorph_db, backups)
     for name in files:
         (backups / name).mkdir(parents=True)  # a folder the Backups page would list
-    procs = [
-        start_agent(name, env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for name in files
-    ]
-    port = _free_port()
-    violations = tmp_path / "violations.txt"
-    web_env = dict(
-        env,
-        FORBIDDEN_FILES=os.pathsep.join(str(p) for p in files.values()),
-        FORBIDDEN_DIRS=os.pathsep.join([str(backups), *(str(p.parent) for p in files.values())]),
-        VIOLATIONS=str(violations),
-        DEBUG="true",  # static files without collectstatic
-        METRICS_TOKEN="metrics-token-of-the-proof-test",
-    )
-    web_log = open(tmp_path / "web.log", "w")  # noqa: SIM115 (closed at teardown)
-    web = subprocess.Popen(
-        [sys.executable, "-c", SERVE, f"127.0.0.1:{port}"],
-        cwd=ROOT,
-        env=web_env,
-        stdout=web_log,
-        stderr=subprocess.STDOUT,
-    )
-    procs.append(web)
-
-    def session(name, user="oscar", role="operator"):
-        return run_python(SESSION, name, user, role, env=env).strip().splitlines()[-1]
-
-    def listening():
-        assert web.poll() is None, (tmp_path / "web.log").read_text()[-2000:]
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            return False
-
-    wait_for(listening, "the web process to listen")
-    yield Site(f"http://127.0.0.1:{port}", str(violations)), session, env
-    for proc in procs:
-        proc.terminate()
-        proc.wait(timeout=60)
-    web_log.close()
+    with serving(tmp_path, files, env, backups) as (web, session):
+        yield web, session, env
 
 
 def _read_in(site, session):
