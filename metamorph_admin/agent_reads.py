@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 # A read queued longer than this is taken as lost (its agent restarted) and queued again.
 STUCK_AFTER = timedelta(minutes=10)
+# Finished reads kept per (database, kind, key): the newest is what pages show.
+KEEP = 5
 
 
 def reader_label() -> str:
@@ -38,6 +40,7 @@ def reader_label() -> str:
 def queue(db, task, kind, key="", parameters=None, actor=None) -> AgentRead:
     """A new read of `db` queued on its agent (`task` takes the read's id)."""
     actor = actor or audit.Actor("")
+    _prune(db, kind, key)
     read = AgentRead.objects.create(
         database=db.name,
         kind=kind,
@@ -50,6 +53,12 @@ def queue(db, task, kind, key="", parameters=None, actor=None) -> AgentRead:
     task.using(queue_name=agents.queue_for(db.name)).enqueue(read.pk)
     read.refresh_from_db()  # an in-process task backend has finished it already
     return read
+
+
+def _prune(db, kind, key):
+    finished = AgentRead.objects.of(db.name, kind, key[:200]).finished()
+    old = finished.values_list("pk", flat=True)[KEEP - 1 :]
+    AgentRead.objects.filter(pk__in=list(old)).delete()
 
 
 def request(db, task, kind, key="", parameters=None, fresh_since: datetime | None = None):

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils.html import escape
 
+from metamorph_admin import agent_reads, databases
 from metamorph_admin.models import AgentRead, AuditRecord
 from metamorph_admin.tests.job_helpers import user_with_role
 from vaults.models import RemapPlanRecord, Snapshot
@@ -83,3 +84,14 @@ def test_a_preview_the_agent_refuses_shows_its_reason_on_the_wait_page(queued_on
     assert 'id="read-error"' in html and escape(read.error) in html and "hx-get" not in html
     refused = AuditRecord.objects.get(action="remap-preview")
     assert refused.outcome == "refused" and refused.message == read.error
+
+
+def test_only_the_newest_finished_reads_of_one_thing_are_kept(queued_only):
+    db = databases.current()
+    for _ in range(3 * agent_reads.KEEP):
+        agent_reads.queue(
+            db, remap_reads.remap_read_task, remap_reads.OWNER_SOURCES, "again", {"source": "x"}
+        )
+        _agent_takes_the_queued_reads()
+    kept = AgentRead.objects.of("default", remap_reads.OWNER_SOURCES, "again")
+    assert kept.count() == agent_reads.KEEP and kept.finished().count() == agent_reads.KEEP
