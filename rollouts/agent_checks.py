@@ -2,7 +2,10 @@
 the Metamorph server beside it, then stores the outcome on the item as services.run_check
 always has. The page queues it and polls until the item is updated."""
 
+from datetime import timedelta
+
 from django.tasks import task
+from django.utils import timezone
 
 from metamorph.errors import MetamorphError
 from metamorph_admin import agent_reads, agents, audit, databases
@@ -13,17 +16,45 @@ from rollouts.models import Rollout
 
 CHECK = "rollout-check"
 SIGN = "rollout-sign"
+# Sealed tokens a check's agent has not opened within this long are erased, never used.
+TOKENS_TTL = timedelta(minutes=10)
 
 
 class CheckRefused(MetamorphError):
     """A rule of the review said no when the agent came to run the check."""
 
 
+def _erase_tokens(read):
+    AgentRead.objects.filter(pk=read.pk).update(parameters=dict(read.parameters, tokens=""))
+
+
+def forget_stale_tokens():
+    """Erase the sealed tokens of checks no agent took within TOKENS_TTL."""
+    stale = AgentRead.objects.filter(
+        kind=CHECK,
+        state=AgentRead.State.QUEUED,
+        requested_at__lt=timezone.now() - TOKENS_TTL,
+    )
+    for read in stale:
+        if read.parameters.get("tokens"):
+            _erase_tokens(read)
+
+
+def _tokens_of(read):
+    if not read.parameters.get("tokens"):
+        return ()
+    _erase_tokens(read)  # opened here or never: no copy stays in the dashboard's database
+    if timezone.now() - read.requested_at > TOKENS_TTL:
+        raise CheckRefused(
+            "The pasted tokens waited too long for the agent and were erased unused: "
+            "paste them again once the agent runs."
+        )
+    return sealed_tokens.unseal(read.parameters["tokens"])
+
+
 def _gather(read):
     params = read.parameters
-    tokens = sealed_tokens.unseal(params["tokens"]) if params.get("tokens") else ()
-    if tokens:  # opened: no copy stays in the dashboard's database
-        AgentRead.objects.filter(pk=read.pk).update(parameters=dict(params, tokens=""))
+    tokens = _tokens_of(read)
     rollout = Rollout.objects.get(pk=params["rollout"])
     actor = agent_reads.actor_of(read)
     try:
@@ -90,6 +121,7 @@ def request_check(rollout, key, *, actor, tokens=(), audited=True) -> AgentRead:
     attested item, database removed, agent offline). In-process it has run on return."""
     db = databases.get(services.checked_target(rollout, key, tokens).name)
     _online(db)
+    forget_stale_tokens()
     return agent_reads.queue(
         db,
         gather_task,

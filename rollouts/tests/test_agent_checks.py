@@ -111,3 +111,26 @@ def test_a_signature_is_queued_on_the_agent_and_its_refusal_shown_on_the_page(qu
     record = AuditRecord.objects.get(action="rollout-sign")
     assert record.actor == "mia" and record.outcome == "refused"
     assert not rollout.signoffs.exists()
+
+
+def test_tokens_no_agent_opened_in_time_are_erased_unused(queued_only):
+    rollout = make_rollout(staging_url="http://127.0.0.1:9")
+    queued_only.post(
+        f"/rollouts/{rollout.pk}/items/p2-tokens/check/",
+        {"token_a": TOKENS[0], "token_b": TOKENS[1]},
+    )
+    late = timezone.now() - agent_checks.TOKENS_TTL * 2
+    AgentRead.objects.update(requested_at=late)
+    agent_checks.forget_stale_tokens()
+    assert AgentRead.objects.get().parameters["tokens"] == ""
+    queued_only.post(
+        f"/rollouts/{rollout.pk}/items/p2-tokens/check/",
+        {"token_a": TOKENS[0], "token_b": TOKENS[1]},
+    )
+    AgentRead.objects.update(requested_at=late)
+    _agent_takes_the_queued_reads()
+    newest = AgentRead.objects.order_by("-id").first()
+    assert newest.state == "failed" and "waited too long for the agent" in newest.error
+    assert all(r.parameters["tokens"] == "" for r in AgentRead.objects.all())
+    page = queued_only.get(f"/rollouts/{rollout.pk}/").content.decode()
+    assert "Not gathered: The pasted tokens waited too long" in page
