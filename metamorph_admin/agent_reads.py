@@ -61,9 +61,13 @@ def _prune(db, kind, key):
     AgentRead.objects.filter(pk__in=list(old)).delete()
 
 
-def request(db, task, kind, key="", parameters=None, fresh_since: datetime | None = None):
+def request(
+    db, task, kind, key="", parameters=None, fresh_since: datetime | None = None, polled=False
+):
     """The newest read of (db, kind, key): one under way, else a finished one not older than
-    `fresh_since`, else a new one queued. In-process, every call reads again."""
+    `fresh_since`, else a new one queued. A page's poll (`polled`) takes the newest finished
+    one as it is: it waits for a read, it does not start the next. In-process, every call
+    reads again."""
     rows = AgentRead.objects.of(db.name, kind, key[:200])
     if not agents.required():
         return queue(db, task, kind, key, parameters)
@@ -71,7 +75,7 @@ def request(db, task, kind, key="", parameters=None, fresh_since: datetime | Non
     if under_way is not None:
         return under_way
     newest = rows.finished().first()
-    if newest is not None and (fresh_since is None or newest.finished_at >= fresh_since):
+    if newest is not None and (polled or fresh_since is None or newest.finished_at >= fresh_since):
         return newest
     return queue(db, task, kind, key, parameters)
 

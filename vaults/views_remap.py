@@ -33,11 +33,16 @@ def _owner_read(db, source):
     return agent_reads.Shown.of(remap_reads.owner_sources(db, source, cookie))
 
 
+def _polled(request):
+    """An htmx poll of a page waiting for its agent's read (it starts no new read)."""
+    return bool(request.headers.get("HX-Request"))
+
+
 def _page(request, bound=None, kind=None, status=200):
     db = databases.current()
     source = request.GET.get("source") or "default-vault"
     owners = _owner_read(db, source)
-    plans = agent_reads.Shown.of(remap_reads.plans(db))
+    plans = agent_reads.Shown.of(remap_reads.plans(db, polled=_polled(request)))
     built = {
         "move": forms.MoveForm(),
         "mapping": forms.MappingForm(),
@@ -153,7 +158,7 @@ def _stored_plan(plan_id):
 def remap_plan(request, plan_id):
     record, plan = _stored_plan(plan_id)
     db = databases.current()
-    journal = agent_reads.Shown.of(remap_reads.plan(db, plan_id))
+    journal = agent_reads.Shown.of(remap_reads.plan(db, plan_id, polled=_polled(request)))
     return render(
         request,
         "vaults/remap_plan.html",

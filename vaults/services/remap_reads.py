@@ -130,12 +130,14 @@ def _changed_since(db):
     return max(found) if found else None
 
 
-def plans(db) -> AgentRead:
+def plans(db, polled=False) -> AgentRead:
     """The read of the recent plans' states, read again once the database changed."""
-    return agent_reads.request(db, remap_read_task, PLANS, fresh_since=_changed_since(db))
+    return agent_reads.request(
+        db, remap_read_task, PLANS, fresh_since=_changed_since(db), polled=polled
+    )
 
 
-def plan(db, plan_id) -> AgentRead:
+def plan(db, plan_id, polled=False) -> AgentRead:
     """The read of one plan's journal state."""
     return agent_reads.request(
         db,
@@ -144,6 +146,7 @@ def plan(db, plan_id) -> AgentRead:
         key=plan_id,
         parameters={"plan_ids": [plan_id]},
         fresh_since=_changed_since(db),
+        polled=polled,
     )
 
 

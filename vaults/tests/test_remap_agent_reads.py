@@ -4,6 +4,7 @@ A backend that queues and never runs stands for an agent that has not taken the 
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
 
 from metamorph_admin import agent_reads, databases
@@ -95,3 +96,31 @@ def test_only_the_newest_finished_reads_of_one_thing_are_kept(queued_only):
         _agent_takes_the_queued_reads()
     kept = AgentRead.objects.of("default", remap_reads.OWNER_SOURCES, "again")
     assert kept.count() == agent_reads.KEEP and kept.finished().count() == agent_reads.KEEP
+
+
+def test_a_plan_page_shows_its_stored_journal_while_a_new_read_runs_and_polls_for_it(
+    queued_only,
+):
+    queued_only.get(reverse("vaults:remap"))
+    _agent_takes_the_queued_reads()
+    queued_only.post(
+        reverse("vaults:remap_preview", args=["move"]),
+        {"source": "default-vault", "target": "team-x"},
+    )
+    _agent_takes_the_queued_reads()
+    plan = RemapPlanRecord.objects.get()
+    url = reverse("vaults:remap_plan", args=[plan.plan_id])
+    queued_only.get(url)
+    _agent_takes_the_queued_reads()
+    html = queued_only.get(url).content.decode()
+    assert 'id="agent-page" hx-get' not in html and 'id="execute-form"' in html
+    RemapPlanRecord.objects.filter(pk=plan.pk).update(created_at=timezone.now())  # changed
+    html = queued_only.get(url).content.decode()
+    assert "The plan's journal as read by agent pid " in html and "reading again now" in html
+    assert f'id="agent-page" hx-get="{url}"' in html
+    polled = queued_only.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "reading again now" in polled
+    assert AgentRead.objects.filter(state=AgentRead.State.QUEUED).count() == 1  # no second
+    _agent_takes_the_queued_reads()
+    polled = queued_only.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "reading again now" not in polled and 'id="agent-page" hx-get' not in polled
