@@ -4,8 +4,10 @@ import fcntl
 import os
 import sqlite3
 import struct
+import threading
 import time
 import urllib.parse
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -37,6 +39,46 @@ _SHARED_FIRST = _PENDING_BYTE + 2
 _SHARED_SIZE = 510
 
 
+# Closing any descriptor of a file drops every POSIX lock this process holds on it, SQLite's
+# own included (sqlite.org/howtocorrupt.html, "POSIX advisory locks canceled by a separate thread
+# doing close()"). An agent's heartbeat reads the file a job of the same process is writing: had
+# it opened and closed the file, Metamorph could have written beside the job's transaction. So
+# nothing here opens the file itself: the header is read through SQLite (whose unix VFS defers
+# such closes), and the lock table comes from /proc/locks. Only where /proc/locks cannot be read
+# is a descriptor opened for F_GETLK, and that one is kept open (the oldest of more than
+# KEPT_DESCRIPTORS is closed: a process holds locks on a handful of files, not dozens).
+KEPT_DESCRIPTORS = 64
+_kept: OrderedDict[tuple[int, int], int] = OrderedDict()
+_kept_lock = threading.Lock()
+_spare: list[int] = []
+HEADER_BUSY_TIMEOUT = 0.1
+
+
+def kept_descriptor(path):
+    """A read-only descriptor of `path` that this process keeps open (never close it)."""
+    st = os.stat(path)
+    key = (st.st_dev, st.st_ino)
+    with _kept_lock:
+        fd = _kept.get(key)
+        if fd is not None:
+            _kept.move_to_end(key)
+            return fd
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        opened = os.fstat(fd)
+        key = (opened.st_dev, opened.st_ino)  # the file may have been replaced meanwhile
+        if key in _kept:  # the path went back to a file we hold one of: never close either
+            _spare.append(fd)
+            return _kept[key]
+        _kept[key] = fd
+        while len(_kept) > KEPT_DESCRIPTORS:
+            os.close(_kept.popitem(last=False)[1])
+        return fd
+
+
+def _header_connection(path):
+    return sqlite3.connect(readonly_uri(path), uri=True, timeout=HEADER_BUSY_TIMEOUT)
+
+
 def check_file(path):
     """Raise a clear error unless `path` is an existing SQLite file."""
     if not os.path.exists(path):
@@ -45,22 +87,34 @@ def check_file(path):
         raise NotAFile(path)
     if os.path.getsize(path) == 0:
         raise EmptyDatabase(path)
-    with open(path, "rb") as fh:
-        if fh.read(16) != SQLITE_HEADER:
-            raise NotSQLite(path)
+    try:
+        conn = _header_connection(path)
+    except sqlite3.Error:
+        return  # cannot even be opened: the caller's own open says why
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.DatabaseError as exc:
+        # Only a wrong header is "not SQLite": a lock, a hot journal or damage further in are
+        # the next step's to name.
+        if getattr(exc, "sqlite_errorname", "") == "SQLITE_NOTADB":
+            raise NotSQLite(path) from None
+    finally:
+        conn.close()
 
 
 def schema_cookie(path):
     """SQLite's schema cookie (header bytes 40-43): it changes with every CREATE, ALTER or DROP,
-    never with row writes. Read from the file, no connection (a WAL file's header catches up at
-    its next checkpoint)."""
+    never with row writes. None while the file cannot be read this moment (locked for a
+    commit, a killed writer's journal)."""
+    check_file(path)  # a missing file, a folder...: the operator's words
     try:
-        with open(path, "rb") as fh:
-            header = fh.read(44)
-    except OSError:
-        check_file(path)  # a missing file, a folder...: the operator's words
-        raise
-    return int.from_bytes(header[40:44], "big") if len(header) == 44 else None
+        conn = _header_connection(path)
+        try:
+            return conn.execute("PRAGMA schema_version").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
 
 
 def readonly_uri(path):
@@ -224,12 +278,59 @@ def _probe(fd, kind, start, length):
 
 
 def lock_state(path):
-    """Ask the kernel who holds SQLite's lock bytes, without taking any lock ourselves."""
+    """Ask the kernel who holds SQLite's lock bytes (locks of other processes), without taking
+    any lock ourselves and without opening the file (see above)."""
+    locks = proc_locks(path)
+    if locks is None:
+        return _probed_lock_state(path)
+    me = os.getpid()
+    readers = writer = exclusive = None
+    for pid, kind, first, last in locks:
+        if pid == me:
+            continue
+        if first <= _PENDING_BYTE <= last:
+            exclusive = exclusive or pid
+        if first <= _RESERVED_BYTE <= last:
+            writer = writer or pid
+        if first <= _SHARED_FIRST + _SHARED_SIZE - 1 and last >= _SHARED_FIRST:
+            if kind == "WRITE":
+                exclusive = exclusive or pid
+            else:
+                readers = readers or pid
+    return LockState(readers=readers, writer=writer, exclusive=exclusive)
+
+
+def proc_locks(path):
+    """[(pid, "READ" | "WRITE", first byte, last byte)] of the POSIX locks on `path`, from
+    /proc/locks; None when it cannot be read (or the file cannot be stat'ed: [])."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        st = os.stat(path)
     except OSError:
-        return LockState()
+        return []
+    inode = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
     try:
+        with open("/proc/locks") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return None
+    found = []
+    for line in lines:
+        fields = line.split()
+        # "1: POSIX  ADVISORY  WRITE 1234 fd:01:5678 1073741825 1073741825" ("->" marks waiters)
+        if "->" in fields or len(fields) < 8 or fields[1] != "POSIX" or fields[5] != inode:
+            continue
+        if not fields[4].isdigit():
+            continue
+        last = fields[7]
+        found.append(
+            (int(fields[4]), fields[3], int(fields[6]), 2**63 if last == "EOF" else int(last))
+        )
+    return found
+
+
+def _probed_lock_state(path):
+    try:
+        fd = kept_descriptor(path)  # F_GETLK needs a descriptor; closing it would drop ours
         return LockState(
             readers=_probe(fd, fcntl.F_WRLCK, _SHARED_FIRST, _SHARED_SIZE),
             writer=_probe(fd, fcntl.F_WRLCK, _RESERVED_BYTE, 1),
@@ -238,8 +339,6 @@ def lock_state(path):
         )
     except OSError:
         return LockState()
-    finally:
-        os.close(fd)
 
 
 # A lock still held after this long is an open write transaction (a sqlite3 shell, a stuck

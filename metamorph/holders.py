@@ -11,7 +11,7 @@ import os
 import struct
 from dataclasses import dataclass
 
-from .connection import lock_state
+from .connection import kept_descriptor, lock_state, proc_locks
 
 SUFFIXES = ("", "-journal", "-wal", "-shm")
 _WAL_LOCKS = (120, 128)  # first byte and end of the WAL locks in the -shm file (wal.c)
@@ -97,25 +97,8 @@ def _lock_holders_from_proc(path):
     """{pid} holding any POSIX lock on `path`, read from /proc/locks (no descriptor of the file
     is opened: closing one would drop this process's own SQLite locks on it); None when
     /proc/locks cannot be read."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return set()
-    inode = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
-    try:
-        with open("/proc/locks") as fh:
-            lines = fh.read().splitlines()
-    except OSError:
-        return None
-    pids = set()
-    for line in lines:
-        fields = line.split()
-        # "1: POSIX  ADVISORY  WRITE 1234 fd:01:5678 1073741825 1073741825" ("->" marks waiters)
-        if "->" in fields or len(fields) < 6 or fields[1] != "POSIX":
-            continue
-        if fields[5] == inode and fields[4].isdigit():
-            pids.add(int(fields[4]))
-    return pids
+    locks = proc_locks(path)
+    return None if locks is None else {pid for pid, _, _, _ in locks}
 
 
 def _lock_holders(path):
@@ -134,17 +117,12 @@ def _lock_holders_by_probe(target):
         state = lock_state(target)
         return {p for p in (state.exclusive, state.writer, state.readers) if p}
     try:
-        fd = os.open(target, os.O_RDONLY)
-    except OSError:
-        return set()
-    try:
+        fd = kept_descriptor(target)  # closing a descriptor would drop our own WAL locks
         first, end = _WAL_LOCKS
         probe = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, first, end - first, 0)
         kind, _, _, _, pid = struct.unpack("hhqqi4x", fcntl.fcntl(fd, fcntl.F_GETLK, probe))
     except OSError:
         return set()
-    finally:
-        os.close(fd)
     return {pid} if kind != fcntl.F_UNLCK else set()
 
 

@@ -10,7 +10,12 @@ class MetamorphAdminConfig(AppConfig):
     verbose_name = "Operations core: jobs, audit, roles, locks"
 
     def ready(self):
-        from metamorph_admin import login_audit  # noqa: F401  (connects its signal receivers)
+        from metamorph_admin import (
+            login_audit,  # noqa: F401  (connects its signal receivers)
+            metric_sources,
+        )
+
+        metric_sources.register("jobs", "metamorph_admin.metrics.collect_jobs")
 
         # A damaged file's message names the backup that repairs it.
         DamagedDatabase.newest_backup = staticmethod(newest_backup_name)

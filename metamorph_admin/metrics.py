@@ -2,30 +2,23 @@
 
 A collector is `collect(db_path) -> iterable of prometheus_client metric families`. It reads
 cached background results (counts), manifests, Job rows and the file's schema, never counts
-rows live: a scrape of a multi-GB file costs milliseconds. Apps register theirs in
-AppConfig.ready(), as they register job kinds.
+rows live: a scrape of a multi-GB file costs milliseconds. Apps register theirs by dotted path
+in AppConfig.ready() (`metamorph_admin.metric_sources`), as they register job kinds.
 """
 
 import logging
 import time
-from collections.abc import Callable, Iterable
 
 from django.db.models import Count, Max
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
 from metamorph.identifiers import shown
+from metamorph_admin import metric_sources
 from metamorph_admin.models import Job
 
 logger = logging.getLogger(__name__)
-Collect = Callable[[str], Iterable]
-COLLECTORS: dict[str, Collect] = {}
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-
-
-def register(name, collect):
-    """Add (or replace) the collector `name`."""
-    COLLECTORS[name] = collect
 
 
 def gauge(name, documentation, labels=(), samples=()):
@@ -46,8 +39,9 @@ class _Scrape:
     def collect(self):
         merged: dict[str, GaugeMetricFamily] = {}
         ok, took = [], []
+        collectors = metric_sources.collectors()
         for database, path in self.dbs:
-            for name, collect in COLLECTORS.items():
+            for name, collect in collectors.items():
                 started = time.monotonic()
                 try:
                     families = list(collect(path))
@@ -133,6 +127,3 @@ def collect_jobs(db_path):
         ["job", "kind"],
         (((str(i), k), (d / t if t else 0.0)) for i, k, d, t in running),
     )
-
-
-register("jobs", collect_jobs)

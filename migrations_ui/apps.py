@@ -6,9 +6,8 @@ class MigrationsUiConfig(AppConfig):
     verbose_name = "Migrations and backups"
 
     def ready(self):
-        from metamorph_admin import metrics
-        from migrations_ui import metrics as backup_metrics
+        from metamorph_admin import metric_sources
         from migrations_ui.job_kinds import register_kinds  # app registry must be ready first
 
         register_kinds()
-        metrics.register("backups", backup_metrics.collect)
+        metric_sources.register("backups", "migrations_ui.metrics.collect")

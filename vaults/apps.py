@@ -6,9 +6,8 @@ class VaultsConfig(AppConfig):
     verbose_name = "Vaults dashboard"
 
     def ready(self):
-        from metamorph_admin import metrics
-        from vaults import metrics as vault_metrics
+        from metamorph_admin import metric_sources
         from vaults.job_kinds import register_kinds  # app registry must be ready first
 
         register_kinds()
-        metrics.register("vaults", vault_metrics.collect)
+        metric_sources.register("vaults", "vaults.metrics.collect")
