@@ -24,8 +24,6 @@ from vaults.services.plan_state import plan_state
 
 FORMS = {"move": forms.MoveForm, "owner": forms.OwnerForm, "mapping": forms.MappingForm}
 RECENT = remap_reads.RECENT
-# Posted fields that are plumbing, not the operator's input (as audit.record_refused_input).
-PLUMBING = ("csrfmiddlewaretoken", "next")
 
 
 def _owner_read(db, source):
@@ -115,9 +113,9 @@ def remap_preview(request, kind):
     if not form.is_valid():
         audit.record_refused_input(request, "remap-preview", form=form, target=db.path)
         return _page(request, form, kind)
-    posted = {k: request.POST.get(k) for k in request.POST if k not in PLUMBING}
-    posted.update({k: f"(file {f.name}, {f.size} bytes)" for k, f in request.FILES.items()})
-    read = remap_reads.preview(db, form.rule(), audit.Actor.of_request(request), posted)
+    read = remap_reads.preview(
+        db, form.rule(), audit.Actor.of_request(request), audit.posted_parameters(request)
+    )
     if read.state == read.State.FAILED:  # its agent audited the refusal
         form.add_error(None, read.error)
         return _page(request, form, kind)
