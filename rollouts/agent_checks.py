@@ -165,9 +165,11 @@ def request_sign(rollout, phase, *, actor) -> AgentRead:
 
 def under_way(rollout) -> bool:
     """Whether a check or a signature of the rollout is still with an agent."""
+    since = timezone.now() - agent_reads.STUCK_AFTER  # an agent killed mid-check: not forever
     return (
         AgentRead.objects.filter(kind__in=[CHECK, SIGN], key__startswith=f"{rollout.pk}:")
         .in_progress()
+        .filter(requested_at__gte=since)
         .exists()
     )
 

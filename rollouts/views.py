@@ -275,7 +275,7 @@ def run_phase_checks(request, pk, phase):
         )
     except services.RolloutRefused as exc:
         return _refused(request, "check", rollout, exc, phase=phase)
-    if not all(r.finished for r in reads):
+    if reads and not all(r.finished for r in reads):
         _audit(request, "check", rollout.name, Outcome.REQUESTED, phase=phase, items=len(reads))
         messages.info(request, f"{label}: {len(reads)} checks {_queued(reads[0])}")
         return redirect(f"{rollout_url(rollout)}#phase-{phase}")

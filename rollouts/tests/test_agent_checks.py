@@ -6,6 +6,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
+from metamorph_admin import agent_reads
 from metamorph_admin.models import Agent, AgentRead, AuditRecord
 from rollouts import agent_checks, sealed_tokens
 from rollouts.tests.helpers import make_rollout
@@ -134,3 +135,14 @@ def test_tokens_no_agent_opened_in_time_are_erased_unused(queued_only):
     assert all(r.parameters["tokens"] == "" for r in AgentRead.objects.all())
     page = queued_only.get(f"/rollouts/{rollout.pk}/").content.decode()
     assert "Not gathered: The pasted tokens waited too long" in page
+
+
+def test_a_check_its_agent_died_running_stops_the_page_polling_after_a_while(queued_only):
+    rollout = make_rollout()
+    queued_only.post(f"/rollouts/{rollout.pk}/items/p2-indexes/check/")
+    AgentRead.objects.update(state=AgentRead.State.RUNNING)  # claimed, then the agent was killed
+    assert 'id="with-agents"' in queued_only.get(f"/rollouts/{rollout.pk}/").content.decode()
+    long_ago = timezone.now() - agent_reads.STUCK_AFTER * 2
+    AgentRead.objects.update(requested_at=long_ago)
+    page = queued_only.get(f"/rollouts/{rollout.pk}/").content.decode()
+    assert 'id="with-agents"' not in page
