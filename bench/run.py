@@ -24,6 +24,7 @@ from bench import (
     bench_rollouts,
     bench_startup,
     bench_vaults,
+    bench_whole,
 )
 from bench.common import bench_database, row_total  # noqa: E402
 
@@ -40,7 +41,13 @@ def main():
         "--only",
         action="append",
         help="run only these parts: startup, vaults, migrations, backups, verify, "
-        "load, agents, remap, online, shapes, rollouts, live, offsite",
+        "load, agents, remap, online, shapes, rollouts, live, offsite, whole",
+    )
+    parser.add_argument(
+        "--large-sessions",
+        type=int,
+        default=int(os.environ.get("BENCH_LARGE_SESSIONS", 125000)),
+        help="sessions in the second size of the whole-command part (125,000 ~ 5 GB; 0: none)",
     )
     args = parser.parse_args()
     print(
@@ -78,6 +85,17 @@ def main():
     if not args.only or "migrations" in args.only:
         legacy = bench_database("legacy", args.sessions)
         bench_migrations.run(legacy)
+    if not args.only or "whole" in args.only:
+        small = (bench_database("legacy", args.sessions), migrated)
+        large = (
+            (
+                bench_database("legacy", args.large_sessions),
+                bench_database("migrated", args.large_sessions),
+            )
+            if args.large_sessions
+            else None
+        )
+        bench_whole.run(small, large)
     if not args.only or "live" in args.only:
         bench_live.run(migrated, bench_database("legacy", args.sessions))
 

@@ -6,10 +6,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import checks, indexes, inspect
+# remap: its audit module loads only when an audit runs (metamorph/remap/__init__.py).
+from . import checks, indexes, inspect, remap
 from .connection import open_readonly, schema_cookie, translate_error
 from .errors import NotMigrated
-from .remap.audit import isolation_audit
 from .shapes import IntegrityResult, Progress, Report, SnapshotPayload, VaultCounts
 
 
@@ -76,7 +76,7 @@ def page_shape(path: str) -> dict:
 def isolation_if_migrated(path, seconds=None):
     """The isolation audit, or None while tables still lack vault_id (nothing to audit)."""
     try:
-        return isolation_audit(path, seconds=seconds)
+        return remap.isolation_audit(path, seconds=seconds)
     except NotMigrated:
         return None
 

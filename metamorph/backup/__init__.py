@@ -8,20 +8,46 @@ manifest `<name>.json`. It is listed as verified only when both exist, the manif
 written by us and names the file, and the file's size and mtime are those recorded.
 """
 
-from .create import run_backup
-from .listing import apply_retention, latest_verified_backup, list_backups, newest_verified
-from .manifest import manifest_row_counts
-from .restore import refuse_if_in_use, restore_backup
-from .verify import verify_backup
+# Each name is imported on first use (PEP 562): settings and every command import the light
+# submodules (repository, files, manifest); the copy and restore machinery loads for a backup.
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .create import run_backup
+    from .listing import apply_retention, latest_verified_backup, list_backups, newest_verified
+    from .manifest import manifest_row_counts
+    from .restore import refuse_if_in_use, restore_backup
+    from .verify import verify_backup
+
+_WHERE = {
+    "run_backup": ".create",
+    "list_backups": ".listing",
+    "newest_verified": ".listing",
+    "verify_backup": ".verify",
+    "restore_backup": ".restore",
+    "refuse_if_in_use": ".restore",
+    "apply_retention": ".listing",
+    "latest_verified_backup": ".listing",
+    "manifest_row_counts": ".manifest",
+}
 
 __all__ = [
-    "run_backup",
-    "list_backups",
-    "newest_verified",
-    "verify_backup",
-    "restore_backup",
-    "refuse_if_in_use",
     "apply_retention",
     "latest_verified_backup",
+    "list_backups",
     "manifest_row_counts",
+    "newest_verified",
+    "refuse_if_in_use",
+    "restore_backup",
+    "run_backup",
+    "verify_backup",
 ]
+
+
+def __getattr__(name):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_WHERE[name], __name__), name)
+    globals()[name] = value
+    return value

@@ -20,6 +20,8 @@ from metamorph.connection import readonly_uri
 from metamorph.errors import BackupInvalidOption
 from metamorph.units import human_size
 
+from .file_copy import file_copy
+
 SOURCE_MMAP_BYTES = 2 * 1024**3
 COPY_STEP_PAGES = 4096
 # After this many restarts (another connection keeps committing) the copy keeps the
@@ -59,6 +61,11 @@ def online_copy(db_path, dest_path, progress, source=None):
         if journal_mode == "wal" and source is None:
             # One WAL snapshot: writers go on committing, the copy never restarts.
             _pin_snapshot(src)
+        if source is None and journal_mode != "wal":
+            copied = file_copy(db_path, dest_path, progress, SOURCE_BUSY_TIMEOUT)
+            if copied is not None:
+                return {"source_journal_mode": journal_mode, **copied}
+            progress("copy", 0, 0, "copying through SQLite's backup API instead")
         mode = "locked" if source else "wal-snapshot" if journal_mode == "wal" else "steps"
         mode, restarts, held = _copy_with_restarts(src, dest_path, page_size, progress, mode)
     finally:

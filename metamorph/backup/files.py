@@ -12,7 +12,9 @@ import secrets
 import shutil
 import sqlite3
 import stat
+import threading
 import time
+from contextlib import contextmanager
 
 from metamorph.connection import on_read_only_filesystem
 from metamorph.errors import BackupDirUnusable, BackupDiskFull, BackupNotFound, InvalidBackupName
@@ -154,6 +156,27 @@ def fsync_file(path):
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+@contextmanager
+def fsync_beside(path):
+    """fsync `path` in a thread while the block runs; its error, if any, raised at the end."""
+    failed: list[BaseException] = []
+
+    def sync():
+        try:
+            fsync_file(path)
+        except BaseException as exc:  # ENOSPC or EIO on write-back: the caller's to raise
+            failed.append(exc)
+
+    worker = threading.Thread(target=sync, name=f"fsync {os.path.basename(path)}", daemon=True)
+    worker.start()
+    try:
+        yield
+    finally:
+        worker.join()
+    if failed:
+        raise failed[0]
 
 
 def fsync_dir(path):

@@ -6,6 +6,7 @@ The backup check is injected (`latest_verified_backup() -> (path, created_at, ma
 
 import os
 import shutil
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -42,6 +43,8 @@ class PreflightReport:
     forced: bool = False
     before_counts: dict | None = None  # the backup manifest's row counts, for verification
     backup_path: str | None = None
+    index_bytes: int = 0  # what the pending CREATE INDEX steps add, estimated
+    pending: tuple[str, ...] = ()
 
     @property
     def ok(self):
@@ -62,11 +65,23 @@ class PreflightReport:
         }
 
 
-def preflight(db_path, manifest_finder=None, max_backup_age_hours=24, force=False, now=None):
-    """Run every check; raise PreflightRefused unless all pass or `force` is set."""
+def preflight(
+    db_path,
+    manifest_finder=None,
+    max_backup_age_hours=24,
+    force=False,
+    now=None,
+    quick_check=True,
+):
+    """Run every check; raise PreflightRefused unless all pass or `force` is set.
+
+    `quick_check=False` leaves the whole-file check out: the caller runs it beside the
+    migration (`QuickCheckBeside`), before the migration may commit.
+    """
     report = PreflightReport(str(db_path), forced=force)
     with open_for_reading(db_path) as conn:
         pending = [m for m in MIGRATIONS if m.id not in applied_rows(conn)]
+        report.pending = tuple(m.id for m in pending)
         report.findings.append(
             Finding(
                 "pending",
@@ -76,25 +91,83 @@ def preflight(db_path, manifest_finder=None, max_backup_age_hours=24, force=Fals
                 else "no pending migration: a run changes nothing",
             )
         )
-        quick = inspect.integrity(conn)
-        report.findings.append(
-            Finding(
-                "quick_check",
-                quick["ok"],
-                "PRAGMA quick_check: ok"
-                if quick["ok"]
-                else str(DamagedDatabase.from_check(db_path, quick["messages"]))
-                + " Do not migrate "
-                "a damaged file.",
-            )
-        )
+        if quick_check:
+            report.findings.append(_quick_check_finding(db_path, inspect.integrity(conn)))
         needed = estimate_index_bytes(conn, [m.plan_up(conn) for m in pending])
+        report.index_bytes = needed
     report.findings.append(check_lock(db_path))
     report.findings.append(check_disk_space(db_path, needed))
     report.findings.append(check_backup(report, manifest_finder, max_backup_age_hours, now))
     if report.refused:
         raise PreflightRefused(report)
     return report
+
+
+def _quick_check_finding(db_path, quick, where=""):
+    if quick["ok"]:
+        return Finding("quick_check", True, "PRAGMA quick_check: ok" + where)
+    damaged = DamagedDatabase.from_check(db_path, quick["messages"])
+    return Finding("quick_check", False, f"{damaged} Do not migrate a damaged file.")
+
+
+class QuickCheckBeside:
+    """The pre-flight's `PRAGMA quick_check`, run on a second connection beside the
+    migration's first statements instead of before them: the second core checks while the
+    first builds indexes.
+
+    It checks exactly the file the migration found: `start()` is called once the migration
+    holds the write lock (no other commit can fall in) and the migration keeps every change
+    in memory (`PRAGMA cache_spill = OFF`) until `finish()` has the result, so the file on
+    disk is the one being checked. `finish()`, called before the commit, adds the finding to
+    the pre-flight report and raises PreflightRefused (the migration rolls back: nothing
+    written) when the file is damaged, unless the run was forced.
+    """
+
+    def __init__(self, report: PreflightReport):
+        self.report = report
+        self._result: dict = {}
+        self._thread: threading.Thread | None = None
+        self._finished = False
+
+    def start(self) -> None:
+        if self._thread is not None or self._finished:
+            return
+        self._thread = threading.Thread(target=self._run, name="quick_check beside", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            with open_for_reading(self.report.db_path) as conn:
+                self._result.update(inspect.integrity(conn))
+        except Exception as exc:  # an unreadable file is a failed check, said as such
+            self._result.update(ok=False, messages=[f"could not run: {exc}"])
+
+    def done(self) -> bool:
+        return self._finished or (self._thread is not None and not self._thread.is_alive())
+
+    def finish(self) -> None:
+        if self._thread is None:
+            return
+        self._thread.join()
+        self._thread, self._finished = None, True
+        finding = _quick_check_finding(
+            self.report.db_path,
+            self._result,
+            " (on the file as the migration found it, run beside its first statements)",
+        )
+        self.report.findings.insert(1, finding)
+        if self.report.refused:
+            raise PreflightRefused(self.report)
+
+
+def memory_for_overlap():
+    """Bytes the migration may hold in memory while the check beside it runs: a quarter of
+    the memory available now, at most 2 GiB."""
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
+    return min(2 * 1024**3, available // 4)
 
 
 def check_lock(db_path):

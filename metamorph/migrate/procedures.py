@@ -12,7 +12,7 @@ from metamorph.errors import MetamorphError
 from .. import backup
 from ..backup.files import prepare_dir
 from . import rehearsal, runner
-from .preflight import preflight
+from .preflight import QuickCheckBeside, memory_for_overlap, preflight
 from .verify import verify_migration
 
 
@@ -51,20 +51,37 @@ def migrate(
     force=False,
     max_backup_age_hours=24,
     progress=None,
+    backup_verify="quick",
 ):
-    """Pre-flight (after a fresh backup when asked), run, then verify against the backup."""
+    """Pre-flight (after a fresh backup when asked), run, then verify against the backup.
+
+    The backup taken first is checked with quick_check (`backup_verify="full"`: the whole
+    integrity_check, ~8x longer); a restore runs the full integrity_check before anything.
+    """
     report = progress or _silent
     taken = None
     if take_backup:
-        taken = backup.run_backup(db_path, backup_dir, label="pre-migration", progress=report)
+        taken = backup.run_backup(
+            db_path, backup_dir, label="pre-migration", progress=report, verify=backup_verify
+        )
     report("preflight", 0, 1, "pre-flight checks")
     checks = preflight(
         db_path,
         backup_finder(db_path, backup_dir),
         max_backup_age_hours=max_backup_age_hours,
         force=force,
+        quick_check=False,
     )
-    result = runner.run_migrations(db_path, migration_id, progress=report)
+    # The whole-file quick_check runs once, on the file as the migration finds it: beside the
+    # migration's first statements on the other core when the indexes it builds fit in memory
+    # meanwhile, else before it. The migration commits only after the check passed.
+    beside = QuickCheckBeside(checks)
+    if not checks.pending or checks.index_bytes > memory_for_overlap():
+        beside.start()
+        beside.finish()
+        result = runner.run_migrations(db_path, migration_id, progress=report)
+    else:
+        result = runner.run_migrations(db_path, migration_id, progress=report, beside=beside)
     report("verify", 0, 1, "verifying the result")
     verification = verify_migration(
         db_path,
@@ -72,6 +89,7 @@ def migrate(
         result.columns_added,
         run=result,
         before_source=_backup_source(checks.backup_path),
+        file_checked=True,
     )
     report("verify", 1, 1, "verified" if verification.ok else "verification found problems")
     return {

@@ -10,7 +10,7 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from metamorph import schema
 from metamorph.connection import WRITE_BUSY_TIMEOUT, open_writable, translate_write_error
@@ -83,6 +83,17 @@ class RunResult:
             if m.plan
             for s in m.plan.to_run()
             if s.kind == "column"
+        ]
+
+    @property
+    def indexes_built(self):
+        """(table, index) of every CREATE INDEX this run executed."""
+        return [
+            (s.table, s.target)
+            for m in self.migrations
+            if m.plan
+            for s in m.plan.to_run()
+            if s.kind == "index"
         ]
 
     @property
@@ -163,8 +174,29 @@ def format_plan_text(plans, show_sql=True):
     return report.format_plan_text(plans, show_sql=show_sql)
 
 
-def run_migrations(db_path, migration_id=None, progress=None, busy_timeout=WRITE_BUSY_TIMEOUT):
-    """Apply the pending migrations (or the one named) in id order, each in one transaction."""
+class Beside(Protocol):
+    """A read-only check run beside the first migration that changes the file (the
+    pre-flight's quick_check): started once that migration holds the write lock, finished
+    before it commits; finish() raises to roll the migration back."""
+
+    def start(self) -> None: ...
+    def done(self) -> bool: ...
+    def finish(self) -> None: ...
+
+
+def run_migrations(
+    db_path,
+    migration_id=None,
+    progress=None,
+    busy_timeout=WRITE_BUSY_TIMEOUT,
+    beside: Beside | None = None,
+):
+    """Apply the pending migrations (or the one named) in id order, each in one transaction.
+
+    `beside` runs next to the first migration that has work (see Beside); while it runs that
+    migration keeps its changes in memory (`cache_spill = OFF`), so the file on disk stays
+    exactly the one the check reads until the check is over.
+    """
     targets = [resolve(migration_id)] if migration_id else list(MIGRATIONS)
     result = RunResult(str(db_path), "up", _now())
     started = time.monotonic()
@@ -173,7 +205,10 @@ def run_migrations(db_path, migration_id=None, progress=None, busy_timeout=WRITE
         for pragma in BUILD_PRAGMAS:
             conn.execute(pragma)
         for migration in targets:
-            result.migrations.append(_apply(conn, db_path, migration, progress))
+            outcome = _apply(conn, db_path, migration, progress, beside=beside)
+            result.migrations.append(outcome)
+            if outcome.plan is not None:
+                beside = None  # it ran beside this one
     finally:
         conn.close()
     result.seconds = round(time.monotonic() - started, 3)
@@ -229,7 +264,7 @@ def _rollback_target(db_path, applied, migration_id):
         raise UnknownAppliedMigration(db_path, latest) from None
 
 
-def _apply(conn, db_path, migration, progress, direction="up"):
+def _apply(conn, db_path, migration, progress, direction="up", beside=None):
     """One migration, up or down, in one BEGIN IMMEDIATE transaction."""
     if direction == "up" and migration.id in applied_rows(conn):
         return _outcome(migration, direction, "already applied", applied_rows(conn))
@@ -238,7 +273,9 @@ def _apply(conn, db_path, migration, progress, direction="up"):
     where = {"step": "the start of the transaction"}
     rows: dict[str, dict[str, int]] = {}
     try:
-        plan, lost = _in_transaction(conn, db_path, migration, direction, progress, where, rows)
+        plan, lost = _in_transaction(
+            conn, db_path, migration, direction, progress, where, rows, beside
+        )
     except sqlite3.Error as exc:
         _rollback_quietly(conn)
         raise MigrationFailed(
@@ -264,7 +301,7 @@ def _apply(conn, db_path, migration, progress, direction="up"):
     return outcome
 
 
-def _in_transaction(conn, db_path, migration, direction, progress, where, rows):
+def _in_transaction(conn, db_path, migration, direction, progress, where, rows, beside=None):
     """Between BEGIN IMMEDIATE and COMMIT: (plan, rows lost), or (None, {}) if already done.
 
     Fills rows["before"] / rows["after"] with the row counts at both ends of the transaction.
@@ -286,13 +323,37 @@ def _in_transaction(conn, db_path, migration, direction, progress, where, rows):
     if direction == "down" and migration.down_loses_rows:
         lost = _rows_in(conn, schema.SANDBOX_TABLES)
     on_step = _step_reporter(migration, progress, where)
+    if beside is not None:
+        on_step = _alongside(conn, beside, on_step)
     plan = apply_in_transaction(conn, migration, direction, on_step=on_step)
     where["step"] = "counting rows after the last statement"
     rows["after"] = count_rows(conn)
+    if beside is not None:
+        where["step"] = "the pre-flight check beside the migration"
+        _report(progress, "preflight", 0, 1, "waiting for the quick_check beside the migration")
+        beside.finish()  # raises (the caller rolls back) when the file must not be migrated
+        conn.execute("PRAGMA cache_spill = ON")
     where["step"] = "the commit"
     _report(progress, migration.id, len(plan.steps), len(plan.steps), "committing")
     conn.execute("COMMIT")
     return plan, lost
+
+
+def _alongside(conn, beside, on_step):
+    """Start `beside` with the first statement, changes held in memory until it is done."""
+    state = {"started": False, "spilling": False}
+
+    def step(index, total, plan_step):
+        if not state["started"]:
+            conn.execute("PRAGMA cache_spill = OFF")
+            beside.start()
+            state["started"] = True
+        elif not state["spilling"] and beside.done():
+            conn.execute("PRAGMA cache_spill = ON")
+            state["spilling"] = True
+        on_step(index, total, plan_step)
+
+    return step
 
 
 def _outcome(migration, direction, status, applied, plan=None):

@@ -32,23 +32,48 @@ SQLite's super-journal (rollback-journal mode); a WAL database keeps it inside t
 killed process, not against a power loss: use it only right after a verified backup.
 """
 
-from .audit import isolation_audit
-from .execute import execute_plan
-from .ids import validate_vault_id
-from .journal import default_journal_path
-from .mapping_ids import found_rows
-from .owners import discover_owner_sources
-from .plan import RemapPlan, build_plan
-from .rules import UNATTRIBUTED, MoveVault, SplitByMapping, SplitByOwner, rule_from_dict
-from .status import incomplete_plans, plan_status
-from .undo import undo_plan
+# Each name is imported on first use (PEP 562): `metamorph.remap.ids` and the other light
+# submodules are needed by every command, the planner and executor only by a remap.
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .audit import isolation_audit
+    from .execute import execute_plan
+    from .ids import validate_vault_id
+    from .journal import default_journal_path
+    from .mapping_ids import found_rows
+    from .owners import discover_owner_sources
+    from .plan import RemapPlan, build_plan
+    from .rules import UNATTRIBUTED, MoveVault, SplitByMapping, SplitByOwner, rule_from_dict
+    from .status import incomplete_plans, plan_status
+    from .undo import undo_plan
+
+_WHERE = {
+    "isolation_audit": ".audit",
+    "execute_plan": ".execute",
+    "validate_vault_id": ".ids",
+    "default_journal_path": ".journal",
+    "found_rows": ".mapping_ids",
+    "discover_owner_sources": ".owners",
+    "RemapPlan": ".plan",
+    "build_plan": ".plan",
+    "UNATTRIBUTED": ".rules",
+    "MoveVault": ".rules",
+    "SplitByMapping": ".rules",
+    "SplitByOwner": ".rules",
+    "rule_from_dict": ".rules",
+    "incomplete_plans": ".status",
+    "plan_status": ".status",
+    "undo_plan": ".undo",
+}
 
 __all__ = [
-    "UNATTRIBUTED",
     "MoveVault",
     "RemapPlan",
     "SplitByMapping",
     "SplitByOwner",
+    "UNATTRIBUTED",
     "build_plan",
     "default_journal_path",
     "discover_owner_sources",
@@ -61,3 +86,11 @@ __all__ = [
     "undo_plan",
     "validate_vault_id",
 ]
+
+
+def __getattr__(name):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_WHERE[name], __name__), name)
+    globals()[name] = value
+    return value

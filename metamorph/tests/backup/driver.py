@@ -24,6 +24,7 @@ sys.path.insert(
 
 from metamorph import backup
 from metamorph.backup import copy as backup_copy  # noqa: E402
+from metamorph.backup import file_copy  # noqa: E402
 
 
 def killer(spec):
@@ -92,6 +93,7 @@ def main():
     opts = ap.parse_args()
     if opts.step_pages:
         backup_copy.COPY_STEP_PAGES = opts.step_pages
+        file_copy.FIRST_CHUNK = opts.step_pages * 4096  # the kernel copy's chunks too
     if opts.command == "backup":
         db, directory = opts.args
         result = backup.run_backup(

@@ -26,9 +26,11 @@ examples:
 
 Each migration runs in one BEGIN IMMEDIATE transaction with its schema_migrations row, so a
 killed or failed run leaves the file as it was. Pre-flight refuses (unless --force) without a
-verified backup of this database newer than --max-backup-age, with a failing quick_check, too
-little disk or another process holding the write lock. The result is verified (row counts
-against the backup's manifest, columns, indexes, default-vault rows, query plans).
+verified backup of this database newer than --max-backup-age, with too little disk or another
+process holding the write lock; its quick_check of the whole file runs beside the first
+migration (on the other core) and the migration commits only once it passed. The result is
+verified (row counts against the backup's manifest, columns, indexes, default-vault rows,
+query plans, and every index the run built read whole).
 """
 
 
@@ -73,6 +75,13 @@ class Command(OperationCommand):
         )
         parser.add_argument(
             "--backup", action="store_true", help="take a verified backup first (recommended)"
+        )
+        parser.add_argument(
+            "--backup-verify",
+            choices=("quick", "full"),
+            default="quick",
+            help="how --backup checks its copy: quick (quick_check, default) or full "
+            "(integrity_check, ~8x longer); a restore always runs the full check first",
         )
         parser.add_argument(
             "--force", action="store_true", help="run even when a pre-flight check fails"
@@ -132,6 +141,7 @@ class Command(OperationCommand):
             "db_path": db_path,
             "migration_id": opts["migration"],
             "take_backup": opts["backup"],
+            "backup_verify": opts["backup_verify"],
             "force": opts["force"],
             "max_backup_age_hours": opts["max_backup_age"],
         }
