@@ -11,14 +11,15 @@ from metamorph_admin.tests.job_helpers import subprocess_env
 from metamorph_admin.tests.shared_db import shared_database_url
 
 
-def two_hosts(tmp_path, metamorph_db, backups):
-    """({name: file}, env) for databases staging and production in two folders."""
+def two_hosts(tmp_path, metamorph_db, backups, kind="migrated"):
+    """({name: file}, env) for databases staging and production in two folders (files of
+    the metamorph_db `kind`)."""
     files = {}
     for name in ("staging", "production"):
         folder = tmp_path / f"host-{name}"
         folder.mkdir()
         files[name] = folder / "metamorph.db"
-        os.replace(metamorph_db("migrated"), files[name])
+        os.replace(metamorph_db(kind), files[name])
     env = subprocess_env(
         "unused",
         DATABASE_URL=shared_database_url(tmp_path),
