@@ -141,13 +141,23 @@ def _stage(db, work):
     return stage, local_s, m
 
 
+# BENCH_OFFSITE_TOOLS="borg-ours,borg-fixed4k": only these (a 1 GB run with every tool takes
+# long); by default every tool below.
+TOOLS = {
+    "restic": lambda work: Restic(os.path.join(work, "restic")),
+    "borg-default": lambda work: Borg(os.path.join(work, "borg-default")),
+    "borg-16k": lambda work: Borg(os.path.join(work, "borg-16k"), BORG_16K),
+    "borg-ours": lambda work: Borg(os.path.join(work, "borg-ours"), CHUNKER),
+    # One chunk per SQLite page (4 KiB) or per 4 pages: no content-defined cut at all.
+    "borg-fixed4k": lambda work: Borg(os.path.join(work, "borg-fixed4k"), "fixed,4096"),
+    "borg-fixed16k": lambda work: Borg(os.path.join(work, "borg-fixed16k"), "fixed,16384"),
+}
+DEFAULT_TOOLS = "restic,borg-default,borg-16k,borg-ours"
+
+
 def _tools(work):
-    return [
-        Restic(os.path.join(work, "restic")),
-        Borg(os.path.join(work, "borg-default")),
-        Borg(os.path.join(work, "borg-16k"), BORG_16K),
-        Borg(os.path.join(work, "borg-ours"), CHUNKER),
-    ]
+    chosen = os.environ.get("BENCH_OFFSITE_TOOLS", DEFAULT_TOOLS).split(",")
+    return [TOOLS[name.strip()](work) for name in chosen if name.strip()]
 
 
 def _second_backup(source, work, change):

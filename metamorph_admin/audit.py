@@ -128,11 +128,17 @@ def form_errors_text(form):
     return " ".join(e for errors in form.errors.values() for e in errors)
 
 
+def posted_parameters(request):
+    """What the operator posted: the form's fields (not its plumbing), files by name only."""
+    posted = {k: request.POST.get(k) for k in request.POST if k not in _FORM_PLUMBING}
+    posted.update({k: f"(file {f.name}, {f.size} bytes)" for k, f in request.FILES.items()})
+    return posted
+
+
 def record_refused_input(request, action, *, form=None, message="", target=""):
     """Audit input the site refused (a form error, a wrong typed confirmation, a refused
     preview): what was posted (files by name only, secrets redacted) and why."""
-    posted = {k: request.POST.get(k) for k in request.POST if k not in _FORM_PLUMBING}
-    posted.update({k: f"(file {f.name}, {f.size} bytes)" for k, f in request.FILES.items()})
+    posted = posted_parameters(request)
     text = message or (form_errors_text(form) if form is not None else "")
     return record_request(
         request,

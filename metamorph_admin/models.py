@@ -263,3 +263,55 @@ class BackupRecord(models.Model):
 
     def __str__(self):
         return f"{self.name} of {self.database} ({self.state})"
+
+
+class AgentReadQuerySet(models.QuerySet):
+    def of(self, database, kind, key=""):
+        return self.filter(database=database, kind=kind, key=key)
+
+    def finished(self):
+        return self.filter(state__in=[AgentRead.State.DONE, AgentRead.State.FAILED])
+
+    def in_progress(self):
+        return self.filter(state__in=[AgentRead.State.QUEUED, AgentRead.State.RUNNING])
+
+
+class AgentRead(models.Model):
+    """One read of a Metamorph file a page asked the database's agent for (the Remap page's
+    owner columns and plan states, a preview, a rollout item's evidence), with its typed
+    result: the page renders this row, never the file."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "queued"
+        RUNNING = "running", "running"
+        DONE = "done", "done"
+        FAILED = "failed", "failed"
+
+    database = models.CharField(max_length=40)
+    kind = models.CharField(max_length=40)
+    key = models.CharField(max_length=200, blank=True)  # what it reads, within its kind
+    parameters = models.JSONField(default=dict, blank=True)  # never a secret
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    requested_by = models.CharField(max_length=150, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    read_by = models.CharField(max_length=300, blank=True)  # "agent pid N on HOST"
+
+    objects = AgentReadQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["database", "kind", "key"], name="agent_read_lookup")]
+
+    @property
+    def finished(self):
+        return self.state in (self.State.DONE, self.State.FAILED)
+
+    def __str__(self):
+        return f"{self.kind} of {self.database} ({self.state})"

@@ -156,18 +156,31 @@ def _initial_status(rollout, definition):
     return Item.Status.OPEN if mode_of(rollout, definition) == "attest" else Item.Status.NOT_RUN
 
 
-def run_check(rollout, key, *, actor, tokens=()):
-    """Gather one item's evidence now; the item keeps its numbers and when it last passed."""
+def checked_target(rollout, key, tokens=()):
+    """The database an item's check gathers from, or RolloutRefused saying why it cannot run."""
     definition = ITEM[key]
     if mode_of(rollout, definition) == "attest":
         raise RolloutRefused(f"{definition.title} is attested by a person, not checked.")
-    target = evidence.target_for(rollout, definition.db, tokens)
+    return database_target(rollout, definition.db, tokens)
+
+
+def database_target(rollout, role, tokens=()):
+    """The rollout's staging or production database, or RolloutRefused when it was removed."""
+    target = evidence.target_for(rollout, role, tokens)
     if target is None:
         raise RolloutRefused(
-            f"The {definition.db} database {getattr(rollout, definition.db + '_name')!r} is no "
+            f"The {role} database {getattr(rollout, role + '_name')!r} is no "
             "longer in METAMORPH_DATABASES (or names another file now): this rollout stays "
             "readable, but its checks cannot run. Add it back to run them."
         )
+    return target
+
+
+def run_check(rollout, key, *, actor, tokens=()):
+    """Gather one item's evidence now (on the database's agent: it reads the file and asks
+    the server beside it); the item keeps its numbers and when it last passed."""
+    definition = ITEM[key]
+    target = checked_target(rollout, key, tokens)
     outcome = scrub.scrub_outcome(checks.gather(definition.check, target), tokens)
     return _store_outcome(rollout, definition, outcome, actor)
 
@@ -311,7 +324,7 @@ def blockers(rollout, phase):
 def sign(rollout, phase, *, actor):
     """Sign `phase` after re-running its database checks; refused (RolloutRefused) when a rule
     says no. The signature keeps a frozen copy of every item as it stood."""
-    _check_may_sign(rollout, phase, actor)
+    check_may_sign(rollout, phase, actor)
     run_phase_checks(rollout, phase, actor=actor)  # refused if a database is gone
     problems = blockers(rollout, phase)
     if problems:
@@ -345,7 +358,8 @@ def sign(rollout, phase, *, actor):
     return signoff
 
 
-def _check_may_sign(rollout, phase, actor):
+def check_may_sign(rollout, phase, actor):
+    """The signing rules that need no check run: RolloutRefused naming the one broken."""
     if phase not in PHASE:
         raise RolloutRefused(f"There is no phase {phase}.")
     label = PHASE[phase].label

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from metamorph_admin import audit, databases
 from metamorph_admin.models import AuditRecord, Origin
 from metamorph_admin.permissions import require_perm
-from rollouts import exports, forms, report, selectors, services
+from rollouts import agent_checks, exports, forms, report, selectors, services
 from rollouts.definitions import ITEM, PHASE
 from rollouts.models import Rollout
 
@@ -99,6 +99,7 @@ def _detail(
     request, rollout, status=200, conflict=None, settings_form=None, settings_conflict=None
 ):
     views = selectors.phase_views(rollout)
+    runs = agent_checks.newest_runs(rollout)
     return render(
         request,
         "rollouts/detail.html",
@@ -116,6 +117,9 @@ def _detail(
             "me": request.user.get_username(),
             "settings_form": settings_form or _settings_form(rollout),
             "settings_conflict": settings_conflict,
+            "runs": runs,
+            "checking": agent_checks.under_way(rollout),
+            "sign_errors": agent_checks.sign_refusals(rollout),
         },
         status=status,
     )
@@ -123,7 +127,13 @@ def _detail(
 
 @require_GET
 def rollout_detail(request, pk):
-    return _detail(request, get_object_or_404(Rollout, pk=pk))
+    rollout = get_object_or_404(Rollout, pk=pk)
+    if request.GET.get("agents") and request.headers.get("HX-Request"):
+        # The poll of a page whose checks are with the agents: reload it once they are in.
+        if agent_checks.under_way(rollout):
+            return render(request, "rollouts/partials/with_agents.html", {"checking": True})
+        return HttpResponse(headers={"HX-Refresh": "true"})
+    return _detail(request, rollout)
 
 
 def _item(key):
@@ -175,22 +185,28 @@ def run_check(request, pk, key):
             tokens_form.cleaned_data["token_b"].strip(),
         )
     try:
-        item = services.run_check(rollout, key, actor=request.user.get_username(), tokens=tokens)
+        read = agent_checks.request_check(
+            rollout, key, actor=audit.Actor.of_request(request), tokens=tokens
+        )
     except services.RolloutRefused as exc:
         return _refused(request, "check", rollout, exc, item=key)
-    _audit(
-        request,
-        "check",
-        rollout.name,
-        Outcome.SUCCESS if item.status != "fail" else Outcome.FAILURE,
-        item.summary[:500],
-        item=key,
-        status=item.status,
-    )
-    (messages.success if item.status != "fail" else messages.warning)(
-        request, f"{definition.title}: {item.summary}"
-    )
+    if read.state == read.State.FAILED:
+        messages.error(request, f"{definition.title}: {read.error}")
+    elif read.state == read.State.DONE:  # its agent recorded it and audited it
+        item = rollout.items.get(key=key)
+        (messages.success if item.status != "fail" else messages.warning)(
+            request, f"{definition.title}: {item.summary}"
+        )
+    else:
+        messages.info(request, f"{definition.title}: {_queued(read)}")
     return redirect(f"{rollout_url(rollout)}#item-{key}")
+
+
+def _queued(read):
+    return (
+        f"queued on the agent of database {read.database}; the item shows its evidence when "
+        "the agent has gathered it."
+    )
 
 
 def rollout_url(rollout):
@@ -254,10 +270,18 @@ def run_phase_checks(request, pk, phase):
     label = _phase(phase).label
     require_perm(request, RUN, action="rollout-check")
     try:
-        items = services.run_phase_checks(rollout, phase, actor=request.user.get_username())
+        reads = agent_checks.request_phase_checks(
+            rollout, phase, actor=audit.Actor.of_request(request)
+        )
     except services.RolloutRefused as exc:
         return _refused(request, "check", rollout, exc, phase=phase)
+    if reads and not all(r.finished for r in reads):
+        _audit(request, "check", rollout.name, Outcome.REQUESTED, phase=phase, items=len(reads))
+        messages.info(request, f"{label}: {len(reads)} checks {_queued(reads[0])}")
+        return redirect(f"{rollout_url(rollout)}#phase-{phase}")
+    items = [rollout.items.get(key=r.parameters["key"]) for r in reads]
     failed = [ITEM[i.key].title for i in items if i.status == "fail"]
+    failed += [f"{ITEM[r.parameters['key']].title} ({r.error})" for r in reads if r.error]
     _audit(
         request,
         "check",
@@ -281,18 +305,19 @@ def sign(request, pk, phase):
     label = _phase(phase).label
     require_perm(request, SIGN, action="rollout-sign")
     try:
-        signoff = services.sign(rollout, phase, actor=request.user.get_username())
+        read = agent_checks.request_sign(rollout, phase, actor=audit.Actor.of_request(request))
     except services.RolloutRefused as exc:
         return _refused(request, "sign", rollout, exc, phase=phase)
-    _audit(
-        request,
-        "sign",
-        rollout.name,
-        Outcome.SUCCESS,
-        phase=phase,
-        evidence_sha256=signoff.evidence_sha256,
-    )
-    messages.success(request, f"{label} signed.")
+    if read.state == read.State.FAILED:  # its agent audited the refusal
+        messages.error(request, read.error)
+    elif read.state == read.State.DONE:
+        messages.success(request, f"{label} signed.")
+    else:
+        messages.info(
+            request,
+            f"{label}: the agent of database {read.database} re-runs its checks, then signs; "
+            "this page shows the signature when it is in.",
+        )
     return redirect(f"{rollout_url(rollout)}#phase-{phase}")
 
 

@@ -1,15 +1,13 @@
 """The page report the pages render, from the shapes the background read stored (the web
 process never opens the Metamorph file: the read runs on the database's agent). Each web
-process keeps the assembled report a few seconds, keyed by the reads it came from, and the
-Remap page's owner columns a minute.
+process keeps the assembled report a few seconds, keyed by the reads it came from.
 """
 
 import time
 
 from django.db.models.fields.json import KT
 
-from metamorph import checks, remap
-from metamorph.connection import schema_cookie
+from metamorph import checks
 from metamorph.errors import MetamorphError
 from vaults.models import Snapshot
 
@@ -99,23 +97,3 @@ def cached_report(db_path, snap, live):
     cached = hit[1]
     fresh = {k: live.facts[k] for k in LIVE_KEYS if k in (live.facts or {})}
     return dict(cached, health=dict(cached["health"], **fresh), read_cookie=shaped.cookie)
-
-
-OWNER_SOURCES_CACHE_SECONDS = 60.0
-_OWNER_SOURCES: dict[tuple, tuple[float, list]] = {}
-
-
-def owner_sources(db_path, source):
-    """The owner columns and metadata keys the Remap page offers (sampled from the file: tens
-    of ms on 1 GB), kept a minute per process and schema."""
-    key = (db_path, source, schema_cookie(db_path))
-    now = time.monotonic()
-    hit = _OWNER_SOURCES.get(key)
-    if hit is None or hit[0] < now:
-        if len(_OWNER_SOURCES) > 32:
-            _OWNER_SOURCES.clear()
-        hit = _OWNER_SOURCES[key] = (
-            now + OWNER_SOURCES_CACHE_SECONDS,
-            remap.discover_owner_sources(db_path, source),
-        )
-    return hit[1]

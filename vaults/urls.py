@@ -15,6 +15,11 @@ urlpatterns = [
     path("remap/", views_remap.remap_index, name="remap"),
     path("remap/source-ids.csv", views_remap.remap_source_ids, name="remap_source_ids"),
     path("remap/preview/<slug:kind>/", views_remap.remap_preview, name="remap_preview"),
+    path(
+        "remap/preview/wait/<int:read_id>/",
+        views_remap.remap_preview_wait,
+        name="remap_preview_wait",
+    ),
     path("remap/plan/<str:plan_id>/", views_remap.remap_plan, name="remap_plan"),
     path(
         "remap/plan/<str:plan_id>/mapping-ids.csv",

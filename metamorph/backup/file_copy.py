@@ -63,9 +63,10 @@ while True:
         at = time.monotonic()
         if not pinned:
             lock()
-        state = (os.pread(fi, 4, 24), os.fstat(fi).st_size)
+        st = os.fstat(fi)
+        state = (os.pread(fi, 4, 24), st.st_size)
         if first is None:
-            first = state
+            first, first_stat = state, st
         if state != first:
             conn.execute("COMMIT")
             restarted = True
@@ -101,9 +102,36 @@ os.close(fi)
 conn.close()
 os.close(fo)
 mode = "file-read-lock" if restarts >= max_restarts else "file-steps"
+identity = {"change_counter": int.from_bytes(first[0], "big"), "size_bytes": first[1],
+            "device": first_stat.st_dev, "inode": first_stat.st_ino,
+            "mtime_ns": first_stat.st_mtime_ns}
 print("done " + json.dumps({"copy_restarts": restarts, "copy_mode": mode,
-                            "longest_read_lock_seconds": round(held, 3)}), flush=True)
+                            "longest_read_lock_seconds": round(held, 6),
+                            "source_identity": identity}), flush=True)
 """
+
+
+IDENTITY = r"""
+import json, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+st = os.fstat(fd)
+print(json.dumps({"change_counter": int.from_bytes(os.pread(fd, 4, 24), "big"),
+                  "size_bytes": st.st_size, "device": st.st_dev, "inode": st.st_ino,
+                  "mtime_ns": st.st_mtime_ns}))
+"""
+
+
+def file_identity(db_path):
+    """The file's change counter, size, device, inode and mtime, as a copy records them in
+    `source_identity`; read by a child process (its descriptor's close drops only its own
+    locks), so it may be called while this process holds the write lock. None if unreadable.
+
+    Equal identities mean the same bytes: every commit in rollback-journal mode changes the
+    counter, a restore makes a new inode."""
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", IDENTITY, db_path], capture_output=True, text=True
+    )
+    return json.loads(done.stdout) if done.returncode == 0 else None
 
 
 def file_copy(db_path, dest_path, progress, busy_timeout):

@@ -73,6 +73,9 @@ def build(
         "copy_restarts": copy["copy_restarts"],
         "copy_mode": copy["copy_mode"],
         "longest_read_lock_seconds": copy.get("longest_read_lock_seconds"),
+        # A byte-for-byte copy (the kernel's): the source as it was, to tell later whether
+        # the live file is still exactly these bytes (metamorph.backup.file_copy).
+        "source_identity": copy.get("source_identity"),
         "verify_seconds": verify_seconds,
         "count_seconds": facts["count_seconds"],
         "compress_seconds": None,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from metamorph import inspect, schema
+from metamorph.backup.file_copy import file_identity
 from metamorph.connection import HELD_WRITE_SECONDS, describe_lock, held_write_lock, lock_state
 from metamorph.errors import DamagedDatabase, MetamorphError
 from metamorph.units import human_size
@@ -45,6 +46,7 @@ class PreflightReport:
     backup_path: str | None = None
     index_bytes: int = 0  # what the pending CREATE INDEX steps add, estimated
     pending: tuple[str, ...] = ()
+    backup_manifest: dict = field(default_factory=dict)  # the verified backup's, when found
 
     @property
     def ok(self):
@@ -132,8 +134,29 @@ class QuickCheckBeside:
     def start(self) -> None:
         if self._thread is not None or self._finished:
             return
+        if proven := self._unchanged_since_backup():
+            self.report.findings.insert(1, Finding("quick_check", True, proven))
+            self._finished = True
+            return
         self._thread = threading.Thread(target=self._run, name="quick_check beside", daemon=True)
         self._thread.start()
+
+    def _unchanged_since_backup(self) -> str:
+        """Why no check is needed, or "": the file is still, byte for byte, the copy the
+        verified backup checked (same change counter, size, inode and mtime; called while
+        the migration holds the write lock, so it stays so until the commit)."""
+        manifest = self.report.backup_manifest
+        recorded = manifest.get("source_identity")
+        if not recorded or not str(manifest.get("copy_mode", "")).startswith("file-"):
+            return ""
+        if file_identity(self.report.db_path) != recorded:
+            return ""
+        return (
+            f"PRAGMA {manifest.get('verify_check', 'quick_check')}: ok on the byte-for-byte "
+            f"copy {manifest.get('name')} made at {manifest.get('created_at')}; the file has "
+            "not changed since (same change counter, size, inode and mtime), so it is not "
+            "read again"
+        )
 
     def _run(self) -> None:
         try:
@@ -312,4 +335,5 @@ def check_backup(report, finder, max_age_hours, now=None):
         )
     report.backup_path = str(path)
     report.before_counts = (manifest or {}).get("row_counts")
+    report.backup_manifest = manifest or {}
     return Finding("backup", True, f"verified backup {path}, {age_h:.1f} h old")

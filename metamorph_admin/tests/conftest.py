@@ -12,15 +12,15 @@ from metamorph_admin.tests.job_helpers import run_python
 
 @pytest.fixture
 def agent_hosts(tmp_path, metamorph_db):
-    """make(state="migrated", **build) -> two databases in two folders (two "hosts"), one
+    """make(kind="migrated", **build) -> two databases in two folders (two "hosts"), one
     dashboard database they share: {"files", "env", "start", "python"}. Every agent started
     is stopped at teardown (let go first if a test froze it)."""
     started = []
 
-    def make(state="migrated", **build):
+    def make(kind="migrated", **build):
         world = tmp_path / f"world-{len(list(tmp_path.glob('world-*')))}"
         world.mkdir()
-        files, env = two_hosts(world, metamorph_db, world / "backups", state, **build)
+        files, env = two_hosts(world, metamorph_db, world / "backups", kind, **build)
 
         def start(name, expect_ready=True):
             proc = start_agent(name, env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

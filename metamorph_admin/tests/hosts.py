@@ -32,14 +32,15 @@ except Exception as exc:
 """
 
 
-def two_hosts(tmp_path, metamorph_db, backups, state="migrated", **build):
-    """({name: file}, env) for databases staging and production in two folders."""
+def two_hosts(tmp_path, metamorph_db, backups, kind="migrated", **build):
+    """({name: file}, env) for databases staging and production in two folders (files of
+    the metamorph_db `kind`, built with `build`: a shape, a size)."""
     files = {}
     for name in ("staging", "production"):
         folder = tmp_path / f"host-{name}"
         folder.mkdir()
         files[name] = folder / "metamorph.db"
-        os.replace(metamorph_db(state, **build), files[name])
+        os.replace(metamorph_db(kind, **build), files[name])
     return files, agent_env(shared_database_url(tmp_path), files, backups)
 
 

@@ -8,8 +8,6 @@ can be executed, not undone.
 
 from dataclasses import dataclass, field
 
-from metamorph import remap
-from metamorph.errors import MetamorphError
 from metamorph_admin import kinds
 from metamorph_admin.models import Job
 
@@ -44,14 +42,6 @@ LABELS = {
 }
 
 
-def _journal(record):
-    try:
-        status = remap.plan_status(record.db_path, record.plan_id)
-    except MetamorphError:
-        return {}
-    return {} if status.get("state") == "unknown" else status
-
-
 def _jobs(plan_id):
     found = (
         Job.objects.of_kinds(kinds.names_in_group("remap"))
@@ -63,9 +53,9 @@ def _jobs(plan_id):
     return active, last if last is not None and last.state == Job.State.FAILED else None
 
 
-def plan_state(record):
-    """The one state of a stored plan (journal plus jobs) and what may be done next."""
-    journal = _journal(record)
+def plan_state(record, journal):
+    """The one state of a stored plan (`journal`: its remap.plan_status() as the database's
+    agent read it, {} when it never ran, plus its jobs) and what may be done next."""
     active, failed = _jobs(record.plan_id)
     state = journal.get("state") or "previewed"
     if active is not None and state not in ("running", "undoing"):

@@ -13,6 +13,7 @@ import sys
 
 from metamorph import backup
 from metamorph.backup import copy as backup_copy
+from metamorph.backup import file_copy
 from metamorph.migrate import runner
 
 
@@ -44,6 +45,7 @@ def small_cache_writable():
 def main():
     command, *args = sys.argv[1:]
     backup_copy.COPY_STEP_PAGES = 16
+    file_copy.FIRST_CHUNK = 16 * 4096  # the kernel copy's chunks too
     if command == "backup":
         db, directory, phase, n = args
         backup.run_backup(db, directory, progress=killer(phase, int(n)))

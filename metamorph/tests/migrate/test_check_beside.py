@@ -1,6 +1,7 @@
 """The pre-flight's quick_check runs beside the migration (the second core), once, on the file
 as the migration found it; the migration commits only after it passed."""
 
+import os
 import sqlite3
 
 import pytest
@@ -22,6 +23,13 @@ def _applied(path):
         conn.close()
 
 
+def _commit_a_mark(path):
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE sessions SET name = 'changed after the backup' WHERE rowid = 1")
+    conn.close()
+
+
 def _spy_on_the_check(monkeypatch, result=None):
     """Record what the quick_check's connection saw: sessions' columns, from its own snapshot."""
     seen = {}
@@ -40,6 +48,7 @@ def test_the_check_reads_the_file_as_the_migration_found_it_and_one_check_is_eno
 ):
     path = metamorph_db("legacy")
     backup.run_backup(path, str(tmp_path), verify="quick")
+    _commit_a_mark(path)  # Metamorph wrote since: the backup's check no longer proves the file
     seen = _spy_on_the_check(monkeypatch)
     steps = []
     result = procedures.migrate(path, str(tmp_path), progress=lambda *a: steps.append(a))
@@ -68,6 +77,7 @@ def test_a_failed_check_beside_the_migration_rolls_it_back_and_writes_nothing(
 ):
     path = metamorph_db("legacy")
     backup.run_backup(path, str(tmp_path), verify="quick")
+    _commit_a_mark(path)  # Metamorph wrote since: the backup's check no longer proves the file
     before = fingerprint(path)
     damaged = {"check": "quick_check", "ok": False, "messages": ["Page 7: bad"], "seconds": 0}
     _spy_on_the_check(monkeypatch, result=damaged)
@@ -85,6 +95,7 @@ def test_forced_a_damaged_file_is_migrated_with_the_failed_finding_kept(
 ):
     path = metamorph_db("legacy")
     backup.run_backup(path, str(tmp_path), verify="quick")
+    _commit_a_mark(path)  # Metamorph wrote since: the backup's check no longer proves the file
     damaged = {"check": "quick_check", "ok": False, "messages": ["Page 7: bad"], "seconds": 0}
     _spy_on_the_check(monkeypatch, result=damaged)
     result = procedures.migrate(path, str(tmp_path), force=True)
@@ -98,6 +109,7 @@ def test_when_the_new_indexes_would_not_fit_in_memory_the_check_runs_first(
 ):
     path = metamorph_db("legacy")
     backup.run_backup(path, str(tmp_path), verify="quick")
+    _commit_a_mark(path)  # Metamorph wrote since: the backup's check no longer proves the file
     monkeypatch.setattr(procedures, "memory_for_overlap", lambda: 0)
     seen = _spy_on_the_check(monkeypatch)
     steps = []
@@ -124,3 +136,35 @@ def test_a_really_damaged_table_is_refused_and_the_file_left_as_it_was(metamorph
     assert "malformed" in str(failed.value) or "damaged" in str(failed.value)
     assert fingerprint(path)[0] == before[0] and not fingerprint(path)[3]
     assert not _applied(path)
+
+
+def test_a_file_unchanged_since_its_checked_byte_copy_is_not_read_again(
+    metamorph_db, tmp_path, monkeypatch
+):
+    path = metamorph_db("legacy")
+    made = backup.run_backup(path, str(tmp_path), verify="quick")
+    assert made["copy_mode"].startswith("file-") and made["source_identity"]
+    seen = _spy_on_the_check(monkeypatch)
+    result = procedures.migrate(path, str(tmp_path))
+    assert result["ok"] and "sessions columns" not in seen  # no quick_check ran
+    finding = {f["name"]: f for f in result["preflight"]["findings"]}["quick_check"]
+    assert finding["ok"] and made["name"] in finding["message"]
+    assert "not changed since" in finding["message"]
+
+
+@pytest.mark.parametrize("change", ["a commit", "a restored file"])
+def test_a_file_changed_since_the_backup_is_checked_again(
+    metamorph_db, tmp_path, monkeypatch, change
+):
+    path = metamorph_db("legacy")
+    backup.run_backup(path, str(tmp_path), verify="quick")
+    if change == "a commit":
+        _commit_a_mark(path)
+    else:  # same bytes, new file: what a restore leaves
+        data = open(path, "rb").read()
+        os.unlink(path)
+        with open(path, "wb") as fh:
+            fh.write(data)
+    seen = _spy_on_the_check(monkeypatch)
+    result = procedures.migrate(path, str(tmp_path))
+    assert result["ok"] and "vault_id" not in seen["sessions columns"]  # checked, beside
