@@ -77,10 +77,10 @@ def wait_for(condition, what, timeout=120.0):
         time.sleep(0.1)
 
 
-def query(url, sql, params):
+def query(url, sql, params, timeout=20):
     """One row, read straight from the shared database (no Django start-up in the loop)."""
     if url.startswith("sqlite:///"):
-        conn = sqlite3.connect(url[len("sqlite:///") :], timeout=20)
+        conn = sqlite3.connect(url[len("sqlite:///") :], timeout=timeout)
         try:
             return conn.execute(sql, params).fetchone()
         finally:
@@ -89,12 +89,13 @@ def query(url, sql, params):
         return conn.execute(sql.replace("?", "%s"), params).fetchone()
 
 
-def job_row(url, job_id):
+def job_row(url, job_id, timeout=20):
     """(state, error, phase, done, total) of a job."""
     return query(
         url,
         "SELECT state, error, phase, done, total FROM migrations_ui_job WHERE id = ?",
         (job_id,),
+        timeout,
     )
 
 
@@ -113,8 +114,11 @@ def freeze_while(agent, url, job, in_progress, deadline=120.0):
             return None
         if in_progress(row):
             os.kill(agent.pid, signal.SIGSTOP)
-            row = job_row(url, job)
-            if in_progress(row):
+            try:
+                row = job_row(url, job, timeout=1)
+            except sqlite3.OperationalError:  # stopped while committing to the SQLite file
+                row = None
+            if row and in_progress(row):
                 return row
             os.kill(agent.pid, signal.SIGCONT)
         assert time.monotonic() < give_up, f"job {job} never got in progress: {row}"
