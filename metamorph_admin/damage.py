@@ -3,7 +3,7 @@ message (metamorph.errors.DamagedDatabase asks this when it is raised)."""
 
 import os
 
-from metamorph.backup import latest_verified_backup
+from metamorph import backup  # its listing loads when a damaged file is reported
 from metamorph.errors import MetamorphError
 from metamorph_admin import databases
 
@@ -14,7 +14,7 @@ def newest_backup_name(db_path):
     if not os.path.isdir(backup_dir):
         return None
     try:
-        found = latest_verified_backup(backup_dir, source_path=db_path)
+        found = backup.latest_verified_backup(backup_dir, source_path=db_path)
     except MetamorphError:
         return None
     return os.path.basename(found[0]) if found else None
