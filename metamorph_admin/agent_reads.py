@@ -125,11 +125,8 @@ def _path_of(read):
 def waiting_text(db, read: AgentRead) -> str:
     """What a page says while its read is under way (or why it will not come)."""
     state = agents.state_of(db)
-    if not state.online:
-        try:
-            agents.ensure_online(db)
-        except agents.AgentOffline as exc:
-            return str(exc)
+    if not state.online and (reason := agents.offline_reason(db)):
+        return reason
     return (
         f"The agent of database {db.name} (pid {state.pid} on {state.hostname}) is reading "
         f"the file (read #{read.pk}, {read.get_state_display()}); this part appears when it is in."

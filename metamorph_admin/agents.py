@@ -120,6 +120,16 @@ def ensure_online(db: databases.Database) -> AgentState:
     )
 
 
+def offline_reason(db: databases.Database) -> str:
+    """Why nothing can run on the database now (ensure_online's words), or "" while its
+    agent is online."""
+    try:
+        ensure_online(db)
+    except AgentOffline as exc:
+        return str(exc)
+    return ""
+
+
 def register(db: databases.Database) -> Agent:
     """Claim the database's row for this process; AgentAlreadyRunning names the live one."""
     me = liveness.this_process()

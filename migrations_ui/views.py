@@ -77,10 +77,8 @@ class FileProblem(MetamorphError):
 
 
 def _no_heartbeat(db):
-    try:
-        agents.ensure_online(db)
-    except agents.AgentOffline as exc:
-        return str(exc)
+    if reason := agents.offline_reason(db):
+        return reason
     return (
         f"The agent of database {db.name} has not reported the file yet: reload in a few seconds."
     )

@@ -110,10 +110,8 @@ def gather_task(read_id):
 
 
 def _online(db):
-    try:
-        agents.ensure_online(db)
-    except agents.AgentOffline as exc:
-        raise services.RolloutRefused(str(exc)) from None
+    if reason := agents.offline_reason(db):
+        raise services.RolloutRefused(reason)
 
 
 def request_check(rollout, key, *, actor, tokens=(), audited=True) -> AgentRead:

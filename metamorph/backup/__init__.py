@@ -10,8 +10,9 @@ written by us and names the file, and the file's size and mtime are those record
 
 # Each name is imported on first use (PEP 562): settings and every command import the light
 # submodules (repository, files, manifest); the copy and restore machinery loads for a backup.
-from importlib import import_module
 from typing import TYPE_CHECKING
+
+from metamorph import lazy
 
 if TYPE_CHECKING:
     from .create import run_backup
@@ -45,9 +46,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name):
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(_WHERE[name], __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy.exports(__name__, _WHERE, globals())

@@ -34,8 +34,9 @@ killed process, not against a power loss: use it only right after a verified bac
 
 # Each name is imported on first use (PEP 562): `metamorph.remap.ids` and the other light
 # submodules are needed by every command, the planner and executor only by a remap.
-from importlib import import_module
 from typing import TYPE_CHECKING
+
+from metamorph import lazy
 
 if TYPE_CHECKING:
     from .audit import isolation_audit
@@ -88,9 +89,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name):
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(_WHERE[name], __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy.exports(__name__, _WHERE, globals())

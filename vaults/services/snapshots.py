@@ -139,17 +139,9 @@ def _waiting_for(db_path, pending):
         return pending.error
     state = agents.state_of(db)
     if not state.online:
-        return str(_offline_reason(db))
+        return agents.offline_reason(db)
     return (
         f"The agent of database {db.name} (pid {state.pid} on {state.hostname}) is reading "
         f"the file for the first time (background read #{pending.id}, "
         f"{pending.phase or pending.state}): reload this page in a few seconds."
     )
-
-
-def _offline_reason(db):
-    try:
-        agents.ensure_online(db)
-    except agents.AgentOffline as exc:
-        return exc
-    return ""
