@@ -30,6 +30,14 @@ def _commit_a_mark(path):
     conn.close()
 
 
+def _written_since_its_backup(metamorph_db, tmp_path):
+    """A legacy file with a verified backup, then a commit: the backup no longer proves it."""
+    path = metamorph_db("legacy")
+    backup.run_backup(path, str(tmp_path), verify="quick")
+    _commit_a_mark(path)
+    return path
+
+
 def _spy_on_the_check(monkeypatch, result=None):
     """Record what the quick_check's connection saw: sessions' columns, from its own snapshot."""
     seen = {}
@@ -46,9 +54,7 @@ def _spy_on_the_check(monkeypatch, result=None):
 def test_the_check_reads_the_file_as_the_migration_found_it_and_one_check_is_enough(
     metamorph_db, tmp_path, monkeypatch
 ):
-    path = metamorph_db("legacy")
-    backup.run_backup(path, str(tmp_path), verify="quick")
-    _commit_a_mark(path)  # Metamorph wrote since: the backup's check no longer proves the file
+    path = _written_since_its_backup(metamorph_db, tmp_path)
     seen = _spy_on_the_check(monkeypatch)
     steps = []
     result = procedures.migrate(path, str(tmp_path), progress=lambda *a: steps.append(a))
@@ -75,9 +81,7 @@ def test_the_check_reads_the_file_as_the_migration_found_it_and_one_check_is_eno
 def test_a_failed_check_beside_the_migration_rolls_it_back_and_writes_nothing(
     metamorph_db, tmp_path, monkeypatch
 ):
-    path = metamorph_db("legacy")
-    backup.run_backup(path, str(tmp_path), verify="quick")
-    _commit_a_mark(path)  # Metamorph wrote since: the backup's check no longer proves the file
+    path = _written_since_its_backup(metamorph_db, tmp_path)
     before = fingerprint(path)
     damaged = {"check": "quick_check", "ok": False, "messages": ["Page 7: bad"], "seconds": 0}
     _spy_on_the_check(monkeypatch, result=damaged)
@@ -93,9 +97,7 @@ def test_a_failed_check_beside_the_migration_rolls_it_back_and_writes_nothing(
 def test_forced_a_damaged_file_is_migrated_with_the_failed_finding_kept(
     metamorph_db, tmp_path, monkeypatch
 ):
-    path = metamorph_db("legacy")
-    backup.run_backup(path, str(tmp_path), verify="quick")
-    _commit_a_mark(path)  # Metamorph wrote since: the backup's check no longer proves the file
+    path = _written_since_its_backup(metamorph_db, tmp_path)
     damaged = {"check": "quick_check", "ok": False, "messages": ["Page 7: bad"], "seconds": 0}
     _spy_on_the_check(monkeypatch, result=damaged)
     result = procedures.migrate(path, str(tmp_path), force=True)
@@ -107,9 +109,7 @@ def test_forced_a_damaged_file_is_migrated_with_the_failed_finding_kept(
 def test_when_the_new_indexes_would_not_fit_in_memory_the_check_runs_first(
     metamorph_db, tmp_path, monkeypatch
 ):
-    path = metamorph_db("legacy")
-    backup.run_backup(path, str(tmp_path), verify="quick")
-    _commit_a_mark(path)  # Metamorph wrote since: the backup's check no longer proves the file
+    path = _written_since_its_backup(metamorph_db, tmp_path)
     monkeypatch.setattr(procedures, "memory_for_overlap", lambda: 0)
     seen = _spy_on_the_check(monkeypatch)
     steps = []
