@@ -52,6 +52,19 @@ QUIET_WINDOW_EVERY = 0.5  # use (its busy handler polls every 100 ms), after thi
 WRITER_SEEN_FOR = 3.0  # seconds a commit by another connection keeps us pausing for it
 POLL = 0.003
 ASSUME_WRITER = 1.0
+# While the server writes: holds short enough that its waits stay under 100 ms (its busy
+# handler retries 53 and 78 ms after it began waiting), and a turn after each as long as
+# the hold, so it keeps at least half its commit rate.
+WRITER_HOLD = 0.05
+WRITER_MAX_HOLD = 0.075
+MIN_STATEMENTS_BESIDE = 0.03
+WRITER_SHARE = 1.0
+# No other process has the file open (the kernel's tables say so, checked before every batch):
+# nobody waits for the lock, so batches are larger and commits fewer. A Metamorph that starts
+# meanwhile waits for one batch at most (its busy timeout is 5 s), then is seen.
+ALONE_HOLD = 1.0
+ALONE_MAX_HOLD = 1.5
+ALONE_MAX_STATEMENTS = 1.2
 
 
 class BatchInterrupted(Exception):
@@ -70,9 +83,15 @@ class Sizer:
         self.base, self.fixed = seconds, fixed
         self.size = fixed or FIRST_BATCH
         self.recent = []
+        self.writer = False  # a server writing: aim at WRITER_HOLD
+        self.alone = False  # no other process has the file open: aim at ALONE_HOLD
 
     @property
     def seconds(self):
+        if self.writer:
+            return min(self.base, WRITER_HOLD)
+        if self.alone and self.base == TARGET_HOLD:
+            return ALONE_HOLD
         calm = (
             len(self.recent) >= CALM_BATCHES
             and max(self.recent) < CALM_MAX
@@ -82,6 +101,18 @@ class Sizer:
 
     def next(self):
         return self.size
+
+    @property
+    def mode(self):
+        return "beside_writer" if self.writer else "alone" if self.alone else "shared"
+
+    def set_mode(self, writer, alone):
+        """A writer seen or gone, the file opened or closed by another process: the size
+        follows the new aim at once (one batch sized for 1 s must not meet a writer)."""
+        before = self.seconds
+        self.writer, self.alone = writer, alone
+        if not self.fixed and self.seconds != before:
+            self.size = max(MIN_BATCH, min(MAX_BATCH, int(self.size * self.seconds / before)))
 
     def record(self, rows, held):
         if self.fixed or rows <= 0:
@@ -114,6 +145,8 @@ class LockStats:
     interrupted: int = 0
     gaps: float = 0.0
     writer_assumed: bool = True
+    # batches run beside a writer, with the file open elsewhere but no writer, alone
+    modes: dict = field(default_factory=lambda: {"beside_writer": 0, "shared": 0, "alone": 0})
 
     def commit_seconds(self, took):
         self.longest_commit = max(self.longest_commit, took)
@@ -136,11 +169,12 @@ class LockStats:
             "interrupted_batches": self.interrupted,
             "pauses_s": round(self.gaps, 3),
             "writer_assumed_at_start": self.writer_assumed,
+            "batches_by_mode": dict(self.modes),
         }
 
 
 class Pacer:
-    """Runs batches as short transactions and pauses between them while Metamorph writes."""
+    """Runs batches as short transactions and leaves Metamorph its turn between them."""
 
     def __init__(self, conn, path, seconds=TARGET_HOLD, fixed=None):
         self.conn, self.path = conn, path
@@ -151,67 +185,114 @@ class Pacer:
         # has the file open or locked (or some processes' files cannot be listed): an active
         # one is seen at the first pause, and is then waited for at every pause. With no other
         # holder there is no one to wait for; one that arrives later shows in data_version.
-        others = processes_holding(path)
-        self.stats.writer_assumed = bool(others) or others.unreadable > 0
+        self.stats.writer_assumed = self._others_hold_the_file()
         self._writer_seen = (
             time.monotonic()
             - WRITER_SEEN_FOR
             + (ASSUME_WRITER if self.stats.writer_assumed else -1.0)
         )
         self._held_since_window = 0.0
+        self._released_at = None
+        self._last_hold = 0.0
+        self.sizer.set_mode(self.writer_active(), not self.stats.writer_assumed)
 
     def _data_version(self):
         return self.conn.execute("PRAGMA data_version").fetchone()[0]
 
-    def run(self, work):
+    def _others_hold_the_file(self):
+        others = processes_holding(self.path)
+        return bool(others) or others.unreadable > 0
+
+    def writer_active(self, now=None):
+        return (now or time.monotonic()) - self._writer_seen < WRITER_SEEN_FOR
+
+    def run(self, work, before=None):
         """work(size) -> (rows tried, result) inside one transaction, retried smaller past
-        the deadline; returns (seconds held, (rows tried, result))."""
+        the deadline; returns (seconds held, (rows tried, result)).
+
+        `before(size)`, if given, runs before each attempt, outside the write lock and
+        inside the pause Metamorph gets after the last batch (the journal's commit)."""
+        smallest_cut = False
         while True:
             size = self.sizer.next()
+            if before is not None:
+                before(size)
+            self._wait_turn()
+            # The smallest batch, once cut, gets the longest deadline: a loaded machine
+            # makes even it slow, and stopping the remap there would help no one.
+            deadline = MAX_STATEMENTS if smallest_cut else self.deadline()
             try:
                 held, result = run_transaction(
-                    self.conn, self.path, lambda size=size: work(size), self.deadline(), self.stats
+                    self.conn, self.path, lambda size=size: work(size), deadline, self.stats
                 )
             except BatchInterrupted:
                 self.stats.interrupted += 1
                 self.sizer.interrupted()
                 if size <= MIN_BATCH:
-                    raise
+                    if smallest_cut:
+                        raise
+                    smallest_cut = True
                 continue
             self.stats.holds.append(held)
+            self.stats.modes[self.sizer.mode] += 1
             self.sizer.record(result[0], held)
             self._held_since_window += held
-            self._pause()
+            self._released(held)
             return held, result
 
     def deadline(self):
-        """Seconds the next batch's statements may run: MAX_HOLD minus room for a commit as
-        slow as the slowest of the last few (commits slow down most on a loaded machine)."""
+        """Seconds the next batch's statements may run: the hold allowed minus room for a
+        commit as slow as the slowest of the last few (commits slow down most on a loaded
+        machine)."""
         commit = max(self.stats.commits[-3:], default=0.05)
+        if self.sizer.writer:
+            return max(MIN_STATEMENTS_BESIDE, WRITER_MAX_HOLD - 1.5 * commit)
+        if self.sizer.alone:
+            return min(ALONE_MAX_STATEMENTS, max(MIN_STATEMENTS, ALONE_MAX_HOLD - 1.5 * commit))
         return min(MAX_STATEMENTS, max(MIN_STATEMENTS, MAX_HOLD - 1.5 * commit))
 
-    def _pause(self):
-        """Between batches: while the server writes, wait until it has committed (its
-        waiting transaction got the lock) or WRITER_GAP passed; otherwise a moment."""
+    def _released(self, held):
+        self._released_at = time.monotonic()
+        self._last_hold = held
+
+    def _wait_turn(self):
+        """Before a batch: while the server writes, leave it the lock until it has committed
+        and for at least WRITER_SHARE of our last hold (its commit rate stays at half or
+        more), at most WRITER_GAP; otherwise a moment, and a QUIET_WINDOW now and then while
+        another process has the file open."""
+        if self._released_at is None:
+            return
         started = time.monotonic()
-        version = self._data_version()
-        if version != self._version:
+        released = self._released_at
+        self._released_at = None
+        if self._data_version() != self._version:
             self._writer_seen = started
-        if started - self._writer_seen < WRITER_SEEN_FOR:
+        alone = False
+        if self.writer_active(started):
             self._held_since_window = 0.0
-            while time.monotonic() - started < WRITER_GAP:
-                time.sleep(POLL)
-                if self._data_version() != version:
-                    self._writer_seen = time.monotonic()
+            want = min(WRITER_GAP, WRITER_SHARE * self._last_hold)
+            committed = self._data_version() != self._version
+            while True:
+                now = time.monotonic()
+                if (committed and now - released >= want) or now - released >= WRITER_GAP:
                     break
-        elif self._held_since_window >= QUIET_WINDOW_EVERY:
-            self._held_since_window = 0.0
-            time.sleep(QUIET_WINDOW)
-            if self._data_version() != version:
-                self._writer_seen = time.monotonic()
+                time.sleep(POLL)
+                if self._data_version() != self._version:
+                    committed = True
+                    self._writer_seen = time.monotonic()
         else:
-            time.sleep(QUIET_GAP)
+            others = self._others_hold_the_file()
+            if others and self._held_since_window >= QUIET_WINDOW_EVERY:
+                self._held_since_window = 0.0  # one that just arrived may be waiting
+                time.sleep(max(0.0, QUIET_WINDOW - (time.monotonic() - released)))
+                if self._data_version() != self._version:
+                    self._writer_seen = time.monotonic()
+            else:
+                time.sleep(max(0.0, QUIET_GAP - (time.monotonic() - released)))
+            alone = not others
         self._version = self._data_version()
+        writer = self.writer_active()
+        self.sizer.set_mode(writer, alone and not writer)
         self.stats.gaps += time.monotonic() - started
 
 
@@ -231,40 +312,47 @@ def begin_immediate(conn, path, stats=None):
 
 
 def move_batch(conn, journal, plan_id, table, source, rowids, targets, vaults, batch_no):
-    """Move one batch and journal exactly the rows moved (inside the caller's transaction).
-
-    Only rows still in `source` move (the guard `+vault_id = ?`; the `+` keeps SQLite off
-    the vault index, so the batch's rowid list drives the statement). OR IGNORE holds back
-    a row whose move would break a UNIQUE(vault_id, …) key that the server's writes made
-    clash since the rows were read; RETURNING gives the rows really moved, so the journal
-    is exactly what happened. Returns the rows moved.
-    """
-    q = schema.quote(table)
-    distinct = set(targets)
-    if len(distinct) == 1:
-        target = vaults[next(iter(distinct))]
-        moved = conn.execute(
-            f"UPDATE OR IGNORE {q} SET vault_id = ? WHERE rowid IN (SELECT value FROM "
-            "json_each(?)) AND +vault_id = ? RETURNING rowid, id, vault_id",
-            (target, _json_ints(rowids), source),
-        ).fetchall()
-    else:
-        pairs = json.dumps([[r, vaults[t]] for r, t in zip(rowids, targets)])
-        m = (
-            "(SELECT json_extract(value, '$[0]') AS rid, json_extract(value, '$[1]') AS v "
-            "FROM json_each(?))"
-        )
-        moved = conn.execute(
-            f"UPDATE OR IGNORE {q} SET vault_id = m.v FROM {m} AS m WHERE {q}.rowid = m.rid "
-            f"AND +{q}.vault_id = ? RETURNING {q}.rowid, {q}.id, {q}.vault_id",
-            (pairs, source),
-        ).fetchall()
+    """Move one batch and journal exactly the rows moved (inside the caller's transaction,
+    which then commits both files: the offline mode, and a WAL file's in-file journal).
+    Returns the rows moved."""
+    moved = update_rows(conn, table, source, rowids, targets, vaults)
     conn.executemany(
         f"INSERT INTO {journal.rows} (j_plan, j_table, j_rowid, j_row_id, j_old, j_new, "
         "j_batch) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [(plan_id, table, rid, row_id, source, new, batch_no) for rid, row_id, new in moved],
     )
     return len(moved)
+
+
+def update_rows(conn, table, source, rowids, targets, vaults):
+    """UPDATE the vault of the rows `rowids` still in `source`; [(rowid, id, new vault)] of
+    the rows really moved.
+
+    Only rows still in `source` move (the guard `+vault_id = ?`; the `+` keeps SQLite off
+    the vault index, so the batch's rowid list drives the statement). OR IGNORE holds back
+    a row whose move would break a UNIQUE(vault_id, …) key that the server's writes made
+    clash since the rows were read; RETURNING gives the rows really moved, so the journal
+    is exactly what happened.
+    """
+    q = schema.quote(table)
+    distinct = set(targets)
+    if len(distinct) == 1:
+        target = vaults[next(iter(distinct))]
+        return conn.execute(
+            f"UPDATE OR IGNORE {q} SET vault_id = ? WHERE rowid IN (SELECT value FROM "
+            "json_each(?)) AND +vault_id = ? RETURNING rowid, id, vault_id",
+            (target, _json_ints(rowids), source),
+        ).fetchall()
+    pairs = json.dumps([[r, vaults[t]] for r, t in zip(rowids, targets)])
+    m = (
+        "(SELECT json_extract(value, '$[0]') AS rid, json_extract(value, '$[1]') AS v "
+        "FROM json_each(?))"
+    )
+    return conn.execute(
+        f"UPDATE OR IGNORE {q} SET vault_id = m.v FROM {m} AS m WHERE {q}.rowid = m.rid "
+        f"AND +{q}.vault_id = ? RETURNING {q}.rowid, {q}.id, {q}.vault_id",
+        (pairs, source),
+    ).fetchall()
 
 
 def _json_ints(values):

@@ -17,6 +17,7 @@ changes, journals and moves every row, and recreates those indexes with the exac
 read from sqlite_master — several times faster, but it holds the write lock throughout.
 """
 
+import sqlite3
 import time
 from array import array
 
@@ -31,6 +32,7 @@ from ..errors import (
 )
 from . import batches, copies
 from .decisions import Decisions, TableComparison, compare
+from .intents import Intents, reconcile
 from .journal import default_journal_path, open_journal, runner_lock
 from .plan import record_held_back
 from .resolve import Resolution, TableWork, resolve
@@ -72,7 +74,9 @@ def execute_plan(
             try:
                 return run.execute(pacer)
             except (DiskFull, ReadOnlyDatabase) as exc:
-                moved = sum(c["moved"] for c in journal.counts(plan.plan_id).values())
+                moved = run.unconfirmed + sum(
+                    c["moved"] for c in journal.counts(plan.plan_id).values()
+                )
                 if not moved:
                     raise
                 raise RemapStoppedPartway(plan.plan_id, moved, exc) from None
@@ -82,6 +86,7 @@ def execute_plan(
 
 def _tune(conn, journal, durability):
     conn.execute(f"PRAGMA main.cache_size = -{CACHE_KIB}")
+    conn.execute("PRAGMA temp_store = MEMORY")  # the batch's rows, read ahead (intents.py)
     level = DURABILITY[durability]
     conn.execute(f"PRAGMA main.synchronous = {level}")
     if journal.schema != "main":
@@ -106,11 +111,14 @@ class Run:
         self.batch_no = 0
         self.passes = 0
         self.copied = 0
+        self.unconfirmed = 0  # rows moved whose journal confirmation could not be written
 
     def execute(self, pacer):
         started = time.perf_counter()
         plan, journal = self.plan, self.journal
         record = journal.record(plan.plan_id)
+        if record is not None and journal.location == "attached-file":
+            reconcile(self.conn, journal, plan.plan_id)  # what a killed run left settled
         if record and record["state"] in ("undoing", "undone"):
             raise PlanStateRefused(
                 f"Plan {plan.plan_id} was undone (state: {record['state']}), so it is not run "
@@ -160,6 +168,21 @@ class Run:
         return res, compare(self.plan.decisions, current, res)
 
     def _online(self, res, pacer):
+        if self.journal.location == "attached-file":
+            intents = Intents(self.conn, self.journal, self.plan.plan_id)
+            try:
+                self._batches(res, pacer, intents)
+            except BaseException:
+                try:  # what the last batch moved, confirmed if the journal can still be written
+                    intents.flush()
+                except sqlite3.Error:
+                    self.unconfirmed = intents.unconfirmed  # the next run's reconcile settles it
+                raise
+            intents.flush()
+        else:  # a WAL file's journal is inside it: one commit holds both
+            self._batches(res, pacer, None)
+
+    def _batches(self, res, pacer, intents):
         total, done = res.remaining, 0
         for table, work in res.work.items():
             if not len(work.rowids):
@@ -168,21 +191,31 @@ class Run:
             i, n = 0, len(work.rowids)
             while i < n:
 
-                def batch(size, i=i, table=table, work=work):
-                    rowids, targets = work.rowids[i : i + size], work.targets[i : i + size]
-                    return len(rowids), batches.move_batch(
-                        self.conn,
-                        self.journal,
-                        self.plan.plan_id,
-                        table,
-                        res.source,
-                        rowids,
-                        targets,
-                        res.vaults,
-                        self.batch_no + 1,
-                    )
+                def slice_of(size, i=i, work=work):
+                    return work.rowids[i : i + size], work.targets[i : i + size]
 
-                held, (tried, count) = pacer.run(batch)
+                batch_no = self.batch_no + 1
+                if intents is None:
+
+                    def batch(size, table=table, slice_of=slice_of, batch_no=batch_no):
+                        rowids, targets = slice_of(size)
+                        return len(rowids), batches.move_batch(
+                            self.conn,
+                            self.journal,
+                            self.plan.plan_id,
+                            table,
+                            res.source,
+                            rowids,
+                            targets,
+                            res.vaults,
+                            batch_no,
+                        )
+
+                    held, (tried, count) = pacer.run(batch)
+                else:
+                    held, (tried, count) = self._intended_batch(
+                        res, pacer, intents, table, slice_of, batch_no
+                    )
                 self.batch_no += 1
                 self._count(table, tried, count)
                 i += tried
@@ -193,6 +226,23 @@ class Run:
                     total,
                     f"batch {self.batch_no}: {count} {table} rows, lock held {held:.2f} s",
                 )
+
+    def _intended_batch(self, res, pacer, intents, table, slice_of, batch_no):
+        """One batch journaled ahead (intents.py): its rows announced in a commit of the
+        journal alone, then moved in a commit of Metamorph's file alone."""
+        tried = [0]
+
+        def before(size):
+            rowids, targets = slice_of(size)
+            tried[0] = len(rowids)
+            intents.announce(table, res.source, rowids, targets, res.vaults, batch_no)
+
+        def batch(size):
+            return tried[0], intents.move(table, res.source)
+
+        held, (tried, moved) = pacer.run(batch, before=before)
+        intents.committed(moved)
+        return held, (tried, len(moved))
 
     def _copy(self, res, pacer):
         """The identity copies (issue 9): one short journaled transaction after the moves."""

@@ -109,7 +109,9 @@ class Journal:
         )
 
     def counts(self, plan_id):
-        """{table: {"moved": rows journaled and not undone, "undone": …, "skipped": …}}."""
+        """{table: {"moved": rows journaled and not undone, "undone": …, "skipped": …}}, plus
+        "intended" where a batch's rows were journaled ahead and not yet confirmed
+        (intents.py: moved or not, the file says)."""
         out: dict[str, dict[str, int]] = {}
         if not self.exists():
             return out
@@ -117,7 +119,9 @@ class Journal:
             f"SELECT j_table, j_undone, COUNT(*) FROM {self.rows} WHERE j_plan = ? GROUP BY 1, 2",
             (plan_id,),
         ):
-            key = {0: "moved", 1: "undone", 2: "skipped"}.get(undone, "other")
+            key = {0: "moved", 1: "undone", 2: "skipped", -1: "intended", -2: "restoring"}.get(
+                undone, "other"
+            )
             out.setdefault(table, {"moved": 0, "undone": 0, "skipped": 0})[key] = n
         return out
 

@@ -9,6 +9,7 @@ import os
 import sqlite3
 
 from ..connection import open_readonly, readonly_uri
+from .intents import settle_counts
 from .journal import IN_FILE_PREFIX, Journal, default_journal_path, lock_held
 
 STATES = ("running", "interrupted", "completed", "undoing", "undo-interrupted", "undone")
@@ -44,7 +45,8 @@ def plan_status(db_path, plan_id, journal_path=None):
         record = journal.record(plan_id)
         if record is None:
             return _unknown(plan_id)
-        return _status(record, journal.counts(plan_id), lock_held(journal_path))
+        counts = _counts(conn, journal, plan_id, db_path)
+        return _status(record, counts, lock_held(journal_path))
     finally:
         conn.close()
 
@@ -65,9 +67,16 @@ def incomplete_plans(db_path, journal_path=None):
             )
         ]
         held = lock_held(journal_path)
-        return [_status(journal.record(i), journal.counts(i), held) for i in ids]
+        return [_status(journal.record(i), _counts(conn, journal, i, db_path), held) for i in ids]
     finally:
         conn.close()
+
+
+def _counts(conn, journal, plan_id, db_path):
+    counts = journal.counts(plan_id)
+    if journal.location == "attached-file":
+        counts = settle_counts(conn, journal, plan_id, counts, db_path)
+    return counts
 
 
 def _unknown(plan_id):
@@ -80,7 +89,7 @@ def _unknown(plan_id):
 
 def _status(record, counts, running_now):
     planned = record["planned"]
-    per_table, totals = {}, {"planned": 0, "moved": 0, "undone": 0, "skipped": 0}
+    per_table, totals = {}, {"planned": 0, "moved": 0, "undone": 0, "skipped": 0, "intended": 0}
     for table in sorted(set(planned) | set(counts)):
         c = counts.get(table, {"moved": 0, "undone": 0, "skipped": 0})
         row = {
@@ -88,6 +97,7 @@ def _status(record, counts, running_now):
             "moved": c["moved"],
             "undone": c["undone"],
             "skipped": c["skipped"],
+            "intended": c.get("intended", 0) + c.get("restoring", 0),
         }
         row["remaining"] = max(0, row["planned"] - row["moved"] - row["undone"] - row["skipped"])
         per_table[table] = row
@@ -114,10 +124,21 @@ def _status(record, counts, running_now):
         "moved_rows": totals["moved"],
         "undone_rows": totals["undone"],
         "skipped_rows": totals["skipped"],
+        "unsettled_rows": totals["intended"],
         "remaining_rows": remaining,
         "tables": per_table,
-        "message": _message(record["plan_id"], state, totals, remaining),
+        "message": _message(record["plan_id"], state, totals, remaining) + _unsettled(totals),
     }
+
+
+def _unsettled(t):
+    if not t["intended"]:
+        return ""
+    return (
+        f" {t['intended']:,} rows of its last batch are not counted: whether that batch "
+        "committed is known once the database's cut commit is rolled back (Metamorph or the "
+        "next run does it); running or undoing the plan settles them."
+    )
 
 
 def _message(plan_id, state, t, remaining):

@@ -13,6 +13,7 @@ from .. import schema
 from ..connection import open_writable
 from ..errors import PlanNotInJournal
 from . import batches, copies
+from .intents import Restores, reconcile
 from .journal import default_journal_path, open_journal, runner_lock
 
 
@@ -52,6 +53,9 @@ def _journal_with_plan(conn, db_path, journal_path, plan_id):
 
 def _undo(conn, journal, db_path, plan_id, report, batch_seconds, batch_rows):
     started = time.perf_counter()
+    attached = journal.location == "attached-file"
+    if attached:
+        reconcile(conn, journal, plan_id)  # what a killed run or undo left settled
     journal.set_state(plan_id, "undoing")
     # Copies (j_old NULL, issue 9) are deleted, not moved back: first, in one transaction.
     _took, removed = batches.run_transaction(
@@ -80,16 +84,22 @@ def _undo(conn, journal, db_path, plan_id, report, batch_seconds, batch_rows):
     restored: dict[str, int] = {}
     skipped: dict[str, int] = {}
     done = n_batches = 0
+    restores = Restores(conn, journal, plan_id) if attached else None
     for table, rids in todo.items():
         pacer.sizer.new_table()
         i = 0
         while i < len(rids):
+            if restores is None:  # a WAL file's journal is inside it: one commit holds both
 
-            def batch(size, i=i, table=table, rids=rids):
-                chunk = rids[i : i + size]
-                return len(chunk), _undo_range(conn, journal, plan_id, table, chunk[0], chunk[-1])
+                def batch(size, i=i, table=table, rids=rids):
+                    chunk = rids[i : i + size]
+                    return len(chunk), _undo_range(
+                        conn, journal, plan_id, table, chunk[0], chunk[-1]
+                    )
 
-            held, (tried, (back, skip)) = pacer.run(batch)
+                held, (tried, (back, skip)) = pacer.run(batch)
+            else:
+                held, (tried, (back, skip)) = _restore_batch(pacer, restores, table, rids, i)
             restored[table] = restored.get(table, 0) + back
             if skip:
                 skipped[table] = skipped.get(table, 0) + skip
@@ -102,6 +112,8 @@ def _undo(conn, journal, db_path, plan_id, report, batch_seconds, batch_rows):
                 total,
                 f"batch {n_batches}: {back} {table} rows restored, lock held {held:.2f} s",
             )
+    if restores is not None:
+        restores.flush()
     journal.set_state(plan_id, "undone", finished=True)
     return {
         "plan_id": plan_id,
@@ -114,6 +126,23 @@ def _undo(conn, journal, db_path, plan_id, report, batch_seconds, batch_rows):
         "lock": pacer.stats.to_dict(),
         "elapsed_s": round(time.perf_counter() - started, 3),
     }
+
+
+def _restore_batch(pacer, restores, table, rids, i):
+    """One undo batch journaled ahead (intents.py): its rows marked RESTORING in a commit of
+    the journal alone, restored in a commit of Metamorph's file alone, then marked undone
+    (or skipped) in the next journal commit. (rows tried, (restored, skipped before))."""
+
+    def before(size):
+        chunk = rids[i : i + size]
+        restores.announce(table, chunk[0], chunk[-1])
+
+    def batch(size):
+        return len(rids[i : i + size]), restores.restore()
+
+    held, (tried, restored) = pacer.run(batch, before=before)
+    restores.committed(restored)
+    return held, (tried, (len(restored), tried - len(restored)))
 
 
 def _undo_range(conn, journal, plan_id, table, lo, hi):

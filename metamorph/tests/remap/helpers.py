@@ -62,19 +62,44 @@ def moved_rows(before, after):
     return {k: (before[k][1], after[k][1]) for k in before if before[k][1] != after[k][1]}
 
 
-def journal_rows(journal_path, plan_id):
+def journal_rows(journal_path, plan_id, state=0):
+    """{(table, rowid): (id, old vault, new vault)} of the plan's journal rows in `state`
+    (0 moved; -1 journaled ahead of a batch whose commit may or may not have happened)."""
     conn = sqlite3.connect(journal_path)
     try:
         return {
             (t, rid): (rid_id, old, new)
             for t, rid, rid_id, old, new in conn.execute(
                 "SELECT j_table, j_rowid, j_row_id, j_old, j_new FROM remap_journal WHERE j_plan = ? "
-                "AND j_undone = 0",
-                (plan_id,),
+                "AND j_undone = ?",
+                (plan_id, state),
             )
         }
     finally:
         conn.close()
+
+
+def moved_per_journal(before, after, journal_path, plan_id):
+    """Check that the journal accounts for every row after a cut run and return the rows
+    that moved: a row journaled moved is in its new vault; one journaled ahead of its batch
+    is in its old vault or its new one; any other row is as it was. No row moved unjournaled."""
+    assert set(after) == set(before), "rows were lost or created"
+    done = journal_rows(journal_path, plan_id)
+    ahead = journal_rows(journal_path, plan_id, state=-1)
+    moved = set()
+    for key, (row_id, vault) in after.items():
+        if key in done:
+            j_id, old, new = done[key]
+            assert (row_id, before[key][1], vault) == (j_id, old, new), key
+            moved.add(key)
+        elif key in ahead:
+            j_id, old, new = ahead[key]
+            assert row_id == j_id and before[key][1] == old and vault in (old, new), key
+            if vault == new:
+                moved.add(key)
+        else:
+            assert (row_id, vault) == before[key], key
+    return moved
 
 
 def integrity(path):
@@ -95,6 +120,7 @@ __all__ = [
     "spread",
     "moved_rows",
     "journal_rows",
+    "moved_per_journal",
     "integrity",
     "vault_tables",
 ]

@@ -246,3 +246,28 @@ def test_lock_holds_stay_under_a_second_with_the_writer_and_two_cpu_burners(
     during = report.between(started, ended)
     assert max(w.begin_s for w in during.waits) < BUSY_TIMEOUT_SECONDS * 0.8, during.describe()
     assert integrity(db) == [("ok",)]
+
+
+def test_a_writer_that_starts_during_a_remap_alone_is_seen_and_given_short_holds(
+    metamorph_db, metamorph_writer, tmp_path
+):
+    """With no other process holding the file, batches are large (nobody waits); a Metamorph
+    that opens the file meanwhile waits for one batch at most, then gets short holds and its
+    turns: it never fails, loses nothing, never comes near its busy timeout."""
+    db = metamorph_db("migrated", sessions=400, vaults=1)
+    plan = build_plan(db, MoveVault(TARGET))
+    writers = []
+
+    def progress(phase, done, total, message):
+        if phase == "move" and not writers:  # after the first batch, run alone
+            writers.append(metamorph_writer(db))  # returns once it has committed
+
+    result = execute_plan(db, plan, journal_for(db, tmp_path), progress=progress)
+    assert writers, "the remap ended in one batch: nothing was tested"
+    modes = result["lock"]["batches_by_mode"]
+    assert modes["alone"] >= 1 and modes["beside_writer"] >= 1, result["lock"]
+    report = writers[0].stop()
+    assert report.errors == [] and report.missing_from(db) == []
+    assert report.max_wait < BUSY_TIMEOUT_SECONDS * 0.8, report.describe()
+    assert result["moved_total"] >= plan.moves_total
+    assert integrity(db) == [("ok",)]

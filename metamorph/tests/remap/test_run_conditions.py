@@ -7,23 +7,24 @@ import sys
 import pytest
 
 from metamorph.errors import DiskFull, RemapStoppedPartway
-from metamorph.remap import SplitByMapping, batches, build_plan, execute_plan, plan_status
+from metamorph.remap import SplitByMapping, build_plan, execute_plan, intents, plan_status
 
-from .helpers import mapping_csv, roots, snapshot, spread
+from .helpers import journal_rows, mapping_csv, moved_per_journal, roots, snapshot, spread
 
 
 def _disk_fills_after(monkeypatch, batches_that_fit):
-    """Batches after the first `batches_that_fit` meet SQLite's "disk is full" mid-transaction."""
-    real, calls = batches.move_batch, []
+    """Batches after the first `batches_that_fit` meet SQLite's "disk is full" mid-transaction
+    (in the batch's own UPDATE of Metamorph's file)."""
+    real, calls = intents.Intents.move, []
 
-    def move_batch(*args, **kwargs):
+    def move(*args, **kwargs):
         calls.append(1)
         if len(calls) > batches_that_fit:
             raise sqlite3.OperationalError("database or disk is full")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(batches, "move_batch", move_batch)
-    return lambda: monkeypatch.setattr(batches, "move_batch", real)
+    monkeypatch.setattr(intents.Intents, "move", move)
+    return lambda: monkeypatch.setattr(intents.Intents, "move", real)
 
 
 @pytest.fixture
@@ -35,11 +36,19 @@ def split(metamorph_db, tmp_path):
 
 def test_a_full_disk_after_some_batches_says_what_moved_and_the_resume_command(split, monkeypatch):
     db, journal, plan = split
+    before = snapshot(db)
     disk_freed = _disk_fills_after(monkeypatch, 2)
     with pytest.raises(RemapStoppedPartway) as stopped:
         execute_plan(db, plan, journal, batch_rows=10)
     status = plan_status(db, plan.plan_id, journal)
     assert status["state"] == "interrupted" and status["moved_rows"] > 0
+    # The failed batch's rows, journaled ahead of it, are gone from the journal; the
+    # journal says exactly what moved.
+    assert journal_rows(journal, plan.plan_id, state=-1) == {}
+    assert (
+        len(moved_per_journal(before, snapshot(db), journal, plan.plan_id))
+        == (status["moved_rows"])
+    )
     message = str(stopped.value)
     assert "unchanged" not in message
     assert "The disk holding" in message
