@@ -1,7 +1,8 @@
 """The dashboard's database away (PostgreSQL stopped or restarted, the network cut) while an
 agent runs: one warning line when the outage starts and one when it ends, whichever thread
 notices first; a job's progress is dropped meanwhile, its result and its lock's release wait
-for the database and are written once it answers again."""
+for the database and are written once it answers again, unless the agent is told to stop
+(SIGTERM): then nothing waits for it."""
 
 import logging
 import threading
@@ -19,6 +20,7 @@ RETRY_SECONDS = 1.0
 
 _lock = threading.Lock()
 _since: list[float] = []  # the outage's start (monotonic), while there is one
+_stopping = False  # set by the agent's SIGTERM handler: a plain flag, no lock to take there
 
 
 def noticed(exc: BaseException) -> None:
@@ -53,9 +55,17 @@ def is_outage(exc: BaseException) -> bool:
     return isinstance(exc, OUTAGE_ERRORS) and connection.vendor != "sqlite"
 
 
+def stop_waiting() -> None:
+    """The process is told to stop (the agent's SIGTERM): until_back stops retrying."""
+    global _stopping
+    _stopping = True
+
+
 def until_back(write):
     """`write()`, retried every RETRY_SECONDS for as long as the database is away: for what
-    must not be lost (a job's end, its lock's release)."""
+    must not be lost (a job's end, its lock's release). Once the process is told to stop, the
+    outage's error is raised instead: an agent stopped during an outage stops within seconds,
+    and the dashboard marks its job interrupted once the database answers."""
     while True:
         try:
             result = write()
@@ -63,6 +73,8 @@ def until_back(write):
             if not is_outage(exc):
                 raise
             noticed(exc)
+            if _stopping:
+                raise
             time.sleep(RETRY_SECONDS)
             continue
         answered()

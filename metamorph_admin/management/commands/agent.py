@@ -111,7 +111,13 @@ Stop it with Ctrl-C or SIGTERM: a running job finishes first."""
 
 class AgentWorker(Worker):
     """django-tasks' database worker, which outlives an outage of the dashboard's database:
-    it says so once, waits and looks at its queue again (a job it runs meanwhile goes on)."""
+    it says so once, waits and looks at its queue again (a job it runs meanwhile goes on).
+    Told to stop, a running job still finishes with the file, but nothing waits for the
+    database any more (to take the job's lock or record its end)."""
+
+    def shutdown(self, signum, frame):
+        outage.stop_waiting()
+        super().shutdown(signum, frame)
 
     def run(self):
         while self.running:
@@ -122,6 +128,13 @@ class AgentWorker(Worker):
                 if not outage.is_outage(exc):
                     raise
                 outage.noticed(exc)
+                if not self.running:  # told to stop: its job gave up waiting for the database
+                    logger.warning(
+                        "The agent stops while the dashboard's database is away: its job stays "
+                        "running there until the next agent of this database marks it "
+                        "interrupted and releases its lock."
+                    )
+                    return
                 time.sleep(outage.RETRY_SECONDS)
 
 
