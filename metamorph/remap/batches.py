@@ -58,13 +58,15 @@ ASSUME_WRITER = 1.0
 WRITER_HOLD = 0.05
 WRITER_MAX_HOLD = 0.075
 MIN_STATEMENTS_BESIDE = 0.03
-WRITER_SHARE = 1.0
+WRITER_SHARE = 1.25
 # No other process has the file open (the kernel's tables say so, checked before every batch):
 # nobody waits for the lock, so batches are larger and commits fewer. A Metamorph that starts
 # meanwhile waits for one batch at most (its busy timeout is 5 s), then is seen.
 ALONE_HOLD = 1.0
 ALONE_MAX_HOLD = 1.5
 ALONE_MAX_STATEMENTS = 1.2
+ALONE_GROWTH = 3.0
+HOLDERS_EVERY = 1.0
 
 
 class BatchInterrupted(Exception):
@@ -124,7 +126,8 @@ class Sizer:
         elif rows < self.size:
             return  # a table's last, short batch says little about the next size
         else:
-            self.size = max(MIN_BATCH, min(MAX_BATCH, int(self.size * GROWTH), wanted))
+            growth = ALONE_GROWTH if self.alone else GROWTH
+            self.size = max(MIN_BATCH, min(MAX_BATCH, int(self.size * growth), wanted))
 
     def interrupted(self):
         self.size = max(MIN_BATCH, self.size // 4)
@@ -185,7 +188,7 @@ class Pacer:
         # has the file open or locked (or some processes' files cannot be listed): an active
         # one is seen at the first pause, and is then waited for at every pause. With no other
         # holder there is no one to wait for; one that arrives later shows in data_version.
-        self.stats.writer_assumed = self._others_hold_the_file()
+        self.stats.writer_assumed = self._others = self._others_hold_the_file()
         self._writer_seen = (
             time.monotonic()
             - WRITER_SEEN_FOR
@@ -201,7 +204,16 @@ class Pacer:
 
     def _others_hold_the_file(self):
         others = processes_holding(self.path)
+        self._holders_read_at = time.monotonic()
         return bool(others) or others.unreadable > 0
+
+    def _others_hold_the_file_lately(self):
+        """The kernel's tables read again at most every HOLDERS_EVERY seconds (a read costs
+        ~15 ms of /proc here); a process that opens the file meanwhile and writes is seen at
+        once through data_version."""
+        if time.monotonic() - self._holders_read_at >= HOLDERS_EVERY:
+            self._others = self._others_hold_the_file()
+        return self._others
 
     def writer_active(self, now=None):
         return (now or time.monotonic()) - self._writer_seen < WRITER_SEEN_FOR
@@ -281,7 +293,7 @@ class Pacer:
                     committed = True
                     self._writer_seen = time.monotonic()
         else:
-            others = self._others_hold_the_file()
+            others = self._others_hold_the_file_lately()
             if others and self._held_since_window >= QUIET_WINDOW_EVERY:
                 self._held_since_window = 0.0  # one that just arrived may be waiting
                 time.sleep(max(0.0, QUIET_WINDOW - (time.monotonic() - released)))

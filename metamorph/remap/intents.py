@@ -43,6 +43,8 @@ class Intents:
         # (table, batch, lo, hi, moved rowids) to confirm
         self._pending: tuple[str, int, int, int, list[int]] | None = None
         self.unconfirmed = 0  # rows moved whose confirmation is not yet committed
+        self._announced_rows = 0
+        self._pending_all = False
 
     def announce(self, table, source, rowids, targets, vaults, batch_no):
         """One commit of the journal file: the last batch confirmed, this one's rows (those
@@ -80,6 +82,7 @@ class Intents:
                 (self.plan_id, table, source, batch_no),
             ).rowcount
         self._announced = (table, batch_no, rowids[0], rowids[-1])
+        self._announced_rows = announced
         return announced
 
     def move(self, table, source):
@@ -103,6 +106,7 @@ class Intents:
         table, batch_no, lo, hi = self._announced
         self._announced = None
         self._pending = (table, batch_no, lo, hi, moved)
+        self._pending_all = len(moved) == self._announced_rows  # no row held back
         self.unconfirmed = len(moved)
 
     def flush(self):
@@ -122,12 +126,17 @@ class Intents:
             f"AND j_undone = {INTENDED}"
         )
         args = (self.plan_id, table, lo, hi, batch_no)
-        self.conn.execute(
-            f"UPDATE {self.journal.rows} SET j_undone = {MOVED} WHERE {where} "
-            "AND j_rowid IN (SELECT value FROM json_each(?))",
-            args + (_ints(moved),),
-        )
-        self.conn.execute(f"DELETE FROM {self.journal.rows} WHERE {where}", args)
+        if self._pending_all:
+            self.conn.execute(
+                f"UPDATE {self.journal.rows} SET j_undone = {MOVED} WHERE {where}", args
+            )
+        else:
+            self.conn.execute(
+                f"UPDATE {self.journal.rows} SET j_undone = {MOVED} WHERE {where} "
+                "AND j_rowid IN (SELECT value FROM json_each(?))",
+                args + (_ints(moved),),
+            )
+            self.conn.execute(f"DELETE FROM {self.journal.rows} WHERE {where}", args)
         self._pending = None
         self.unconfirmed = 0
 
