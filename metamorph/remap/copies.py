@@ -49,6 +49,17 @@ def copy_rows(conn, journal, plan_id, copies, batch_no):
     return made
 
 
+def has_copies(conn, journal, plan_id):
+    """Whether the plan made identity copies that its undo must delete."""
+    return bool(
+        conn.execute(
+            f"SELECT 1 FROM {journal.rows} WHERE j_plan = ? AND j_old IS NULL AND j_undone = 0 "
+            "LIMIT 1",
+            (plan_id,),
+        ).fetchone()
+    )
+
+
 def undo_copies(conn, journal, plan_id):
     """Inside the caller's transaction: delete the plan's copies still as it wrote them."""
     removed = 0

@@ -240,7 +240,7 @@ class Run:
         def batch(size):
             return tried[0], intents.move(table, res.source)
 
-        held, (tried, moved) = pacer.run(batch, before=before)
+        held, (tried, moved) = pacer.run(batch, before=before, only=table)
         intents.committed(moved)
         return held, (tried, len(moved))
 

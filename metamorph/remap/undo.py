@@ -58,9 +58,11 @@ def _undo(conn, journal, db_path, plan_id, report, batch_seconds, batch_rows):
         reconcile(conn, journal, plan_id)  # what a killed run or undo left settled
     journal.set_state(plan_id, "undoing")
     # Copies (j_old NULL, issue 9) are deleted, not moved back: first, in one transaction.
-    _took, removed = batches.run_transaction(
-        conn, db_path, lambda: copies.undo_copies(conn, journal, plan_id)
-    )
+    removed = 0
+    if copies.has_copies(conn, journal, plan_id):  # a transaction of both files: only if needed
+        _took, removed = batches.run_transaction(
+            conn, db_path, lambda: copies.undo_copies(conn, journal, plan_id)
+        )
     tables = [
         r[0]
         for r in conn.execute(
@@ -140,7 +142,7 @@ def _restore_batch(pacer, restores, table, rids, i):
     def batch(size):
         return len(rids[i : i + size]), restores.restore()
 
-    held, (tried, restored) = pacer.run(batch, before=before)
+    held, (tried, restored) = pacer.run(batch, before=before, only=table)
     restores.committed(restored)
     return held, (tried, (len(restored), tried - len(restored)))
 
