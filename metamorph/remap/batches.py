@@ -11,15 +11,17 @@ The write lock is what Metamorph waits for (busy timeout 5 s), so a batch is bou
 the wall time it holds that lock — BEGIN IMMEDIATE to the end of COMMIT, waits for readers
 and time lost to other processes on a loaded machine included:
 - the size of the next batch follows the hold measured for *every* batch (shrinks at once,
-  grows by at most 1.5x), never a one-off calibration;
+  grows by at most 1.5x, 3x alone), never a one-off calibration;
 - a batch whose statements run past the deadline is interrupted and rolled back (cheap:
   its pages are still only in the cache) and retried at a quarter of the size;
-- after each commit, while the server is writing (seen through `PRAGMA data_version`;
-  assumed at the start only while another process has the file open or locked, as the
-  kernel says), the connection waits until the server has committed once (a
-  waiting writer's busy handler polls at most every 100 ms), at most WRITER_GAP, before
-  the next batch; with no writer seen for WRITER_SEEN_FOR, it still leaves a QUIET_WINDOW
-  after every QUIET_WINDOW_EVERY seconds of holds, for a writer that just arrived.
+- while the server is writing (seen through `PRAGMA data_version`; assumed for the first
+  ASSUME_WRITER seconds while another process has the file open or locked, as the kernel
+  says), batches aim at WRITER_HOLD and stay under WRITER_MAX_HOLD, so that its waits stay
+  under 100 ms, and after each the server has the lock until it has committed and for
+  WRITER_SHARE of our hold (at most WRITER_GAP): it keeps half its commit rate or more;
+- with no writer seen for WRITER_SEEN_FOR and another process holding the file, a
+  QUIET_WINDOW after every QUIET_WINDOW_EVERY seconds of holds, for a writer that just
+  arrived; with no other process holding it at all, batches aim at ALONE_HOLD (nobody waits).
 """
 
 import json
