@@ -199,17 +199,7 @@ class Run:
 
                     def batch(size, table=table, slice_of=slice_of, batch_no=batch_no):
                         rowids, targets = slice_of(size)
-                        return len(rowids), batches.move_batch(
-                            self.conn,
-                            self.journal,
-                            self.plan.plan_id,
-                            table,
-                            res.source,
-                            rowids,
-                            targets,
-                            res.vaults,
-                            batch_no,
-                        )
+                        return len(rowids), self._move(res, table, rowids, targets, batch_no)
 
                     held, (tried, count) = pacer.run(batch)
                 else:
@@ -226,6 +216,20 @@ class Run:
                     total,
                     f"batch {self.batch_no}: {count} {table} rows, lock held {held:.2f} s",
                 )
+
+    def _move(self, res, table, rowids, targets, batch_no):
+        """Move and journal rows in the caller's transaction (batches.move_batch)."""
+        return batches.move_batch(
+            self.conn,
+            self.journal,
+            self.plan.plan_id,
+            table,
+            res.source,
+            rowids,
+            targets,
+            res.vaults,
+            batch_no,
+        )
 
     def _intended_batch(self, res, pacer, intents, table, slice_of, batch_no):
         """One batch journaled ahead (intents.py): its rows announced in a commit of the
@@ -349,17 +353,8 @@ class Run:
                 w = res.work[table]
                 for i in range(0, len(w.rowids), OFFLINE_CHUNK):
                     rowids = w.rowids[i : i + OFFLINE_CHUNK]
-                    count = batches.move_batch(
-                        self.conn,
-                        self.journal,
-                        self.plan.plan_id,
-                        table,
-                        res.source,
-                        rowids,
-                        w.targets[i : i + OFFLINE_CHUNK],
-                        res.vaults,
-                        self.batch_no + 1,
-                    )
+                    targets = w.targets[i : i + OFFLINE_CHUNK]
+                    count = self._move(res, table, rowids, targets, self.batch_no + 1)
                     self._count(table, len(rowids), count)
                     done += len(rowids)
                     self.report("move", done, total, f"{table}: {done} of {total} rows")

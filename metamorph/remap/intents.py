@@ -185,68 +185,47 @@ def reconcile(conn, journal, plan_id):
     out = {"confirmed": 0, "dropped": 0, "undone": 0, "not_undone": 0}
     if not journal.exists():
         return out
-    _reconcile_restoring(conn, journal, plan_id, out)
+    out["undone"], out["not_undone"] = _settle(conn, journal, plan_id, RESTORING, "j_old", UNDONE)
+    out["confirmed"], out["dropped"] = _settle(conn, journal, plan_id, INTENDED, "j_new", MOVED)
+    return out
+
+
+def _settle(conn, journal, plan_id, state, vault_column, settled):
+    """Journal rows in `state` whose row sits at its rowid, with its id, in `vault_column`
+    become `settled`; the others become MOVED again (an undo's) or are deleted (a run's).
+    (settled, others)."""
     tables = [
         r[0]
         for r in conn.execute(
             f"SELECT DISTINCT j_table FROM {journal.rows} WHERE j_plan = ? AND j_undone = ?",
-            (plan_id, INTENDED),
+            (plan_id, state),
         )
     ]
+    done = others = 0
     for table in tables:
-        q = schema.quote(table)
-        where = "j_plan = ? AND j_table = ? AND j_undone = ?"
-        args = (plan_id, table, INTENDED)
-        moved = [
+        where, args = "j_plan = ? AND j_table = ? AND j_undone = ?", (plan_id, table, state)
+        seqs = [
             r[0]
             for r in conn.execute(
-                f"SELECT r.j_seq FROM {journal.rows} AS r JOIN main.{q} AS t ON "
-                "t.rowid = r.j_rowid AND t.id IS r.j_row_id AND t.vault_id IS r.j_new "
+                f"SELECT r.j_seq FROM {journal.rows} AS r JOIN main.{schema.quote(table)} AS t "
+                f"ON t.rowid = r.j_rowid AND t.id IS r.j_row_id AND t.vault_id IS r.{vault_column} "
                 "WHERE r.j_plan = ? AND r.j_table = ? AND r.j_undone = ?",
                 args,
             )
         ]
-        with journal_transaction(conn):
-            out["confirmed"] += conn.execute(
-                f"UPDATE {journal.rows} SET j_undone = {MOVED} WHERE j_seq IN "
-                "(SELECT value FROM json_each(?))",
-                (json.dumps(moved),),
-            ).rowcount
-            out["dropped"] += conn.execute(
-                f"DELETE FROM {journal.rows} WHERE {where}", args
-            ).rowcount
-    return out
-
-
-def _reconcile_restoring(conn, journal, plan_id, out):
-    tables = [
-        r[0]
-        for r in conn.execute(
-            f"SELECT DISTINCT j_table FROM {journal.rows} WHERE j_plan = ? AND j_undone = ?",
-            (plan_id, RESTORING),
+        rest = (
+            f"DELETE FROM {journal.rows}"
+            if state == INTENDED
+            else f"UPDATE {journal.rows} SET j_undone = {MOVED}"
         )
-    ]
-    for table in tables:
-        back = [
-            r[0]
-            for r in conn.execute(
-                f"SELECT r.j_seq FROM {journal.rows} AS r JOIN main.{schema.quote(table)} AS t "
-                "ON t.rowid = r.j_rowid AND t.id IS r.j_row_id AND t.vault_id IS r.j_old "
-                "WHERE r.j_plan = ? AND r.j_table = ? AND r.j_undone = ?",
-                (plan_id, table, RESTORING),
-            )
-        ]
         with journal_transaction(conn):
-            out["undone"] += conn.execute(
-                f"UPDATE {journal.rows} SET j_undone = {UNDONE} WHERE j_seq IN "
+            done += conn.execute(
+                f"UPDATE {journal.rows} SET j_undone = {settled} WHERE j_seq IN "
                 "(SELECT value FROM json_each(?))",
-                (json.dumps(back),),
+                (json.dumps(seqs),),
             ).rowcount
-            out["not_undone"] += conn.execute(
-                f"UPDATE {journal.rows} SET j_undone = {MOVED} WHERE j_plan = ? AND "
-                "j_table = ? AND j_undone = ?",
-                (plan_id, table, RESTORING),
-            ).rowcount
+            others += conn.execute(f"{rest} WHERE {where}", args).rowcount
+    return done, others
 
 
 class Restores:

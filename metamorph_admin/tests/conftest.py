@@ -1,12 +1,11 @@
 """Fixtures of the agent tests: databases on two "hosts", agents as real subprocesses."""
 
 import json
-import signal
 import subprocess
 
 import pytest
 
-from metamorph_admin.tests.hosts import start_agent, two_hosts
+from metamorph_admin.tests.hosts import start_agent, stop_agents, two_hosts
 from metamorph_admin.tests.job_helpers import run_python
 
 
@@ -36,8 +35,4 @@ def agent_hosts(tmp_path, metamorph_db):
         return {"files": files, "env": env, "start": start, "python": python}
 
     yield make
-    for proc in started:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGCONT)
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
+    stop_agents(started)

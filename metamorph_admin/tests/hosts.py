@@ -66,6 +66,15 @@ def start_agent(name, env, **streams):
     )
 
 
+def stop_agents(procs):
+    """Teardown: every agent still running is let go (a test may have frozen it) and stopped."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+
+
 def wait_for(condition, what, timeout=120.0):
     deadline = time.monotonic() + timeout
     while True:

@@ -23,6 +23,7 @@ from metamorph_admin.tests.hosts import (
     locks_held,
     query,
     start_agent,
+    stop_agents,
     wait_for,
 )
 from metamorph_admin.tests.job_helpers import run_python
@@ -85,11 +86,7 @@ def run_agent():
         return agent, ready, Lines(agent.stderr)
 
     yield start
-    for agent in started:
-        if agent.poll() is None:
-            agent.send_signal(signal.SIGCONT)
-            agent.send_signal(signal.SIGTERM)
-            agent.wait(timeout=30)
+    stop_agents(started)
 
 
 class Lines:
