@@ -55,13 +55,13 @@ WRITER_SEEN_FOR = 3.0  # seconds a commit by another connection keeps us pausing
 POLL = 0.003
 ASSUME_WRITER = 1.0
 # While the server writes: holds short enough that its waits stay under 100 ms (its busy
-# handler retries 53 and 78 ms after it began waiting), and a turn after each as long as
-# the hold, so it keeps at least half its commit rate.
+# handler retries 53 and 78 ms after it began waiting), and a turn after each of
+# WRITER_SHARE times the hold, so it keeps at least half its commit rate.
 WRITER_HOLD = 0.05
 WRITER_MAX_HOLD = 0.075
 MIN_STATEMENTS_BESIDE = 0.03
 WRITER_SHARE = 1.25
-# No other process has the file open (the kernel's tables say so, checked before every batch):
+# No other process has the file open (the kernel's tables say so, read every HOLDERS_EVERY s):
 # nobody waits for the lock, so batches are larger and commits fewer. A Metamorph that starts
 # meanwhile waits for one batch at most (its busy timeout is 5 s), then is seen.
 ALONE_HOLD = 1.0
@@ -285,13 +285,13 @@ class Pacer:
         started = time.monotonic()
         released = self._released_at
         self._released_at = None
-        if self._data_version() != self._version:
+        committed = self._data_version() != self._version  # by another connection
+        if committed:
             self._writer_seen = started
         alone = False
         if self.writer_active(started):
             self._held_since_window = 0.0
             want = min(WRITER_GAP, WRITER_SHARE * self._last_hold)
-            committed = self._data_version() != self._version
             while True:
                 now = time.monotonic()
                 if (committed and now - released >= want) or now - released >= WRITER_GAP:

@@ -20,6 +20,7 @@ old vault. `settle_counts` does both for a status, reading only.
 
 import json
 import sqlite3
+from contextlib import contextmanager
 
 from .. import schema
 from ..connection import readonly_uri
@@ -39,13 +40,11 @@ class Intents:
 
     def __init__(self, conn, journal, plan_id):
         self.conn, self.journal, self.plan_id = conn, journal, plan_id
-        # (table, batch, lo, hi) written, its main commit not seen
-        self._announced: tuple[str, int, int, int] | None = None
-        # (table, batch, lo, hi, moved rowids) to confirm
-        self._pending: tuple[str, int, int, int, list[int]] | None = None
+        # (table, batch, lo, hi, rows journaled) written, its main commit not seen
+        self._announced: tuple[str, int, int, int, int] | None = None
+        # the same and the rowids moved, to confirm
+        self._pending: tuple[str, int, int, int, int, list[int]] | None = None
         self.unconfirmed = 0  # rows moved whose confirmation is not yet committed
-        self._announced_rows = 0
-        self._pending_all = False
 
     def announce(self, table, source, rowids, targets, vaults, batch_no):
         """One commit of the journal file: the last batch confirmed, this one's rows (those
@@ -73,7 +72,7 @@ class Intents:
                 "t.rowid = json_extract(m.value, '$[0]') WHERE +t.vault_id = ?",
                 (json.dumps([[r, vaults[t]] for r, t in zip(rowids, targets)]), source),
             )
-        with self._journal_transaction():
+        with journal_transaction(c):
             self._confirm_pending()
             self._drop_announced()
             announced = c.execute(
@@ -82,8 +81,7 @@ class Intents:
                 f"FROM {BATCH} ORDER BY rid",
                 (self.plan_id, table, source, batch_no),
             ).rowcount
-        self._announced = (table, batch_no, rowids[0], rowids[-1])
-        self._announced_rows = announced
+        self._announced = (table, batch_no, rowids[0], rowids[-1], announced)
         return announced
 
     def move(self, table, source):
@@ -104,30 +102,28 @@ class Intents:
     def committed(self, moved):
         """The announced batch committed in Metamorph's file, moving `moved` (rowids)."""
         assert self._announced is not None
-        table, batch_no, lo, hi = self._announced
+        self._pending = (*self._announced, moved)
         self._announced = None
-        self._pending = (table, batch_no, lo, hi, moved)
-        self._pending_all = len(moved) == self._announced_rows  # no row held back
         self.unconfirmed = len(moved)
 
     def flush(self):
         """Commit the last confirmation (before anything reads the journal's counts)."""
         if self._pending is None and self._announced is None:
             return
-        with self._journal_transaction():
+        with journal_transaction(self.conn):
             self._confirm_pending()
             self._drop_announced()
 
     def _confirm_pending(self):
         if self._pending is None:
             return
-        table, batch_no, lo, hi, moved = self._pending
+        table, batch_no, lo, hi, announced, moved = self._pending
         where = (
             "j_plan = ? AND j_table = ? AND j_rowid BETWEEN ? AND ? AND j_batch = ? "
             f"AND j_undone = {INTENDED}"
         )
         args = (self.plan_id, table, lo, hi, batch_no)
-        if self._pending_all:
+        if len(moved) == announced:  # no row held back
             self.conn.execute(
                 f"UPDATE {self.journal.rows} SET j_undone = {MOVED} WHERE {where}", args
             )
@@ -145,7 +141,7 @@ class Intents:
         """A batch announced but rolled back (cut at its deadline, retried smaller)."""
         if self._announced is None:
             return
-        table, batch_no, lo, hi = self._announced
+        table, batch_no, lo, hi, _rows = self._announced
         self.conn.execute(
             f"DELETE FROM {self.journal.rows} WHERE j_plan = ? AND j_table = ? AND j_rowid "
             f"BETWEEN ? AND ? AND j_batch = ? AND j_undone = {INTENDED}",
@@ -153,26 +149,18 @@ class Intents:
         )
         self._announced = None
 
-    def _journal_transaction(self):
-        return journal_transaction(self.conn)
 
-
-class journal_transaction:
+@contextmanager
+def journal_transaction(conn):
     """BEGIN … COMMIT writing only the attached journal (never Metamorph's file)."""
-
-    def __init__(self, conn):
-        self.conn = conn
-
-    def __enter__(self):
-        self.conn.execute("BEGIN")
-        return self.conn
-
-    def __exit__(self, kind, exc, tb):
-        if kind is None:
-            self.conn.execute("COMMIT")
-        elif self.conn.in_transaction:
-            self.conn.execute("ROLLBACK")
-        return False
+    conn.execute("BEGIN")
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def reconcile(conn, journal, plan_id):
