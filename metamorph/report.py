@@ -65,6 +65,14 @@ def build_report(
     return report
 
 
+def with_isolation(report: Report, isolation: dict | None) -> Report:
+    """`report` with this isolation audit in it, its checks run again (they read only the
+    report): for a report read before the audit was at hand (metamorph/ahead.py)."""
+    report = {**report, "isolation": isolation}
+    report["checks"] = checks.run_checks(report)
+    return report
+
+
 @_operator_errors
 def page_shape(path: str) -> dict:
     """What the pages render besides counts, stored by the background read: the report with

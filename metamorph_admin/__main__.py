@@ -6,6 +6,7 @@ import sys
 
 
 def main():
+    _report_ahead(sys.argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "metamorph_admin.settings")
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
@@ -23,6 +24,16 @@ def main():
 
         sys.stderr.write(unreachable_line(exc) + "\n")
         sys.exit(2)
+
+
+def _report_ahead(argv):
+    """`vaultreport --db PATH`: its report is read on a second core while Django starts up
+    (metamorph/ahead.py); the command takes it only for the path it resolves itself."""
+    from metamorph import ahead
+
+    value = ahead.db_option(argv[2:]) if argv[1:2] == ["vaultreport"] else None
+    if value and value.strip():
+        ahead.begin(os.path.abspath(value))
 
 
 if __name__ == "__main__":

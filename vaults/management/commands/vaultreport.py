@@ -3,6 +3,7 @@ import json
 from django.core.management.base import CommandError
 from django.db import DatabaseError
 
+from metamorph import ahead
 from metamorph import report as reports
 from metamorph.errors import MetamorphError
 from metamorph_admin.cli import OperationCommand, add_db_argument, db_path_from
@@ -56,15 +57,23 @@ class Command(OperationCommand):
             if opts["integrity"]:
                 integrity = reports.full_snapshot(path)["integrity"]
             isolation, source = _isolation(path, opts)
-            data = reports.build_report(
-                path, integrity=integrity, count_seconds=opts["timeout"], isolation=isolation
-            )
+            # Read beside the start-up (metamorph_admin/__main__.py) when nothing bounds it.
+            begun = None if integrity or opts["timeout"] else ahead.take(path)
+            if begun:
+                data = reports.with_isolation(begun, isolation)
+            else:
+                data = reports.build_report(
+                    path, integrity=integrity, count_seconds=opts["timeout"], isolation=isolation
+                )
         except MetamorphError as exc:
             raise CommandError(str(exc)) from None
         data["isolation_source"] = source
         if opts["json"]:
             data = {"format_version": FORMAT_VERSION, **data}
-            self.stdout.write(json.dumps(data, indent=2, sort_keys=True))
+            # Indented for a person at a terminal; one line for a pipe or a file, which Python
+            # writes ~10x faster (its C encoder does not indent; 1,000 vaults: ~0.1 s saved).
+            indent = 2 if self.stdout.isatty() else None
+            self.stdout.write(json.dumps(data, indent=indent, sort_keys=True))
         else:
             self._text(data, opts["top"])
         if any(f["status"] == "error" for f in data["checks"]):
