@@ -62,8 +62,8 @@ postgres:
 	@scripts/test-postgres
 
 # Every test on SQLite (the 15 slowest printed), then every test that touches the dashboard's
-# own database again on PostgreSQL (on one of the two data shapes, conftest.py). Test files run on 3 workers: most tests wait on real
-# processes, a browser or SQLite's locks, not on the CPU. Quiet machine: under 5 min in all.
+# own database again on PostgreSQL (one of the two data shapes: conftest.py). Test files run
+# on 3 workers: most tests wait on real processes, a browser or SQLite's locks, not the CPU.
 PYTEST := $(PY) -m pytest -q -p no:cacheprovider -n 3 --dist loadfile
 test: install-test check postgres
 	env -u DATABASE_URL METAMORPH_TEST_BACKEND=sqlite $(PYTEST) --durations=15
