@@ -170,6 +170,11 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Worker and web write job progress at once: wait for the lock instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20})
+else:
+    # A PostgreSQL host that is gone (a partition, a powered-off VM) answers nothing, and libpq
+    # waits for an answer for good: bound each connect, so that a command says so in one line
+    # and an agent's reconnect loop tries again. `?connect_timeout=N` in DATABASE_URL wins.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 10)
 # A web process keeps its connection to the dashboard's database (opening one per request
 # was a visible share of a cached page's cost under load); a broken one is replaced.
 DATABASES["default"].setdefault("CONN_MAX_AGE", 300)

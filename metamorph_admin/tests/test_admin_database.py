@@ -107,3 +107,19 @@ def test_healthz_answers_503_naming_a_wrong_password():
     assert server in body["problem"]
     assert "password authentication failed" in body["problem"]
     assert "not-the-password" not in json.dumps(body)
+
+
+@pytest.mark.dashboard_db
+def test_a_postgresql_host_that_answers_nothing_is_given_up_on_in_one_line():
+    # A socket that listens and never speaks: the kernel completes the TCP handshake, then
+    # nothing; libpq alone would wait for the server's first word for good.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        url = f"postgres://someone:s3cret-pw@127.0.0.1:{port}/dashboard"
+        result = manage("migrate", "-v0", env={"DATABASE_URL": url}, timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "timeout expired" in lines[0], result.stderr
+    assert f"127.0.0.1:{port}" in lines[0] and "s3cret-pw" not in result.stderr
