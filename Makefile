@@ -44,6 +44,7 @@ borg-test: borg
 	@echo "Wrote .env with a new SECRET_KEY (see .env.example for every setting)."
 
 run: install .env borg
+	$(BYTECODE) >/dev/null
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py ensuredemodb
@@ -65,7 +66,11 @@ postgres:
 # own database again on PostgreSQL (one of the two data shapes: conftest.py). Test files run
 # on 3 workers: most tests wait on real processes, a browser or SQLite's locks, not the CPU.
 PYTEST := $(PY) -m pytest -q -p no:cacheprovider -n 3 --dist loadfile
+# Bytecode compiled first: some images set PYTHONDONTWRITEBYTECODE=1 (this one does), and every
+# `manage.py` a test starts would otherwise compile our ~300 modules again (~0.2 s each time).
+BYTECODE := $(PY) -m compileall -q -j 2 metamorph metamorph_admin vaults migrations_ui rollouts
 test: install-test check postgres
+	$(BYTECODE) >/dev/null
 	env -u DATABASE_URL METAMORPH_TEST_BACKEND=sqlite $(PYTEST) --durations=15
 	DATABASE_URL=$(PG_TEST_URL) METAMORPH_TEST_BACKEND=postgresql $(PYTEST) --dashboard-db-only
 
