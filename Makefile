@@ -90,6 +90,7 @@ dist: | $(PY)
 	@ls dist/*.whl
 
 bench: install
+	$(BYTECODE) >/dev/null
 	$(PY) bench/run.py
 
 clean-venv:
