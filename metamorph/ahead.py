@@ -5,8 +5,10 @@ its first SQL it spends 0.25-0.8 s importing and setting up Django. The two can 
 on two cores: the entry point calls `begin(path)` as soon as it has read `--db` from the command
 line, which forks a reader (before any thread or Django exists); the command, once it has parsed
 and checked its options the usual way, calls `take(path)`. `take` gives the report only for the
-very path the command resolved, and only when it was read without an error; otherwise None, and
-the command reads the file itself, so every refusal and message stays the command's own.
+very path the command resolved. A refusal the reader met (a lock held past the busy timeout, a
+damaged or odd file) is raised again with the reader's words, as the same read in place would
+have raised it, instead of being waited for a second time; anything else (the reader killed,
+an error that is not the operator's) gives None and the command reads the file itself.
 
 A process, not a thread: a thread needs Python's lock back after every row SQLite hands it, and
 waits up to 5 ms for it each time while Django imports (measured: the counts took 0.82 s instead
@@ -19,6 +21,7 @@ import os
 import pickle
 import signal
 
+from .errors import MetamorphError
 from .shapes import Report
 
 _begun: dict[str, tuple[int, int]] = {}  # path: (pid, read end of its pipe)
@@ -74,16 +77,21 @@ def _read_and_send(path: str, fd: int) -> None:
     try:
         from .report import build_report  # noqa: PLC0415 - in the reader only, beside Django
 
-        data = pickle.dumps(build_report(path))
+        try:
+            read: tuple[str, object] = ("report", build_report(path))
+        except MetamorphError as exc:  # the operator's words: the command says them
+            read = ("refused", str(exc))
+        data = pickle.dumps(read)
         with os.fdopen(fd, "wb") as out:
             out.write(data)
-    except BaseException:  # noqa: BLE001 - nothing sent: the command reads the file again
+    except BaseException:  # noqa: BLE001 - nothing sent: the command reads the file itself
         pass
     os._exit(0)
 
 
 def take(path: str) -> Report | None:
-    """The report begun for `path` once it is read, or None (none begun for it, or it failed)."""
+    """The report begun for `path` once it is read; None when none was begun for it or the
+    reader sent nothing; MetamorphError with the reader's words for a refusal it met."""
     begun = _begun.pop(path, None)
     if begun is None:
         return None
@@ -92,9 +100,12 @@ def take(path: str) -> Report | None:
         data = pipe.read()
     os.waitpid(pid, 0)
     try:
-        return pickle.loads(data) if data else None
-    except Exception:  # noqa: BLE001 - cut short (the reader was killed): read again
+        kind, read = pickle.loads(data)
+    except Exception:  # noqa: BLE001 - nothing or cut short (the reader was killed): read again
         return None
+    if kind == "refused":
+        raise MetamorphError(read)
+    return read
 
 
 def db_option(argv: list[str]) -> str | None:

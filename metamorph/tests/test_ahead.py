@@ -6,8 +6,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from metamorph import ahead
+from metamorph.errors import MetamorphError
 from metamorph.report import build_report
+from metamorph.testing.lockers import Locker
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -22,9 +26,15 @@ def without_clock(report):
 BEGIN_TAKE = """
 import json, sys
 from metamorph import ahead
+from metamorph.errors import MetamorphError
+def take(path):
+    try:
+        return ahead.take(path)
+    except MetamorphError as exc:
+        return {"refused": str(exc)}
 begin, takes = sys.argv[1], sys.argv[2:]
 ahead.begin(begin)
-print(json.dumps([ahead.take(path) for path in takes]))
+print(json.dumps([take(path) for path in takes]))
 """
 
 
@@ -49,13 +59,27 @@ def test_the_report_read_ahead_is_the_report_read_in_place(metamorph_db):
     assert again is None  # taken once: a second take reads nothing stale
 
 
-def test_a_path_not_begun_or_a_file_that_is_not_sqlite_gives_nothing(metamorph_db, tmp_path):
+def test_a_path_not_begun_gives_nothing_and_leaves_the_begun_one(metamorph_db):
     path = metamorph_db("migrated")
     other, begun = begin_and_take(path, path + "-other", path)
     assert other is None and begun is not None
+
+
+def refusal_in_place(path):
+    with pytest.raises(MetamorphError) as raised:
+        build_report(path)
+    return str(raised.value)
+
+
+def test_a_refusal_the_reader_met_is_raised_in_its_words(metamorph_db, tmp_path):
     odd = tmp_path / "notes.txt"
     odd.write_text("not a database\n" * 100)
-    assert begin_and_take(str(odd), str(odd)) == [None]  # the command reads it and says what
+    assert begin_and_take(str(odd), str(odd)) == [{"refused": refusal_in_place(str(odd))}]
+    path = metamorph_db("migrated")
+    with Locker(path, "BEGIN EXCLUSIVE"):  # past the read's busy timeout, as a stuck writer
+        [refused] = begin_and_take(path, path)
+        assert refused == {"refused": refusal_in_place(path)}
+    assert "lock" in refused["refused"]
 
 
 def test_db_option_reads_db_and_stands_back_for_options_that_bound_the_report():
