@@ -35,7 +35,35 @@ def _ints(values):
     return "[" + ",".join(map(str, values)) + "]"
 
 
-class Intents:
+class _AheadOfBatches:
+    """What a run's Intents and an undo's Restores share: each batch is announced in one
+    journal commit and confirmed in the next, which also withdraws a batch announced but
+    rolled back (cut at its deadline, retried smaller)."""
+
+    conn: sqlite3.Connection
+    _announced: tuple | None
+    _pending: tuple | None
+
+    def flush(self):
+        """Commit the last confirmation (before anything reads the journal's counts)."""
+        if self._pending is None and self._announced is None:
+            return
+        with journal_transaction(self.conn):
+            self._settle_last()
+
+    def _settle_last(self):
+        """Inside a journal transaction: the last batch confirmed, an unseen one withdrawn."""
+        self._confirm_pending()
+        self._withdraw_announced()
+
+    def _confirm_pending(self):
+        raise NotImplementedError
+
+    def _withdraw_announced(self):
+        raise NotImplementedError
+
+
+class Intents(_AheadOfBatches):
     """Journal commits between online batches: confirm the last batch, announce the next."""
 
     def __init__(self, conn, journal, plan_id):
@@ -73,8 +101,7 @@ class Intents:
                 (json.dumps([[r, vaults[t]] for r, t in zip(rowids, targets)]), source),
             )
         with journal_transaction(c):
-            self._confirm_pending()
-            self._drop_announced()
+            self._settle_last()
             announced = c.execute(
                 f"INSERT INTO {self.journal.rows} (j_plan, j_table, j_rowid, j_row_id, j_old, "
                 f"j_new, j_batch, j_undone) SELECT ?, ?, rid, row_id, ?, vault, ?, {INTENDED} "
@@ -106,14 +133,6 @@ class Intents:
         self._announced = None
         self.unconfirmed = len(moved)
 
-    def flush(self):
-        """Commit the last confirmation (before anything reads the journal's counts)."""
-        if self._pending is None and self._announced is None:
-            return
-        with journal_transaction(self.conn):
-            self._confirm_pending()
-            self._drop_announced()
-
     def _confirm_pending(self):
         if self._pending is None:
             return
@@ -137,8 +156,8 @@ class Intents:
         self._pending = None
         self.unconfirmed = 0
 
-    def _drop_announced(self):
-        """A batch announced but rolled back (cut at its deadline, retried smaller)."""
+    def _withdraw_announced(self):
+        """A batch announced but rolled back: its INTENDED rows go."""
         if self._announced is None:
             return
         table, batch_no, lo, hi, _rows = self._announced
@@ -195,9 +214,7 @@ def _settle(conn, journal, plan_id, state, vault_column, settled):
         seqs = [
             r[0]
             for r in conn.execute(
-                f"SELECT r.j_seq FROM {journal.rows} AS r JOIN main.{schema.quote(table)} AS t "
-                f"ON t.rowid = r.j_rowid AND t.id IS r.j_row_id AND t.vault_id IS r.{vault_column} "
-                "WHERE r.j_plan = ? AND r.j_table = ? AND r.j_undone = ?",
+                f"SELECT r.j_seq {_in_place(journal, table, vault_column)}",
                 args,
             )
         ]
@@ -216,7 +233,7 @@ def _settle(conn, journal, plan_id, state, vault_column, settled):
     return done, others
 
 
-class Restores:
+class Restores(_AheadOfBatches):
     """Journal commits between undo batches: the last restore marked, the next announced."""
 
     def __init__(self, conn, journal, plan_id):
@@ -234,8 +251,7 @@ class Restores:
         """One journal commit: the last restore confirmed, rows lo..hi of `table` marked
         RESTORING."""
         with journal_transaction(self.conn):
-            self._confirm_pending()
-            self._put_back_announced()
+            self._settle_last()
             where, args = self._where(table, lo, hi, MOVED)
             self.conn.execute(
                 f"UPDATE {self.journal.rows} SET j_undone = {RESTORING} WHERE {where}", args
@@ -265,13 +281,6 @@ class Restores:
         self._announced = None
         self._pending = (table, lo, hi, restored)
 
-    def flush(self):
-        if self._pending is None and self._announced is None:
-            return
-        with journal_transaction(self.conn):
-            self._confirm_pending()
-            self._put_back_announced()
-
     def _confirm_pending(self):
         """Restored rows undone; the others of the batch skipped: changed since the remap,
         or their return would break a UNIQUE key the server's writes made clash."""
@@ -289,7 +298,8 @@ class Restores:
         )
         self._pending = None
 
-    def _put_back_announced(self):
+    def _withdraw_announced(self):
+        """A restore announced but rolled back: its RESTORING rows are MOVED again."""
         if self._announced is None:
             return
         table, lo, hi = self._announced
@@ -328,10 +338,19 @@ def settle_counts(conn, journal, plan_id, counts, db_path):
 
 
 def _in_file(conn, journal, plan_id, table, state, vault_column):
-    """Journal rows in `state` whose row sits at its rowid, with its id, in `vault_column`."""
+    """How many journal rows in `state` sit in the attached read-only file as `_in_place` says."""
     return conn.execute(
-        f"SELECT COUNT(*) FROM {journal.rows} AS r JOIN metamorph_file.{schema.quote(table)} "
-        f"AS t ON t.rowid = r.j_rowid AND t.id IS r.j_row_id AND t.vault_id IS r.{vault_column} "
-        "WHERE r.j_plan = ? AND r.j_table = ? AND r.j_undone = ?",
+        f"SELECT COUNT(*) {_in_place(journal, table, vault_column, 'metamorph_file')}",
         (plan_id, table, state),
     ).fetchone()[0]
+
+
+def _in_place(journal, table, vault_column, file="main"):
+    """FROM … WHERE for the journal rows (plan, table, state: the three parameters) whose row
+    sits in `file` at its rowid, with its id, in the journal's `vault_column`: how a killed
+    run's or undo's rows are told apart, by `reconcile` and by `settle_counts` alike."""
+    return (
+        f"FROM {journal.rows} AS r JOIN {file}.{schema.quote(table)} AS t "
+        f"ON t.rowid = r.j_rowid AND t.id IS r.j_row_id AND t.vault_id IS r.{vault_column} "
+        "WHERE r.j_plan = ? AND r.j_table = ? AND r.j_undone = ?"
+    )
