@@ -45,8 +45,6 @@ def begin(path: str) -> None:
         _read_and_send(path, write_end)
     os.close(write_end)
     _begun[path] = (pid, read_end)
-    if len(_begun) == 1:
-        atexit.register(_stop_untaken)
 
 
 def _die_with_parent(parent: int) -> None:
@@ -71,6 +69,9 @@ def _stop_untaken() -> None:
             pass
         os.close(fd)
     _begun.clear()
+
+
+atexit.register(_stop_untaken)  # nothing to do unless a reader was begun and never taken
 
 
 def _read_and_send(path: str, fd: int) -> None:
