@@ -12,6 +12,7 @@ from metamorph import ahead
 from metamorph.errors import MetamorphError
 from metamorph.report import build_report
 from metamorph.testing.lockers import Locker
+from metamorph.testing.writer import BUSY_TIMEOUT_SECONDS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -139,3 +140,23 @@ def test_vaultreport_prints_the_report_its_reader_read_and_the_same_with_timeout
     # Read by the forked reader alone without --timeout; by the command itself with it.
     assert command not in readers and len(readers) == 1
     assert bounded_readers == {bounded_command}
+
+
+@pytest.mark.parametrize("shape", ["linked", "observed"])
+def test_vaultreport_read_ahead_beside_a_writer_reports_and_costs_the_writer_nothing(
+    metamorph_db, metamorph_writer, tmp_path, shape
+):
+    path = metamorph_db("migrated", vaults=6, shape=shape)
+    writer = metamorph_writer(path)
+    result, command, readers = run_vaultreport(path, tmp_path, "--db", path)
+    writer.wait_for_commits(3)  # it went on committing once the report was read
+    report = writer.stop()
+    doc = json.loads(result.stdout)
+    # Exit code 1 only for the check that saw the writer hold its lock at that moment.
+    errors = {c["id"] for c in doc["checks"] if c["status"] == "error"}
+    assert result.returncode == (1 if errors else 0) and errors <= {"database_locked"}, errors
+    assert command not in readers and len(readers) == 1  # read by the forked reader
+    counts = doc["counts"]
+    assert counts["complete"] is True and counts["total_rows"] > 0
+    assert report.errors == [] and report.missing_from(path) == []
+    assert report.max_wait < BUSY_TIMEOUT_SECONDS * 0.8, report.describe()
