@@ -169,7 +169,8 @@ def _mb(n):
 
 
 def make_single_file(path):
-    """A copy of a WAL database keeps WAL's header flag; reset it so the file stands alone."""
+    """A copy of a WAL database keeps WAL's header flag; reset it so the file stands alone.
+    True when the file was changed."""
     with open(path, "rb") as fh:
         header = fh.read(20)
     if len(header) == 20 and header[18:20] == b"\x02\x02":
@@ -178,6 +179,8 @@ def make_single_file(path):
             conn.execute("PRAGMA journal_mode = DELETE")
         finally:
             conn.close()
+        return True
+    return False
 
 
 class _CountingReader:
@@ -242,14 +245,22 @@ def check_name(verify):
         ) from None
 
 
-def integrity_problems(path, check="integrity_check"):
+# A fresh copy in our own workspace is read through a memory map: ~15 % faster here (no copy
+# of each page into SQLite's cache). Never a file others can reach: one truncated under the
+# map would kill the process (SIGBUS) instead of failing the check.
+MAPPED_BYTES = 2**40
+
+
+def integrity_problems(path, check="integrity_check", mapped=False):
     """[] when `PRAGMA integrity_check` (or quick_check) passes, else its first messages (or
-    the open error)."""
+    the open error). `mapped`: read through mmap (only for a private file nobody truncates)."""
     if check not in VERIFY_CHECKS.values():
         raise ValueError(check)
     try:
         conn = sqlite3.connect(immutable_uri(path), uri=True, check_same_thread=False)
         try:
+            if mapped:
+                conn.execute(f"PRAGMA mmap_size = {MAPPED_BYTES}")
             rows = [r[0] for r in conn.execute(f"PRAGMA {check}(20)")]
         finally:
             conn.close()
@@ -258,15 +269,21 @@ def integrity_problems(path, check="integrity_check"):
     return [] if rows == ["ok"] else rows
 
 
-def hash_and_check(path, progress=silent, phase="verify", check="integrity_check"):
+def hash_and_check(
+    path, progress=silent, phase="verify", check="integrity_check", mapped=False, digest=None
+):
     """(sha256, problems) of one file, the two side by side: the check runs in a thread
     (SQLite releases the GIL) while this thread hashes (hashlib releases it too), so the
-    pair takes about as long as the slower one instead of their sum."""
+    pair takes about as long as the slower one instead of their sum.
+
+    `digest`: a callable giving the file's sha256 already read elsewhere (HashBehind's, read
+    beside the copy), or None when that failed and the file must be read here.
+    `mapped`: the check reads through mmap (a private copy only: integrity_problems)."""
     outcome = {}
 
     def run_check():
         try:
-            outcome["problems"] = integrity_problems(path, check)
+            outcome["problems"] = integrity_problems(path, check, mapped)
         except BaseException as exc:  # re-raised in the caller's thread
             outcome["error"] = exc
 
@@ -275,7 +292,12 @@ def hash_and_check(path, progress=silent, phase="verify", check="integrity_check
     )
     worker.start()
     try:
-        sha = sha256_file(path, progress, phase)
+        sha = digest() if digest else None
+        if sha is None:
+            sha = sha256_file(path, progress, phase)
+        else:
+            size = os.path.getsize(path)
+            progress(phase, size, size, "sha256 read beside the copy")
         progress("integrity", 0, 1, f"sha256 done; {check} still running on the copy")
     finally:
         worker.join()

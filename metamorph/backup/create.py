@@ -89,15 +89,24 @@ def _verified_copy(db_path, data, label, warnings, report, check, through=None):
     report("copy", 0, source["size_bytes"], "starting the online copy")
     started = time.monotonic()
     copy = copier.online_copy(db_path, data, report, through)
-    created_at = manifests.utc_now()
-    copier.make_single_file(data)
-    copy["copy_seconds"] = _since(started)
-    started = time.monotonic()
-    report("verify", 0, os.path.getsize(data), f"computing sha256 and {check} of the copy")
-    # The copy reaches the disk while it is hashed and checked (both read the page cache):
-    # nothing is published before the fsync returned.
-    with files.fsync_beside(data):
-        sha, problems = copier.hash_and_check(data, report, "verify", check)
+    behind = copy.pop("hash_behind", None)  # the kernel copy's sha256, read beside it
+    try:
+        created_at = manifests.utc_now()
+        if copier.make_single_file(data) and behind:
+            behind.close()  # the header changed after it was read: hash the copy again
+            behind = None
+        copy["copy_seconds"] = _since(started)
+        started = time.monotonic()
+        # The copy reaches the disk while it is hashed and checked (both read the page cache):
+        # nothing is published before the fsync returned.
+        report("verify", 0, os.path.getsize(data), f"computing sha256 and {check} of the copy")
+        with files.fsync_beside(data):
+            sha, problems = copier.hash_and_check(
+                data, report, "verify", check, mapped=True, digest=behind and behind.digest
+            )
+    finally:
+        if behind:
+            behind.close()
     if problems:
         raise BackupCorrupt(db_path, problems)
     verify_seconds, started = _since(started), time.monotonic()

@@ -172,10 +172,10 @@ def test_the_sha256_and_the_check_run_side_by_side_not_one_after_the_other(sourc
     met = {}
     real = copier.integrity_problems
 
-    def check(path, pragma="integrity_check"):
+    def check(path, pragma="integrity_check", mapped=False):
         check_started.set()
         met["check saw the hash running"] = hash_reported.wait(timeout=20)
-        return real(path, pragma)
+        return real(path, pragma, mapped)
 
     def progress(phase, done, total, message=""):
         if phase == "verify" and not hash_reported.is_set():

@@ -1,13 +1,16 @@
 """The kernel copy of a rollback-journal database: one committed state, byte for byte, in a
 child process (its descriptor's close cannot drop this process's locks)."""
 
+import hashlib
 import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 
 from metamorph import backup
+from metamorph.backup import copy as copier
 from metamorph.backup import file_copy
 
 from .conftest import integrity, sha256
@@ -54,7 +57,8 @@ def test_a_commit_between_two_chunks_restarts_the_copy_which_then_holds_it(
     result = backup.run_backup(source, backup_dir)
     assert result["copy_restarts"] == 1 and result["copy_mode"] == "file-steps"
     assert _has(result["path"], "mid-copy")  # the state after the commit, whole
-    assert sha256(result["path"]) == sha256(source)
+    # The sha256 read beside the copy dropped what it read of the first attempt.
+    assert sha256(result["path"]) == sha256(source) == result["sha256"]
     assert integrity(result["path"]) == ["ok"]
 
 
@@ -118,3 +122,103 @@ def test_the_child_dies_with_its_parent(source, tmp_path):
         time.sleep(0.05)
     else:
         raise AssertionError("the copier outlived its parent")
+
+
+def test_the_sha256_is_read_beside_the_copy_not_after_it(source, backup_dir, monkeypatch):
+    """The copy is hashed once, as the child writes it: nothing reads the whole copy again."""
+
+    def read_again(*args, **kwargs):
+        raise AssertionError("the copy was hashed a second time")
+
+    monkeypatch.setattr(file_copy, "FIRST_CHUNK", 64 * 1024)
+    monkeypatch.setattr(copier, "sha256_file", read_again)
+    result = backup.run_backup(source, backup_dir, verify="quick")
+    assert result["copy_mode"] == "file-steps"
+    assert result["sha256"] == result["database_sha256"] == sha256(result["path"])
+    monkeypatch.undo()  # the later verification reads the published file, as it should
+    assert backup.verify_backup(backup_dir, result["name"])["state"] == "ok"
+
+
+def test_when_the_read_beside_the_copy_fails_the_copy_is_hashed_after_it(
+    source, backup_dir, monkeypatch
+):
+    monkeypatch.setattr(file_copy.HashBehind, "digest", lambda self: None)
+    result = backup.run_backup(source, backup_dir)
+    assert result["sha256"] == sha256(result["path"]) == sha256(source)
+
+
+def test_hash_behind_gives_the_digest_of_the_last_attempt_only(tmp_path):
+    """A writer that starts again from an empty file (a restart), shorter the second time:
+    the digest is of what the last attempt wrote, whatever was read of the first."""
+    path = tmp_path / "copy"
+    path.write_bytes(b"")
+    behind = file_copy.HashBehind(str(path))
+    first = os.urandom(3 * file_copy.CHUNK + 5)
+    with open(path, "r+b") as out:
+        out.write(first)
+        out.flush()
+        behind.copied(len(first))
+        out.truncate(0)
+        behind.restarted()
+        second = os.urandom(file_copy.CHUNK + 17)
+        out.seek(0)
+        out.write(second[: file_copy.CHUNK])
+        out.flush()
+        behind.copied(file_copy.CHUNK)
+        out.write(second[file_copy.CHUNK :])
+        out.flush()
+        behind.copied(len(second))
+    assert behind.digest() == hashlib.sha256(second).hexdigest()
+    behind.close()  # after digest: nothing more to stop
+
+
+def test_hash_behind_gives_no_digest_for_a_file_shorter_than_reported(tmp_path):
+    path = tmp_path / "copy"
+    path.write_bytes(b"x" * 100)
+    behind = file_copy.HashBehind(str(path))
+    behind.copied(200)  # more than is there: a copy cut short
+    assert behind.digest() is None
+
+
+def test_hash_behind_closed_mid_copy_stops_its_thread(tmp_path):
+    path = tmp_path / "copy"
+    path.write_bytes(b"y" * 4096)
+    behind = file_copy.HashBehind(str(path))
+    behind.copied(1024)
+    behind.close()
+    assert not behind._thread.is_alive() and behind.digest() is None
+
+
+def test_hash_behind_still_reading_a_dropped_attempt_when_the_copy_ends(tmp_path, monkeypatch):
+    """The reader is held inside the first attempt until the writer has restarted, written
+    the second and ended: what it then reads is dropped and the digest is the second's."""
+    release, real_pread = threading.Event(), os.pread
+
+    def held_pread(fd, n, offset):
+        if threading.current_thread().name == "sha256 behind the copy":
+            release.wait(timeout=30)
+        return real_pread(fd, n, offset)
+
+    monkeypatch.setattr(os, "pread", held_pread)
+    path = tmp_path / "copy"
+    path.write_bytes(b"")
+    behind = file_copy.HashBehind(str(path))
+    with open(path, "r+b") as out:
+        out.write(os.urandom(2 * file_copy.CHUNK))
+        out.flush()
+        behind.copied(2 * file_copy.CHUNK)
+        out.truncate(0)
+        behind.restarted()
+        second = os.urandom(100)
+        out.seek(0)
+        out.write(second)
+        out.flush()
+        behind.copied(len(second))
+    got = []
+    asking = threading.Thread(target=lambda: got.append(behind.digest()))
+    asking.start()
+    while not behind._ended:  # digest() asked while the reader is still held
+        time.sleep(0.001)
+    release.set()
+    asking.join(timeout=30)
+    assert got == [hashlib.sha256(second).hexdigest()]
