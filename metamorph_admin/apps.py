@@ -1,6 +1,7 @@
 from django.apps import AppConfig
 
 from metamorph.errors import DamagedDatabase
+from metamorph_admin import collector
 from metamorph_admin.damage import newest_backup_name
 
 
@@ -19,3 +20,4 @@ class MetamorphAdminConfig(AppConfig):
 
         # A damaged file's message names the backup that repairs it.
         DamagedDatabase.newest_backup = staticmethod(newest_backup_name)
+        collector.resume()  # every model is imported: start-up's objects are made
