@@ -156,8 +156,11 @@ DEFAULT_TOOLS = "restic,borg-default,borg-16k,borg-ours"
 
 
 def _tools(work):
-    chosen = os.environ.get("BENCH_OFFSITE_TOOLS", DEFAULT_TOOLS).split(",")
-    return [TOOLS[name.strip()](work) for name in chosen if name.strip()]
+    chosen = [n.strip() for n in os.environ.get("BENCH_OFFSITE_TOOLS", DEFAULT_TOOLS).split(",")]
+    missing = [n for n in chosen if n and not shutil.which(n.split("-")[0])]
+    if missing:  # restic is only the peer: `apt install restic` to measure it too
+        print(f"    not installed, left out: {', '.join(missing)}")
+    return [TOOLS[n](work) for n in chosen if n and n not in missing]
 
 
 def _second_backup(source, work, change):
