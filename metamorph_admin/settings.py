@@ -106,7 +106,9 @@ if not 0 < METAMORPH_LIVE_TIMEOUT_SECONDS <= 600:
 METAMORPH_PAGE_QUERY_SECONDS = _env(env.float, "METAMORPH_PAGE_QUERY_SECONDS", default=1.0)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin's registrations (admin.py modules) load with the URLconf (urls.py), not in
+    # every command's start-up: ~0.02 s of each, a tenth of vaultreport's on a 1 GB file.
+    "django.contrib.admin.apps.SimpleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -6,6 +6,8 @@ from metamorph_admin import views_monitoring
 from metamorph_admin.database_views import switch_database
 from metamorph_admin.login_throttle import ThrottledLoginView
 
+admin.autodiscover()  # SimpleAdminConfig (settings.py): the admin.py modules load here
+
 urlpatterns = [
     path("login/", ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
