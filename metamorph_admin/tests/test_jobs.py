@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 
 from metamorph_admin import job_progress, jobs, kinds
-from metamorph_admin.cli import run_from_command
+from metamorph_admin.command_jobs import run_from_command
 from metamorph_admin.job_progress import JobProgress
 from metamorph_admin.kinds import JobKind
 from metamorph_admin.models import AuditRecord, Job, JobLog

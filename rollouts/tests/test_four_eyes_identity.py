@@ -7,7 +7,7 @@ import os
 import pytest
 
 from metamorph_admin import databases, jobs, locks
-from metamorph_admin.cli import run_from_command
+from metamorph_admin.command_jobs import run_from_command
 from metamorph_admin.models import Origin
 from metamorph_admin.tests.commands import manage
 from metamorph_admin.tests.job_helpers import two_databases_env

@@ -3,7 +3,8 @@ import os
 from django.core.management.base import CommandError
 
 from metamorph.backup.create import MAX_LABEL
-from metamorph_admin.cli import OperationCommand, add_db_argument, db_path_from, run_from_command
+from metamorph_admin.cli import OperationCommand, add_db_argument, db_path_from
+from metamorph_admin.command_jobs import run_from_command
 from metamorph_admin.formatting import num, size
 from migrations_ui.repository_cli import add_retention_arguments, repository_lines, retention_params
 

@@ -2,7 +2,8 @@ from django.core.management.base import CommandError
 
 from metamorph.units import human_size
 from metamorph_admin import repository_index
-from metamorph_admin.cli import OperationCommand, add_db_argument, db_path_from, run_from_command
+from metamorph_admin.cli import OperationCommand, add_db_argument, db_path_from
+from metamorph_admin.command_jobs import run_from_command
 from metamorph_admin.databases import for_path
 from migrations_ui.services import offsite
 

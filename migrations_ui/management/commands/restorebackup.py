@@ -9,8 +9,8 @@ from metamorph_admin.cli import (
     backup_dir_from,
     confirm_typed,
     db_path_from,
-    run_from_command,
 )
+from metamorph_admin.command_jobs import run_from_command
 
 EPILOG = """
 A restore is a downtime operation: stop Metamorph first. While any other process has the

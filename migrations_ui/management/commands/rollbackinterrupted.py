@@ -8,8 +8,8 @@ from metamorph_admin.cli import (
     backup_dir_from,
     confirm_typed,
     db_path_from,
-    run_from_command,
 )
+from metamorph_admin.command_jobs import run_from_command
 
 EPILOG = """
 A process killed in the middle of a write leaves a "hot" -journal beside the database: the

@@ -11,8 +11,8 @@ from metamorph_admin.cli import (
     add_db_argument,
     confirm_typed,
     db_path_from,
-    run_from_command,
 )
+from metamorph_admin.command_jobs import run_from_command
 
 EPILOG = """
 examples:

@@ -10,8 +10,8 @@ from metamorph_admin.cli import (
     confirm_typed,
     db_path_from,
     operator_user,
-    run_from_command,
 )
+from metamorph_admin.command_jobs import run_from_command
 from vaults.services import remap as remap_service
 
 EPILOG = """
