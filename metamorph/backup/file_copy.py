@@ -205,8 +205,9 @@ class HashBehind:
         self._cond = threading.Condition()
         self._attempt, self._target, self._ended, self._closed = 0, 0, False, False
         self._hex: str | None = None
-        self._thread = threading.Thread(target=self._run, name="sha256 behind the copy")
-        self._thread.daemon = True
+        self._thread = threading.Thread(
+            target=self._run, name="sha256 behind the copy", daemon=True
+        )
         self._thread.start()
 
     def copied(self, n: int) -> None:
