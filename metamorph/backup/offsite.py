@@ -56,8 +56,8 @@ def _noop(*args):
 
 
 def store_backup(repo: Repository, database, backup_path, manifest, progress=_noop):
-    """Put one verified local backup into the repository; its archive's id and added bytes."""
-    repo.ensure()
+    """Put one verified local backup into the repository (created on first use): its
+    archive's id, the bytes it added and the repository's size after it."""
     stage = os.path.join(os.path.dirname(backup_path), f".repository-stage-{os.getpid()}")
     shutil.rmtree(stage, ignore_errors=True)
     os.makedirs(stage, mode=0o700)
@@ -68,7 +68,7 @@ def store_backup(repo: Repository, database, backup_path, manifest, progress=_no
         archive = f"{database}.{manifest['name']}"
         progress("repository", 0, 1, f"storing {manifest['name']} in the repository")
         started = time.monotonic()
-        created = repo.run_json(
+        created = repo.run_json_creating(
             "create",
             "--chunker-params",
             CHUNKER,
@@ -90,6 +90,9 @@ def store_backup(repo: Repository, database, backup_path, manifest, progress=_no
         "id": created["archive"]["id"],
         "added_bytes": stats["deduplicated_size"],
         "original_bytes": stats["original_size"],
+        # borg reads its cache's totals for the repository after the archive: what `borg info`
+        # would say, without a second run
+        "repository_bytes": created["cache"]["stats"]["unique_csize"],
         "upload_seconds": round(time.monotonic() - started, 3),
     }
 

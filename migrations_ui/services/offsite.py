@@ -51,19 +51,23 @@ def store(repo, database, manifest, policy, progress):
         policy = offsite.RetentionPolicy(**(state.policy if state else {}))
     stored = offsite.store_backup(repo, database, manifest["path"], manifest, progress)
     dropped = offsite.retention(repo, database, policy, dry_run=False)
-    refresh(repo, database, policy, added={stored["archive"]: stored["added_bytes"]})
+    # borg create gave the repository's size; a prune (and its compact) since changes it
+    size = None if dropped else stored["repository_bytes"]
+    refresh(repo, database, policy, added={stored["archive"]: stored["added_bytes"]}, size=size)
     return dict(stored, dropped=dropped)
 
 
-def refresh(repo, database, policy=None, added=None):
-    """Store the repository's index of `database`, with what the next run's policy drops."""
+def refresh(repo, database, policy=None, added=None, size=None):
+    """Store the repository's index of `database`, with what the next run's policy drops;
+    `size`: the repository's bytes when already known (else borg info reads them)."""
     state = RepositoryState.objects.filter(database=database).first()
     if policy is None:
         policy = offsite.RetentionPolicy(**(state.policy if state else {}))
     snapshots = offsite.list_snapshots(repo, database)
     next_at = offsite.expected_next_run(snapshots, timezone.now())
     next_drops = set(offsite.next_run_drops(snapshots, policy, next_at))
-    size = offsite.repository_size(repo)
+    if size is None:
+        size = offsite.repository_size(repo)
     with transaction.atomic():
         archives_of = RepositoryArchive.objects.filter(database=database)
         archives_of.exclude(archive__in=[s.archive for s in snapshots]).delete()

@@ -7,7 +7,8 @@ import sqlite3
 
 import pytest
 
-from metamorph.backup import list_backups
+from metamorph.backup import list_backups, offsite
+from metamorph.backup.repository import Repository
 from metamorph.testing.repository import corrupt_largest_segment
 from metamorph_admin.tests.commands import manage
 from metamorph_admin.tests.job_helpers import migrated_admin_db
@@ -43,6 +44,19 @@ def run(tmp_path, borg_password):
     return call
 
 
+def recorded_size_is_borgs(run, borg_password):
+    """The repository size the dashboard recorded is what `borg info` says now."""
+    conn = sqlite3.connect(f"file:{run.admin}?mode=ro", uri=True)
+    try:
+        (recorded,) = conn.execute("SELECT size_bytes FROM metamorph_admin_repositorystate")
+    finally:
+        conn.close()
+    home = str(run.repo.parent / "borg-home")
+    return recorded[0] == offsite.repository_size(
+        Repository(str(run.repo), borg_password, base_dir=home)
+    )
+
+
 def archive_of(path, backup):
     """The archive name backupdb gives a backup of a file named by --db (database = basename)."""
     return f"{os.path.basename(path)}.{backup['name']}"
@@ -64,11 +78,12 @@ def counts(path):
         conn.close()
 
 
-def test_backup_check_and_restore_from_the_repository_round_trip(run, metamorph_db):
+def test_backup_check_and_restore_from_the_repository_round_trip(run, metamorph_db, borg_password):
     path = metamorph_db("migrated")
     before = counts(path)
     made = run("backupdb", "--db", path, "--label", "before the move")
     assert made.returncode == 0, made.stderr
+    assert recorded_size_is_borgs(run, borg_password)  # from borg create's own output
     (local,) = list_backups(run.backups)
     archive = archive_of(path, local)
     assert f"stored in the repository as {archive}: added " in made.stdout
@@ -95,7 +110,7 @@ def test_backup_check_and_restore_from_the_repository_round_trip(run, metamorph_
     assert PASSWORD.encode() not in run.admin.read_bytes()
 
 
-def test_retention_and_keep_local_after_storing(run, metamorph_db):
+def test_retention_and_keep_local_after_storing(run, metamorph_db, borg_password):
     path = metamorph_db("migrated")
     first = run("backupdb", "--db", path, "--keep-local", "1", "--keep-daily", "1")
     assert first.returncode == 0, first.stderr
@@ -103,6 +118,7 @@ def test_retention_and_keep_local_after_storing(run, metamorph_db):
     second = run("backupdb", "--db", path, "--keep-local", "1", "--keep-daily", "1")
     assert second.returncode == 0, second.stderr
     assert f"repository retention dropped {archive_of(path, old)}" in second.stdout
+    assert recorded_size_is_borgs(run, borg_password)  # read again after the prune
     assert f"retention removed {old['name']}" in second.stdout
     assert [b["name"] for b in list_backups(run.backups)] != [old["name"]]
     assert len(list_backups(run.backups)) == 1

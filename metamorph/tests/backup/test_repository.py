@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from metamorph import backup
-from metamorph.backup import offsite
+from metamorph.backup import offsite, repository
 from metamorph.backup.repository import Repository, RepositoryError, check_settings
 from metamorph.testing.repository import corrupt_largest_segment
 
@@ -71,6 +71,30 @@ def test_repository_behind_sshd_round_trip(
     repo = over_ssh(ssh_server, tmp_path / "remote" / "repo", borg_password, tmp_path)
     _round_trip(repo, verified, backup_dir)
     assert os.path.isfile(tmp_path / "remote" / "repo" / "config")
+
+
+def test_a_backup_runs_borg_once_and_twice_more_only_to_create_the_repository(
+    local_repo, source, backup_dir, tmp_path, monkeypatch
+):
+    """Each borg run opens the key (~1 s here) and, over ssh, a connection: a backup into an
+    existing repository is one `borg create`, whose output also gives the repository's size."""
+    runs = tmp_path / "borg-runs"
+    wrapper = tmp_path / "borg-wrapper"
+    wrapper.write_text(f'#!/bin/sh\necho "$3" >> {runs}\nexec /usr/bin/borg "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setattr(repository, "BORG", str(wrapper))
+
+    first = backup.run_backup(source, backup_dir)
+    offsite.store_backup(local_repo, "default", first["path"], first)
+    assert runs.read_text().split() == ["create", "init", "create"]
+    assert os.path.isfile(os.path.join(local_repo.url, "config"))
+
+    runs.unlink()
+    second = backup.run_backup(source, backup_dir)
+    stored = offsite.store_backup(local_repo, "default", second["path"], second)
+    assert runs.read_text().split() == ["create"]
+    assert stored["repository_bytes"] == offsite.repository_size(local_repo) > 0
+    assert len(offsite.list_snapshots(local_repo, "default")) == 2
 
 
 def test_second_backup_of_an_unchanged_file_adds_almost_nothing(local_repo, source, backup_dir):
