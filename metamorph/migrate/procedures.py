@@ -39,7 +39,16 @@ def backup_finder(db_path, backup_dir, max_age_hours=None):
 def _backup_summary(manifest):
     return {
         key: manifest.get(key)
-        for key in ("name", "created_at", "sha256", "total_rows", "copy_seconds", "verify_seconds")
+        for key in (
+            "name",
+            "created_at",
+            "sha256",
+            "total_rows",
+            "copy_seconds",
+            "verify_seconds",
+            # how long Metamorph's commits could have had to wait for the copy
+            "longest_read_lock_seconds",
+        )
     }
 
 

@@ -47,14 +47,30 @@ class Window:
         return False
 
 
-def assert_writer_unharmed(report, *files, max_wait=MAX_WRITER_WAIT):
-    """No writer error, no wait over `max_wait`, every committed id in one of `files`."""
+def assert_writer_unharmed(report, *files, max_wait=MAX_WRITER_WAIT, held=0.0):
+    """No writer error, no wait over `max_wait`, every committed id in one of `files`.
+
+    `held`: the operation's longest hold of the file's lock, as it measured it itself. On a
+    busy machine (CI beside other jobs) holds stretch with the load and the writer's waits
+    with them; a writer can still wait at most one hold and its own commit: the bound is
+    then that, whichever is larger (the measured waits on a quiet machine: docs/performance.md)."""
     assert report.errors == [], report.errors[:3]
-    assert report.max_wait < max_wait, report.describe()
+    bound = max(max_wait, held + 0.5)
+    assert report.max_wait < bound, (report.describe(), f"longest hold {held:.3f} s")
     missing = set(report.missing_from(files[0]))
     for other in files[1:]:
         missing &= set(report.missing_from(other))
     assert not missing, f"{len(missing)} committed rows lost, e.g. {sorted(missing)[:3]}"
+
+
+def longest_hold(*outcomes):
+    """The longest lock any of these migrate/rollback outcomes held: each migration's own
+    transaction (its seconds, from BEGIN IMMEDIATE to COMMIT) and its backup's read lock."""
+    held = [0.0]
+    for outcome in outcomes:
+        held += [m["seconds"] for m in outcome["run"]["migrations"]]
+        held.append((outcome.get("backup") or {}).get("longest_read_lock_seconds") or 0.0)
+    return max(held)
 
 
 def wrote_during(report, window):

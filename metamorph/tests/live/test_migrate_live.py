@@ -7,7 +7,14 @@ from metamorph.migrate import procedures as operations
 from metamorph.migrate.preflight import check_lock
 from metamorph.testing.lockers import Locker
 
-from .conftest import Window, assert_writer_unharmed, integrity, slow_steps, wrote_during
+from .conftest import (
+    Window,
+    assert_writer_unharmed,
+    integrity,
+    longest_hold,
+    slow_steps,
+    wrote_during,
+)
 
 
 @pytest.mark.parametrize("mode", ["delete", "wal"])
@@ -25,7 +32,7 @@ def test_migrating_beside_the_writer_is_verified_ok_and_loses_nothing(
     assert wrote_during(report, op) >= 1
     assert outcome["ok"], outcome["text"]
     assert "FAILED" not in outcome["text"] and "restore the backup" not in outcome["text"]
-    assert_writer_unharmed(report, db)
+    assert_writer_unharmed(report, db, held=longest_hold(outcome))
     assert integrity(db) == ["ok"]
     applied = [m["migration_id"] for m in outcome["run"]["migrations"]]
     assert applied == ["001_add_vault_id", "002_add_vercel_sandbox_tables"]
@@ -49,7 +56,7 @@ def test_one_migration_at_a_time_beside_the_writer(
 
     assert outcome["ok"], outcome["text"]
     assert [m["status"] for m in outcome["run"]["migrations"]] == ["applied"]
-    assert_writer_unharmed(report, db)
+    assert_writer_unharmed(report, db, held=longest_hold(outcome))
 
 
 @pytest.mark.parametrize("mode", ["delete", "wal"])
@@ -71,7 +78,7 @@ def test_rollbacks_beside_the_writer(live_db, backup_dir, metamorph_writer, mode
     assert down_001["run"]["migrations"][0]["status"] == "rolled back"
     assert sql(db, "SELECT id FROM schema_migrations") == []
     assert sql(db, "SELECT name FROM sqlite_master WHERE name = 'vercel_connections'") == []
-    assert_writer_unharmed(report, db)
+    assert_writer_unharmed(report, db, held=longest_hold(down_002, down_001))
     assert integrity(db) == ["ok"]
 
 
