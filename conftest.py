@@ -96,6 +96,47 @@ def _role_groups_exist(request):
 
 
 @pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database, and on PostgreSQL a wait, at the session's end, for the
+    sessions of processes the tests started (agents, gunicorn, manage.py) to be gone before
+    the database is dropped: a killed process's server session ends a moment after it does,
+    and one still open made the drop fail ("is being accessed by other users")."""
+    yield
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock():
+            _wait_for_other_sessions(connection)
+
+
+def _wait_for_other_sessions(connection, seconds=30.0):
+    """Until no other session uses the test database; one still there after `seconds` is
+    ended (pg_terminate_backend), and named, so that the drop can go on."""
+    import time
+    import warnings
+
+    query = (
+        "SELECT pid, application_name, state, query FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    deadline = time.monotonic() + seconds
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(query)
+            others = cursor.fetchall()
+            if not others:
+                return
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        for pid, *_ in others:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    warnings.warn(
+        f"sessions still on the test database after {seconds:g} s, ended: {others}", stacklevel=2
+    )
+
+
+@pytest.fixture(scope="session")
 def _built(tmp_path_factory):
     cache = {}
     root = tmp_path_factory.mktemp("metamorph-dbs")
