@@ -53,7 +53,10 @@ def pytest_collection_modifyitems(config, items):
         )
         touches = _touches_dashboard_db(item.get_closest_marker("django_db"), names)[1]
         touches = touches or item.get_closest_marker("dashboard_db") is not None
-        (keep if touches and not _other_shape(item) else drop).append(item)
+        # Where a page's boxes fall at 390 px does not depend on the database its rows come
+        # from; the same pages render on PostgreSQL in the view tests (~45 s of the pass).
+        layout = item.get_closest_marker("layout") is not None
+        (keep if touches and not layout and not _other_shape(item) else drop).append(item)
     config.hook.pytest_deselected(items=drop)
     items[:] = keep
 

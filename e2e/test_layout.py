@@ -7,7 +7,7 @@ import pytest
 from metamorph_admin import databases
 from rollouts import services
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.layout, pytest.mark.django_db(transaction=True)]
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 WIDE = """() => [...document.querySelectorAll('body *')]

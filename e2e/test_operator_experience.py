@@ -157,6 +157,7 @@ def test_an_unknown_plan_and_an_unknown_url_get_the_sites_404_page(
         assert page.locator("nav >> text=Vaults").is_visible()  # inside the site's layout
 
 
+@pytest.mark.layout
 @pytest.mark.parametrize(
     "url",
     [

