@@ -119,7 +119,7 @@ def _wait_for_other_sessions(connection, seconds=30.0):
     import warnings
 
     query = (
-        "SELECT pid, application_name, state, query FROM pg_stat_activity "
+        "SELECT pid, client_port, backend_start, state, query FROM pg_stat_activity "
         "WHERE datname = current_database() AND pid <> pg_backend_pid()"
     )
     deadline = time.monotonic() + seconds
@@ -132,11 +132,24 @@ def _wait_for_other_sessions(connection, seconds=30.0):
             if time.monotonic() > deadline:
                 break
             time.sleep(0.1)
+        others = [(*row, _process_on_port(row[1])) for row in others]
         for pid, *_ in others:
             cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
     warnings.warn(
         f"sessions still on the test database after {seconds:g} s, ended: {others}", stacklevel=2
     )
+
+
+def _process_on_port(port):
+    """The local process whose socket has this client port (ss), to name a leaked session."""
+    import subprocess
+
+    if not port:
+        return ""
+    found = subprocess.run(
+        ["ss", "-tnpH", f"sport = :{port}"], capture_output=True, text=True, check=False
+    )
+    return found.stdout.strip() or f"no local socket on port {port} (gone)"
 
 
 @pytest.fixture(scope="session")
