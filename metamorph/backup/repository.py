@@ -143,15 +143,6 @@ class Repository:
     def run_json(self, *args, cwd=None):
         return json.loads(self.run(*args, "--json", cwd=cwd)[0] or "null")
 
-    def ensure(self):
-        """Open the repository, creating it (encrypted) on first use."""
-        try:
-            self.run("info", "--json")
-        except RepositoryError as exc:
-            if not str(exc).startswith(NO_REPOSITORY):
-                raise
-            self.init()
-
     def init(self):
         """Create the repository (encrypted; its parent directories too)."""
         self.run("init", "--encryption", ENCRYPTION, "--make-parent-dirs")

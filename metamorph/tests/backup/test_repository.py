@@ -222,7 +222,7 @@ def test_sigkill_during_the_upload_leaves_a_consistent_repository(
 ):
     big = metamorph_db(state="migrated", sessions=3000, vaults=4)
     verified = backup.run_backup(big, backup_dir)
-    local_repo.ensure()
+    local_repo.init()
     manifest_json = tmp_path / "m.json"
     manifest_json.write_text(json.dumps(verified))
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
@@ -309,7 +309,7 @@ def test_next_run_drops_what_borg_prune_then_really_drops(local_repo, tmp_path):
     stage = tmp_path / "stage"
     stage.mkdir()
     (stage / "metamorph.db").write_bytes(b"x" * 100)
-    local_repo.ensure()
+    local_repo.init()
     days = [f"2026-11-{d:02d}T03:15:00" for d in (1, 2, 8, 9, 15, 16, 30)]
 
     def archive_at(when):
