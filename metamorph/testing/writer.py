@@ -449,6 +449,19 @@ class WriterReport:
         )
 
 
+QUIET_MAX_WAIT_SECONDS = 1.0  # the longest writer wait beside any of our operations, quiet
+ONE_COMMIT_SECONDS = 0.5  # a writer's own commit, with room for a busy machine
+
+
+def wait_bound(held: float, floor: float = QUIET_MAX_WAIT_SECONDS) -> float:
+    """The longest wait a writer may see beside an operation whose longest hold of the file's
+    lock was `held` seconds, as the operation measured it itself. On a quiet machine that is
+    `floor` (the measured waits: docs/performance.md). On a busy one (CI beside other jobs)
+    holds stretch with the load and the writer's waits with them, but a writer can still wait
+    at most one hold and its own commit: the bound is then that, whichever is larger."""
+    return max(floor, held + ONE_COMMIT_SECONDS)
+
+
 def missing_ids(db_path, ids_by_table):
     """[(table, id)] of the given ids absent from the file (read-only, no lock kept)."""
     uri = "file:" + urllib.parse.quote(os.path.abspath(db_path)) + "?mode=ro"

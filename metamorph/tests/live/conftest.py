@@ -5,10 +5,10 @@ import time
 
 import pytest
 
-from metamorph.testing.writer import set_journal_mode
+from metamorph.testing.writer import QUIET_MAX_WAIT_SECONDS, set_journal_mode, wait_bound
 
 # A writer transaction may wait for an operation's lock, never longer than this.
-MAX_WRITER_WAIT = 1.0
+MAX_WRITER_WAIT = QUIET_MAX_WAIT_SECONDS
 # A forced restore is downtime the operator chose: the server's writes wait for the safety
 # backup (copy, sha256, quick_check, counts) and the restore, all under one lock. On these
 # small files that is ~0.3 s, over 1 s when the shared machine is loaded.
@@ -50,12 +50,10 @@ class Window:
 def assert_writer_unharmed(report, *files, max_wait=MAX_WRITER_WAIT, held=0.0):
     """No writer error, no wait over `max_wait`, every committed id in one of `files`.
 
-    `held`: the operation's longest hold of the file's lock, as it measured it itself. On a
-    busy machine (CI beside other jobs) holds stretch with the load and the writer's waits
-    with them; a writer can still wait at most one hold and its own commit: the bound is
-    then that, whichever is larger (the measured waits on a quiet machine: docs/performance.md)."""
+    `held`: the operation's longest hold of the file's lock, as it measured it itself
+    (metamorph.testing.writer.wait_bound)."""
     assert report.errors == [], report.errors[:3]
-    bound = max(max_wait, held + 0.5)
+    bound = wait_bound(held, max_wait)
     assert report.max_wait < bound, (report.describe(), f"longest hold {held:.3f} s")
     missing = set(report.missing_from(files[0]))
     for other in files[1:]:

@@ -7,7 +7,7 @@ import pytest
 from conftest import sql
 from metamorph import backup
 from metamorph.errors import DatabaseInUse
-from metamorph.testing.writer import WriterReport
+from metamorph.testing.writer import WriterReport, wait_bound
 
 from .conftest import FORCED_RESTORE_MAX_WAIT, Window, assert_writer_unharmed, integrity, slow_steps
 
@@ -63,7 +63,8 @@ def test_forced_restore_keeps_every_commit_in_the_live_file_or_the_safety_backup
     assert after.missing_from(db) == []  # the server goes on in the restored file
     assert result["forced"] and f"pid {writer.pid}" in " ".join(result["holders"])
     # The result says how long the server's writes waited; the writer saw no longer a wait.
-    assert result["lock_held_seconds"] > 0 and report.max_wait <= result["lock_held_seconds"] + 0.5
+    held = result["lock_held_seconds"]
+    assert held > 0 and report.max_wait <= wait_bound(held, floor=0.0), (report.describe(), held)
     assert f"safety backup {result['safety_backup']}" in result["message"]
     assert backup.verify_backup(backup_dir, result["safety_backup"])["state"] == "ok"
     assert integrity(db) == ["ok"]
