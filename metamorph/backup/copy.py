@@ -44,11 +44,14 @@ class _Restarted(Exception):
     """The source changed under a stepwise copy: start again with bigger steps."""
 
 
-def online_copy(db_path, dest_path, progress, source=None):
+def online_copy(db_path, dest_path, progress, source=None, hash_behind=False):
     """Copy the live database into `dest_path` with the backup API; return copy facts.
 
     `source`: an open connection to the database that already holds its lock exclusively
-    (a forced restore's), read as it is: nobody else can write meanwhile.
+    (a forced restore's), read as it is: nobody else can write meanwhile. `hash_behind`:
+    a kernel copy's facts keep its HashBehind ("hash_behind"), which the caller must end
+    (digest or close); otherwise it is ended here (its thread and descriptor are not left
+    behind in a long-running agent).
     """
     started = time.monotonic()
     src = source or sqlite3.connect(
@@ -64,6 +67,8 @@ def online_copy(db_path, dest_path, progress, source=None):
         if source is None and journal_mode != "wal":
             copied = file_copy(db_path, dest_path, progress, SOURCE_BUSY_TIMEOUT)
             if copied is not None:
+                if not hash_behind:
+                    copied.pop("hash_behind").close()
                 return {"source_journal_mode": journal_mode, **copied}
             progress("copy", 0, 0, "copying through SQLite's backup API instead")
         mode = "locked" if source else "wal-snapshot" if journal_mode == "wal" else "steps"

@@ -88,7 +88,7 @@ def _verified_copy(db_path, data, label, warnings, report, check, through=None):
     source = {"size_bytes": files.source_bytes(db_path)}
     report("copy", 0, source["size_bytes"], "starting the online copy")
     started = time.monotonic()
-    copy = copier.online_copy(db_path, data, report, through)
+    copy = copier.online_copy(db_path, data, report, through, hash_behind=True)
     behind = copy.pop("hash_behind", None)  # the kernel copy's sha256, read beside it
     try:
         created_at = manifests.utc_now()

@@ -147,6 +147,34 @@ def test_when_the_read_beside_the_copy_fails_the_copy_is_hashed_after_it(
     assert result["sha256"] == sha256(result["path"]) == sha256(source)
 
 
+def _readers_of(path):
+    """This process's threads hashing behind a copy, and its descriptors open on `path`."""
+    threads = [t for t in threading.enumerate() if t.name == "sha256 behind the copy"]
+    fds = [fd for fd in os.listdir("/proc/self/fd") if _points_at(fd, path)]
+    return threads, fds
+
+
+def _points_at(fd, path):
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}") == str(path)
+    except OSError:
+        return False
+
+
+def test_a_copy_taken_without_its_hash_leaves_no_thread_or_descriptor_behind(source, tmp_path):
+    """A rehearsal's or an integrity check's copy (no sha256 wanted): the read beside it ends
+    with the copy, in a long-running agent as in one command."""
+    dest = tmp_path / "copy.db"
+    before = set(_readers_of(dest)[0])
+    for _ in range(3):
+        dest.write_bytes(b"")
+        facts = copier.online_copy(source, str(dest), lambda *a: None)
+        assert facts["copy_mode"] == "file-steps" and "hash_behind" not in facts
+    threads, fds = _readers_of(dest)
+    assert set(threads) - before == set() and fds == []
+    assert sha256(dest) == sha256(source)
+
+
 def test_hash_behind_gives_the_digest_of_the_last_attempt_only(tmp_path):
     """A writer that starts again from an empty file (a restart), shorter the second time:
     the digest is of what the last attempt wrote, whatever was read of the first."""
