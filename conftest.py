@@ -53,12 +53,20 @@ def pytest_collection_modifyitems(config, items):
         )
         touches = _touches_dashboard_db(item.get_closest_marker("django_db"), names)[1]
         touches = touches or item.get_closest_marker("dashboard_db") is not None
-        # Where a page's boxes fall at 390 px does not depend on the database its rows come
-        # from; the same pages render on PostgreSQL in the view tests (~45 s of the pass).
-        layout = item.get_closest_marker("layout") is not None
-        (keep if touches and not layout and not _other_shape(item) else drop).append(item)
+        (keep if touches and not _browser_only(item) and not _other_shape(item) else drop).append(
+            item
+        )
     config.hook.pytest_deselected(items=drop)
     items[:] = keep
+
+
+def _browser_only(item):
+    """A browser journey runs once, on SQLite, but for the one marked `postgresql`. What it adds
+    to the view, job and sign-off tests is the browser (clicks, htmx swaps, scripts, where boxes
+    fall), which does not change with the database its rows come from; every page, job, lock
+    and signature it passes through is tested on PostgreSQL there (~70 s of this pass)."""
+    browser = item.get_closest_marker("browser") is not None
+    return browser and item.get_closest_marker("postgresql") is None
 
 
 def _other_shape(item):
@@ -122,22 +130,34 @@ def _wait_for_other_sessions(connection, seconds=30.0):
         "SELECT pid, client_port, backend_start, state, query FROM pg_stat_activity "
         "WHERE datname = current_database() AND pid <> pg_backend_pid()"
     )
+    import gc
+
+    gc.collect()  # a connection of a thread that ended closes when it is collected
     deadline = time.monotonic() + seconds
     with connection.cursor() as cursor:
         while True:
             cursor.execute(query)
             others = cursor.fetchall()
-            if not others:
-                return
+            if not others or _all_ours(others):
+                break  # waiting cannot end a session this process itself holds
             if time.monotonic() > deadline:
                 break
             time.sleep(0.1)
+        if not others:
+            return
         others = [(*row, _process_on_port(row[1])) for row in others]
         for pid, *_ in others:
             cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
     warnings.warn(
         f"sessions still on the test database after {seconds:g} s, ended: {others}", stacklevel=2
     )
+
+
+def _all_ours(sessions):
+    """Whether every session's client socket is this process's own."""
+    import os
+
+    return all(f"pid={os.getpid()}," in _process_on_port(row[1]) for row in sessions)
 
 
 def _process_on_port(port):
@@ -149,7 +169,40 @@ def _process_on_port(port):
     found = subprocess.run(
         ["ss", "-tnpH", f"sport = :{port}"], capture_output=True, text=True, check=False
     )
-    return found.stdout.strip() or f"no local socket on port {port} (gone)"
+    line = found.stdout.strip()
+    if not line:
+        return f"no local socket on port {port} (gone)"
+    return f"{line} {_process_named(line)}"
+
+
+def _process_named(ss_line):
+    """Which process an `ss` line's pid is: this test process (with its threads), or the
+    command line of a process a test started and left running."""
+    import os
+    import re
+    import threading
+
+    found = re.search(r"pid=(\d+)", ss_line)
+    if not found:
+        return ""
+    pid = int(found.group(1))
+    if pid == os.getpid():
+        import gc
+
+        import psycopg
+
+        held = [
+            sorted({type(r).__name__ for r in gc.get_referrers(o)})
+            for o in gc.get_objects()
+            if isinstance(o, psycopg.Connection) and not o.closed
+        ]
+        threads = [t.name for t in threading.enumerate()]
+        return f"(this test process; threads: {threads}; open connections held by: {held})"
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return "(" + f.read().replace(b"\0", b" ").decode(errors="replace").strip() + ")"
+    except OSError:
+        return "(gone)"
 
 
 @pytest.fixture(scope="session")

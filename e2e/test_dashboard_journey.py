@@ -4,7 +4,7 @@ import pytest
 
 from conftest import sql
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 
 
 def test_operator_logs_in_and_reads_the_vault_matrix(

@@ -117,9 +117,21 @@ def test_a_postgresql_host_that_answers_nothing_is_given_up_on_in_one_line():
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
         port = silent.getsockname()[1]
-        url = f"postgres://someone:s3cret-pw@127.0.0.1:{port}/dashboard"
+        # libpq's shortest bound (2 s) instead of the default 10 s, which the next test checks.
+        url = f"postgres://someone:s3cret-pw@127.0.0.1:{port}/dashboard?connect_timeout=2"
         result = manage("migrate", "-v0", env={"DATABASE_URL": url}, timeout=60)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "timeout expired" in lines[0], result.stderr
     assert f"127.0.0.1:{port}" in lines[0] and "s3cret-pw" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("query", "bound"), [("", 10), ("?connect_timeout=3", 3)], ids=["default", "from-the-url"]
+)
+def test_each_connect_to_postgresql_is_bounded_by_10_s_unless_the_url_says(query, bound):
+    url = f"postgres://someone:s3cret-pw@127.0.0.1:1/dashboard{query}"
+    show = "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS'])"
+    result = manage("shell", "-c", show, env={"DATABASE_URL": url})
+    assert result.returncode == 0, result.stderr
+    assert f"'connect_timeout': {bound}" in result.stdout
