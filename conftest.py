@@ -148,9 +148,8 @@ def _wait_for_other_sessions(connection, seconds=30.0):
         others = [(*row, _process_on_port(row[1])) for row in others]
         for pid, *_ in others:
             cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
-    warnings.warn(
-        f"sessions still on the test database after {seconds:g} s, ended: {others}", stacklevel=2
-    )
+    waited = f"{seconds:g} s" if time.monotonic() > deadline else "no wait: this process's own"
+    warnings.warn(f"sessions still on the test database ({waited}), ended: {others}", stacklevel=2)
 
 
 def _all_ours(sessions):
