@@ -130,9 +130,7 @@ def _wait_for_other_sessions(connection, seconds=30.0):
         "SELECT pid, client_port, backend_start, state, query FROM pg_stat_activity "
         "WHERE datname = current_database() AND pid <> pg_backend_pid()"
     )
-    import gc
-
-    gc.collect()  # a connection of a thread that ended closes when it is collected
+    _close_other_wrappers(connection)
     deadline = time.monotonic() + seconds
     with connection.cursor() as cursor:
         while True:
@@ -150,6 +148,25 @@ def _wait_for_other_sessions(connection, seconds=30.0):
             cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
     waited = f"{seconds:g} s" if time.monotonic() > deadline else "no wait: this process's own"
     warnings.warn(f"sessions still on the test database ({waited}), ended: {others}", stacklevel=2)
+
+
+def _close_other_wrappers(current):
+    """Close this process's other Django connections: Playwright's sync API runs a browser
+    test in a greenlet, whose context variables are its own, so the ORM calls the test makes
+    there (creating users) get a connection of their own that nothing else closes."""
+    import gc
+
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    gc.collect()  # a connection of a thread that ended closes when it is collected
+    for wrapper in gc.get_objects():
+        if (
+            isinstance(wrapper, BaseDatabaseWrapper)
+            and wrapper is not current
+            and wrapper.connection is not None
+            and wrapper._thread_ident == current._thread_ident
+        ):
+            wrapper.close()
 
 
 def _all_ours(sessions):
