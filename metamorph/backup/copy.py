@@ -50,8 +50,8 @@ def online_copy(db_path, dest_path, progress, source=None, hash_behind=False):
     `source`: an open connection to the database that already holds its lock exclusively
     (a forced restore's), read as it is: nobody else can write meanwhile. `hash_behind`:
     a kernel copy's facts keep its HashBehind ("hash_behind"), which the caller must end
-    (digest or close); otherwise it is ended here (its thread and descriptor are not left
-    behind in a long-running agent).
+    (digest or close); otherwise nothing reads behind the copy (no thread or descriptor is
+    left behind in a long-running agent).
     """
     started = time.monotonic()
     src = source or sqlite3.connect(
@@ -65,10 +65,8 @@ def online_copy(db_path, dest_path, progress, source=None, hash_behind=False):
             # One WAL snapshot: writers go on committing, the copy never restarts.
             _pin_snapshot(src)
         if source is None and journal_mode != "wal":
-            copied = file_copy(db_path, dest_path, progress, SOURCE_BUSY_TIMEOUT)
+            copied = file_copy(db_path, dest_path, progress, SOURCE_BUSY_TIMEOUT, hash_behind)
             if copied is not None:
-                if not hash_behind:
-                    copied.pop("hash_behind").close()
                 return {"source_journal_mode": journal_mode, **copied}
             progress("copy", 0, 0, "copying through SQLite's backup API instead")
         mode = "locked" if source else "wal-snapshot" if journal_mode == "wal" else "steps"

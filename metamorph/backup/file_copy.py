@@ -142,14 +142,15 @@ def file_identity(db_path):
     return json.loads(done.stdout) if done.returncode == 0 else None
 
 
-def file_copy(db_path, dest_path, progress, busy_timeout):
+def file_copy(db_path, dest_path, progress, busy_timeout, hash_behind=True):
     """Copy facts (as online_copy's) of a kernel copy of `db_path` into `dest_path` (an
     existing file we own; not yet fsynced); None when the backup API must do it instead.
 
     The facts' "hash_behind" is the copy's sha256 in the making (HashBehind): read from the
-    copy a chunk behind the child, on the second core, while the kernel copies."""
+    copy a chunk behind the child, on the second core, while the kernel copies; with
+    `hash_behind=False` (a copy nobody hashes) nothing reads behind it."""
     started = time.monotonic()
-    behind = HashBehind(dest_path)
+    behind = HashBehind(dest_path) if hash_behind else _NOTHING_BEHIND
     gate = "gate" if between_first_chunks else "-"
     args = [db_path, dest_path, str(FIRST_CHUNK), str(MAX_RESTARTS), str(busy_timeout), gate]
     child = subprocess.Popen(
@@ -186,8 +187,25 @@ def file_copy(db_path, dest_path, progress, busy_timeout):
     if child.returncode != 0 or facts is None:
         return None
     facts["copy_seconds"] = round(time.monotonic() - started, 3)
-    facts["hash_behind"] = behind
+    if hash_behind:
+        facts["hash_behind"] = behind
     return facts
+
+
+class _NoHashBehind:
+    """What file_copy tells when no sha256 is read behind the copy: nobody listens."""
+
+    def copied(self, n: int) -> None:
+        pass
+
+    def restarted(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+_NOTHING_BEHIND = _NoHashBehind()
 
 
 class HashBehind:
