@@ -173,11 +173,11 @@ def _all_ours(sessions):
     """Whether every session's client socket is this process's own."""
     import os
 
-    return all(f"pid={os.getpid()}," in _process_on_port(row[1]) for row in sessions)
+    return all(f"pid={os.getpid()}," in _socket_of(row[1]) for row in sessions)
 
 
-def _process_on_port(port):
-    """The local process whose socket has this client port (ss), to name a leaked session."""
+def _socket_of(port):
+    """`ss`'s line for the local socket with this client port ("" when there is none)."""
     import subprocess
 
     if not port:
@@ -185,7 +185,14 @@ def _process_on_port(port):
     found = subprocess.run(
         ["ss", "-tnpH", f"sport = :{port}"], capture_output=True, text=True, check=False
     )
-    line = found.stdout.strip()
+    return found.stdout.strip()
+
+
+def _process_on_port(port):
+    """The local process whose socket has this client port (ss), to name a leaked session."""
+    if not port:
+        return ""
+    line = _socket_of(port)
     if not line:
         return f"no local socket on port {port} (gone)"
     return f"{line} {_process_named(line)}"
