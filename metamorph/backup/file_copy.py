@@ -142,7 +142,7 @@ def file_identity(db_path):
     return json.loads(done.stdout) if done.returncode == 0 else None
 
 
-def file_copy(db_path, dest_path, progress, busy_timeout, hash_behind=True):
+def file_copy(db_path, dest_path, progress, busy_timeout, hash_behind):
     """Copy facts (as online_copy's) of a kernel copy of `db_path` into `dest_path` (an
     existing file we own; not yet fsynced); None when the backup API must do it instead.
 
