@@ -1,5 +1,6 @@
 """Settings, all from the environment (12-factor, django-environ). See README "Configuration" and .env.example."""
 
+import logging.config
 import os
 import zoneinfo
 from datetime import timedelta
@@ -269,12 +270,45 @@ _proxy_header = _env(env.str, "SECURE_PROXY_SSL_HEADER", default="")
 if _proxy_header:
     SECURE_PROXY_SSL_HEADER = (_proxy_header, "https")
 
+# Django's default logging (django.utils.log.DEFAULT_LOGGING) and ours, configured here
+# (LOGGING_CONFIG = None: Django's documented way to do it yourself) so that Django's
+# mail_admins handler is not built: with no ADMINS it sends nothing, and building it imports
+# Django's debug views and templates, ~8 ms of every command's start-up.
+LOGGING_CONFIG = None
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"one_line_refusals": {"()": "metamorph_admin.log_filters.OneLineRefusals"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["one_line_refusals"]}},
+    "filters": {
+        "one_line_refusals": {"()": "metamorph_admin.log_filters.OneLineRefusals"},
+        "require_debug_true": {"()": "django.utils.log.RequireDebugTrue"},
+    },
+    "formatters": {
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["one_line_refusals"]},
+        # Django's own: its INFO records on the console when DEBUG is on.
+        "django.console": {
+            "level": "INFO",
+            "filters": ["require_debug_true"],
+            "class": "logging.StreamHandler",
+        },
+        "django.server": {
+            "level": "INFO",
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+        },
+    },
     "root": {"handlers": ["console"], "level": "WARNING"},
-    # Task state changes are in the Job rows; the worker need not print them too.
-    "loggers": {"django.tasks": {"level": "WARNING"}},
+    "loggers": {
+        "django": {"handlers": ["django.console"], "level": "INFO"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        # Task state changes are in the Job rows; the worker need not print them too.
+        "django.tasks": {"level": "WARNING"},
+    },
 }
+logging.config.dictConfig(LOGGING)
