@@ -4,6 +4,7 @@ Registered in the root conftest (`pytest_plugins`). Every writer a test starts i
 teardown, so a failing test never leaves a process writing.
 """
 
+import shutil
 import subprocess
 from typing import Any
 
@@ -64,10 +65,41 @@ def ssh_server(tmp_path):
     server.stop()
 
 
+BORG_PASSWORD = "correct horse battery staple\n"
+
+
+def _password_file(path):
+    path.write_text(BORG_PASSWORD)
+    path.chmod(0o600)
+    return str(path)
+
+
 @pytest.fixture
 def borg_password(tmp_path):
     """A 0600 password file for a test repository."""
-    path = tmp_path / "repository-password"
-    path.write_text("correct horse battery staple\n")
-    path.chmod(0o600)
-    return str(path)
+    return _password_file(tmp_path / "repository-password")
+
+
+@pytest.fixture(scope="session")
+def _empty_repository(tmp_path_factory):
+    """One repository per test process, created by the product's own `Repository.init` with
+    borg_password's password. Creating one takes two borg runs (~0.8 s here): a test that is not
+    about creating a repository starts from a copy of this one (`initialised_repository`)."""
+    from metamorph.backup.repository import Repository  # noqa: PLC0415 - borg tests only
+
+    base = tmp_path_factory.mktemp("empty-repository")
+    repo = base / "repo"
+    Repository(str(repo), _password_file(base / "password"), base_dir=str(base / "home")).init()
+    return repo
+
+
+@pytest.fixture
+def initialised_repository(_empty_repository):
+    """copy_to(path): an empty repository (borg_password's password) at `path`, returned. Its
+    copies share one repository id; each test has borg caches of its own (BORG_BASE_DIR)."""
+
+    def copy_to(path):
+        shutil.copytree(_empty_repository, path, symlinks=True)
+        return path
+
+    return copy_to

@@ -21,10 +21,12 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
-def run(tmp_path, borg_password):
+def run(tmp_path, borg_password, initialised_repository):
+    """manage.py with a repository configured: an empty one, created (the first backup's
+    creating it is metamorph/tests/backup/test_repository.py's and the e2e journey's)."""
     admin = migrated_admin_db(tmp_path)
     backups = tmp_path / "backups"
-    repo = tmp_path / "repo"
+    repo = initialised_repository(tmp_path / "repo")
 
     def call(*args, **env):
         return manage(

@@ -26,8 +26,8 @@ def _quiet(*args):
 
 
 @pytest.fixture
-def with_repository(settings, tmp_path, borg_password, monkeypatch):
-    settings.METAMORPH_BACKUP_REPOSITORY = str(tmp_path / "repo")
+def with_repository(settings, tmp_path, borg_password, initialised_repository, monkeypatch):
+    settings.METAMORPH_BACKUP_REPOSITORY = str(initialised_repository(tmp_path / "repo"))
     settings.METAMORPH_BACKUP_PASSWORD_FILE = borg_password
     settings.METRICS_TOKEN = TOKEN
     settings.BACKUP_MAX_AGE_HOURS = 26

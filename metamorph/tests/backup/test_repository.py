@@ -23,8 +23,16 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture
-def local_repo(tmp_path, borg_password):
+def new_repo(tmp_path, borg_password):
+    """A repository not created yet (the first backup creates it)."""
     return Repository(str(tmp_path / "repo"), borg_password, base_dir=str(tmp_path / "borg-home"))
+
+
+@pytest.fixture
+def local_repo(new_repo, initialised_repository):
+    """An empty repository, created (a copy of one the product's init made)."""
+    initialised_repository(new_repo.url)
+    return new_repo
 
 
 @pytest.fixture
@@ -74,7 +82,7 @@ def test_repository_behind_sshd_round_trip(
 
 
 def test_a_backup_runs_borg_once_and_twice_more_only_to_create_the_repository(
-    local_repo, source, backup_dir, tmp_path, monkeypatch
+    new_repo, source, backup_dir, tmp_path, monkeypatch
 ):
     """Each borg run opens the key (~1 s here) and, over ssh, a connection: a backup into an
     existing repository is one `borg create`, whose output also gives the repository's size."""
@@ -85,16 +93,16 @@ def test_a_backup_runs_borg_once_and_twice_more_only_to_create_the_repository(
     monkeypatch.setattr(repository, "BORG", str(wrapper))
 
     first = backup.run_backup(source, backup_dir)
-    offsite.store_backup(local_repo, "default", first["path"], first)
+    offsite.store_backup(new_repo, "default", first["path"], first)
     assert runs.read_text().split() == ["create", "init", "create"]
-    assert os.path.isfile(os.path.join(local_repo.url, "config"))
+    assert os.path.isfile(os.path.join(new_repo.url, "config"))
 
     runs.unlink()
     second = backup.run_backup(source, backup_dir)
-    stored = offsite.store_backup(local_repo, "default", second["path"], second)
+    stored = offsite.store_backup(new_repo, "default", second["path"], second)
     assert runs.read_text().split() == ["create"]
-    assert stored["repository_bytes"] == offsite.repository_size(local_repo) > 0
-    assert len(offsite.list_snapshots(local_repo, "default")) == 2
+    assert stored["repository_bytes"] == offsite.repository_size(new_repo) > 0
+    assert len(offsite.list_snapshots(new_repo, "default")) == 2
 
 
 def test_second_backup_of_an_unchanged_file_adds_almost_nothing(local_repo, source, backup_dir):
@@ -222,7 +230,6 @@ def test_sigkill_during_the_upload_leaves_a_consistent_repository(
 ):
     big = metamorph_db(state="migrated", sessions=3000, vaults=4)
     verified = backup.run_backup(big, backup_dir)
-    local_repo.init()
     manifest_json = tmp_path / "m.json"
     manifest_json.write_text(json.dumps(verified))
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
@@ -309,7 +316,6 @@ def test_next_run_drops_what_borg_prune_then_really_drops(local_repo, tmp_path):
     stage = tmp_path / "stage"
     stage.mkdir()
     (stage / "metamorph.db").write_bytes(b"x" * 100)
-    local_repo.init()
     days = [f"2026-11-{d:02d}T03:15:00" for d in (1, 2, 8, 9, 15, 16, 30)]
 
     def archive_at(when):
