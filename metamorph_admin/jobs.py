@@ -12,7 +12,7 @@ import sqlite3
 import time
 
 from django.core.exceptions import PermissionDenied
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.tasks import task
 from django.utils import timezone
@@ -32,7 +32,7 @@ from metamorph_admin import (
 )
 from metamorph_admin.admin_db import unreachable_line
 from metamorph_admin.job_progress import JobProgress
-from metamorph_admin.models import AuditRecord, Job, Origin
+from metamorph_admin.models import AuditRecord, Job, JobLog, Origin
 
 logger = logging.getLogger(__name__)
 Outcome = AuditRecord.Outcome
@@ -48,8 +48,9 @@ def _jsonable(result):
     return json.loads(json.dumps(result, default=str))
 
 
-def create_job(kind, params, *, actor, origin, user=None, remote_addr=None):
-    """A queued Job row for `kind` (its parameters stored with secrets redacted)."""
+def create_job(kind, params, *, actor, origin, user=None, remote_addr=None, **fields):
+    """A queued Job row for `kind` (its parameters stored with secrets redacted); `fields`
+    set more of its columns (a command's own job is created running)."""
     job_kind = kinds.get(kind)
     params = dict(params)
     params.setdefault("db_path", databases.current().path)
@@ -61,6 +62,33 @@ def create_job(kind, params, *, actor, origin, user=None, remote_addr=None):
         origin=origin,
         started_by=user,
         remote_addr=remote_addr,
+        **fields,
+    )
+
+
+def _create_running(kind, params, **who):
+    """A job this process runs at once (a command's): its row created running and its first
+    log line written in one commit, where a queued row, its claim and the line were three
+    (~6 ms each on SQLite, before the command's first read of the file)."""
+    now = timezone.now()
+    with transaction.atomic():
+        job = create_job(
+            kind,
+            params,
+            state=Job.State.RUNNING,
+            started_at=now,
+            heartbeat_at=now,
+            **liveness.this_process(),
+            **who,
+        )
+        JobLog.objects.create(job=job, text=_started_line(job))
+    return job
+
+
+def _started_line(job):
+    return (
+        f"Started by {job.actor} ({job.get_origin_display().lower()}) on "
+        f"{job.hostname}, pid {job.pid}."
     )
 
 
@@ -149,16 +177,16 @@ def run_job(
     """
     job_kind = kinds.get(kind)
     func = func or job_kind.bind(params)
-    job = job or create_job(
-        kind, params, actor=actor, origin=origin, user=user, remote_addr=remote_addr
-    )
-    if not _claim(job):
-        return job
-    progress = JobProgress(job.pk, echo=echo)
-    progress.log(
-        f"Started by {job.actor} ({job.get_origin_display().lower()}) on "
-        f"{job.hostname}, pid {job.pid}."
-    )
+    if job is None:
+        job = _create_running(
+            kind, params, actor=actor, origin=origin, user=user, remote_addr=remote_addr
+        )
+        progress = JobProgress(job.pk, echo=echo)
+    else:
+        if not _claim(job):
+            return job
+        progress = JobProgress(job.pk, echo=echo)
+        progress.log(_started_line(job))
     try:
         return _run_claimed(job, job_kind, func, progress, time.monotonic())
     except BaseException:  # Ctrl-C or SystemExit: the job did not finish
