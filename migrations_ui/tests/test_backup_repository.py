@@ -9,6 +9,7 @@ import pytest
 
 from metamorph.backup import list_backups, offsite
 from metamorph.backup.repository import Repository
+from metamorph.testing.fixtures import BORG_PASSWORD
 from metamorph.testing.repository import corrupt_largest_segment
 from metamorph_admin.tests.commands import manage
 from metamorph_admin.tests.job_helpers import migrated_admin_db
@@ -17,7 +18,7 @@ from migrations_ui.tests.repository_helpers import empty_table
 pytestmark = pytest.mark.skipif(
     not os.path.exists("/usr/bin/borg"), reason="borg missing: make test installs borgbackup"
 )
-PASSWORD = "correct horse battery staple"
+PASSWORD = BORG_PASSWORD.strip()  # borg_password's, which the repositories open with
 
 
 @pytest.fixture
