@@ -10,6 +10,11 @@ from metamorph.demo import build_demo_database
 
 pytest_plugins = ["metamorph.testing.fixtures"]
 
+# borg's self-tests (its own crypto and index code, ~0.07 s of each of the suite's ~150 borg
+# runs) prove nothing about ours: the tests' borg runs skip them, through the one switch the
+# product passes on to borg (metamorph/backup/repository.py; its test sees it pass).
+os.environ.setdefault("BORG_SELFTEST", "disabled")
+
 
 DB_FIXTURES = {"db", "django_user_model", "admin_user", "admin_client"}
 TRANSACTIONAL_FIXTURES = {"transactional_db", "live_server"}

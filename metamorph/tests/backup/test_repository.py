@@ -105,6 +105,26 @@ def test_a_backup_runs_borg_once_and_twice_more_only_to_create_the_repository(
     assert len(offsite.list_snapshots(new_repo, "default")) == 2
 
 
+def test_borg_gets_its_places_and_self_test_switch_but_no_passphrase_variable(
+    local_repo, verified, tmp_path, monkeypatch
+):
+    seen = tmp_path / "borg-env"
+    wrapper = tmp_path / "borg-wrapper"
+    wrapper.write_text(f'#!/bin/sh\nenv | grep ^BORG_ | sort >> {seen}\nexec /usr/bin/borg "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setattr(repository, "BORG", str(wrapper))
+    monkeypatch.setenv("BORG_SELFTEST", "disabled")
+    monkeypatch.setenv("BORG_PASSPHRASE", "leaked-from-the-shell")
+    monkeypatch.setenv("BORG_PASSCOMMAND", "echo leaked")
+
+    offsite.store_backup(local_repo, "default", verified["path"], verified)
+    names = {line.split("=", 1)[0] for line in seen.read_text().splitlines()}
+    assert "BORG_SELFTEST=disabled" in seen.read_text().splitlines()
+    assert {"BORG_PASSPHRASE", "BORG_PASSCOMMAND"}.isdisjoint(names), names
+    assert "leaked" not in seen.read_text()
+    assert {"BORG_REPO", "BORG_PASSPHRASE_FD", "BORG_BASE_DIR"} <= names
+
+
 def test_second_backup_of_an_unchanged_file_adds_almost_nothing(local_repo, source, backup_dir):
     first = backup.run_backup(source, backup_dir)
     offsite.store_backup(local_repo, "default", first["path"], first)
