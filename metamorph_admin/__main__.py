@@ -34,9 +34,11 @@ def main():
 def _report_ahead(argv):
     """`vaultreport --db PATH`: its report is read on a second core while Django starts up
     (metamorph/ahead.py); the command takes it only for the path it resolves itself."""
+    if argv[1:2] != ["vaultreport"]:
+        return  # and ahead's imports (ctypes, pickle) stay out of every other command's start
     from metamorph import ahead
 
-    value = ahead.db_option(argv[2:]) if argv[1:2] == ["vaultreport"] else None
+    value = ahead.db_option(argv[2:])
     if value and value.strip():
         ahead.begin(os.path.abspath(value))
 

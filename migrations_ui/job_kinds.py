@@ -3,6 +3,7 @@
 from metamorph_admin.kinds import JobKind, register
 
 CALLS = "migrations_ui.services.engine_calls."
+MIGRATION_CALLS = "migrations_ui.services.migration_calls."
 FORMS = "migrations_ui.forms."
 SAID = "migrations_ui.summaries."
 
@@ -12,7 +13,7 @@ def register_kinds():
         JobKind(
             "migration",
             "Migration",
-            CALLS + "migrate",
+            MIGRATION_CALLS + "migrate",
             "metamorph_admin.run_migration",
             form=FORMS + "MigrationForm",
             group="migrations",
@@ -21,7 +22,7 @@ def register_kinds():
         JobKind(
             "rehearsal",
             "Rehearsal on a scratch copy",
-            CALLS + "rehearse",
+            MIGRATION_CALLS + "rehearse",
             "metamorph_admin.run_rehearsal",
             mutating=False,
             group="migrations",
@@ -30,7 +31,7 @@ def register_kinds():
         JobKind(
             "rollback",
             "Migration rollback",
-            CALLS + "rollback",
+            MIGRATION_CALLS + "rollback",
             "metamorph_admin.rollback_migration",
             form=FORMS + "RollbackForm",
             group="migrations",
@@ -39,7 +40,7 @@ def register_kinds():
         JobKind(
             "verification",
             "Migration verification",
-            CALLS + "verify",
+            MIGRATION_CALLS + "verify",
             "metamorph_admin.run_verification",
             mutating=False,
             group="migrations",

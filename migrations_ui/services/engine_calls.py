@@ -1,4 +1,6 @@
-"""The job kinds' engine calls, with the settings a web form must not choose (backup dir).
+"""The job kinds' engine calls for backups, with the settings a web form must not choose (the
+backup dir). The migration kinds' are in migration_calls, so that a backup's start (backupdb)
+does not import the migration engine.
 
 Commands may pass `backup_dir` (their --dir option); web jobs never do.
 """
@@ -7,31 +9,13 @@ from metamorph import backup
 from metamorph.backup import hot_journal
 from metamorph.backup.offsite import RetentionPolicy
 from metamorph.backup.repository import RepositoryError
-from metamorph.migrate import procedures as operations
 from metamorph_admin import databases
 from migrations_ui.services import offsite
 
 
-def _dir(backup_dir, db_path):
+def backup_dir_of(backup_dir, db_path):
     """The backup directory given (a command's --dir), else the database's own."""
     return backup_dir or databases.for_path(db_path).backup_dir
-
-
-def migrate(db_path, progress, backup_dir=None, **options):
-    return operations.migrate(db_path, _dir(backup_dir, db_path), progress=progress, **options)
-
-
-def rehearse(db_path, progress, backup_dir=None):
-    return operations.rehearse(db_path, _dir(backup_dir, db_path), progress=progress)
-
-
-def rollback(db_path, progress, backup_dir=None, **options):
-    return operations.rollback(db_path, _dir(backup_dir, db_path), progress=progress, **options)
-
-
-def verify(db_path, progress, backup_dir=None):
-    progress("verify", 0, 1, "verifying schema, indexes and row counts")
-    return operations.verify(db_path, _dir(backup_dir, db_path))
 
 
 def run_backup(
@@ -46,7 +30,7 @@ def run_backup(
 ):
     """The verified local copy; then, with a repository, stored there (the local copy stays
     whatever the repository answers) and only then the local --keep retention."""
-    backup_dir = _dir(backup_dir, db_path)
+    backup_dir = backup_dir_of(backup_dir, db_path)
     repo = offsite.repository()
     if repo is None:
         return backup.run_backup(db_path, backup_dir, progress=progress, keep=keep, **options)
@@ -66,17 +50,19 @@ def run_backup(
 
 
 def check_backups(db_path, progress):
-    return offsite.check_all(offsite.configured_repository(), progress, _dir(None, db_path))
+    return offsite.check_all(
+        offsite.configured_repository(), progress, backup_dir_of(None, db_path)
+    )
 
 
 def verify_backup(db_path, progress, name, backup_dir=None):
-    return backup.verify_backup(_dir(backup_dir, db_path), name, progress=progress)
+    return backup.verify_backup(backup_dir_of(backup_dir, db_path), name, progress=progress)
 
 
 def restore_backup(db_path, progress, name, backup_dir=None, force=False, archive=None):
     """`archive`: first bring that archive of the repository back as the local backup `name`
     (its sha256 checked against its manifest), then the same restore as for a local copy."""
-    backup_dir = _dir(backup_dir, db_path)
+    backup_dir = backup_dir_of(backup_dir, db_path)
     if archive:
         backup.refuse_if_in_use(db_path, force=force)
         progress("fetch", 0, 1, f"fetching {archive} from the repository")
@@ -88,5 +74,5 @@ def restore_backup(db_path, progress, name, backup_dir=None, force=False, archiv
 
 def roll_back_interrupted_write(db_path, progress, backup_dir=None):
     return hot_journal.roll_back_interrupted_write(
-        db_path, _dir(backup_dir, db_path), progress=progress
+        db_path, backup_dir_of(backup_dir, db_path), progress=progress
     )
