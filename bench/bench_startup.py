@@ -6,6 +6,7 @@ is measured for bare Python opening the file, the floor no command can beat.
 """
 
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -51,6 +52,7 @@ else:
 
 
 def _first_sql_seconds(args, db_path, env):
+    _as_after_a_finished_run(env["DATABASE_URL"].removeprefix("sqlite:///"))
     started = time.time()
     out = subprocess.run(
         [sys.executable, "-c", CHILD, *args],
@@ -118,6 +120,22 @@ def run(db_path, runs=5):
                     f"(target <= {TARGET_SECONDS} s: {verdict}; Django's floor "
                     f"+{(took - floor) * 1000:.0f} ms); no bytecode {cold:6.3f} s"
                 )
+
+
+def _as_after_a_finished_run(admin_db):
+    """The run before was cut at its first SQL: a backupdb left its lock and its job running, and
+    the next start would first reap them (~20 ms, what an operator meets only after a crash).
+    Clear them, as a backup that ran to its end would have."""
+    conn = sqlite3.connect(admin_db)
+    try:
+        with conn:
+            conn.execute("DELETE FROM migrations_ui_mutationlock")
+            conn.execute(
+                "UPDATE migrations_ui_job SET state = 'interrupted', finished_at = "
+                "CURRENT_TIMESTAMP WHERE state = 'running'"
+            )
+    finally:
+        conn.close()
 
 
 def _no_bytecode(env):
