@@ -52,7 +52,7 @@ else:
 
 
 def _first_sql_seconds(args, db_path, env):
-    _as_after_a_finished_run(env["DATABASE_URL"].removeprefix("sqlite:///"))
+    _as_after_a_finished_run(_admin_db(env))
     started = time.time()
     out = subprocess.run(
         [sys.executable, "-c", CHILD, *args],
@@ -100,8 +100,9 @@ def run(db_path, runs=5):
             # Django's own floor: the least a Django command can do before the file (settings
             # with auth alone, one query of the dashboard's user), so that a slower or faster
             # hour of the machine shows in it too and what is ours is the difference.
-            admin_db = env["DATABASE_URL"].removeprefix("sqlite:///")
-            floor = min(_first_sql_seconds(["django", admin_db], db_path, env) for _ in range(runs))
+            floor = min(
+                _first_sql_seconds(["django", _admin_db(env)], db_path, env) for _ in range(runs)
+            )
             print(
                 f"  {'a minimal Django command opening the file':<46} {floor:6.3f} s (Django's floor)"
             )
@@ -120,6 +121,11 @@ def run(db_path, runs=5):
                     f"(target <= {TARGET_SECONDS} s: {verdict}; Django's floor "
                     f"+{(took - floor) * 1000:.0f} ms); no bytecode {cold:6.3f} s"
                 )
+
+
+def _admin_db(env):
+    """The dashboard's database file of these runs (run() points DATABASE_URL at it)."""
+    return env["DATABASE_URL"].removeprefix("sqlite:///")
 
 
 def _as_after_a_finished_run(admin_db):
