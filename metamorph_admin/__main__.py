@@ -4,11 +4,12 @@ management commands with one-line errors for bad settings and an unreachable dat
 import os
 import sys
 
-from metamorph_admin import collector
+from metamorph_admin import collector, process
 
 
 def main():
     collector.pause()
+    process.enter(sys.argv)
     _report_ahead(sys.argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "metamorph_admin.settings")
     from django.core.exceptions import ImproperlyConfigured

@@ -10,6 +10,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from metamorph.backup.repository import RepositoryError, check_settings
+from metamorph_admin import process
 from metamorph_admin.databases import parse_databases
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -124,6 +125,21 @@ INSTALLED_APPS = [
     "migrations_ui",
     "rollouts",
 ]
+# The apps only the site and the queue use: an operation command's process (vaultreport,
+# backupdb, runmigration…: metamorph_admin/process.py) runs without them, ~30 ms sooner.
+SITE_ONLY_APPS = frozenset(
+    {
+        "django.contrib.admin.apps.SimpleAdminConfig",
+        "django.contrib.sessions",
+        "django.contrib.messages",
+        "whitenoise.runserver_nostatic",
+        "django.contrib.staticfiles",
+        "django_htmx",
+        "django_tasks_db",
+    }
+)
+if process.is_operation_command():
+    INSTALLED_APPS = [app for app in INSTALLED_APPS if app not in SITE_ONLY_APPS]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -186,6 +202,8 @@ DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 # One queue per Metamorph database ("db-<name>"), taken only by that database's agent
 # (`manage.py agent --database NAME`); QUEUES empty: any queue name is accepted.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": []}}
+if process.is_operation_command():  # its work runs in its own process: it queues nothing
+    TASKS = {"default": {"BACKEND": "metamorph_admin.task_backends.NoQueueInCommands"}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
