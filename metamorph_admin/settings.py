@@ -107,39 +107,31 @@ if not 0 < METAMORPH_LIVE_TIMEOUT_SECONDS <= 600:
 # Longest a page may spend counting before it shows "more than N" and counts in the background.
 METAMORPH_PAGE_QUERY_SECONDS = _env(env.float, "METAMORPH_PAGE_QUERY_SECONDS", default=1.0)
 
-INSTALLED_APPS = [
+# Each app, and whether only the site and the queue use it: an operation command's process
+# (vaultreport, backupdb, runmigration…: metamorph_admin/process.py) runs without those, ~30 ms
+# sooner (django-tasks-db's import patches Django's generic classes, importing the admin with it).
+_SITE_ONLY, _EVERY_PROCESS = True, False
+_APPS = [
     # The admin's registrations (admin.py modules) load with the URLconf (urls.py), not in
     # every command's start-up: ~0.02 s of each, a tenth of vaultreport's on a 1 GB file.
-    "django.contrib.admin.apps.SimpleAdminConfig",
-    "django.contrib.auth",
-    "django.contrib.contenttypes",
-    "django.contrib.sessions",
-    "django.contrib.messages",
-    "whitenoise.runserver_nostatic",
-    "django.contrib.staticfiles",
-    "django_htmx",
-    "django_tasks_db",
-    "axes",
-    "metamorph_admin",
-    "vaults",
-    "migrations_ui",
-    "rollouts",
+    ("django.contrib.admin.apps.SimpleAdminConfig", _SITE_ONLY),
+    ("django.contrib.auth", _EVERY_PROCESS),
+    ("django.contrib.contenttypes", _EVERY_PROCESS),
+    ("django.contrib.sessions", _SITE_ONLY),
+    ("django.contrib.messages", _SITE_ONLY),
+    ("whitenoise.runserver_nostatic", _SITE_ONLY),
+    ("django.contrib.staticfiles", _SITE_ONLY),
+    ("django_htmx", _SITE_ONLY),
+    ("django_tasks_db", _SITE_ONLY),
+    ("axes", _EVERY_PROCESS),  # its backend checks every login, a command's included
+    ("metamorph_admin", _EVERY_PROCESS),
+    ("vaults", _EVERY_PROCESS),
+    ("migrations_ui", _EVERY_PROCESS),
+    ("rollouts", _EVERY_PROCESS),
 ]
-# The apps only the site and the queue use: an operation command's process (vaultreport,
-# backupdb, runmigration…: metamorph_admin/process.py) runs without them, ~30 ms sooner.
-SITE_ONLY_APPS = frozenset(
-    {
-        "django.contrib.admin.apps.SimpleAdminConfig",
-        "django.contrib.sessions",
-        "django.contrib.messages",
-        "whitenoise.runserver_nostatic",
-        "django.contrib.staticfiles",
-        "django_htmx",
-        "django_tasks_db",
-    }
-)
-if process.is_operation_command():
-    INSTALLED_APPS = [app for app in INSTALLED_APPS if app not in SITE_ONLY_APPS]
+INSTALLED_APPS = [
+    app for app, site_only in _APPS if not (site_only and process.is_operation_command())
+]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
