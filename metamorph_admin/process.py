@@ -10,8 +10,9 @@ generic classes at import, which imports the admin, sitemaps and syndication wit
 settings.py leaves those apps out of such a process and gives it a task backend that refuses
 to queue (metamorph_admin/task_backends.py): its work runs here, never through a queue."""
 
-# The commands whose process loads only CORE apps (settings.py). Each is an OperationCommand
-# that runs its work in its own process; never `agent`, which takes jobs from the queue.
+# The commands whose process loads none of the apps settings.py marks site-only. Each is an
+# OperationCommand that runs its work in its own process; never `agent`, which takes jobs from
+# the queue.
 OPERATION_COMMANDS = frozenset(
     {
         "backupdb",
@@ -32,7 +33,7 @@ _operation_command = False
 def enter(argv: list[str]) -> None:
     """At the entry point's first line, with the command line it was given."""
     global _operation_command
-    _operation_command = argv[1:2] != [] and argv[1] in OPERATION_COMMANDS
+    _operation_command = len(argv) > 1 and argv[1] in OPERATION_COMMANDS
 
 
 def is_operation_command() -> bool:

@@ -12,6 +12,19 @@ CLI_OPERATOR = "cli-admin"
 
 
 def manage(*args, env=None, tmp_path=None, timeout=120):
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        cwd=ROOT,
+        env=operator_environ(env, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def operator_environ(env=None, tmp_path=None):
+    """An operator's shell for manage.py: this checkout, CLI_OPERATOR, and with `tmp_path` a
+    dashboard database of its own there; `env` on top."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     environ.update(
         {
@@ -24,11 +37,4 @@ def manage(*args, env=None, tmp_path=None, timeout=120):
     if tmp_path is not None:
         environ["DATABASE_URL"] = f"sqlite:///{tmp_path / 'admin.sqlite3'}"
     environ.update(env or {})
-    return subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), *args],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return environ

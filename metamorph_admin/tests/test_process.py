@@ -3,7 +3,6 @@
 has them all."""
 
 import json
-import os
 import subprocess
 import sys
 
@@ -14,7 +13,7 @@ from metamorph_admin import process
 from metamorph_admin.cli import OperationCommand
 from metamorph_admin.jobs import run_job_task
 from metamorph_admin.task_backends import NoQueueInCommands, QueueingRefused
-from metamorph_admin.tests.commands import CLI_OPERATOR, ROOT
+from metamorph_admin.tests.commands import ROOT, operator_environ
 
 # Runs manage.py as an operator does; at its exit, what its process had loaded and set up.
 AT_EXIT = """
@@ -43,20 +42,10 @@ runpy.run_path(os.path.join(os.environ["ROOT"], "manage.py"), run_name="__main__
 
 def run_noting(tmp_path, *args):
     out = tmp_path / f"noted-{args[0]}.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-    env.update(
-        {
-            "ROOT": str(ROOT),
-            "SECRET_KEY": "test",
-            "DEBUG": "false",
-            "METAMORPH_OPERATOR": CLI_OPERATOR,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'admin.sqlite3'}",
-        }
-    )
     shown = subprocess.run(
         [sys.executable, "-c", AT_EXIT, str(out), *args],
         cwd=ROOT,
-        env=env,
+        env=operator_environ({"ROOT": str(ROOT)}, tmp_path),
         capture_output=True,
         text=True,
         timeout=120,
