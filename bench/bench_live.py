@@ -1,4 +1,5 @@
-"""Backup and migration beside a running Metamorph (the writer harness), on the ~1 GB files.
+"""Backup and migration beside a running Metamorph (the writer harness), at each size make bench
+builds (~1 GB, and ~5 GB unless --large-sessions 0).
 
 For each operation: its time alone and beside the writer (ratio), the writer's p99 and
 longest lock wait while the operation ran, and the writer commits lost (must be 0). Raw
@@ -19,6 +20,10 @@ from metamorph.testing.writer import WRITTEN_TABLES, MetamorphWriter
 
 # Metamorph's busy timeout: a wait longer than this is a failed write in Metamorph.
 METAMORPH_TIMEOUT = 5.0
+
+
+def _gb(path):
+    return f"{os.path.getsize(path) / 1e9:.2f} GB"
 
 
 def _copy(source, name):
@@ -98,7 +103,9 @@ def _raw_backup(db_path, dest):
 
 
 def run_backup_bench(migrated_path):
-    with section("backup beside a running Metamorph (writer: one commit every ~10 ms)"):
+    with section(
+        f"backup beside a running Metamorph (writer: one commit every ~10 ms), {_gb(migrated_path)}"
+    ):
         work = tempfile.mkdtemp(prefix="live-bench-", dir=os.path.dirname(migrated_path))
         db = _copy(migrated_path, "live-backup.db")
         try:
@@ -125,7 +132,7 @@ def run_backup_bench(migrated_path):
 
 
 def run_migration_bench(legacy_path):
-    with section("runmigration 001 + 002 beside a running Metamorph"):
+    with section(f"runmigration 001 + 002 beside a running Metamorph, {_gb(legacy_path)}"):
         work = tempfile.mkdtemp(prefix="live-bench-", dir=os.path.dirname(legacy_path))
         try:
             db = _copy(legacy_path, "live-mig-raw.db")

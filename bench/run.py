@@ -47,7 +47,7 @@ def main():
         "--large-sessions",
         type=int,
         default=int(os.environ.get("BENCH_LARGE_SESSIONS", 125000)),
-        help="sessions in the second size of the whole-command part (125,000 ~ 5 GB; 0: none)",
+        help="sessions in the second size of the whole-command and live parts (125,000 ~ 5 GB; 0: none)",
     )
     args = parser.parse_args()
     print(
@@ -98,6 +98,11 @@ def main():
         bench_whole.run(small, large)
     if not args.only or "live" in args.only:
         bench_live.run(migrated, bench_database("legacy", args.sessions))
+        if args.large_sessions:  # a several-GB file beside a busy writer: its holds grow with it
+            bench_live.run(
+                bench_database("migrated", args.large_sessions),
+                bench_database("legacy", args.large_sessions),
+            )
 
 
 if __name__ == "__main__":
