@@ -2,6 +2,7 @@
 
 from django.urls import reverse
 
+from metamorph.backup import manifest as manifests
 from metamorph_admin.formatting import size
 from metamorph_admin.job_summary import (
     Finding,
@@ -13,9 +14,6 @@ from metamorph_admin.job_summary import (
     row_counts_table,
     vault_table,
 )
-
-# A backup whose copy held Metamorph's commits longer than this says so (its timeout is 5 s).
-WAIT_WARNING_SECONDS = 2.5
 
 
 def _backup_facts(summary, b, prefix=""):
@@ -41,19 +39,9 @@ def backup(job):
     s.fact("gzip", r.get("compressed"))
     s.fact("source", r.get("source_path"), code=True)
     s.fact("copy / verify (s)", f"{r.get('copy_seconds', 0)} / {r.get('verify_seconds', 0)}")
-    held = r.get("longest_read_lock_seconds")
-    s.fact("Metamorph's commits waited at most (s)", held)
-    if held is not None and held > WAIT_WARNING_SECONDS:
-        s.findings.append(
-            Finding(
-                False,
-                (
-                    f"The copy held the live file's read lock for {held:.1f} s: Metamorph's commits "
-                    "waited that long (its busy timeout is 5 s). Back up while the server is quiet, or "
-                    "put the file in WAL mode once (Metamorph stopped): WAL backups never block it."
-                ),
-            )
-        )
+    s.fact("Metamorph's commits waited at most (s)", r.get("longest_read_lock_seconds"))
+    for warning in manifests.operator_warnings(r):
+        s.findings.append(Finding(False, warning))
     for name in r.get("deleted") or []:
         s.findings.append(Finding(None, f"Older backup {name} deleted (keep N)."))
     stored = r.get("repository") or {}
@@ -62,8 +50,6 @@ def backup(job):
         s.fact("added to the repository (deduplicated)", size(stored.get("added_bytes")))
     for name in stored.get("dropped") or []:
         s.findings.append(Finding(None, f"Archive {name} dropped from the repository (retention)."))
-    for warning in r.get("warnings") or []:
-        s.findings.append(Finding(False, str(warning)))
     add_tables(s, row_counts_table(r.get("row_counts")), vault_table(r.get("vault_totals")))
     s.links.append(Link("Backup details", backup_link(r.get("name"))))
     s.links.append(Link("All backups", reverse("migrations_ui:backups")))

@@ -25,8 +25,28 @@ _REQUIRED = {
 }
 
 
+# A copy that held the live file's read lock longer than this says so: Metamorph's commits
+# waited that long, and its busy timeout is 5 s (a longer wait is a failed write there).
+HOLD_WARNING_SECONDS = 2.5
+
+
 def utc_now():
     return datetime.now(UTC)
+
+
+def operator_warnings(manifest: dict) -> list[str]:
+    """What the operator should read about a backup, wherever it is shown (the job page, the
+    command's output): the manifest's own warnings, then a copy that held Metamorph's
+    commits for a long time."""
+    found = [str(w) for w in manifest.get("warnings") or []]
+    held = manifest.get("longest_read_lock_seconds")
+    if isinstance(held, int | float) and held > HOLD_WARNING_SECONDS:
+        found.append(
+            f"The copy held the live file's read lock for {held:.1f} s: Metamorph's commits "
+            "waited that long (its busy timeout is 5 s). Back up while the server is quiet, or "
+            "put the file in WAL mode once (Metamorph stopped): WAL backups never block it."
+        )
+    return found
 
 
 def build(

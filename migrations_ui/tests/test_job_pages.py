@@ -44,6 +44,18 @@ def test_a_backup_job_leads_with_name_size_checksum_and_links_to_the_backup(clie
     assert f'href="{reverse("core:job", args=[job.pk])}"' in backup and sha in backup
 
 
+def test_a_backup_that_held_metamorphs_commits_long_says_so_with_what_to_do(client, live_db):
+    live_db()
+    job = start(login(client, "operator"), "backup", label="busy hour")
+    assert job.state == "succeeded", job.error
+    assert "read lock for" not in summary_of(job_page(client, job))  # a quiet copy: nothing
+    # As a 5 GB copy beside a writer committing 100 times a second held it (2026-12-08).
+    Job.objects.filter(pk=job.pk).update(result={**job.result, "longest_read_lock_seconds": 13.03})
+    summary = summary_of(job_page(client, job))
+    assert "held the live file&#x27;s read lock for 13.0 s" in summary
+    assert "busy timeout is 5 s" in summary and "WAL mode" in summary
+
+
 def test_a_missing_backup_or_job_is_a_404_inside_the_site(client, live_db):
     live_db()
     login(client, "viewer")

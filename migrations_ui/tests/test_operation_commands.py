@@ -208,6 +208,18 @@ def test_backupdb_verify_quick_is_recorded_in_the_manifest_and_the_list(run, met
     )
 
 
+def test_backupdb_says_what_the_job_page_warns_of(run, metamorph_db):
+    # An existing directory open to other users is left as it is, and said so: on the job page
+    # before, and now on the command line too (where the operator who ran it reads).
+    run.backups.mkdir()
+    os.chmod(run.backups, 0o755)
+    made = run("backupdb", "--db", metamorph_db("migrated"))
+    assert made.returncode == 0, made.stderr
+    warned = [line for line in made.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warned) == 1 and f"consider `chmod 700 {run.backups}`" in warned[0], made.stderr
+    assert "verified (integrity_check ok)" in made.stdout
+
+
 def test_backupdb_refuses_an_unknown_verify_mode(run, metamorph_db):
     result = run("backupdb", "--db", metamorph_db("migrated"), "--verify", "none")
     assert result.returncode != 0 and "invalid choice: 'none'" in result.stderr

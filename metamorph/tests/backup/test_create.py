@@ -12,6 +12,7 @@ import pytest
 from metamorph import backup, schema
 from metamorph import errors as backup_errors
 from metamorph.backup import copy as copier
+from metamorph.backup import manifest as manifests
 
 from .conftest import integrity, sha256, table_counts
 
@@ -98,6 +99,21 @@ def test_an_existing_open_directory_is_reported_not_changed(source, tmp_path):
     assert mode(shared) == 0o755
     assert mode(result["path"]) == 0o600
     assert "chmod 700" in result["warnings"][0]
+
+
+def test_operator_warnings_name_an_open_directory_and_a_copy_that_held_metamorph_long():
+    open_dir = "/srv/b is open to other users (mode 0755) and backups hold OAuth tokens"
+    quiet = {"warnings": [open_dir], "longest_read_lock_seconds": 0.3}
+    assert manifests.operator_warnings(quiet) == [open_dir]
+    at_the_line = {"warnings": [], "longest_read_lock_seconds": manifests.HOLD_WARNING_SECONDS}
+    assert manifests.operator_warnings(at_the_line) == []
+    long_hold = manifests.operator_warnings(
+        {"warnings": [open_dir], "longest_read_lock_seconds": 13.03}
+    )
+    assert long_hold[0] == open_dir
+    assert "read lock for 13.0 s" in long_hold[1] and "busy timeout is 5 s" in long_hold[1]
+    # A manifest of an older writer, without either field, has nothing to say.
+    assert manifests.operator_warnings({}) == []
 
 
 def test_two_backups_in_the_same_second_get_distinct_names(source, backup_dir):

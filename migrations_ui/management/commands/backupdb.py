@@ -3,6 +3,7 @@ import os
 from django.core.management.base import CommandError
 
 from metamorph.backup.create import MAX_LABEL
+from metamorph.backup.manifest import operator_warnings
 from metamorph_admin.cli import OperationCommand, add_db_argument, db_path_from
 from metamorph_admin.command_jobs import run_from_command
 from metamorph_admin.formatting import num, size
@@ -79,8 +80,10 @@ class Command(OperationCommand):
             stderr=self.stderr,
             json_output=opts["json"],
         )
+        m = job.result or {}
+        for warning in operator_warnings(m):  # as the job page shows them
+            self.stderr.write(f"warning: {warning}")
         if not opts["json"]:
-            m = job.result
             self.stdout.write(
                 f"{m.get('name')}: {size(m.get('backup_size_bytes'))}, sha256 "
                 f"{m.get('sha256')}, {num(m.get('total_rows'))} rows, verified "
