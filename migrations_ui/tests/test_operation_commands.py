@@ -209,8 +209,8 @@ def test_backupdb_verify_quick_is_recorded_in_the_manifest_and_the_list(run, met
 
 
 def test_backupdb_says_what_the_job_page_warns_of(run, metamorph_db):
-    # An existing directory open to other users is left as it is, and said so: on the job page
-    # before, and now on the command line too (where the operator who ran it reads).
+    # An existing directory open to other users is left as it is, and said so where the operator
+    # who ran the backup reads: its terminal, not only the job page.
     run.backups.mkdir()
     os.chmod(run.backups, 0o755)
     made = run("backupdb", "--db", metamorph_db("migrated"))
